@@ -1,0 +1,501 @@
+/*
+ * http.c - clerkd's HTTP listener: /healthz, /metrics and the JSON API
+ * (docs/API.md), on libevent's evhttp in the event loop thread.
+ */
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define MAX_BODY (1024 * 1024)
+
+static const char *
+code_name(enum err_code c)
+{
+	switch (c) {
+	case ERR_INVALID:
+		return "invalid";
+	case ERR_NOTFOUND:
+		return "not_found";
+	case ERR_CONFLICT:
+		return "conflict";
+	case ERR_UNAVAILABLE:
+		return "unavailable";
+	default:
+		return "failed";
+	}
+}
+
+static int
+code_status(enum err_code c)
+{
+	switch (c) {
+	case ERR_INVALID:
+		return 400;
+	case ERR_NOTFOUND:
+		return 404;
+	case ERR_CONFLICT:
+		return 409;
+	case ERR_UNAVAILABLE:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+static void
+reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", buf);
+	evbuffer_free(buf);
+	free(text);
+	json_decref(body);
+}
+
+static void
+reply_err(struct evhttp_request *req, enum err_code c, const char *msg)
+{
+	reply_json(req, code_status(c), json_pack("{s:{s:s,s:s}}", "error",
+	    "code", code_name(c), "message", msg));
+}
+
+static void
+reply_e(struct evhttp_request *req, const struct err *e)
+{
+	reply_err(req, e->code, e->msg[0] ? e->msg : "failed");
+}
+
+/* The request body as JSON; NULL (and a 400 sent) if it is not. */
+static json_t *
+body_json(struct evhttp_request *req, bool required)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t je;
+	json_t *j;
+	char *text;
+
+	if (len == 0) {
+		if (required) {
+			reply_err(req, ERR_INVALID, "a JSON body is required");
+			return NULL;
+		}
+		return json_object();
+	}
+	text = xmalloc(len + 1);
+	evbuffer_remove(in, text, len);
+	text[len] = '\0';
+	j = json_loads(text, 0, &je);
+	free(text);
+	if (!json_is_object(j)) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "the body is not a JSON object: %s"
+		    " (line %d, column %d)", j ? "not an object" : je.text,
+		    je.line, je.column);
+		json_decref(j);
+		reply_err(req, ERR_INVALID, msg);
+		return NULL;
+	}
+	return j;
+}
+
+static bool
+authorized(struct daemon *d, struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	size_t n = strlen(d->token);
+
+	/* Constant-time compare: the token is the only credential. */
+	if (h != NULL && strncmp(h, "Bearer ", 7) == 0 &&
+	    strlen(h + 7) == n && CRYPTO_memcmp(h + 7, d->token, n) == 0)
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "WWW-Authenticate", "Bearer");
+	reply_json(req, 401, json_pack("{s:{s:s,s:s}}", "error", "code",
+	    "unauthorized", "message", "send Authorization: Bearer TOKEN;"
+	    " the token is in STATE_DIR/api.token"));
+	return false;
+}
+
+static int64_t
+query_int(struct evkeyvalq *q, const char *key, int64_t def)
+{
+	const char *v = evhttp_find_header(q, key);
+
+	return v ? atoll(v) : def;
+}
+
+static void
+get_healthz(struct daemon *d, struct evhttp_request *req)
+{
+	struct err e;
+
+	if (queue_healthy(d->q, &e))
+		reply_json(req, 200, json_pack("{s:s,s:b}", "status", "ok",
+		    "draining", sched_draining(d->sched)));
+	else
+		reply_json(req, 503, json_pack("{s:s,s:s}", "status",
+		    "degraded", "error", e.msg));
+}
+
+static void
+get_metrics(struct daemon *d, struct evhttp_request *req)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct err e;
+	json_t *counts = queue_counts(d->q, &e), *v;
+	const char *pb, *state;
+
+	evbuffer_add_printf(buf, "# HELP clerk_items Work items by playbook"
+	    " and state.\n# TYPE clerk_items gauge\n");
+	json_object_foreach(counts, pb, v) {
+		json_t *n;
+
+		if (strcmp(pb, "*") == 0)
+			continue;
+		for (int s = 0; s < ITEM_NSTATES; s++) {
+			n = json_object_get(v, item_state_name(s));
+			evbuffer_add_printf(buf, "clerk_items{playbook=\"%s\","
+			    "state=\"%s\"} %lld\n", pb, item_state_name(s),
+			    (long long)json_integer_value(n));
+		}
+	}
+	evbuffer_add_printf(buf, "# HELP clerk_queue_depth Items waiting to"
+	    " run (queued + retry_wait).\n# TYPE clerk_queue_depth gauge\n");
+	json_object_foreach(counts, pb, v) {
+		if (strcmp(pb, "*") == 0)
+			continue;
+		evbuffer_add_printf(buf, "clerk_queue_depth{playbook=\"%s\"}"
+		    " %lld\n", pb, (long long)(json_integer_value(
+		    json_object_get(v, "queued")) + json_integer_value(
+		    json_object_get(v, "retry_wait"))));
+	}
+	v = json_object_get(counts, "*");
+	evbuffer_add_printf(buf, "# HELP clerk_open_escalations Escalations"
+	    " waiting for a reviewer.\n# TYPE clerk_open_escalations gauge\n"
+	    "clerk_open_escalations %lld\n", (long long)json_integer_value(
+	    json_object_get(v, "open_escalations")));
+	evbuffer_add_printf(buf, "# HELP clerk_up 1 while database writes"
+	    " succeed.\n# TYPE clerk_up gauge\nclerk_up %d\n",
+	    queue_healthy(d->q, NULL) ? 1 : 0);
+	(void)state;
+	json_decref(counts);
+	sched_metrics(d->sched, buf);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+}
+
+static void
+get_status(struct daemon *d, struct evhttp_request *req)
+{
+	struct err e;
+	json_t *counts = queue_counts(d->q, &e);
+	bool healthy = queue_healthy(d->q, NULL);
+
+	if (counts == NULL) {
+		reply_e(req, &e);
+		return;
+	}
+	reply_json(req, 200, json_pack("{s:s,s:i,s:I,s:s,s:s,s:i,s:b,s:b,"
+	    "s:o,s:o,s:o}", "version", CLERK_VERSION, "pid", (int)getpid(),
+	    "started", (json_int_t)d->started, "state_dir", d->cfg.state_dir,
+	    "config", d->cfg.file ? d->cfg.file : "(defaults)", "workers",
+	    d->cfg.workers, "draining", sched_draining(d->sched), "healthy",
+	    healthy, "counts", counts, "playbooks",
+	    sched_playbooks_json(d->sched), "errors",
+	    sched_errors_json(d->sched)));
+}
+
+static void
+post_run(struct daemon *d, struct evhttp_request *req, const char *name)
+{
+	json_t *b = body_json(req, false), *payload;
+	const char *key;
+	char *ptext, *kbuf = NULL;
+	int64_t id = 0;
+	bool dup = false;
+	struct err e;
+	int rc;
+
+	if (b == NULL)
+		return;
+	payload = json_object_get(b, "payload");
+	if (payload != NULL && !json_is_object(payload)) {
+		json_decref(b);
+		reply_err(req, ERR_INVALID, "\"payload\" must be a JSON object");
+		return;
+	}
+	key = json_string_value(json_object_get(b, "key"));
+	if (key == NULL) {
+		unsigned r = (unsigned)random();
+
+		kbuf = xasprintf("manual:%lld:%08x", (long long)util_now_ms(), r);
+		key = kbuf;
+	}
+	ptext = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
+	rc = sched_enqueue(d->sched, name, key, (int)json_integer_value(
+	    json_object_get(b, "priority")), ptext, &id, &dup, &e);
+	free(ptext);
+	free(kbuf);
+	json_decref(b);
+	if (rc < 0)
+		reply_e(req, &e);
+	else
+		reply_json(req, dup ? 200 : 201, json_pack("{s:I,s:b}", "item",
+		    (json_int_t)id, "duplicate", dup));
+}
+
+static void
+item_action(struct daemon *d, struct evhttp_request *req, int64_t id,
+    enum qop op)
+{
+	struct qreq r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	r.u.item_op.item = id;
+	if (queue_exec(d->q, &r) < 0) {
+		reply_e(req, &r.err);
+		return;
+	}
+	log_emit(LL_INFO, id, NULL, NULL, "%s by an operator",
+	    op == QOP_ITEM_RETRY ? "queued again" : "cancelled");
+	reply_json(req, 200, json_pack("{s:I}", "item", (json_int_t)id));
+}
+
+static void
+post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
+{
+	json_t *b = body_json(req, true), *payload;
+	const char *dec, *by, *reason;
+	char *ptext = NULL;
+	struct qreq r;
+	int di;
+
+	if (b == NULL)
+		return;
+	dec = json_string_value(json_object_get(b, "decision"));
+	if (dec == NULL || (di = decision_parse(dec)) < 0) {
+		json_decref(b);
+		reply_err(req, ERR_INVALID, "\"decision\" must be approve,"
+		    " reject, retry or resume");
+		return;
+	}
+	by = json_string_value(json_object_get(b, "by"));
+	reason = json_string_value(json_object_get(b, "reason"));
+	payload = json_object_get(b, "payload");
+	if (payload != NULL)
+		ptext = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_DECIDE;
+	r.u.decide.escalation = id;
+	r.u.decide.decision = (enum decision)di;
+	r.u.decide.by = by ? by : "api";
+	r.u.decide.reason = reason;
+	r.u.decide.payload = ptext;
+	if (queue_exec(d->q, &r) < 0)
+		reply_e(req, &r.err);
+	else {
+		log_emit(LL_INFO, r.u.decide.item, NULL, NULL, "escalation %lld"
+		    " decided: %s by %s", (long long)id, dec, r.u.decide.by);
+		reply_json(req, 200, json_pack("{s:I,s:s}", "item",
+		    (json_int_t)r.u.decide.item, "decision", dec));
+	}
+	free(ptext);
+	json_decref(b);
+}
+
+static void
+list_reply(struct evhttp_request *req, json_t *arr, const char *key,
+    int limit, bool ascending, struct err *e)
+{
+	json_t *next = json_null();
+	size_t n;
+
+	if (arr == NULL) {
+		reply_e(req, e);
+		return;
+	}
+	n = json_array_size(arr);
+	if (n > 0 && (int)n >= (limit > 0 ? limit : 100))
+		next = json_incref(json_object_get(json_array_get(arr, n - 1),
+		    "id"));
+	(void)ascending;
+	reply_json(req, 200, json_pack("{s:o,s:o}", key, arr, "next", next));
+}
+
+/* "/api/v1/items/42/retry" -> id 42, rest "retry". */
+static int64_t
+path_id(const char *p, const char **rest)
+{
+	char *end;
+	long long id = strtoll(p, &end, 10);
+
+	if (end == p || id <= 0)
+		return -1;
+	*rest = *end == '/' ? end + 1 : end;
+	return id;
+}
+
+static void
+route(struct evhttp_request *req, void *arg)
+{
+	struct daemon *d = arg;
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = evhttp_uri_get_path(uri), *rest;
+	struct evkeyvalq q = { 0 };
+	struct err e;
+	int64_t id;
+	bool get = m == EVHTTP_REQ_GET, post = m == EVHTTP_REQ_POST;
+
+	if (path == NULL)
+		path = "/";
+	err_clear(&e);
+	if (strcmp(path, "/healthz") == 0 && get) {
+		get_healthz(d, req);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0 && get) {
+		get_metrics(d, req);
+		return;
+	}
+	if (strncmp(path, "/api/v1/", 8) != 0) {
+		reply_err(req, ERR_NOTFOUND, "no such endpoint; see docs/API.md");
+		return;
+	}
+	if (!authorized(d, req))
+		return;
+	evhttp_parse_query_str(evhttp_uri_get_query(uri) ?
+	    evhttp_uri_get_query(uri) : "", &q);
+	path += 8;
+
+	if (strcmp(path, "status") == 0 && get)
+		get_status(d, req);
+	else if (strcmp(path, "playbooks") == 0 && get)
+		reply_json(req, 200, json_pack("{s:o,s:o}", "playbooks",
+		    sched_playbooks_json(d->sched), "errors",
+		    sched_errors_json(d->sched)));
+	else if (strncmp(path, "playbooks/", 10) == 0 && post) {
+		char name[128];
+		const char *slash = strchr(path + 10, '/');
+
+		if (slash == NULL || strcmp(slash, "/run") != 0 ||
+		    (size_t)(slash - path - 10) >= sizeof(name))
+			reply_err(req, ERR_NOTFOUND, "use POST"
+			    " /api/v1/playbooks/NAME/run");
+		else {
+			memcpy(name, path + 10, (size_t)(slash - path - 10));
+			name[slash - path - 10] = '\0';
+			post_run(d, req, name);
+		}
+	} else if (strcmp(path, "reload") == 0 && post)
+		reply_json(req, 200, daemon_reload(d));
+	else if (strcmp(path, "items") == 0 && get) {
+		struct item_filter f = { 0 };
+		const char *st = evhttp_find_header(&q, "state");
+
+		f.playbook = evhttp_find_header(&q, "playbook");
+		f.state = st ? item_state_parse(st) : -1;
+		f.before_id = query_int(&q, "before", 0);
+		f.limit = (int)query_int(&q, "limit", 100);
+		if (st != NULL && f.state < 0)
+			reply_err(req, ERR_INVALID, "unknown state; use queued,"
+			    " running, retry_wait, escalated, done, rejected"
+			    " or cancelled");
+		else
+			list_reply(req, queue_item_list(d->q, &f, &e), "items",
+			    f.limit, false, &e);
+	} else if (strncmp(path, "items/", 6) == 0 &&
+	    (id = path_id(path + 6, &rest)) > 0) {
+		json_t *it;
+
+		if (get && *rest == '\0') {
+			if ((it = queue_item_get(d->q, id, &e)) == NULL)
+				reply_e(req, &e);
+			else
+				reply_json(req, 200, it);
+		} else if (post && strcmp(rest, "retry") == 0) {
+			item_action(d, req, id, QOP_ITEM_RETRY);
+			sched_kick(d->sched);
+		} else if (post && strcmp(rest, "cancel") == 0)
+			item_action(d, req, id, QOP_ITEM_CANCEL);
+		else
+			reply_err(req, ERR_NOTFOUND, "no such item endpoint");
+	} else if (strcmp(path, "escalations") == 0 && get) {
+		struct esc_filter f = { 0 };
+		const char *open = evhttp_find_header(&q, "open");
+
+		f.playbook = evhttp_find_header(&q, "playbook");
+		f.open_only = open == NULL || strcmp(open, "0") != 0;
+		f.after_id = query_int(&q, "after", 0);
+		f.limit = (int)query_int(&q, "limit", 100);
+		list_reply(req, queue_escalation_list(d->q, &f, &e),
+		    "escalations", f.limit, true, &e);
+	} else if (strncmp(path, "escalations/", 12) == 0 &&
+	    (id = path_id(path + 12, &rest)) > 0) {
+		json_t *es;
+
+		if (get && *rest == '\0') {
+			if ((es = queue_escalation_get(d->q, id, &e)) == NULL)
+				reply_e(req, &e);
+			else
+				reply_json(req, 200, es);
+		} else if (post && strcmp(rest, "decide") == 0) {
+			post_decide(d, req, id);
+			sched_kick(d->sched);
+		} else
+			reply_err(req, ERR_NOTFOUND, "no such escalation"
+			    " endpoint");
+	} else
+		reply_err(req, ERR_NOTFOUND, "no such endpoint or method; see"
+		    " docs/API.md");
+	evhttp_clear_headers(&q);
+}
+
+int
+http_start(struct daemon *d, struct err *e)
+{
+	d->http = evhttp_new(d->base);
+	evhttp_set_max_body_size(d->http, MAX_BODY);
+	evhttp_set_max_headers_size(d->http, 16384);
+	evhttp_set_timeout(d->http, 30);
+	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_gencb(d->http, route, d);
+	if (evhttp_bind_socket(d->http, d->cfg.listen_host,
+	    (ev_uint16_t)d->cfg.listen_port) != 0) {
+		err_set(e, "cannot listen on %s:%d (is another clerkd running,"
+		    " or the port taken? set listen in the config)",
+		    d->cfg.listen_host, d->cfg.listen_port);
+		evhttp_free(d->http);
+		d->http = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+http_stop(struct daemon *d)
+{
+	if (d->http != NULL)
+		evhttp_free(d->http);
+	d->http = NULL;
+}

@@ -1,0 +1,397 @@
+/*
+ * main.c - clerkd: starts the store, the scheduler and the API, then runs
+ * the event loop until SIGTERM drains it.
+ */
+#include <errno.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define EXIT_CONFIG 78   /* sysexits EX_CONFIG: systemd must not restart */
+
+static const char usage_text[] =
+"usage: clerkd [-c FILE] [--check] [-h] [-V]\n"
+"\n"
+"clerkd runs clerk's playbooks: it watches their triggers (cron, interval,\n"
+"inbox folders, manual runs), keeps every work item in a durable queue and\n"
+"hands whatever it cannot finish with certainty to the escalation queue.\n"
+"\n"
+"options:\n"
+"  -c, --config FILE  main configuration (libconfig); default\n"
+"                     /etc/clerk/clerkd.conf if it exists, else built-in\n"
+"                     defaults relative to the current directory\n"
+"  -t, --check        load the config, calendars and playbooks, print every\n"
+"                     problem as file:line: message, and exit (1 if any)\n"
+"  -h, --help         this text\n"
+"  -V, --version      print the version\n"
+"\n"
+"signals: SIGHUP reloads the config, calendars and playbooks (a playbook\n"
+"that fails to load keeps its running version); SIGTERM or SIGINT drains:\n"
+"no new claims, running steps get drain_grace to finish, the rest return\n"
+"to the queue, and clerkd exits 0.\n"
+"\n"
+"files: STATE_DIR/clerk.db (SQLite, WAL), STATE_DIR/api.token (the API's\n"
+"bearer token, mode 0600), STATE_DIR/clerkd.lock.\n"
+"\n"
+"exit status: 0 after a drain; 1 on a runtime failure; 78 when the\n"
+"configuration or the database cannot be used (systemd's unit does not\n"
+"restart on 78, so a bad config never turns into a crash loop).\n"
+"\n"
+"See docs/API.md for the HTTP API and playbooks/README.md for playbooks.\n";
+
+static struct daemon daemon_ctx;
+
+static int
+lock_state_dir(const struct config *c, struct err *e)
+{
+	char *path = xasprintf("%s/clerkd.lock", c->state_dir);
+	char pid[32];
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = read(fd, pid, sizeof(pid) - 1);
+
+		pid[n > 0 ? n : 0] = '\0';
+		err_set(e, "another clerkd (pid %s) already uses %s; stop it"
+		    " or give this one another state_dir", n > 0 ? pid : "?",
+		    c->state_dir);
+		close(fd);
+		free(path);
+		return -1;
+	}
+	/* The lock lives as long as the process: the fd stays open. */
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!write(fd, pid, strlen(pid));
+	free(path);
+	return fd;
+}
+
+static int
+load_token(struct daemon *d, struct err *e)
+{
+	char *path = config_token_path(&d->cfg), *text;
+	unsigned char raw[32];
+	size_t len;
+
+	text = util_read_file(path, &len, NULL);
+	if (text != NULL) {
+		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+			text[--len] = '\0';
+		if (len >= 32 && len < sizeof(d->token)) {
+			memcpy(d->token, text, len + 1);
+			free(text);
+			free(path);
+			return 0;
+		}
+		free(text);
+	}
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
+		err_set(e, "getrandom: %s", strerror(errno));
+		free(path);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(d->token + 2 * i, 3, "%02x", raw[i]);
+	text = xasprintf("%s\n", d->token);
+	if (util_write_file_atomic(path, text, strlen(text), 0600, e) < 0) {
+		free(text);
+		free(path);
+		return -1;
+	}
+	free(text);
+	free(path);
+	return 0;
+}
+
+static void
+apply_timezone(const char *tz)
+{
+	char *zi = xasprintf("/usr/share/zoneinfo/%s", tz);
+
+	if (access(zi, R_OK) != 0)
+		log_warn("time zone %s not found in /usr/share/zoneinfo"
+		    " (install tzdata); times will be UTC", tz);
+	free(zi);
+	setenv("TZ", tz, 1);
+	tzset();
+}
+
+json_t *
+daemon_reload(struct daemon *d)
+{
+	struct config nc;
+	struct err e;
+	json_t *r;
+
+	sd_notifyf("RELOADING=1");
+	if (d->config_file != NULL && config_load(&nc, d->config_file, &e) < 0) {
+		log_error("reload: %s; keeping the running configuration", e.msg);
+		r = sched_load(d->sched, &d->cfg);
+		json_array_insert_new(json_object_get(r, "errors"), 0,
+		    json_string(e.msg));
+		sd_notifyf("READY=1");
+		return r;
+	}
+	if (d->config_file != NULL) {
+		if (strcmp(nc.database, d->cfg.database) != 0 ||
+		    strcmp(nc.listen_host, d->cfg.listen_host) != 0 ||
+		    nc.listen_port != d->cfg.listen_port ||
+		    nc.workers != d->cfg.workers ||
+		    strcmp(nc.state_dir, d->cfg.state_dir) != 0)
+			log_warn("reload: database, state_dir, listen and"
+			    " workers change only on a restart");
+		log_set_level(nc.log_level);
+		free(d->cfg.playbook_dir);
+		free(d->cfg.calendar_dir);
+		d->cfg.playbook_dir = xstrdup(nc.playbook_dir);
+		d->cfg.calendar_dir = xstrdup(nc.calendar_dir);
+		d->cfg.log_level = nc.log_level;
+		config_clear(&nc);
+	}
+	r = sched_load(d->sched, &d->cfg);
+	log_info("reloaded: %zu playbook(s), %zu problem(s)",
+	    json_array_size(json_object_get(r, "loaded")),
+	    json_array_size(json_object_get(r, "errors")));
+	sd_notifyf("READY=1");
+	return r;
+}
+
+static void
+drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reloading");
+		json_decref(daemon_reload(d));
+		return;
+	}
+	if (sched_draining(d->sched)) {
+		log_warn("second stop signal: exiting now; running items"
+		    " return to the queue on the next start");
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	log_info("%s: draining (grace %lldms)", sig == SIGTERM ? "SIGTERM" :
+	    "SIGINT", (long long)d->cfg.drain_grace_ms);
+	sd_notifyf("STOPPING=1");
+	sched_drain(d->sched, drained, d);
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	/* Only a daemon that can still write is alive for systemd. */
+	if (queue_healthy(d->q, NULL))
+		sd_notifyf("WATCHDOG=1");
+}
+
+static int
+check_only(struct config *cfg)
+{
+	struct event_base *base = event_base_new();
+	struct daemon *d = &daemon_ctx;
+	char *tmpdb = xasprintf("/tmp/clerkd-check-%ld.db", (long)getpid());
+	struct err e;
+	json_t *r, *v;
+	size_t i;
+	int n;
+
+	/* A throwaway store: checking must not touch the real one. */
+	d->q = queue_open(tmpdb, NULL, &e);
+	if (d->q == NULL) {
+		fprintf(stderr, "clerkd: %s\n", e.msg);
+		return 1;
+	}
+	d->sched = sched_new(base, d->q, cfg);
+	log_set_level(LL_ERROR + 1 > LL_ERROR ? LL_ERROR : LL_ERROR);
+	r = sched_load(d->sched, cfg);
+	json_array_foreach(json_object_get(r, "errors"), i, v)
+		printf("%s\n", json_string_value(v));
+	json_array_foreach(json_object_get(r, "loaded"), i, v)
+		printf("ok: playbook %s\n", json_string_value(v));
+	n = (int)json_array_size(json_object_get(r, "errors"));
+	json_decref(r);
+	sched_free(d->sched);
+	queue_close(d->q);
+	unlink(tmpdb);
+	free(tmpdb);
+	event_base_free(base);
+	return n > 0 ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon *d = &daemon_ctx;
+	struct event *sigs[4], *wd = NULL;
+	int signums[4] = { SIGHUP, SIGTERM, SIGINT, 0 };
+	bool check = false;
+	struct qreq r;
+	struct err e;
+	json_t *rep;
+	int c, lockfd, rc = 0;
+	int64_t wd_ms;
+
+	while ((c = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d->config_file = optarg;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("clerkd %s\n", CLERK_VERSION);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "clerkd: unexpected argument \"%s\"\n\n%s",
+		    argv[optind], usage_text);
+		return 2;
+	}
+	if (d->config_file == NULL && access(CONFIG_DEFAULT_FILE, R_OK) == 0)
+		d->config_file = CONFIG_DEFAULT_FILE;
+	if (config_load(&d->cfg, d->config_file, &e) < 0) {
+		fprintf(stderr, "clerkd: %s\n", e.msg);
+		return EXIT_CONFIG;
+	}
+	log_set_level(d->cfg.log_level);
+	apply_timezone(d->cfg.timezone);
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)(util_now_ms() ^ getpid()));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	evthread_use_pthreads();
+	if (check)
+		return check_only(&d->cfg);
+
+	if (util_mkdir_p(d->cfg.state_dir, 0750, &e) < 0 ||
+	    util_mkdir_p(d->cfg.work_dir, 0755, &e) < 0) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	if ((lockfd = lock_state_dir(&d->cfg, &e)) < 0) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	if (load_token(d, &e) < 0) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	d->base = event_base_new();
+	if (d->base == NULL)
+		fatal("cannot create the event loop");
+	d->q = queue_open(d->cfg.database, NULL, &e);
+	if (d->q == NULL) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	/* The state dir is locked, so nothing else runs these items: their
+	 * leases are void, and they go back to the queue at once. */
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_RECOVER;
+	if (queue_exec(d->q, &r) < 0) {
+		log_error("%s", r.err.msg);
+		queue_close(d->q);
+		return EXIT_CONFIG;
+	}
+	if (r.u.recover.n > 0)
+		log_warn("%d item(s) were running when clerkd last stopped;"
+		    " they resume at their first unfinished step",
+		    r.u.recover.n);
+	d->started = util_now_ms();
+	d->sched = sched_new(d->base, d->q, &d->cfg);
+	rep = sched_load(d->sched, &d->cfg);
+	json_decref(rep);
+	if (http_start(d, &e) < 0) {
+		log_error("%s", e.msg);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	for (int i = 0; signums[i] != 0; i++) {
+		sigs[i] = evsignal_new(d->base, signums[i], on_signal, d);
+		evsignal_add(sigs[i], NULL);
+	}
+	if ((wd_ms = sd_watchdog_ms()) > 0) {
+		struct timeval tv = { wd_ms / 1000, (wd_ms % 1000) * 1000 };
+
+		wd = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+		evtimer_add(wd, &tv);
+	}
+	sched_start(d->sched);
+	log_info("clerkd %s ready on http://%s:%d (state %s, %d worker(s))",
+	    CLERK_VERSION, d->cfg.listen_host, d->cfg.listen_port,
+	    d->cfg.state_dir, d->cfg.workers);
+	sd_notifyf("READY=1\nMAINPID=%ld", (long)getpid());
+
+	event_base_dispatch(d->base);
+
+	for (int i = 0; signums[i] != 0; i++)
+		event_free(sigs[i]);
+	if (wd != NULL)
+		event_free(wd);
+out:
+	http_stop(d);
+	if (!sched_free(d->sched)) {
+		/* A step did not end within the grace period. Its item was
+		 * released; flush the writer and leave without waiting. */
+		memset(&r, 0, sizeof(r));
+		r.op = QOP_RENEW;
+		r.u.renew.owner = "";
+		queue_exec(d->q, &r);
+		log_info("clerkd stopped");
+		_exit(rc);
+	}
+	queue_close(d->q);
+	event_base_free(d->base);
+	config_clear(&d->cfg);
+	close(lockfd);
+	curl_global_cleanup();
+	log_info("clerkd stopped");
+	return rc;
+}

@@ -1,0 +1,1358 @@
+/*
+ * scheduler.c - triggers, dispatcher and worker pool.
+ *
+ * Threads: the event loop (triggers, dispatcher, heartbeat) is the main
+ * thread; workers run steps; the queue's writer commits. Workers and the
+ * writer never touch the loop except through event_active() on the kick
+ * event, which libevent makes thread-safe (evthread_use_pthreads()).
+ */
+#include "scheduler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "calendar.h"
+#include "cron.h"
+#include "log.h"
+#include "playbook.h"
+
+#define NBUCKETS 12
+static const double buckets[NBUCKETS] = { 0.001, 0.005, 0.01, 0.05, 0.1,
+    0.5, 1, 5, 10, 30, 60, 300 };
+
+struct hist {
+	char *playbook, *step;
+	uint64_t count[NBUCKETS + 1];
+	uint64_t ok, system, business, escalate;
+	double sum;
+	struct hist *next;
+};
+
+/* Per playbook name, across reloads. */
+struct pbslot {
+	struct sched *s;
+	char *name;
+	struct playbook *pb;        /* current version, NULL if removed */
+	int inflight;               /* claimed and not yet settled */
+	bool claim_pending;
+	struct event *timer;        /* cron / interval */
+	int wd;                     /* inotify watch, -1 if none */
+	char *watch_dir;            /* resolved */
+	struct pbslot *next;
+};
+
+struct job {
+	struct sched *s;
+	struct item *it;
+	struct playbook *pb;        /* held while a request is out */
+	size_t step;
+	char *output;               /* JSON text of the step's output */
+	char *context;
+	char message[512];
+	char reason[64];
+	int64_t started;
+	struct qreq req;
+	struct job *next;
+};
+
+struct claim {
+	struct sched *s;
+	char *playbook;
+	int max;
+	struct qreq req;
+};
+
+struct sched {
+	struct event_base *base;
+	struct queue *q;
+	char *owner;
+	char *work_dir;
+	int nworkers;
+	int64_t lease_ms, poll_ms, grace_ms;
+
+	pthread_mutex_t lock;       /* slots, ready list, running list */
+	pthread_cond_t cond;
+	struct pbslot *slots;
+	struct job *ready_head, *ready_tail;
+	int busy;                   /* workers in a step */
+	int total_inflight;
+	char **errors;
+	size_t nerrors;
+	struct calendar **cals;     /* every calendar ever loaded */
+	size_t ncals;
+	struct calendar **cur_cals;
+	size_t ncur;
+
+	pthread_t *workers;
+	atomic_bool stopping;       /* workers exit */
+	atomic_bool draining;
+
+	struct event *kick, *poll, *heartbeat, *drain_timer;
+	int inotify_fd;
+	struct event *inotify_ev;
+	struct qreq renew;
+	atomic_bool renew_out;
+	void (*drain_done)(void *);
+	void *drain_arg;
+
+	pthread_mutex_t mlock;      /* metrics */
+	struct hist *hists;
+	atomic_ullong enqueued, retries, escalations;
+};
+
+static void dispatch(struct sched *s);
+
+static void
+kick(struct sched *s)
+{
+	event_active(s->kick, EV_READ, 0);
+}
+
+static struct pbslot *
+slot_find(struct sched *s, const char *name)
+{
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+/* The current version of a playbook, referenced; NULL if gone. */
+static struct playbook *
+current_pb(struct sched *s, const char *name)
+{
+	struct playbook *pb = NULL;
+	struct pbslot *p;
+
+	pthread_mutex_lock(&s->lock);
+	if ((p = slot_find(s, name)) != NULL && p->pb != NULL)
+		pb = pb_ref(p->pb);
+	pthread_mutex_unlock(&s->lock);
+	return pb;
+}
+
+/* ---- metrics ---- */
+
+static void
+observe(struct sched *s, const char *pb, const char *step,
+    enum step_result r, int64_t ms)
+{
+	struct hist *h;
+	double secs = (double)ms / 1000.0;
+	int b;
+
+	pthread_mutex_lock(&s->mlock);
+	for (h = s->hists; h != NULL; h = h->next)
+		if (strcmp(h->playbook, pb) == 0 && strcmp(h->step, step) == 0)
+			break;
+	if (h == NULL) {
+		h = xcalloc(1, sizeof(*h));
+		h->playbook = xstrdup(pb);
+		h->step = xstrdup(step);
+		h->next = s->hists;
+		s->hists = h;
+	}
+	for (b = 0; b < NBUCKETS && secs > buckets[b]; b++)
+		;
+	h->count[b]++;
+	h->sum += secs;
+	switch (r) {
+	case STEP_OK:
+		h->ok++;
+		break;
+	case STEP_SYSTEM_ERROR:
+		h->system++;
+		break;
+	case STEP_BUSINESS_ERROR:
+		h->business++;
+		break;
+	case STEP_ESCALATE:
+		h->escalate++;
+		break;
+	}
+	pthread_mutex_unlock(&s->mlock);
+}
+
+void
+sched_metrics(struct sched *s, struct evbuffer *out)
+{
+	static const char *results[] = { "ok", "system_error",
+	    "business_error", "escalate" };
+
+	pthread_mutex_lock(&s->mlock);
+	evbuffer_add_printf(out, "# HELP clerk_step_seconds Step run time.\n"
+	    "# TYPE clerk_step_seconds histogram\n");
+	for (struct hist *h = s->hists; h != NULL; h = h->next) {
+		uint64_t cum = 0;
+
+		for (int b = 0; b <= NBUCKETS; b++) {
+			cum += h->count[b];
+			if (b < NBUCKETS)
+				evbuffer_add_printf(out, "clerk_step_seconds_bucket"
+				    "{playbook=\"%s\",step=\"%s\",le=\"%g\"} %llu\n",
+				    h->playbook, h->step, buckets[b],
+				    (unsigned long long)cum);
+			else
+				evbuffer_add_printf(out, "clerk_step_seconds_bucket"
+				    "{playbook=\"%s\",step=\"%s\",le=\"+Inf\"} %llu\n",
+				    h->playbook, h->step, (unsigned long long)cum);
+		}
+		evbuffer_add_printf(out, "clerk_step_seconds_sum{playbook=\"%s\","
+		    "step=\"%s\"} %.6f\n", h->playbook, h->step, h->sum);
+		evbuffer_add_printf(out, "clerk_step_seconds_count{playbook=\"%s\","
+		    "step=\"%s\"} %llu\n", h->playbook, h->step,
+		    (unsigned long long)cum);
+	}
+	evbuffer_add_printf(out, "# HELP clerk_steps_total Steps run, by"
+	    " result.\n# TYPE clerk_steps_total counter\n");
+	for (struct hist *h = s->hists; h != NULL; h = h->next) {
+		uint64_t v[4] = { h->ok, h->system, h->business, h->escalate };
+
+		for (int i = 0; i < 4; i++)
+			evbuffer_add_printf(out, "clerk_steps_total{playbook="
+			    "\"%s\",step=\"%s\",result=\"%s\"} %llu\n",
+			    h->playbook, h->step, results[i],
+			    (unsigned long long)v[i]);
+	}
+	pthread_mutex_unlock(&s->mlock);
+	evbuffer_add_printf(out, "# HELP clerk_retries_total System errors"
+	    " scheduled for retry.\n# TYPE clerk_retries_total counter\n"
+	    "clerk_retries_total %llu\n", (unsigned long long)s->retries);
+	evbuffer_add_printf(out, "# HELP clerk_escalations_total Items handed"
+	    " to reviewers.\n# TYPE clerk_escalations_total counter\n"
+	    "clerk_escalations_total %llu\n",
+	    (unsigned long long)s->escalations);
+	evbuffer_add_printf(out, "# HELP clerk_items_enqueued_total New work"
+	    " items.\n# TYPE clerk_items_enqueued_total counter\n"
+	    "clerk_items_enqueued_total %llu\n",
+	    (unsigned long long)s->enqueued);
+	pthread_mutex_lock(&s->lock);
+	evbuffer_add_printf(out, "# HELP clerk_inflight Items claimed by this"
+	    " daemon.\n# TYPE clerk_inflight gauge\n");
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+		evbuffer_add_printf(out, "clerk_inflight{playbook=\"%s\"} %d\n",
+		    p->name, p->inflight);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- settling a job ---- */
+
+static void
+job_free(struct job *j)
+{
+	item_free(j->it);
+	pb_unref(j->pb);
+	free(j->output);
+	free(j->context);
+	free(j);
+}
+
+/* The item left this daemon's hands (done, failed, released, lost). */
+static void
+job_settle(struct job *j)
+{
+	struct sched *s = j->s;
+	struct pbslot *p;
+
+	pthread_mutex_lock(&s->lock);
+	if ((p = slot_find(s, j->it->playbook)) != NULL)
+		p->inflight--;
+	s->total_inflight--;
+	pthread_mutex_unlock(&s->lock);
+	job_free(j);
+	kick(s);
+}
+
+static void
+ready_push(struct sched *s, struct job *j)
+{
+	pthread_mutex_lock(&s->lock);
+	j->next = NULL;
+	if (s->ready_tail != NULL)
+		s->ready_tail->next = j;
+	else
+		s->ready_head = j;
+	s->ready_tail = j;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Writer thread: the step's result is on disk (or refused). */
+static void
+step_committed(struct qreq *r, void *arg)
+{
+	struct job *j = arg;
+	struct item *it = j->it;
+
+	if (r->rc < 0) {
+		log_emit(LL_ERROR, it->id, it->playbook, NULL,
+		    "could not record the step result: %s; the item will run"
+		    " again from its last committed step", r->err.msg);
+		job_settle(j);
+		return;
+	}
+	if (r->op == QOP_STEP_DONE && !r->u.step_done.final) {
+		/* Keep the journal in memory in step with the store. */
+		it->steps = xrealloc(it->steps, (it->nsteps + 1) *
+		    sizeof(*it->steps));
+		it->steps[it->nsteps].step_id = xstrdup(r->u.step_done.step_id);
+		it->steps[it->nsteps].output = j->output;
+		j->output = NULL;
+		it->nsteps++;
+		it->attempts = 0;
+		pb_unref(j->pb);
+		j->pb = NULL;
+		ready_push(j->s, j);
+		return;
+	}
+	if (r->op == QOP_STEP_DONE)
+		log_emit(LL_INFO, it->id, it->playbook, NULL, "done");
+	job_settle(j);
+}
+
+static void
+submit_release(struct job *j, int64_t not_before)
+{
+	memset(&j->req, 0, sizeof(j->req));
+	j->req.op = QOP_RELEASE;
+	j->req.u.release.item = j->it->id;
+	j->req.u.release.not_before = not_before;
+	j->req.done = step_committed;
+	j->req.arg = j;
+	queue_submit(j->s->q, &j->req);
+}
+
+static void
+submit_fail(struct job *j, enum step_result res, enum err_kind kind)
+{
+	struct sched *s = j->s;
+	struct playbook *pb = j->pb;
+	const struct pb_step *st = &pb->steps[j->step];
+	struct qreq *r = &j->req;
+	int failures = j->it->attempts + 1;
+
+	memset(r, 0, sizeof(*r));
+	r->op = QOP_FAIL;
+	r->u.fail.item = j->it->id;
+	r->u.fail.step_id = st->id;
+	r->u.fail.kind = kind;
+	r->u.fail.message = j->message;
+	r->u.fail.context = j->context;
+	r->u.fail.reason = j->reason[0] ? j->reason : "escalated";
+	r->u.fail.due = util_now_ms() + pb->sla_ms;
+	if (res == STEP_SYSTEM_ERROR && failures < pb->retry.attempts) {
+		int64_t delay = pb_retry_delay(pb, failures);
+		char d[32];
+
+		util_format_duration(delay, d, sizeof(d));
+		r->u.fail.action = FAIL_RETRY;
+		r->u.fail.not_before = util_now_ms() + delay;
+		s->retries++;
+		log_emit(LL_WARN, j->it->id, pb->name, st->id, "system error"
+		    " (attempt %d of %d), retrying in %s: %s", failures,
+		    pb->retry.attempts, d, j->message);
+	} else if (res == STEP_BUSINESS_ERROR && st->reject_on_business) {
+		r->u.fail.action = FAIL_REJECT;
+		log_emit(LL_WARN, j->it->id, pb->name, st->id, "rejected: %s",
+		    j->message);
+	} else {
+		if (res == STEP_SYSTEM_ERROR) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "gave up after %d attempts:"
+			    " %.470s", failures, j->message);
+			snprintf(j->message, sizeof(j->message), "%s", msg);
+			snprintf(j->reason, sizeof(j->reason),
+			    "retries_exhausted");
+		}
+		r->u.fail.action = FAIL_ESCALATE;
+		s->escalations++;
+		log_emit(LL_WARN, j->it->id, pb->name, st->id, "escalated (%s):"
+		    " %s", r->u.fail.reason, j->message);
+	}
+	r->done = step_committed;
+	r->arg = j;
+	queue_submit(s->q, r);
+}
+
+/* ---- workers ---- */
+
+static json_t *
+outputs_of(const struct item *it)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < it->nsteps; i++) {
+		json_t *v = json_loads(it->steps[i].output, JSON_DECODE_ANY,
+		    NULL);
+
+		json_object_set_new(o, it->steps[i].step_id, v ? v : json_null());
+	}
+	return o;
+}
+
+static void
+run_job(struct sched *s, struct job *j)
+{
+	struct item *it = j->it;
+	struct step_ctx ctx;
+	enum step_result res;
+	const struct pb_step *st;
+	json_error_t je;
+	int64_t now = util_now_ms();
+
+	j->pb = current_pb(s, it->playbook);
+	if (j->pb == NULL) {
+		/* Removed from the playbook dir: a person decides. */
+		memset(&j->req, 0, sizeof(j->req));
+		j->req.op = QOP_FAIL;
+		j->req.u.fail.item = it->id;
+		j->req.u.fail.kind = ERRK_SYSTEM;
+		j->req.u.fail.action = FAIL_ESCALATE;
+		j->req.u.fail.reason = "playbook_missing";
+		snprintf(j->message, sizeof(j->message), "playbook \"%s\" is no"
+		    " longer loaded; restore it and retry, or reject the item",
+		    it->playbook);
+		j->req.u.fail.message = j->message;
+		j->req.u.fail.due = now + 86400000;
+		j->req.done = step_committed;
+		j->req.arg = j;
+		queue_submit(s->q, &j->req);
+		return;
+	}
+	if (atomic_load(&s->draining)) {
+		submit_release(j, 0);
+		return;
+	}
+	if (j->pb->calendar != NULL && !cal_is_open(j->pb->calendar, now / 1000)) {
+		int64_t next = cal_next_open(j->pb->calendar, now / 1000);
+
+		log_emit(LL_DEBUG, it->id, it->playbook, NULL, "outside the"
+		    " hours of calendar %s; waiting", j->pb->calendar_name);
+		submit_release(j, next > 0 ? next * 1000 : now + 3600000);
+		return;
+	}
+	j->step = pb_next_step(j->pb, it);
+	if (j->step == j->pb->nsteps) {
+		/* Every step is journaled (e.g. the last one was approved
+		 * by a reviewer): the item is done. */
+		memset(&j->req, 0, sizeof(j->req));
+		j->req.op = QOP_STEP_DONE;
+		j->req.u.step_done.item = it->id;
+		j->req.u.step_done.final = true;
+		j->req.done = step_committed;
+		j->req.arg = j;
+		queue_submit(s->q, &j->req);
+		return;
+	}
+	st = &j->pb->steps[j->step];
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.item = it;
+	ctx.payload = json_loads(it->payload, 0, &je);
+	if (!json_is_object(ctx.payload)) {
+		json_decref(ctx.payload);
+		ctx.payload = json_object();
+	}
+	ctx.outputs = outputs_of(it);
+	ctx.pb = j->pb;
+	ctx.step = st;
+	ctx.work_dir = s->work_dir;
+	ctx.stopping = &s->stopping;
+
+	log_emit(LL_DEBUG, it->id, it->playbook, st->id, "step %zu of %zu"
+	    " (%s) starts", j->step + 1, j->pb->nsteps, st->kind->name);
+	j->started = util_mono_ms();
+	res = st->kind->run(&ctx, st->conf);
+	observe(s, it->playbook, st->id, res, util_mono_ms() - j->started);
+
+	if (res == STEP_OK) {
+		j->output = json_dumps(ctx.output ? ctx.output : json_object(),
+		    JSON_COMPACT);
+		memset(&j->req, 0, sizeof(j->req));
+		j->req.op = QOP_STEP_DONE;
+		j->req.u.step_done.item = it->id;
+		j->req.u.step_done.step_id = st->id;
+		j->req.u.step_done.pb_hash = j->pb->hash;
+		j->req.u.step_done.output = j->output;
+		j->req.u.step_done.final = j->step + 1 == j->pb->nsteps;
+		j->req.u.step_done.ms = util_mono_ms() - j->started;
+		j->req.done = step_committed;
+		j->req.arg = j;
+		queue_submit(s->q, &j->req);
+	} else {
+		snprintf(j->message, sizeof(j->message), "%s", ctx.message[0] ?
+		    ctx.message : "the step failed without saying why");
+		snprintf(j->reason, sizeof(j->reason), "%s", ctx.reason);
+		if (ctx.context != NULL)
+			j->context = json_dumps(ctx.context, JSON_COMPACT);
+		submit_fail(j, res, res == STEP_SYSTEM_ERROR ? ERRK_SYSTEM :
+		    res == STEP_BUSINESS_ERROR ? ERRK_BUSINESS : ERRK_NONE);
+	}
+	json_decref(ctx.payload);
+	json_decref(ctx.outputs);
+	json_decref(ctx.output);
+	json_decref(ctx.context);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct sched *s = arg;
+
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->ready_head == NULL && !atomic_load(&s->stopping))
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->ready_head == NULL) {
+			pthread_mutex_unlock(&s->lock);
+			return NULL;
+		}
+		j = s->ready_head;
+		s->ready_head = j->next;
+		if (s->ready_head == NULL)
+			s->ready_tail = NULL;
+		s->busy++;
+		pthread_mutex_unlock(&s->lock);
+		run_job(s, j);
+		pthread_mutex_lock(&s->lock);
+		s->busy--;
+		pthread_mutex_unlock(&s->lock);
+		kick(s);
+	}
+}
+
+/* ---- dispatcher (event loop) ---- */
+
+static void
+claimed(struct qreq *r, void *arg)
+{
+	struct claim *c = arg;
+	struct sched *s = c->s;
+	struct pbslot *p;
+	int got = r->rc == 0 ? r->u.claim.n : 0;
+
+	if (r->rc < 0)
+		log_error("claiming items of %s failed: %s", c->playbook,
+		    r->err.msg);
+	pthread_mutex_lock(&s->lock);
+	if ((p = slot_find(s, c->playbook)) != NULL) {
+		p->inflight -= c->max - got;
+		p->claim_pending = false;
+	}
+	s->total_inflight -= c->max - got;
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < got; i++) {
+		struct job *j = xcalloc(1, sizeof(*j));
+
+		j->s = s;
+		j->it = r->u.claim.items[i];
+		log_emit(LL_DEBUG, j->it->id, j->it->playbook, NULL,
+		    "claimed (%zu step(s) already done)", j->it->nsteps);
+		ready_push(s, j);
+	}
+	free(r->u.claim.items);
+	/* A full batch means more may be waiting. */
+	if (got > 0)
+		kick(s);
+	free(c->playbook);
+	free(c);
+}
+
+static void
+dispatch(struct sched *s)
+{
+	int64_t now = util_now_ms();
+
+	if (atomic_load(&s->draining) || !queue_healthy(s->q, NULL))
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next) {
+		struct claim *c;
+		int room;
+
+		if (p->pb == NULL || p->claim_pending)
+			continue;
+		room = p->pb->concurrency - p->inflight;
+		if (room <= 0)
+			continue;
+		if (p->pb->calendar != NULL &&
+		    !cal_is_open(p->pb->calendar, now / 1000))
+			continue;
+		c = xcalloc(1, sizeof(*c));
+		c->s = s;
+		c->playbook = xstrdup(p->name);
+		c->max = room;
+		c->req.op = QOP_CLAIM;
+		c->req.u.claim.playbook = c->playbook;
+		c->req.u.claim.owner = s->owner;
+		c->req.u.claim.lease_ms = s->lease_ms;
+		c->req.u.claim.max = room;
+		c->req.done = claimed;
+		c->req.arg = c;
+		p->claim_pending = true;
+		p->inflight += room;
+		s->total_inflight += room;
+		queue_submit(s->q, &c->req);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+
+	dispatch(s);
+	if (atomic_load(&s->draining) && s->drain_done != NULL) {
+		int left;
+
+		pthread_mutex_lock(&s->lock);
+		left = s->total_inflight;
+		pthread_mutex_unlock(&s->lock);
+		if (left == 0) {
+			void (*done)(void *) = s->drain_done;
+
+			s->drain_done = NULL;
+			log_info("drained: every item is settled");
+			done(s->drain_arg);
+		}
+	}
+}
+
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dispatch(arg);
+}
+
+static void
+renewed(struct qreq *r, void *arg)
+{
+	struct sched *s = arg;
+
+	if (r->rc < 0)
+		log_error("lease renewal failed: %s", r->err.msg);
+	atomic_store(&s->renew_out, false);
+}
+
+static void
+heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+
+	if (atomic_exchange(&s->renew_out, true))
+		return;
+	memset(&s->renew, 0, sizeof(s->renew));
+	s->renew.op = QOP_RENEW;
+	s->renew.u.renew.owner = s->owner;
+	s->renew.u.renew.lease_ms = s->lease_ms;
+	s->renew.done = renewed;
+	s->renew.arg = s;
+	queue_submit(s->q, &s->renew);
+}
+
+/* ---- triggers ---- */
+
+struct enq {
+	struct sched *s;
+	char *key, *playbook, *payload;
+	struct qreq req;
+};
+
+static void
+enqueued(struct qreq *r, void *arg)
+{
+	struct enq *q = arg;
+
+	if (r->rc < 0)
+		log_emit(LL_ERROR, 0, q->playbook, NULL, "could not enqueue"
+		    " %s: %s", q->key, r->err.msg);
+	else if (!r->u.enqueue.dup) {
+		q->s->enqueued++;
+		log_emit(LL_INFO, r->u.enqueue.id, q->playbook, NULL,
+		    "enqueued %s", q->key);
+	}
+	kick(q->s);
+	free(q->key);
+	free(q->playbook);
+	free(q->payload);
+	free(q);
+}
+
+/* Fire and forget: the writer batches trigger enqueues together. */
+static void
+enqueue_async(struct sched *s, struct playbook *pb, char *key, char *payload)
+{
+	struct enq *q = xcalloc(1, sizeof(*q));
+
+	q->s = s;
+	q->key = key;
+	q->playbook = xstrdup(pb->name);
+	q->payload = payload;
+	q->req.op = QOP_ENQUEUE;
+	q->req.u.enqueue.key = q->key;
+	q->req.u.enqueue.playbook = q->playbook;
+	q->req.u.enqueue.pb_hash = pb->hash;
+	q->req.u.enqueue.priority = pb->priority;
+	q->req.u.enqueue.payload = q->payload;
+	q->req.done = enqueued;
+	q->req.arg = q;
+	queue_submit(s->q, &q->req);
+}
+
+int
+sched_enqueue(struct sched *s, const char *playbook, const char *key,
+    int priority, const char *payload, int64_t *id, bool *dup, struct err *e)
+{
+	struct playbook *pb = current_pb(s, playbook);
+	struct qreq r;
+
+	if (pb == NULL) {
+		err_setc(e, ERR_NOTFOUND, "no playbook named \"%s\" is loaded",
+		    playbook);
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_ENQUEUE;
+	r.u.enqueue.key = key;
+	r.u.enqueue.playbook = pb->name;
+	r.u.enqueue.pb_hash = pb->hash;
+	r.u.enqueue.priority = priority;
+	r.u.enqueue.payload = payload;
+	if (queue_exec(s->q, &r) < 0) {
+		*e = r.err;
+		pb_unref(pb);
+		return -1;
+	}
+	*id = r.u.enqueue.id;
+	*dup = r.u.enqueue.dup;
+	if (!*dup) {
+		s->enqueued++;
+		log_emit(LL_INFO, *id, pb->name, NULL, "enqueued %s", key);
+	}
+	pb_unref(pb);
+	kick(s);
+	return 0;
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+arm_timer(struct pbslot *p)
+{
+	struct playbook *pb = p->pb;
+	int64_t now = util_now_ms(), next_ms;
+	struct timeval tv;
+
+	if (pb == NULL || (pb->trigger != TRIG_CRON &&
+	    pb->trigger != TRIG_INTERVAL))
+		return;
+	if (pb->trigger == TRIG_CRON) {
+		int64_t next = cron_next(pb->cron, now / 1000);
+
+		if (next < 0) {
+			log_emit(LL_WARN, 0, pb->name, NULL, "cron \"%s\" never"
+			    " fires again", pb->cron_expr);
+			return;
+		}
+		next_ms = next * 1000;
+	} else
+		next_ms = (now / pb->interval_ms + 1) * pb->interval_ms;
+	tv.tv_sec = (next_ms - now) / 1000;
+	tv.tv_usec = ((next_ms - now) % 1000) * 1000;
+	if (p->timer == NULL)
+		p->timer = evtimer_new(p->s->base, timer_cb, p);
+	evtimer_add(p->timer, &tv);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pbslot *p = arg;
+	struct playbook *pb = p->pb;
+	int64_t now = util_now_ms(), slot;
+	char ts[48];
+
+	if (pb == NULL)
+		return;
+	/* Key the item by the slot it fires for, so a restart inside the
+	 * same slot cannot start the same run twice. */
+	if (pb->trigger == TRIG_CRON)
+		slot = (now + 500) / 1000 * 1000;
+	else
+		slot = now / pb->interval_ms * pb->interval_ms;
+	util_format_time(slot, ts, sizeof(ts));
+	enqueue_async(p->s, pb, xasprintf("%s:%s", pb->trigger == TRIG_CRON ?
+	    "cron" : "interval", ts), xasprintf("{\"trigger\":\"%s\","
+	    "\"scheduled\":\"%s\"}", pb->trigger == TRIG_CRON ? "cron" :
+	    "interval", ts));
+	arm_timer(p);
+}
+
+static bool
+watch_candidate(const struct playbook *pb, const char *name)
+{
+	size_t n = strlen(name);
+
+	/* Hidden and temporary names are files still being written by a
+	 * writer that renames them in when complete. */
+	if (name[0] == '.' || (n > 4 && strcmp(name + n - 4, ".tmp") == 0) ||
+	    (n > 5 && strcmp(name + n - 5, ".part") == 0))
+		return false;
+	return fnmatch(pb->watch_pattern, name, 0) == 0;
+}
+
+static void
+watch_file(struct sched *s, struct pbslot *p, const char *name)
+{
+	char *path, sha[65];
+	struct stat st;
+	struct err e;
+	json_t *payload;
+	char *text;
+
+	if (p->pb == NULL || !watch_candidate(p->pb, name))
+		return;
+	path = xasprintf("%s/%s", p->watch_dir, name);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		free(path);
+		return;
+	}
+	if (util_sha256_file(path, sha, &e) < 0) {
+		log_emit(LL_WARN, 0, p->name, NULL, "cannot read %s: %s", path,
+		    e.msg);
+		free(path);
+		return;
+	}
+	payload = json_pack("{s:s,s:s,s:I,s:s}", "file", path, "name", name,
+	    "size", (json_int_t)st.st_size, "sha256", sha);
+	text = json_dumps(payload, JSON_COMPACT);
+	json_decref(payload);
+	/* The same upload (name and content) never becomes two items. */
+	enqueue_async(s, p->pb, xasprintf("file:%s:%s", name, sha), text);
+	free(path);
+}
+
+static void
+inotify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->len > 0 && (ev->mask & (IN_CLOSE_WRITE |
+			    IN_MOVED_TO))) {
+				pthread_mutex_lock(&s->lock);
+				struct pbslot *hit[64];
+				int nhit = 0;
+
+				for (struct pbslot *sl = s->slots; sl != NULL &&
+				    nhit < 64; sl = sl->next)
+					if (sl->wd == ev->wd)
+						hit[nhit++] = sl;
+				pthread_mutex_unlock(&s->lock);
+				for (int i = 0; i < nhit; i++)
+					watch_file(s, hit[i], ev->name);
+			}
+			if (ev->mask & IN_Q_OVERFLOW)
+				log_warn("inotify queue overflow; files will be"
+				    " picked up by the next rescan (reload)");
+			p += sizeof(struct inotify_event) + ev->len;
+		}
+	}
+}
+
+/* Sets up the slot's trigger; the event loop thread only. */
+static void
+trigger_start(struct sched *s, struct pbslot *p)
+{
+	struct playbook *pb = p->pb;
+	struct err e;
+	DIR *d;
+	struct dirent *de;
+
+	if (pb->trigger == TRIG_CRON || pb->trigger == TRIG_INTERVAL) {
+		arm_timer(p);
+		return;
+	}
+	if (pb->trigger != TRIG_WATCH)
+		return;
+	free(p->watch_dir);
+	p->watch_dir = util_path_join(s->work_dir, pb->watch_dir);
+	if (util_mkdir_p(p->watch_dir, 0755, &e) < 0) {
+		log_emit(LL_ERROR, 0, pb->name, NULL, "%s", e.msg);
+		return;
+	}
+	p->wd = inotify_add_watch(s->inotify_fd, p->watch_dir,
+	    IN_CLOSE_WRITE | IN_MOVED_TO);
+	if (p->wd < 0) {
+		log_emit(LL_ERROR, 0, pb->name, NULL, "cannot watch %s: %s",
+		    p->watch_dir, strerror(errno));
+		return;
+	}
+	/* Files that arrived while clerkd was down. */
+	if ((d = opendir(p->watch_dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			watch_file(s, p, de->d_name);
+		closedir(d);
+	}
+	log_emit(LL_INFO, 0, pb->name, NULL, "watching %s", p->watch_dir);
+}
+
+static void
+trigger_stop(struct sched *s, struct pbslot *p)
+{
+	if (p->timer != NULL)
+		evtimer_del(p->timer);
+	if (p->wd >= 0) {
+		/* Two playbooks may watch one directory: the kernel hands out
+		 * one wd per inode, so only drop it when no one else uses it. */
+		bool shared = false;
+
+		for (struct pbslot *o = s->slots; o != NULL; o = o->next)
+			shared |= o != p && o->wd == p->wd;
+		if (!shared)
+			inotify_rm_watch(s->inotify_fd, p->wd);
+		p->wd = -1;
+	}
+}
+
+/* ---- loading ---- */
+
+static int
+has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), m = strlen(suffix);
+
+	return n > m && strcmp(name + n - m, suffix) == 0;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted *.cfg / *.conf file names in dir. */
+static char **
+list_files(const char *dir, size_t *n, struct err *e)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+
+	*n = 0;
+	if (d == NULL) {
+		err_set(e, "%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || (!has_suffix(de->d_name, ".cfg") &&
+		    !has_suffix(de->d_name, ".conf")))
+			continue;
+		names = xrealloc(names, (*n + 1) * sizeof(*names));
+		names[(*n)++] = xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	if (*n > 0)
+		qsort(names, *n, sizeof(*names), cmpstr);
+	return names;
+}
+
+static void
+free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+static void
+add_error(json_t *errors, const char *msg)
+{
+	log_error("%s", msg);
+	json_array_append_new(errors, json_string(msg));
+}
+
+json_t *
+sched_load(struct sched *s, const struct config *cfg)
+{
+	json_t *report = json_object(), *loaded = json_array(),
+	    *errors = json_array();
+	struct calendar **cals = NULL;
+	struct playbook **pbs = NULL;
+	size_t ncal = 0, npb = 0, nf;
+	char **files;
+	struct err e;
+
+	/* Calendars first: playbooks name them. */
+	files = list_files(cfg->calendar_dir, &nf, &e);
+	if (files == NULL && errno != ENOENT && nf == 0 &&
+	    access(cfg->calendar_dir, F_OK) == 0)
+		add_error(errors, e.msg);
+	for (size_t i = 0; i < nf; i++) {
+		struct calendar *c = cal_load(files[i], &e);
+
+		if (c == NULL) {
+			add_error(errors, e.msg);
+			continue;
+		}
+		cals = xrealloc(cals, (ncal + 1) * sizeof(*cals));
+		cals[ncal++] = c;
+	}
+	free_list(files, nf);
+
+	files = list_files(cfg->playbook_dir, &nf, &e);
+	if (files == NULL && nf == 0 && access(cfg->playbook_dir, F_OK) != 0)
+		add_error(errors, e.msg);
+	for (size_t i = 0; i < nf; i++) {
+		struct pb_diag d = { 0 };
+		struct playbook *pb = pb_load(files[i], &d);
+		bool dup = false;
+
+		for (size_t k = 0; k < d.n; k++)
+			add_error(errors, d.msgs[k]);
+		pb_diag_clear(&d);
+		if (pb == NULL)
+			continue;
+		if (pb->calendar_name != NULL) {
+			for (size_t k = 0; k < ncal; k++)
+				if (strcmp(cal_name(cals[k]),
+				    pb->calendar_name) == 0)
+					pb->calendar = cals[k];
+			if (pb->calendar == NULL) {
+				char *msg = xasprintf("%s:%d: unknown calendar"
+				    " \"%s\"; put its file in %s", pb->file,
+				    pb->calendar_line, pb->calendar_name,
+				    cfg->calendar_dir);
+
+				add_error(errors, msg);
+				free(msg);
+				pb_unref(pb);
+				continue;
+			}
+		}
+		for (size_t k = 0; k < npb; k++)
+			if (strcmp(pbs[k]->name, pb->name) == 0) {
+				char *msg = xasprintf("%s: playbook name \"%s\""
+				    " is already used by %s; this file is"
+				    " skipped", pb->file, pb->name,
+				    pbs[k]->file);
+
+				add_error(errors, msg);
+				free(msg);
+				dup = true;
+			}
+		if (dup) {
+			pb_unref(pb);
+			continue;
+		}
+		pbs = xrealloc(pbs, (npb + 1) * sizeof(*pbs));
+		pbs[npb++] = pb;
+	}
+	free_list(files, nf);
+
+	/* Swap in: new versions replace old ones; a playbook whose file
+	 * failed keeps running its old version; one whose file is gone
+	 * stops getting work. */
+	pthread_mutex_lock(&s->lock);
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+		trigger_stop(s, p);
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next) {
+		bool found = false, failed = false;
+
+		for (size_t k = 0; k < npb; k++)
+			found |= strcmp(pbs[k]->name, p->name) == 0;
+		if (found || p->pb == NULL)
+			continue;
+		for (size_t k = 0; k < json_array_size(errors); k++)
+			failed |= strstr(json_string_value(json_array_get(
+			    errors, k)), p->pb->file) != NULL;
+		if (!failed) {
+			log_emit(LL_INFO, 0, p->name, NULL, "playbook removed");
+			pb_unref(p->pb);
+			p->pb = NULL;
+		} else
+			log_emit(LL_WARN, 0, p->name, NULL, "keeps running the"
+			    " version loaded before (%.12s)", p->pb->hash);
+	}
+	for (size_t k = 0; k < npb; k++) {
+		struct pbslot *p = slot_find(s, pbs[k]->name);
+
+		if (p == NULL) {
+			p = xcalloc(1, sizeof(*p));
+			p->s = s;
+			p->name = xstrdup(pbs[k]->name);
+			p->wd = -1;
+			p->next = s->slots;
+			s->slots = p;
+		}
+		if (p->pb == NULL || strcmp(p->pb->hash, pbs[k]->hash) != 0)
+			log_emit(LL_INFO, 0, p->name, NULL, "loaded %s (%.12s)",
+			    pbs[k]->file, pbs[k]->hash);
+		pb_unref(p->pb);
+		p->pb = pbs[k];
+		json_array_append_new(loaded, json_string(p->name));
+	}
+	free(pbs);
+	/* Old calendars stay allocated: playbooks that kept their old
+	 * version still point at them. */
+	s->cals = xrealloc(s->cals, (s->ncals + ncal) * sizeof(*s->cals));
+	if (ncal > 0)
+		memcpy(s->cals + s->ncals, cals, ncal * sizeof(*cals));
+	s->ncals += ncal;
+	free(cals);
+	free_list(s->errors, s->nerrors);
+	s->nerrors = json_array_size(errors);
+	s->errors = xcalloc(s->nerrors, sizeof(char *));
+	for (size_t k = 0; k < s->nerrors; k++)
+		s->errors[k] = xstrdup(json_string_value(json_array_get(errors,
+		    k)));
+	pthread_mutex_unlock(&s->lock);
+
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+		if (p->pb != NULL)
+			trigger_start(s, p);
+	json_object_set_new(report, "loaded", loaded);
+	json_object_set_new(report, "errors", errors);
+	kick(s);
+	return report;
+}
+
+/* ---- life cycle ---- */
+
+struct sched *
+sched_new(struct event_base *base, struct queue *q, const struct config *cfg)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+	char host[256] = "localhost";
+	struct timeval tv;
+
+	s->base = base;
+	s->q = q;
+	gethostname(host, sizeof(host) - 1);
+	s->owner = xasprintf("%s:%ld:%lld", host, (long)getpid(),
+	    (long long)util_now_ms());
+	s->work_dir = xstrdup(cfg->work_dir);
+	s->nworkers = cfg->workers;
+	s->lease_ms = cfg->lease_ms;
+	s->poll_ms = cfg->poll_ms;
+	s->grace_ms = cfg->drain_grace_ms;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->mlock, NULL);
+	s->kick = event_new(base, -1, 0, kick_cb, s);
+	s->poll = event_new(base, -1, EV_PERSIST, poll_cb, s);
+	tv.tv_sec = s->poll_ms / 1000;
+	tv.tv_usec = (s->poll_ms % 1000) * 1000;
+	evtimer_add(s->poll, &tv);
+	s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
+	tv.tv_sec = s->lease_ms / 3000;
+	tv.tv_usec = (s->lease_ms / 3 % 1000) * 1000;
+	evtimer_add(s->heartbeat, &tv);
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inotify_fd < 0)
+		fatal("inotify_init1: %s", strerror(errno));
+	s->inotify_ev = event_new(base, s->inotify_fd, EV_READ | EV_PERSIST,
+	    inotify_cb, s);
+	event_add(s->inotify_ev, NULL);
+	return s;
+}
+
+void
+sched_start(struct sched *s)
+{
+	s->workers = xcalloc((size_t)s->nworkers, sizeof(*s->workers));
+	for (int i = 0; i < s->nworkers; i++)
+		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+			fatal("cannot start worker thread %d", i);
+	kick(s);
+}
+
+static void
+grace_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	void (*done)(void *) = s->drain_done;
+
+	if (done == NULL)
+		return;
+	s->drain_done = NULL;
+	struct qreq r;
+
+	pthread_mutex_lock(&s->lock);
+	log_warn("drain grace period over with %d step(s) still running;"
+	    " their items return to the queue", s->busy);
+	pthread_mutex_unlock(&s->lock);
+	/* Release everything this daemon holds; a step that ends after this
+	 * finds its item no longer running and its result is discarded. */
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_RECOVER;
+	r.u.recover.owner = s->owner;
+	if (queue_exec(s->q, &r) < 0)
+		log_error("releasing items failed: %s; they return when their"
+		    " lease expires", r.err.msg);
+	done(s->drain_arg);
+}
+
+void
+sched_drain(struct sched *s, void (*done)(void *), void *arg)
+{
+	struct timeval tv = { s->grace_ms / 1000, (s->grace_ms % 1000) * 1000 };
+
+	atomic_store(&s->draining, true);
+	s->drain_done = done;
+	s->drain_arg = arg;
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+		trigger_stop(s, p);
+	s->drain_timer = evtimer_new(s->base, grace_expired, s);
+	evtimer_add(s->drain_timer, &tv);
+	/* Wake workers so ready items are released, not run. */
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	kick(s);
+}
+
+bool
+sched_draining(struct sched *s)
+{
+	return atomic_load(&s->draining);
+}
+
+/*
+ * Returns true when every worker stopped; false when some are still
+ * inside a step (the caller then exits without freeing what they use).
+ */
+static bool
+stop_workers(struct sched *s)
+{
+	int busy;
+
+	pthread_mutex_lock(&s->lock);
+	busy = s->busy;
+	atomic_store(&s->stopping, true);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (busy > 0)
+		return false;
+	for (int i = 0; i < s->nworkers && s->workers != NULL; i++)
+		pthread_join(s->workers[i], NULL);
+	return true;
+}
+
+void
+sched_kick(struct sched *s)
+{
+	kick(s);
+}
+
+bool
+sched_free(struct sched *s)
+{
+	if (!stop_workers(s))
+		return false;
+	for (struct pbslot *p = s->slots, *n; p != NULL; p = n) {
+		n = p->next;
+		trigger_stop(s, p);
+		if (p->timer != NULL)
+			event_free(p->timer);
+		pb_unref(p->pb);
+		free(p->name);
+		free(p->watch_dir);
+		free(p);
+	}
+	for (struct job *j = s->ready_head, *n; j != NULL; j = n) {
+		n = j->next;
+		job_free(j);
+	}
+	for (size_t i = 0; i < s->ncals; i++)
+		cal_free(s->cals[i]);
+	free(s->cals);
+	free_list(s->errors, s->nerrors);
+	for (struct hist *h = s->hists, *n; h != NULL; h = n) {
+		n = h->next;
+		free(h->playbook);
+		free(h->step);
+		free(h);
+	}
+	event_free(s->kick);
+	event_free(s->poll);
+	event_free(s->heartbeat);
+	if (s->drain_timer != NULL)
+		event_free(s->drain_timer);
+	event_free(s->inotify_ev);
+	close(s->inotify_fd);
+	free(s->workers);
+	free(s->owner);
+	free(s->work_dir);
+	free(s);
+	return true;
+}
+
+json_t *
+sched_playbooks_json(struct sched *s)
+{
+	static const char *trig[] = { "manual", "cron", "interval", "watch" };
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&s->lock);
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next) {
+		struct playbook *pb = p->pb;
+		json_t *o, *steps = json_array(), *t;
+
+		if (pb == NULL)
+			continue;
+		for (size_t i = 0; i < pb->nsteps; i++)
+			json_array_append_new(steps, json_pack("{s:s,s:s}",
+			    "id", pb->steps[i].id, "use",
+			    pb->steps[i].kind->name));
+		t = json_pack("{s:s}", "kind", trig[pb->trigger]);
+		if (pb->cron_expr != NULL)
+			json_object_set_new(t, "cron", json_string(pb->cron_expr));
+		if (pb->trigger == TRIG_INTERVAL)
+			json_object_set_new(t, "interval_ms",
+			    json_integer(pb->interval_ms));
+		if (p->watch_dir != NULL)
+			json_object_set_new(t, "dir", json_string(p->watch_dir));
+		o = json_pack("{s:s,s:s,s:s,s:o,s:s?,s:i,s:i,s:o,s:I,s:i}",
+		    "name", pb->name, "file", pb->file, "hash", pb->hash,
+		    "trigger", t, "calendar", pb->calendar_name,
+		    "concurrency", pb->concurrency, "priority", pb->priority,
+		    "steps", steps, "sla_ms", (json_int_t)pb->sla_ms,
+		    "inflight", p->inflight);
+		if (pb->description != NULL)
+			json_object_set_new(o, "description",
+			    json_string(pb->description));
+		json_array_append_new(arr, o);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return arr;
+}
+
+json_t *
+sched_errors_json(struct sched *s)
+{
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nerrors; i++)
+		json_array_append_new(arr, json_string(s->errors[i]));
+	pthread_mutex_unlock(&s->lock);
+	return arr;
+}

@@ -1,0 +1,48 @@
+/*
+ * scheduler.h - runs playbooks: triggers make work items, a dispatcher on
+ * the event loop claims them within each playbook's concurrency and
+ * calendar, and a pool of worker threads runs their steps. Results go to
+ * the queue's writer; the next step starts only after the previous one's
+ * completion is committed.
+ */
+#ifndef CLERK_SCHEDULER_H
+#define CLERK_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "queue.h"
+
+struct sched;
+
+struct sched *sched_new(struct event_base *base, struct queue *q,
+    const struct config *cfg);
+/*
+ * (Re)loads calendars and playbooks from the configured directories. A
+ * playbook that fails keeps its running version. Returns
+ * {"loaded":[names], "errors":["file:line: message"]}.
+ */
+json_t *sched_load(struct sched *s, const struct config *cfg);
+void sched_start(struct sched *s);
+/* Stops claiming, lets running steps finish within the grace period,
+ * releases the rest, then calls done(arg) on the loop. */
+void sched_drain(struct sched *s, void (*done)(void *), void *arg);
+/* Frees s; false (and nothing freed) while a worker is still in a step. */
+bool sched_free(struct sched *s);
+/* Look for work now (after an enqueue, a decision, a retry). */
+void sched_kick(struct sched *s);
+
+int sched_enqueue(struct sched *s, const char *playbook, const char *key,
+    int priority, const char *payload, int64_t *id, bool *dup, struct err *e);
+
+json_t *sched_playbooks_json(struct sched *s);
+json_t *sched_errors_json(struct sched *s);
+bool sched_draining(struct sched *s);
+void sched_metrics(struct sched *s, struct evbuffer *out);
+
+#endif

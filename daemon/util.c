@@ -1,0 +1,388 @@
+/*
+ * util.c - error values, allocation, durations, time, hashing, files.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+err_clear(struct err *e)
+{
+	if (e == NULL)
+		return;
+	e->code = ERR_FAIL;
+	e->msg[0] = '\0';
+}
+
+static void
+err_vset(struct err *e, enum err_code code, const char *fmt, va_list ap)
+{
+	if (e == NULL)
+		return;
+	e->code = code;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
+void
+err_set(struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(e, ERR_FAIL, fmt, ap);
+	va_end(ap);
+}
+
+void
+err_setc(struct err *e, enum err_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(e, code, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("clerk: fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fatal("out of memory allocating %zu bytes", n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		fatal("out of memory allocating %zu x %zu bytes", n, size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		fatal("out of memory reallocating %zu bytes", n);
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		fatal("out of memory");
+	return d;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	return s;
+}
+
+int
+util_parse_duration(const char *s, int64_t *ms, struct err *e)
+{
+	const char *p = s;
+	int64_t total = 0;
+
+	if (s == NULL || *s == '\0') {
+		err_setc(e, ERR_INVALID, "empty duration; write e.g. \"10s\", \"30m\", \"4h\", \"1d\"");
+		return -1;
+	}
+	while (*p != '\0') {
+		int64_t n = 0, unit;
+		const char *start = p;
+
+		while (*p >= '0' && *p <= '9') {
+			n = n * 10 + (*p - '0');
+			if (n > (int64_t)1e12)
+				goto bad;
+			p++;
+		}
+		if (p == start)
+			goto bad;
+		if (strncmp(p, "ms", 2) == 0) {
+			unit = 1;
+			p += 2;
+		} else if (*p == 's') {
+			unit = 1000;
+			p++;
+		} else if (*p == 'm') {
+			unit = 60 * 1000;
+			p++;
+		} else if (*p == 'h') {
+			unit = 3600 * 1000;
+			p++;
+		} else if (*p == 'd') {
+			unit = 86400 * 1000;
+			p++;
+		} else
+			goto bad;
+		total += n * unit;
+	}
+	*ms = total;
+	return 0;
+bad:
+	err_setc(e, ERR_INVALID, "bad duration \"%s\": use a number and a unit "
+	    "(ms, s, m, h, d), e.g. \"10s\", \"30m\", \"1h30m\"", s);
+	return -1;
+}
+
+void
+util_format_duration(int64_t ms, char *buf, size_t len)
+{
+	static const struct { int64_t ms; const char *u; } units[] = {
+		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" },
+	};
+	size_t off = 0;
+
+	if (ms <= 0) {
+		snprintf(buf, len, "0s");
+		return;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && off < len; i++) {
+		if (ms >= units[i].ms) {
+			off += snprintf(buf + off, len - off, "%lld%s",
+			    (long long)(ms / units[i].ms), units[i].u);
+			ms %= units[i].ms;
+		}
+	}
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+util_format_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[32], off[16];
+	int gmtoff;
+
+	localtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	gmtoff = (int)tm.tm_gmtoff;
+	snprintf(off, sizeof(off), "%c%02d:%02d", gmtoff < 0 ? '-' : '+',
+	    abs(gmtoff) / 3600 % 100, (abs(gmtoff) % 3600) / 60);
+	snprintf(buf, len, "%s.%03d%s", base, (int)(ms % 1000), off);
+}
+
+void
+util_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[64] = '\0';
+}
+
+int
+util_sha256_file(const char *path, char out[65], struct err *e)
+{
+	unsigned char buf[65536], md[32];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_setc(e, errno == ENOENT ? ERR_NOTFOUND : ERR_FAIL,
+		    "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		fatal("out of memory");
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	if (n < 0) {
+		err_set(e, "%s: read: %s", path, strerror(errno));
+		EVP_MD_CTX_free(ctx);
+		close(fd);
+		return -1;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	for (unsigned int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[64] = '\0';
+	return 0;
+}
+
+char *
+util_read_file(const char *path, size_t *lenp, struct err *e)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		err_setc(e, errno == ENOENT ? ERR_NOTFOUND : ERR_FAIL,
+		    "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xrealloc(buf, cap);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	if (ferror(f)) {
+		err_set(e, "%s: read error", path);
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+}
+
+int
+util_write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, struct err *e)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	const char *p = data;
+	int fd;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		err_set(e, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, "%s: write: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		err_set(e, "%s: fsync: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		err_set(e, "rename %s -> %s: %s", tmp, path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return -1;
+}
+
+int
+util_mkdir_p(const char *path, mode_t mode, struct err *e)
+{
+	char *p = xstrdup(path);
+
+	for (char *s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			err_set(e, "cannot create directory %s: %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST) {
+		err_set(e, "cannot create directory %s: %s", p, strerror(errno));
+		free(p);
+		return -1;
+	}
+	free(p);
+	return 0;
+}
+
+char *
+util_path_join(const char *dir, const char *path)
+{
+	if (path[0] == '/' || dir == NULL || dir[0] == '\0')
+		return xstrdup(path);
+	return xasprintf("%s/%s", dir, path);
+}

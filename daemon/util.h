@@ -1,0 +1,65 @@
+/*
+ * util.h - small helpers every clerk subsystem uses: error values,
+ * allocation that dies only at startup-level failure, durations, time,
+ * hashing and file reading.
+ */
+#ifndef CLERK_UTIL_H
+#define CLERK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What kind of failure an error is, so the API can map it to a status. */
+enum err_code {
+	ERR_FAIL = 0,     /* generic failure (500) */
+	ERR_INVALID,      /* bad input from the caller (400) */
+	ERR_NOTFOUND,     /* no such thing (404) */
+	ERR_CONFLICT,     /* state does not allow it (409) */
+	ERR_UNAVAILABLE,  /* store or peer down, try later (503) */
+};
+
+/* Filled by a failing function with a message a person can act on. */
+struct err {
+	enum err_code code;
+	char msg[512];
+};
+
+void err_clear(struct err *e);
+void err_set(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void err_setc(struct err *e, enum err_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "250ms", "10s", "30m", "4h", "2d", or combinations like "1h30m". */
+int util_parse_duration(const char *s, int64_t *ms, struct err *e);
+/* Formats ms as the shortest exact duration string ("90s" -> "1m30s"). */
+void util_format_duration(int64_t ms, char *buf, size_t len);
+
+int64_t util_now_ms(void);   /* wall clock, ms since the epoch */
+int64_t util_mono_ms(void);  /* monotonic, ms */
+/* RFC 3339 local time with offset, e.g. 2026-11-23T08:30:00.123+08:00 */
+void util_format_time(int64_t ms, char *buf, size_t len);
+
+void util_sha256_hex(const void *data, size_t len, char out[65]);
+int util_sha256_file(const char *path, char out[65], struct err *e);
+
+/* Reads a whole file (NUL-terminated); NULL with e filled on failure. */
+char *util_read_file(const char *path, size_t *len, struct err *e);
+/* Writes data to path via a temp file + fsync + rename. */
+int util_write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, struct err *e);
+int util_mkdir_p(const char *path, mode_t mode, struct err *e);
+/* Joins dir and a relative path; an absolute path is returned as is. */
+char *util_path_join(const char *dir, const char *path);
+
+#endif

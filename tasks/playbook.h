@@ -1,0 +1,140 @@
+/*
+ * playbook.h - playbooks (libconfig files) and the step kinds they use.
+ *
+ * A playbook names its trigger, its calendar, its policies and its steps.
+ * Loading checks everything a supervisor can get wrong and reports each
+ * problem as "file:line: message"; a playbook that does not load never
+ * replaces one that runs.
+ */
+#ifndef CLERK_PLAYBOOK_H
+#define CLERK_PLAYBOOK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <libconfig.h>
+
+#include "queue.h"
+#include "util.h"
+
+struct calendar;
+struct cron;
+struct playbook;
+struct pb_step;
+
+/* Problems found while loading, each "file:line: message". */
+struct pb_diag {
+	const char *file;          /* for problems that have no line */
+	char **msgs;
+	size_t n;
+};
+
+void pb_diag_add(struct pb_diag *d, const config_setting_t *at,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pb_diag_clear(struct pb_diag *d);
+
+/* What a step kind's run() reports. */
+enum step_result {
+	STEP_OK,
+	STEP_SYSTEM_ERROR,     /* retried with backoff, then escalated */
+	STEP_BUSINESS_ERROR,   /* escalated (or rejected) at once */
+	STEP_ESCALATE,         /* needs a person, by design */
+};
+
+struct step_ctx {
+	const struct item *item;
+	json_t *payload;           /* the item's payload (borrowed) */
+	json_t *outputs;           /* {"step id": output} of finished steps */
+	const struct playbook *pb;
+	const struct pb_step *step;
+	const char *work_dir;      /* base of relative paths */
+	atomic_bool *stopping;     /* set when the daemon drains */
+
+	/* Filled by run(). */
+	json_t *output;            /* on STEP_OK; NULL means {} */
+	char message[512];         /* on failure/escalation */
+	char reason[64];           /* escalation reason code */
+	json_t *context;           /* escalation evidence, or NULL */
+};
+
+/* Expands ${field} from the payload; unknown fields stay as written. */
+char *step_expand(const struct step_ctx *ctx, const char *tmpl);
+
+/* Sets ctx->message (and reason) and returns res. */
+enum step_result step_fail(struct step_ctx *ctx, enum step_result res,
+    const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+struct step_kind {
+	const char *name;
+	const char *summary;
+	const char *const *keys;   /* settings it accepts besides the common */
+	/* Checks the step's settings at load time and builds its conf. */
+	int (*prepare)(const config_setting_t *s, void **conf,
+	    struct pb_diag *d);
+	void (*release)(void *conf);
+	enum step_result (*run)(struct step_ctx *ctx, void *conf);
+};
+
+const struct step_kind *step_kind_find(const char *name);
+/* NULL-terminated list of every registered kind. */
+const struct step_kind *const *step_kinds(void);
+
+enum trigger_kind { TRIG_MANUAL, TRIG_CRON, TRIG_INTERVAL, TRIG_WATCH };
+
+struct pb_step {
+	char *id;
+	const struct step_kind *kind;
+	void *conf;
+	int line;
+	bool reject_on_business;   /* on_business_error = "reject" */
+};
+
+struct playbook {
+	atomic_int refs;
+	char *name;
+	char *description;
+	char *file;
+	char hash[65];             /* SHA-256 of the file's bytes */
+
+	enum trigger_kind trigger;
+	char *cron_expr;
+	struct cron *cron;
+	int64_t interval_ms;
+	char *watch_dir;           /* as written; resolved by the daemon */
+	char *watch_pattern;       /* fnmatch pattern, default "*" */
+
+	char *calendar_name;       /* NULL = always */
+	int calendar_line;
+	const struct calendar *calendar;   /* resolved by the daemon */
+
+	int concurrency;
+	int priority;
+	struct {
+		int attempts;
+		int64_t initial_ms;
+		int64_t max_ms;
+	} retry;
+	int64_t sla_ms;
+
+	struct pb_step *steps;
+	size_t nsteps;
+};
+
+/* Loads one playbook file; NULL with every problem in d. */
+struct playbook *pb_load(const char *file, struct pb_diag *d);
+struct playbook *pb_ref(struct playbook *pb);
+void pb_unref(struct playbook *pb);
+
+/* Loads and checks file, prints its problems to out; returns their number. */
+int pb_check_file(const char *file, FILE *out);
+
+/* Index of the first step not in the item's journal; nsteps when none. */
+size_t pb_next_step(const struct playbook *pb, const struct item *it);
+/* Backoff before retry number `attempt` (1-based), with jitter. */
+int64_t pb_retry_delay(const struct playbook *pb, int attempt);
+
+#endif

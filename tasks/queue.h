@@ -1,0 +1,210 @@
+/*
+ * queue.h - the durable work queue.
+ *
+ * Work items live in a store (SQLite by default, behind struct store_ops).
+ * Every write is a request handed to one writer thread that owns the
+ * store's write connection; the writer applies all requests waiting at that
+ * moment in one transaction and commits once (group commit), so
+ * synchronous=FULL durability costs one fsync per batch, not per item.
+ * Requests complete through a callback run on the writer thread, after the
+ * commit, so a caller that sees success knows the transition is on disk.
+ */
+#ifndef CLERK_QUEUE_H
+#define CLERK_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+enum item_state {
+	ITEM_QUEUED,
+	ITEM_RUNNING,
+	ITEM_RETRY_WAIT,
+	ITEM_ESCALATED,
+	ITEM_DONE,
+	ITEM_REJECTED,
+	ITEM_CANCELLED,
+	ITEM_NSTATES
+};
+
+enum err_kind { ERRK_NONE, ERRK_SYSTEM, ERRK_BUSINESS };
+
+const char *item_state_name(enum item_state s);
+int item_state_parse(const char *s);   /* -1 if unknown */
+const char *err_kind_name(enum err_kind k);
+
+/* One finished step of an item, as journaled. */
+struct item_step {
+	char *step_id;
+	char *output;          /* JSON text */
+};
+
+struct item {
+	int64_t id;
+	char *key;
+	char *playbook;
+	char *pb_hash;
+	int priority;
+	int64_t not_before;    /* ms */
+	int64_t created;       /* ms, when it was enqueued */
+	char *payload;         /* JSON object text */
+	int attempts;          /* system-error attempts of the current step */
+	enum item_state state;
+	int64_t lease_expires; /* ms */
+	size_t nsteps;
+	struct item_step *steps;
+};
+
+void item_free(struct item *it);
+/* The journaled output of step_id, or NULL if that step has not finished. */
+const char *item_step_output(const struct item *it, const char *step_id);
+
+enum qop {
+	QOP_ENQUEUE,
+	QOP_CLAIM,
+	QOP_STEP_DONE,
+	QOP_FAIL,
+	QOP_RELEASE,
+	QOP_RENEW,
+	QOP_RECOVER,
+	QOP_DECIDE,
+	QOP_ITEM_RETRY,
+	QOP_ITEM_CANCEL,
+};
+
+/* What happens to an item whose step failed or asked for a person. */
+enum fail_action { FAIL_RETRY, FAIL_ESCALATE, FAIL_REJECT };
+
+enum decision { DEC_APPROVE, DEC_REJECT, DEC_RETRY, DEC_RESUME };
+
+const char *decision_name(enum decision d);
+int decision_parse(const char *s);     /* -1 if unknown */
+
+struct qreq {
+	enum qop op;
+	union {
+		struct {
+			const char *key;
+			const char *playbook;
+			const char *pb_hash;
+			int priority;
+			int64_t not_before;
+			const char *payload;
+			int64_t id;        /* out */
+			bool dup;          /* out: key existed, id is the old item */
+		} enqueue;
+		struct {
+			const char *playbook;
+			const char *owner;
+			int64_t lease_ms;
+			int max;
+			struct item **items;  /* out, caller frees each + array */
+			int n;                /* out */
+		} claim;
+		struct {
+			int64_t item;
+			const char *step_id;
+			const char *pb_hash;
+			const char *output;   /* JSON text */
+			bool final;           /* last step: item becomes done */
+			int64_t ms;           /* how long the step took */
+		} step_done;
+		struct {
+			int64_t item;
+			const char *step_id;
+			enum err_kind kind;
+			const char *message;
+			enum fail_action action;
+			int64_t not_before;   /* FAIL_RETRY */
+			const char *reason;   /* FAIL_ESCALATE: short code */
+			const char *context;  /* FAIL_ESCALATE: JSON text or NULL */
+			int64_t due;          /* FAIL_ESCALATE: SLA due time, ms */
+			int64_t escalation;   /* out */
+		} fail;
+		struct {
+			int64_t item;
+			int64_t not_before;
+		} release;
+		struct {
+			const char *owner;
+			int64_t lease_ms;
+		} renew;
+		struct {
+			const char *owner;    /* NULL: every running item */
+			int n;                /* out: items returned to the queue */
+		} recover;
+		struct {
+			int64_t escalation;
+			enum decision decision;
+			const char *by;
+			const char *reason;
+			const char *payload;  /* DEC_RESUME: JSON object merged in */
+			int64_t item;         /* out */
+		} decide;
+		struct {
+			int64_t item;
+		} item_op;
+	} u;
+
+	int rc;                /* 0 or -1, set before done() runs */
+	struct err err;
+	void (*done)(struct qreq *r, void *arg);
+	void *arg;
+	struct qreq *next;     /* the writer's list */
+};
+
+struct queue_opts {
+	bool durable;          /* synchronous=FULL (default) vs NORMAL */
+	int max_batch;         /* requests per transaction, default 4096 */
+};
+
+struct queue;
+
+/* path: a file name (SQLite). Creates the schema if needed. */
+struct queue *queue_open(const char *path, const struct queue_opts *o,
+    struct err *e);
+/* Stops the writer after it has applied every request already submitted. */
+void queue_close(struct queue *q);
+
+/* Hands r to the writer; r->done(r, r->arg) runs on the writer thread. */
+void queue_submit(struct queue *q, struct qreq *r);
+/* Submits r and waits for its commit. Returns r->rc. */
+int queue_exec(struct queue *q, struct qreq *r);
+
+/* Last store error, or NULL when the last commit succeeded. */
+bool queue_healthy(struct queue *q, struct err *e);
+
+/*
+ * Reads, on their own connection (WAL lets them run beside the writer).
+ * Results are jansson objects the caller owns.
+ */
+struct item_filter {
+	const char *playbook;   /* NULL = any */
+	int state;              /* -1 = any */
+	int64_t before_id;      /* cursor: ids < this; 0 = from the newest */
+	int limit;              /* default 100, max 1000 */
+};
+
+json_t *queue_item_get(struct queue *q, int64_t id, struct err *e);
+json_t *queue_item_list(struct queue *q, const struct item_filter *f,
+    struct err *e);
+
+struct esc_filter {
+	const char *playbook;
+	bool open_only;
+	int64_t after_id;       /* cursor for the due-time order */
+	int limit;
+};
+
+json_t *queue_escalation_get(struct queue *q, int64_t id, struct err *e);
+json_t *queue_escalation_list(struct queue *q, const struct esc_filter *f,
+    struct err *e);
+/* {"playbook": {"queued": n, ...}, ...} plus totals under "*". */
+json_t *queue_counts(struct queue *q, struct err *e);
+/* Writes a consistent copy of the store to dest (SQLite online backup). */
+int queue_backup(struct queue *q, const char *dest, struct err *e);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * store.h - the backend interface of the work queue. A backend is one file
+ * (store_sqlite.c; a PostgreSQL one would be store_pg.c) exporting one
+ * struct store_ops; queue.c picks it in one place and never touches SQL.
+ */
+#ifndef CLERK_STORE_H
+#define CLERK_STORE_H
+
+#include "queue.h"
+
+struct store_ops {
+	const char *name;
+	void *(*open)(const char *path, const struct queue_opts *o,
+	    struct err *e);
+	void (*close)(void *s);
+
+	/* The writer thread's transaction around a batch of requests. */
+	int (*begin)(void *s, struct err *e);
+	int (*commit)(void *s, struct err *e);
+	void (*rollback)(void *s);
+	/*
+	 * Applies one request inside the open transaction and sets r->rc.
+	 * A request that fails leaves no trace; the others in the batch stay.
+	 */
+	void (*apply)(void *s, struct qreq *r, int64_t now);
+
+	/* Reads; safe to call from any one thread beside the writer. */
+	json_t *(*item_get)(void *s, int64_t id, struct err *e);
+	json_t *(*item_list)(void *s, const struct item_filter *f,
+	    struct err *e);
+	json_t *(*escalation_get)(void *s, int64_t id, struct err *e);
+	json_t *(*escalation_list)(void *s, const struct esc_filter *f,
+	    struct err *e);
+	json_t *(*counts)(void *s, struct err *e);
+	int (*backup)(void *s, const char *dest, struct err *e);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

@@ -1,0 +1,1075 @@
+/*
+ * store_sqlite.c - the SQLite backend of the work queue.
+ *
+ * Two connections: the writer's (used only by the queue's writer thread,
+ * inside the transactions queue.c opens) and a reader's (behind a mutex,
+ * for the API). WAL mode lets the reader see the last commit while the
+ * writer works.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define SCHEMA_VERSION 1
+
+static const char *schema_sql =
+	"CREATE TABLE IF NOT EXISTS items("
+	" id INTEGER PRIMARY KEY,"
+	" key TEXT NOT NULL,"
+	" playbook TEXT NOT NULL,"
+	" pb_hash TEXT NOT NULL,"
+	" priority INTEGER NOT NULL DEFAULT 0,"
+	" not_before INTEGER NOT NULL,"
+	" payload TEXT NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" owner TEXT,"
+	" lease_expires INTEGER,"
+	" last_error TEXT,"
+	" last_error_kind INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" UNIQUE(playbook, key));"
+	/* Only runnable items are in this index, already in claim order. */
+	"CREATE INDEX IF NOT EXISTS items_ready ON items"
+	" (playbook, priority DESC, not_before, id) WHERE state IN (0, 2);"
+	"CREATE INDEX IF NOT EXISTS items_leased ON items(lease_expires)"
+	" WHERE state = 1;"
+	"CREATE INDEX IF NOT EXISTS items_pb_state ON items(playbook, state);"
+	"CREATE TABLE IF NOT EXISTS steps("
+	" item INTEGER NOT NULL,"
+	" step_id TEXT NOT NULL,"
+	" pb_hash TEXT NOT NULL,"
+	" output TEXT NOT NULL,"
+	" finished INTEGER NOT NULL,"
+	" ms INTEGER NOT NULL,"
+	" PRIMARY KEY(item, step_id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS escalations("
+	" id INTEGER PRIMARY KEY,"
+	" item INTEGER NOT NULL,"
+	" playbook TEXT NOT NULL,"
+	" step_id TEXT,"
+	" kind INTEGER NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" message TEXT NOT NULL,"
+	" context TEXT,"
+	" created INTEGER NOT NULL,"
+	" due INTEGER,"
+	" state TEXT NOT NULL DEFAULT 'open',"
+	" decision TEXT,"
+	" decided_by TEXT,"
+	" decided_at INTEGER,"
+	" decision_reason TEXT);"
+	"CREATE INDEX IF NOT EXISTS esc_open ON escalations(due, id)"
+	" WHERE state = 'open';"
+	"CREATE INDEX IF NOT EXISTS esc_item ON escalations(item);";
+
+enum {
+	S_ENQ_FIND, S_ENQ_INSERT,
+	S_CLAIM_EXPIRE, S_CLAIM_SELECT, S_CLAIM_UPDATE, S_STEPS_OF,
+	S_STEP_INSERT, S_STEP_ADVANCE, S_STEP_FINISH,
+	S_FAIL_RETRY, S_FAIL_STATE, S_ESC_INSERT,
+	S_RELEASE, S_RENEW, S_RECOVER,
+	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
+	S_ITEM_PATCH, S_ESC_CLOSE_ITEM,
+	NSTMT
+};
+
+static const char *stmt_sql[NSTMT] = {
+	[S_ENQ_FIND] = "SELECT id FROM items WHERE playbook = ?1 AND key = ?2",
+	[S_ENQ_INSERT] = "INSERT INTO items(key, playbook, pb_hash, priority,"
+	    " not_before, payload, state, created, updated)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
+	[S_CLAIM_EXPIRE] = "UPDATE items SET state = 0, owner = NULL,"
+	    " updated = ?1 WHERE state = 1 AND lease_expires < ?1",
+	[S_CLAIM_SELECT] = "SELECT id, key, playbook, pb_hash, priority,"
+	    " not_before, payload, attempts, created FROM items"
+	    " WHERE playbook = ?1 AND state IN (0, 2) AND not_before <= ?2"
+	    " ORDER BY priority DESC, not_before, id LIMIT ?3",
+	[S_CLAIM_UPDATE] = "UPDATE items SET state = 1, owner = ?2,"
+	    " lease_expires = ?3, updated = ?4 WHERE id = ?1",
+	[S_STEPS_OF] = "SELECT step_id, output FROM steps WHERE item = ?1"
+	    " ORDER BY finished",
+	[S_STEP_INSERT] = "INSERT INTO steps(item, step_id, pb_hash, output,"
+	    " finished, ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_STEP_ADVANCE] = "UPDATE items SET attempts = 0, updated = ?2,"
+	    " pb_hash = ?3 WHERE id = ?1 AND state = 1",
+	[S_STEP_FINISH] = "UPDATE items SET attempts = 0, state = 4,"
+	    " owner = NULL, updated = ?2, last_error = NULL,"
+	    " last_error_kind = 0 WHERE id = ?1 AND state = 1",
+	[S_FAIL_RETRY] = "UPDATE items SET state = 2, attempts = attempts + 1,"
+	    " not_before = ?2, last_error = ?3, last_error_kind = ?4,"
+	    " owner = NULL, updated = ?5 WHERE id = ?1 AND state = 1",
+	[S_FAIL_STATE] = "UPDATE items SET state = ?2, last_error = ?3,"
+	    " last_error_kind = ?4, owner = NULL, updated = ?5"
+	    " WHERE id = ?1 AND state = 1",
+	[S_ESC_INSERT] = "INSERT INTO escalations(item, playbook, step_id,"
+	    " kind, reason, message, context, created, due)"
+	    " SELECT ?1, playbook, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM items"
+	    " WHERE id = ?1",
+	[S_RELEASE] = "UPDATE items SET state = 0, owner = NULL,"
+	    " not_before = ?2, updated = ?3 WHERE id = ?1 AND state = 1",
+	[S_RENEW] = "UPDATE items SET lease_expires = ?2"
+	    " WHERE state = 1 AND owner = ?1",
+	[S_RECOVER] = "UPDATE items SET state = 0, owner = NULL,"
+	    " updated = ?1 WHERE state = 1 AND (?2 IS NULL OR owner = ?2)",
+	[S_ESC_FIND] = "SELECT item, step_id, state, decision, decided_by"
+	    " FROM escalations WHERE id = ?1",
+	[S_ESC_DECIDE] = "UPDATE escalations SET state = 'decided',"
+	    " decision = ?2, decided_by = ?3, decided_at = ?4,"
+	    " decision_reason = ?5 WHERE id = ?1 AND state = 'open'",
+	[S_ITEM_STATE] = "SELECT state FROM items WHERE id = ?1",
+	[S_ITEM_REQUEUE] = "UPDATE items SET state = 0, attempts = 0,"
+	    " not_before = ?2, updated = ?2, owner = NULL WHERE id = ?1",
+	[S_ITEM_SET_STATE] = "UPDATE items SET state = ?2, updated = ?3,"
+	    " owner = NULL, last_error = coalesce(?4, last_error)"
+	    " WHERE id = ?1",
+	[S_ITEM_PATCH] = "UPDATE items SET payload = json_patch(payload, ?2)"
+	    " WHERE id = ?1",
+	[S_ESC_CLOSE_ITEM] = "UPDATE escalations SET state = 'decided',"
+	    " decision = ?2, decided_by = ?3, decided_at = ?4"
+	    " WHERE item = ?1 AND state = 'open'",
+};
+
+struct sqlite_store {
+	sqlite3 *w;                 /* writer thread only */
+	sqlite3_stmt *st[NSTMT];
+	sqlite3 *r;                 /* reads, under rlock */
+	pthread_mutex_t rlock;
+	char *path;
+};
+
+static void
+db_err(struct err *e, sqlite3 *db, const char *what)
+{
+	int rc = sqlite3_extended_errcode(db) & 0xff;
+	enum err_code code = ERR_FAIL;
+	const char *hint = "";
+
+	switch (rc) {
+	case SQLITE_FULL:
+		code = ERR_UNAVAILABLE;
+		hint = "; free disk space, nothing was lost and work resumes"
+		    " once writes succeed";
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = ERR_UNAVAILABLE;
+		hint = "; another process holds the database lock";
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_PERM:
+		code = ERR_UNAVAILABLE;
+		hint = "; check the database file's permissions and disk";
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		hint = "; the database is damaged: stop clerkd, move it aside"
+		    " and restore the last `clerkctl backup`";
+		break;
+	}
+	err_setc(e, code, "database %s: %s: %s%s", sqlite3_db_filename(db,
+	    "main") ? sqlite3_db_filename(db, "main") : "", what,
+	    sqlite3_errmsg(db), hint);
+}
+
+static int
+exec_sql(sqlite3 *db, const char *sql, struct err *e)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		db_err(e, db, sql);
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3 *
+open_conn(const char *path, int flags, bool durable, struct err *e)
+{
+	sqlite3 *db = NULL;
+	char pragmas[256];
+
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)
+	    != SQLITE_OK) {
+		err_setc(e, ERR_UNAVAILABLE, "database %s: cannot open: %s",
+		    path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	snprintf(pragmas, sizeof(pragmas),
+	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+	    " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16000;",
+	    durable ? "FULL" : "NORMAL");
+	if (exec_sql(db, pragmas, e) < 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void *
+sq_open(const char *path, const struct queue_opts *o, struct err *e)
+{
+	struct sqlite_store *s = xcalloc(1, sizeof(*s));
+	sqlite3_stmt *v = NULL;
+	int version = 0;
+
+	s->path = xstrdup(path);
+	pthread_mutex_init(&s->rlock, NULL);
+	s->w = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    o->durable, e);
+	if (s->w == NULL)
+		goto fail;
+	if (sqlite3_prepare_v2(s->w, "PRAGMA user_version", -1, &v, NULL)
+	    != SQLITE_OK || sqlite3_step(v) != SQLITE_ROW) {
+		db_err(e, s->w, "reading the schema version");
+		sqlite3_finalize(v);
+		goto fail;
+	}
+	version = sqlite3_column_int(v, 0);
+	sqlite3_finalize(v);
+	if (version > SCHEMA_VERSION) {
+		err_set(e, "database %s has schema version %d, newer than this"
+		    " clerk (%d); run the clerk that created it", path, version,
+		    SCHEMA_VERSION);
+		goto fail;
+	}
+	if (exec_sql(s->w, "BEGIN IMMEDIATE", e) < 0 ||
+	    exec_sql(s->w, schema_sql, e) < 0 ||
+	    exec_sql(s->w, "PRAGMA user_version = 1; COMMIT", e) < 0)
+		goto fail;
+	for (int i = 0; i < NSTMT; i++) {
+		if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			db_err(e, s->w, "preparing statements");
+			goto fail;
+		}
+	}
+	s->r = open_conn(path, SQLITE_OPEN_READONLY, o->durable, e);
+	if (s->r == NULL)
+		goto fail;
+	return s;
+fail:
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->w);
+	free(s->path);
+	free(s);
+	return NULL;
+}
+
+static void
+sq_close(void *p)
+{
+	struct sqlite_store *s = p;
+
+	if (s == NULL)
+		return;
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->w);
+	sqlite3_close(s->r);
+	pthread_mutex_destroy(&s->rlock);
+	free(s->path);
+	free(s);
+}
+
+static int
+sq_begin(void *p, struct err *e)
+{
+	struct sqlite_store *s = p;
+
+	return exec_sql(s->w, "BEGIN IMMEDIATE", e);
+}
+
+static int
+sq_commit(void *p, struct err *e)
+{
+	struct sqlite_store *s = p;
+
+	return exec_sql(s->w, "COMMIT", e);
+}
+
+static void
+sq_rollback(void *p)
+{
+	struct sqlite_store *s = p;
+
+	if (!sqlite3_get_autocommit(s->w))
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Binds arguments by a tiny format: i = int64, t = text (NULL ok). */
+static sqlite3_stmt *
+bind(struct sqlite_store *s, int which, const char *fmt, ...)
+{
+	sqlite3_stmt *st = s->st[which];
+	va_list ap;
+	int i = 1;
+
+	/* A format that does not fit the statement is a bug in this file,
+	 * never bad input. */
+	if ((int)strlen(fmt) != sqlite3_bind_parameter_count(st))
+		fatal("store_sqlite: statement %d takes %d parameters, not %zu",
+		    which, sqlite3_bind_parameter_count(st), strlen(fmt));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	va_start(ap, fmt);
+	for (const char *f = fmt; *f != '\0'; f++, i++) {
+		if (*f == 'i')
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+		else {
+			const char *t = va_arg(ap, const char *);
+
+			if (t == NULL)
+				sqlite3_bind_null(st, i);
+			else
+				sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+		}
+	}
+	va_end(ap);
+	return st;
+}
+
+/* Runs a statement that returns no rows; -1 on error. */
+static int
+run(struct sqlite_store *s, sqlite3_stmt *st, struct err *e)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_err(e, s->w, "write");
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int
+load_steps(struct sqlite_store *s, struct item *it, struct err *e)
+{
+	sqlite3_stmt *st = bind(s, S_STEPS_OF, "i", it->id);
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (it->nsteps == cap) {
+			cap = cap ? cap * 2 : 4;
+			it->steps = xrealloc(it->steps, cap * sizeof(*it->steps));
+		}
+		it->steps[it->nsteps].step_id = col_text(st, 0);
+		it->steps[it->nsteps].output = col_text(st, 1);
+		it->nsteps++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_err(e, s->w, "reading the step journal");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+do_enqueue(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = bind(s, S_ENQ_FIND, "tt", r->u.enqueue.playbook, r->u.enqueue.key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->u.enqueue.id = sqlite3_column_int64(st, 0);
+		r->u.enqueue.dup = true;
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_err(&r->err, s->w, "enqueue");
+		return -1;
+	}
+	st = bind(s, S_ENQ_INSERT, "tttiiti", r->u.enqueue.key,
+	    r->u.enqueue.playbook, r->u.enqueue.pb_hash,
+	    (int64_t)r->u.enqueue.priority,
+	    r->u.enqueue.not_before ? r->u.enqueue.not_before : now,
+	    r->u.enqueue.payload ? r->u.enqueue.payload : "{}", now);
+	if (run(s, st, &r->err) < 0)
+		return -1;
+	r->u.enqueue.id = sqlite3_last_insert_rowid(s->w);
+	r->u.enqueue.dup = false;
+	return 0;
+}
+
+static int
+do_claim(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	sqlite3_stmt *st;
+	struct item **items;
+	int n = 0, rc;
+
+	r->u.claim.items = NULL;
+	r->u.claim.n = 0;
+	if (run(s, bind(s, S_CLAIM_EXPIRE, "i", now), &r->err) < 0)
+		return -1;
+	if (sqlite3_changes(s->w) > 0)
+		log_warn("%d item(s) whose lease expired returned to the queue",
+		    sqlite3_changes(s->w));
+	items = xcalloc((size_t)r->u.claim.max, sizeof(*items));
+	st = bind(s, S_CLAIM_SELECT, "tii", r->u.claim.playbook, now,
+	    (int64_t)r->u.claim.max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct item *it = xcalloc(1, sizeof(*it));
+
+		it->id = sqlite3_column_int64(st, 0);
+		it->key = col_text(st, 1);
+		it->playbook = col_text(st, 2);
+		it->pb_hash = col_text(st, 3);
+		it->priority = sqlite3_column_int(st, 4);
+		it->not_before = sqlite3_column_int64(st, 5);
+		it->payload = col_text(st, 6);
+		it->attempts = sqlite3_column_int(st, 7);
+		it->created = sqlite3_column_int64(st, 8);
+		it->state = ITEM_RUNNING;
+		it->lease_expires = now + r->u.claim.lease_ms;
+		items[n++] = it;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_err(&r->err, s->w, "claim");
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		st = bind(s, S_CLAIM_UPDATE, "itii", items[i]->id,
+		    r->u.claim.owner, items[i]->lease_expires, now);
+		if (run(s, st, &r->err) < 0 || load_steps(s, items[i], &r->err) < 0)
+			goto fail;
+	}
+	r->u.claim.items = items;
+	r->u.claim.n = n;
+	return 0;
+fail:
+	for (int i = 0; i < n; i++)
+		item_free(items[i]);
+	free(items);
+	return -1;
+}
+
+/* -1 with a conflict error when the item is not (or no longer) running. */
+static int
+require_changed(struct sqlite_store *s, struct qreq *r, int64_t item,
+    const char *what)
+{
+	if (sqlite3_changes(s->w) == 1)
+		return 0;
+	err_setc(&r->err, ERR_CONFLICT, "item %lld is not running any more"
+	    " (its lease expired or it was cancelled); %s discarded",
+	    (long long)item, what);
+	return -1;
+}
+
+static int
+do_step_done(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	int64_t id = r->u.step_done.item;
+
+	if (r->u.step_done.step_id != NULL) {
+		if (run(s, bind(s, S_STEP_ADVANCE, "iit", id, now,
+		    r->u.step_done.pb_hash), &r->err) < 0 ||
+		    require_changed(s, r, id, "step result") < 0)
+			return -1;
+		if (run(s, bind(s, S_STEP_INSERT, "itttii", id,
+		    r->u.step_done.step_id, r->u.step_done.pb_hash,
+		    r->u.step_done.output ? r->u.step_done.output : "{}", now,
+		    r->u.step_done.ms), &r->err) < 0)
+			return -1;
+	}
+	if (r->u.step_done.final) {
+		if (run(s, bind(s, S_STEP_FINISH, "ii", id, now), &r->err) < 0 ||
+		    require_changed(s, r, id, "completion") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+do_fail(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	int64_t id = r->u.fail.item;
+	sqlite3_stmt *st;
+
+	switch (r->u.fail.action) {
+	case FAIL_RETRY:
+		st = bind(s, S_FAIL_RETRY, "iitii", id, r->u.fail.not_before,
+		    r->u.fail.message, (int64_t)r->u.fail.kind, now);
+		break;
+	case FAIL_ESCALATE:
+		st = bind(s, S_FAIL_STATE, "iitii", id, (int64_t)ITEM_ESCALATED,
+		    r->u.fail.message, (int64_t)r->u.fail.kind, now);
+		break;
+	case FAIL_REJECT:
+	default:
+		st = bind(s, S_FAIL_STATE, "iitii", id, (int64_t)ITEM_REJECTED,
+		    r->u.fail.message, (int64_t)r->u.fail.kind, now);
+		break;
+	}
+	if (run(s, st, &r->err) < 0 ||
+	    require_changed(s, r, id, "step failure") < 0)
+		return -1;
+	if (r->u.fail.action != FAIL_ESCALATE)
+		return 0;
+	st = bind(s, S_ESC_INSERT, "ititttii", id, r->u.fail.step_id,
+	    (int64_t)r->u.fail.kind, r->u.fail.reason ? r->u.fail.reason :
+	    "escalated", r->u.fail.message ? r->u.fail.message : "",
+	    r->u.fail.context, now, r->u.fail.due);
+	if (run(s, st, &r->err) < 0)
+		return -1;
+	r->u.fail.escalation = sqlite3_last_insert_rowid(s->w);
+	return 0;
+}
+
+static int
+item_state_of(struct sqlite_store *s, int64_t id, int *state, struct err *e)
+{
+	sqlite3_stmt *st = bind(s, S_ITEM_STATE, "i", id);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*state = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		err_setc(e, ERR_NOTFOUND, "no item %lld", (long long)id);
+		return -1;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(e, s->w, "reading an item");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	sqlite3_stmt *st = bind(s, S_ESC_FIND, "i", r->u.decide.escalation);
+	int64_t item;
+	char *step_id, *state, *decision, *by;
+	int rc, ret = -1;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			err_setc(&r->err, ERR_NOTFOUND, "no escalation %lld",
+			    (long long)r->u.decide.escalation);
+		else
+			db_err(&r->err, s->w, "reading an escalation");
+		return -1;
+	}
+	item = sqlite3_column_int64(st, 0);
+	step_id = col_text(st, 1);
+	state = col_text(st, 2);
+	decision = col_text(st, 3);
+	by = col_text(st, 4);
+	sqlite3_reset(st);
+	r->u.decide.item = item;
+
+	if (strcmp(state, "open") != 0) {
+		err_setc(&r->err, ERR_CONFLICT, "escalation %lld was already"
+		    " decided (%s by %s)", (long long)r->u.decide.escalation,
+		    decision ? decision : "closed", by ? by : "?");
+		goto out;
+	}
+	if (r->u.decide.decision == DEC_REJECT &&
+	    (r->u.decide.reason == NULL || r->u.decide.reason[0] == '\0')) {
+		err_setc(&r->err, ERR_INVALID, "a rejection needs a reason the"
+		    " applicant can act on");
+		goto out;
+	}
+	if (r->u.decide.decision == DEC_RESUME) {
+		json_error_t je;
+		json_t *p = r->u.decide.payload ?
+		    json_loads(r->u.decide.payload, 0, &je) : NULL;
+		bool ok = json_is_object(p);
+
+		json_decref(p);
+		if (!ok) {
+			err_setc(&r->err, ERR_INVALID, "resume needs the"
+			    " corrected payload as a JSON object");
+			goto out;
+		}
+	}
+	st = bind(s, S_ESC_DECIDE, "ittit", r->u.decide.escalation,
+	    decision_name(r->u.decide.decision), r->u.decide.by, now,
+	    r->u.decide.reason);
+	if (run(s, st, &r->err) < 0)
+		goto out;
+
+	switch (r->u.decide.decision) {
+	case DEC_APPROVE:
+		/* The reviewer vouches for the step that escalated: it counts
+		 * as done and the item goes on with the next one. */
+		if (step_id != NULL) {
+			char *out = xasprintf("{\"decision\":\"approve\","
+			    "\"escalation\":%lld}",
+			    (long long)r->u.decide.escalation);
+
+			st = bind(s, S_STEP_INSERT, "itttii", item, step_id,
+			    "reviewer", out, now, (int64_t)0);
+			rc = run(s, st, &r->err);
+			free(out);
+			if (rc < 0)
+				goto out;
+		}
+		/* FALLTHROUGH */
+	case DEC_RETRY:
+	case DEC_RESUME:
+		if (r->u.decide.decision == DEC_RESUME &&
+		    run(s, bind(s, S_ITEM_PATCH, "it", item,
+		    r->u.decide.payload), &r->err) < 0)
+			goto out;
+		if (run(s, bind(s, S_ITEM_REQUEUE, "ii", item, now),
+		    &r->err) < 0)
+			goto out;
+		break;
+	case DEC_REJECT:
+		if (run(s, bind(s, S_ITEM_SET_STATE, "iiit", item,
+		    (int64_t)ITEM_REJECTED, now, r->u.decide.reason),
+		    &r->err) < 0)
+			goto out;
+		break;
+	}
+	ret = 0;
+out:
+	free(step_id);
+	free(state);
+	free(decision);
+	free(by);
+	return ret;
+}
+
+static int
+do_item_op(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	int64_t id = r->u.item_op.item;
+	int state;
+
+	if (item_state_of(s, id, &state, &r->err) < 0)
+		return -1;
+	if (r->op == QOP_ITEM_RETRY) {
+		if (state == ITEM_ESCALATED) {
+			err_setc(&r->err, ERR_CONFLICT, "item %lld is escalated:"
+			    " decide its escalation instead (clerkctl escalation"
+			    " decide ID retry)", (long long)id);
+			return -1;
+		}
+		if (state != ITEM_RETRY_WAIT && state != ITEM_REJECTED &&
+		    state != ITEM_CANCELLED) {
+			err_setc(&r->err, ERR_CONFLICT, "item %lld is %s; only"
+			    " retry_wait, rejected or cancelled items can be"
+			    " retried", (long long)id, item_state_name(state));
+			return -1;
+		}
+		return run(s, bind(s, S_ITEM_REQUEUE, "ii", id, now), &r->err);
+	}
+	if (state != ITEM_QUEUED && state != ITEM_RETRY_WAIT &&
+	    state != ITEM_ESCALATED) {
+		err_setc(&r->err, ERR_CONFLICT, "item %lld is %s; only queued,"
+		    " retry_wait or escalated items can be cancelled",
+		    (long long)id, item_state_name(state));
+		return -1;
+	}
+	if (run(s, bind(s, S_ESC_CLOSE_ITEM, "itti", id, "cancel", "operator",
+	    now), &r->err) < 0)
+		return -1;
+	return run(s, bind(s, S_ITEM_SET_STATE, "iiit", id,
+	    (int64_t)ITEM_CANCELLED, now, "cancelled by an operator"), &r->err);
+}
+
+static void
+sq_apply(void *p, struct qreq *r, int64_t now)
+{
+	struct sqlite_store *s = p;
+	int rc = -1;
+
+	err_clear(&r->err);
+	/* A savepoint per request: one refused transition must not undo the
+	 * others that share its transaction. */
+	if (exec_sql(s->w, "SAVEPOINT req", &r->err) < 0) {
+		r->rc = -1;
+		return;
+	}
+	switch (r->op) {
+	case QOP_ENQUEUE:
+		rc = do_enqueue(s, r, now);
+		break;
+	case QOP_CLAIM:
+		rc = do_claim(s, r, now);
+		break;
+	case QOP_STEP_DONE:
+		rc = do_step_done(s, r, now);
+		break;
+	case QOP_FAIL:
+		rc = do_fail(s, r, now);
+		break;
+	case QOP_RELEASE:
+		rc = run(s, bind(s, S_RELEASE, "iii", r->u.release.item,
+		    r->u.release.not_before ? r->u.release.not_before : now,
+		    now), &r->err);
+		break;
+	case QOP_RENEW:
+		rc = run(s, bind(s, S_RENEW, "ti", r->u.renew.owner,
+		    now + r->u.renew.lease_ms), &r->err);
+		break;
+	case QOP_RECOVER:
+		rc = run(s, bind(s, S_RECOVER, "it", now, r->u.recover.owner),
+		    &r->err);
+		r->u.recover.n = sqlite3_changes(s->w);
+		break;
+	case QOP_DECIDE:
+		rc = do_decide(s, r, now);
+		break;
+	case QOP_ITEM_RETRY:
+	case QOP_ITEM_CANCEL:
+		rc = do_item_op(s, r, now);
+		break;
+	}
+	if (rc < 0)
+		sqlite3_exec(s->w, "ROLLBACK TO req", NULL, NULL, NULL);
+	sqlite3_exec(s->w, "RELEASE req", NULL, NULL, NULL);
+	r->rc = rc;
+}
+
+/* ---- reads ---- */
+
+static json_t *
+json_col(sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(st, i));
+	case SQLITE_FLOAT:
+		return json_real(sqlite3_column_double(st, i));
+	case SQLITE_NULL:
+		return json_null();
+	default:
+		return json_string((const char *)sqlite3_column_text(st, i));
+	}
+}
+
+/* Turns every row of st into an object keyed by column name; columns named
+ * in json_cols hold JSON text and are embedded as values. */
+static json_t *
+rows(struct sqlite_store *s, sqlite3_stmt *st, const char *json_cols,
+    struct err *e)
+{
+	json_t *arr = json_array();
+	int rc, ncol = sqlite3_column_count(st);
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		for (int i = 0; i < ncol; i++) {
+			const char *name = sqlite3_column_name(st, i);
+			json_t *v = NULL;
+
+			if (strstr(json_cols, name) != NULL &&
+			    sqlite3_column_type(st, i) == SQLITE_TEXT)
+				v = json_loads((const char *)
+				    sqlite3_column_text(st, i),
+				    JSON_DECODE_ANY, NULL);
+			if (v == NULL)
+				v = json_col(st, i);
+			if ((strcmp(name, "state") == 0 ||
+			    strcmp(name, "item_state") == 0) &&
+			    json_is_integer(v)) {
+				json_t *sv = json_string(item_state_name(
+				    (enum item_state)json_integer_value(v)));
+
+				json_decref(v);
+				v = sv;
+			}
+			if (strcmp(name, "last_error_kind") == 0 ||
+			    strcmp(name, "kind") == 0) {
+				json_t *kv = json_string(err_kind_name(
+				    (enum err_kind)json_integer_value(v)));
+
+				json_decref(v);
+				v = kv;
+			}
+			json_object_set_new(o, name, v);
+		}
+		json_array_append_new(arr, o);
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(e, s->r, "read");
+		json_decref(arr);
+		arr = NULL;
+	}
+	sqlite3_finalize(st);
+	return arr;
+}
+
+static sqlite3_stmt *
+rprepare(struct sqlite_store *s, const char *sql, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(e, s->r, "read");
+		return NULL;
+	}
+	return st;
+}
+
+#define ITEM_COLS "id, key, playbook, pb_hash, priority, not_before, state," \
+	" attempts, lease_expires, last_error, last_error_kind, created, updated"
+#define ESC_COLS "e.id, e.item, e.playbook, e.step_id, e.kind, e.reason," \
+	" e.message, e.context, e.created, e.due, e.state, e.decision," \
+	" e.decided_by, e.decided_at, e.decision_reason"
+
+static json_t *
+sq_item_get(void *p, int64_t id, struct err *e)
+{
+	struct sqlite_store *s = p;
+	json_t *res = NULL, *arr, *steps, *escs;
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->rlock);
+	if ((st = rprepare(s, "SELECT " ITEM_COLS ", payload FROM items"
+	    " WHERE id = ?1", e)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	if ((arr = rows(s, st, "payload", e)) == NULL)
+		goto out;
+	if (json_array_size(arr) == 0) {
+		err_setc(e, ERR_NOTFOUND, "no item %lld", (long long)id);
+		json_decref(arr);
+		goto out;
+	}
+	res = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	if ((st = rprepare(s, "SELECT step_id AS step, pb_hash, output,"
+	    " finished, ms FROM steps WHERE item = ?1 ORDER BY finished",
+	    e)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if ((steps = rows(s, st, "output", e)) == NULL)
+		goto fail;
+	json_object_set_new(res, "steps", steps);
+	if ((st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
+	    " WHERE e.item = ?1 ORDER BY e.id", e)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if ((escs = rows(s, st, "context", e)) == NULL)
+		goto fail;
+	json_object_set_new(res, "escalations", escs);
+out:
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+fail:
+	json_decref(res);
+	pthread_mutex_unlock(&s->rlock);
+	return NULL;
+}
+
+static json_t *
+sq_item_list(void *p, const struct item_filter *f, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL;
+	int limit = f->limit > 0 ? (f->limit > 1000 ? 1000 : f->limit) : 100;
+
+	pthread_mutex_lock(&s->rlock);
+	st = rprepare(s, "SELECT " ITEM_COLS " FROM items"
+	    " WHERE (?1 IS NULL OR playbook = ?1) AND (?2 < 0 OR state = ?2)"
+	    " AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4", e);
+	if (st != NULL) {
+		if (f->playbook != NULL)
+			sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, f->state);
+		sqlite3_bind_int64(st, 3, f->before_id);
+		sqlite3_bind_int(st, 4, limit);
+		res = rows(s, st, "", e);
+	}
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+}
+
+static json_t *
+sq_escalation_get(void *p, int64_t id, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *arr = NULL, *res = NULL;
+
+	pthread_mutex_lock(&s->rlock);
+	st = rprepare(s, "SELECT " ESC_COLS ", i.payload, i.key,"
+	    " i.attempts, i.state AS item_state FROM escalations e"
+	    " JOIN items i ON i.id = e.item WHERE e.id = ?1", e);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, id);
+		arr = rows(s, st, "context payload", e);
+	}
+	pthread_mutex_unlock(&s->rlock);
+	if (arr == NULL)
+		return NULL;
+	if (json_array_size(arr) == 0)
+		err_setc(e, ERR_NOTFOUND, "no escalation %lld", (long long)id);
+	else
+		res = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	return res;
+}
+
+static json_t *
+sq_escalation_list(void *p, const struct esc_filter *f, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL;
+	int limit = f->limit > 0 ? (f->limit > 1000 ? 1000 : f->limit) : 100;
+
+	pthread_mutex_lock(&s->rlock);
+	if (f->open_only)
+		st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
+		    " WHERE e.state = 'open' AND (?1 IS NULL OR"
+		    " e.playbook = ?1) AND e.id > ?2"
+		    " ORDER BY e.due, e.id LIMIT ?3", e);
+	else
+		st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
+		    " WHERE (?1 IS NULL OR e.playbook = ?1) AND e.id > ?2"
+		    " ORDER BY e.id LIMIT ?3", e);
+	if (st != NULL) {
+		if (f->playbook != NULL)
+			sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, f->after_id);
+		sqlite3_bind_int(st, 3, limit);
+		res = rows(s, st, "context", e);
+	}
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+}
+
+static json_t *
+sq_counts(void *p, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL, *total;
+	int rc;
+
+	pthread_mutex_lock(&s->rlock);
+	st = rprepare(s, "SELECT playbook, state, count(*) FROM items"
+	    " GROUP BY playbook, state", e);
+	if (st == NULL)
+		goto out;
+	res = json_object();
+	total = json_object();
+	json_object_set_new(res, "*", total);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *pb = (const char *)sqlite3_column_text(st, 0);
+		const char *state = item_state_name(sqlite3_column_int(st, 1));
+		json_int_t n = sqlite3_column_int64(st, 2);
+		json_t *o = json_object_get(res, pb);
+
+		if (o == NULL) {
+			o = json_object();
+			json_object_set_new(res, pb, o);
+		}
+		json_object_set_new(o, state, json_integer(n));
+		json_object_set_new(total, state, json_integer(n +
+		    json_integer_value(json_object_get(total, state))));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(e, s->r, "counting items");
+		json_decref(res);
+		res = NULL;
+		goto out;
+	}
+	st = rprepare(s, "SELECT count(*) FROM escalations WHERE state = 'open'",
+	    e);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(total, "open_escalations",
+		    json_integer(sqlite3_column_int64(st, 0)));
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+}
+
+static int
+sq_backup(void *p, const char *dest, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3 *d = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (sqlite3_open_v2(dest, &d, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		err_set(e, "backup %s: cannot open: %s", dest,
+		    d ? sqlite3_errmsg(d) : "out of memory");
+		sqlite3_close(d);
+		return -1;
+	}
+	pthread_mutex_lock(&s->rlock);
+	b = sqlite3_backup_init(d, "main", s->r, "main");
+	if (b == NULL) {
+		pthread_mutex_unlock(&s->rlock);
+		err_set(e, "backup %s: %s", dest, sqlite3_errmsg(d));
+		sqlite3_close(d);
+		return -1;
+	}
+	/* Copy in steps so the writer is never blocked for long. */
+	do {
+		rc = sqlite3_backup_step(b, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	pthread_mutex_unlock(&s->rlock);
+	if (rc != SQLITE_DONE) {
+		err_set(e, "backup %s: %s", dest, sqlite3_errstr(rc));
+		sqlite3_close(d);
+		return -1;
+	}
+	sqlite3_close(d);
+	return 0;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.apply = sq_apply,
+	.item_get = sq_item_get,
+	.item_list = sq_item_list,
+	.escalation_get = sq_escalation_get,
+	.escalation_list = sq_escalation_list,
+	.counts = sq_counts,
+	.backup = sq_backup,
+};

@@ -1,0 +1,207 @@
+"""Integration-test harness: starts the real clerkd on a temporary state
+directory and a free loopback port, talks to it over HTTP, and reports TAP.
+
+Used by every tests/integration/test_*.py. Only the Python standard library.
+"""
+import json
+import os
+import shutil
+import signal as sigmod
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+CLERKD = os.environ.get("CLERKD", "build/clerkd")
+CLERKCTL = os.environ.get("CLERKCTL", "build/clerkctl")
+SRCDIR = os.environ.get("SRCDIR", os.getcwd())
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Tap:
+    """Minimal TAP producer: ok()/fail() lines, plan at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def check(self, cond, name, detail=""):
+        self.n += 1
+        if cond:
+            print(f"ok {self.n} - {name}", flush=True)
+        else:
+            self.failed += 1
+            print(f"not ok {self.n} - {name}", flush=True)
+            for line in str(detail).splitlines():
+                print(f"# {line}", flush=True)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.check(got == want, name, f"got {got!r}\nwant {want!r}")
+
+    def done(self):
+        print(f"1..{self.n}", flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+class Daemon:
+    """A clerkd on its own temp directory. Playbooks are written into
+    DIR/playbooks, calendars into DIR/playbooks/calendars."""
+
+    def __init__(self, workers=2, extra_conf="", keep=False):
+        self.dir = tempfile.mkdtemp(prefix="clerk-it-")
+        self.port = free_port()
+        self.pbdir = os.path.join(self.dir, "playbooks")
+        self.caldir = os.path.join(self.pbdir, "calendars")
+        os.makedirs(self.caldir)
+        self.state = os.path.join(self.dir, "state")
+        self.conf = os.path.join(self.dir, "clerkd.conf")
+        self.log = os.path.join(self.dir, "clerkd.log")
+        self.proc = None
+        self.keep = keep
+        with open(self.conf, "w") as f:
+            f.write(f'''state_dir = "state";
+listen = "127.0.0.1:{self.port}";
+workers = {workers};
+log_level = "debug";
+playbook_dir = "playbooks";
+calendar_dir = "playbooks/calendars";
+timezone = "Asia/Shanghai";
+lease = "5s";
+drain_grace = "5s";
+poll = "100ms";
+{extra_conf}
+''')
+
+    def write_playbook(self, name, text):
+        path = os.path.join(self.pbdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def write_calendar(self, name, text):
+        path = os.path.join(self.caldir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start(self, wait=True, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([CLERKD, "--config", self.conf],
+                                     stdout=logf, stderr=logf, env=e)
+        logf.close()
+        if wait:
+            self.wait_ready()
+        return self.proc
+
+    def wait_ready(self, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"clerkd exited with {self.proc.returncode}:\n"
+                                   + self.log_text()[-3000:])
+            try:
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("clerkd did not become ready:\n" + self.log_text()[-3000:])
+
+    def token(self):
+        with open(os.path.join(self.state, "api.token")) as f:
+            return f.read().strip()
+
+    def api(self, method, path, body=None, token=True):
+        """Returns (status, parsed JSON or text)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + self.token())
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def ctl(self, *args, input=None):
+        """Runs clerkctl against this daemon; returns CompletedProcess."""
+        return subprocess.run([CLERKCTL, "--config", self.conf, *args],
+                              capture_output=True, text=True, input=input,
+                              timeout=60)
+
+    def db(self):
+        """A read-only connection to the daemon's database."""
+        path = os.path.join(self.state, "clerk.db")
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+
+    def counts(self):
+        st, body = self.api("GET", "/api/v1/status")
+        return body.get("counts", {}) if st == 200 else {}
+
+    def wait_for(self, cond, timeout=60, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = cond()
+            if v:
+                return v
+            time.sleep(0.1)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=sigmod.SIGTERM, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_records(self):
+        out = []
+        for line in self.log_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def cleanup(self):
+        self.stop()
+        if not self.keep and not os.environ.get("CLERK_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
