@@ -184,14 +184,24 @@ writer_main(void *arg)
 			set_health(q, false, &e);
 			log_error("%s", e.msg);
 		} else {
-			for (struct qreq *r = batch; r != NULL; r = r->next)
+			const struct err *store_err = NULL;
+
+			for (struct qreq *r = batch; r != NULL; r = r->next) {
 				q->ops->apply(q->store, r, now);
+				/* A full disk or an I/O error can hit one
+				 * statement rather than the commit. */
+				if (r->rc < 0 && r->err.code == ERR_UNAVAILABLE)
+					store_err = &r->err;
+			}
 			if (q->ops->commit(q->store, &e) < 0) {
 				q->ops->rollback(q->store);
 				fail_batch(batch, &e);
 				set_health(q, false, &e);
 				log_error("commit of %d transition(s) failed: %s",
 				    n, e.msg);
+			} else if (store_err != NULL) {
+				set_health(q, false, store_err);
+				log_error("%s", store_err->msg);
 			} else
 				set_health(q, true, NULL);
 		}
