@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages clerk needs to build, test and run its demo,
+# only those that are missing. Needs root (or sudo) when something is missing.
+set -eu
+
+PKGS="gcc pkg-config meson ninja-build libevent-dev libsqlite3-dev
+libconfig-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
+python3 tzdata sqlite3 procps"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "clerk: installing missing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "clerk: run as root (or install sudo) to install:$missing" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
