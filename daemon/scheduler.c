@@ -562,8 +562,8 @@ claimed(struct qreq *r, void *arg)
 		ready_push(s, j);
 	}
 	free(r->u.claim.items);
-	/* A full batch means more may be waiting. */
-	if (got > 0)
+	/* Items mean more may be waiting; a drain waits for this claim. */
+	if (got > 0 || atomic_load(&s->draining))
 		kick(s);
 	free(c->playbook);
 	free(c);
@@ -633,7 +633,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
-	dispatch(arg);
+	kick_cb(fd, what, arg);
 }
 
 static void
@@ -948,18 +948,19 @@ cmpstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted *.cfg / *.conf file names in dir. */
-static char **
-list_files(const char *dir, size_t *n, struct err *e)
+/* Sorted *.cfg / *.conf paths in dir; -1 if dir cannot be read. */
+static int
+list_files(const char *dir, char ***out, size_t *n, struct err *e)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	char **names = NULL;
 
 	*n = 0;
+	*out = NULL;
 	if (d == NULL) {
 		err_set(e, "%s: %s", dir, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || (!has_suffix(de->d_name, ".cfg") &&
@@ -971,7 +972,8 @@ list_files(const char *dir, size_t *n, struct err *e)
 	closedir(d);
 	if (*n > 0)
 		qsort(names, *n, sizeof(*names), cmpstr);
-	return names;
+	*out = names;
+	return 0;
 }
 
 static void
@@ -1001,8 +1003,8 @@ sched_load(struct sched *s, const struct config *cfg)
 	struct err e;
 
 	/* Calendars first: playbooks name them. */
-	files = list_files(cfg->calendar_dir, &nf, &e);
-	if (files == NULL && errno != ENOENT && nf == 0 &&
+	/* No calendar folder is fine: no playbook may name a calendar. */
+	if (list_files(cfg->calendar_dir, &files, &nf, &e) < 0 &&
 	    access(cfg->calendar_dir, F_OK) == 0)
 		add_error(errors, e.msg);
 	for (size_t i = 0; i < nf; i++) {
@@ -1017,8 +1019,7 @@ sched_load(struct sched *s, const struct config *cfg)
 	}
 	free_list(files, nf);
 
-	files = list_files(cfg->playbook_dir, &nf, &e);
-	if (files == NULL && nf == 0 && access(cfg->playbook_dir, F_OK) != 0)
+	if (list_files(cfg->playbook_dir, &files, &nf, &e) < 0)
 		add_error(errors, e.msg);
 	for (size_t i = 0; i < nf; i++) {
 		struct pb_diag d = { 0 };

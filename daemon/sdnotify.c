@@ -37,7 +37,8 @@ sd_notifyf(const char *fmt, ...)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	(void)!sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/* Never block the event loop on a notification nobody reads. */
+	(void)!sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 	    (struct sockaddr *)&sa, len);
 	close(fd);
 }
