@@ -221,32 +221,22 @@ static int
 check_only(struct config *cfg)
 {
 	struct event_base *base = event_base_new();
-	struct daemon *d = &daemon_ctx;
-	char *tmpdb = xasprintf("/tmp/clerkd-check-%ld.db", (long)getpid());
-	struct err e;
+	struct sched *sc;
 	json_t *r, *v;
 	size_t i;
 	int n;
 
-	/* A throwaway store: checking must not touch the real one. */
-	d->q = queue_open(tmpdb, NULL, &e);
-	if (d->q == NULL) {
-		fprintf(stderr, "clerkd: %s\n", e.msg);
-		return 1;
-	}
-	d->sched = sched_new(base, d->q, cfg);
-	log_set_level(LL_ERROR + 1 > LL_ERROR ? LL_ERROR : LL_ERROR);
-	r = sched_load(d->sched, cfg);
+	/* Loading needs no store: nothing is enqueued or claimed. */
+	log_set_level((enum log_level)(LL_ERROR + 1));
+	sc = sched_new(base, NULL, cfg);
+	r = sched_load(sc, cfg);
 	json_array_foreach(json_object_get(r, "errors"), i, v)
 		printf("%s\n", json_string_value(v));
 	json_array_foreach(json_object_get(r, "loaded"), i, v)
 		printf("ok: playbook %s\n", json_string_value(v));
 	n = (int)json_array_size(json_object_get(r, "errors"));
 	json_decref(r);
-	sched_free(d->sched);
-	queue_close(d->q);
-	unlink(tmpdb);
-	free(tmpdb);
+	sched_free(sc);
 	event_base_free(base);
 	return n > 0 ? 1 : 0;
 }

@@ -1126,7 +1126,9 @@ sched_load(struct sched *s, const struct config *cfg)
 		    k)));
 	pthread_mutex_unlock(&s->lock);
 
-	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+	/* Without a store (clerkd --check) nothing may be enqueued. */
+	for (struct pbslot *p = s->slots; p != NULL && s->q != NULL;
+	    p = p->next)
 		if (p->pb != NULL)
 			trigger_start(s, p);
 	json_object_set_new(report, "loaded", loaded);

@@ -20,6 +20,7 @@
 
 struct sched;
 
+/* q NULL: only load and check playbooks; no trigger is started. */
 struct sched *sched_new(struct event_base *base, struct queue *q,
     const struct config *cfg);
 /*

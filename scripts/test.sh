@@ -33,11 +33,14 @@ for line in open(sys.argv[1]):
     else:
         failed += 1
 print(f"{sys.argv[2]}: {passed} passed, {failed} failed, {skipped} skipped")
+with open("build-summary.tmp", "a") as f:
+    f.write(f"{passed} {failed} {skipped}\n")
 PY
 	return $rc
 }
 
 status=0
+rm -f build-summary.tmp
 run_suite build || status=1
 if [ $quick -eq 0 ]; then
 	# detect_leaks stays on: a leak fails the suite.
@@ -46,4 +49,20 @@ if [ $quick -eq 0 ]; then
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 		|| status=1
 fi
+
+# The demo command must keep working: run it to the end on a free port.
+echo "== demo (scripts/demo.sh --exit-when-done)"
+demo_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if sh scripts/demo.sh --exit-when-done --port "$demo_port" >demo-test.log 2>&1; then
+	echo "demo: ok"
+	echo "1 0 0" >> build-summary.tmp
+else
+	echo "demo: FAILED; its output:"
+	cat demo-test.log
+	echo "0 1 0" >> build-summary.tmp
+	status=1
+fi
+rm -f demo-test.log
+awk '{p+=$1; f+=$2; s+=$3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' build-summary.tmp
+rm -f build-summary.tmp
 exit $status
