@@ -250,7 +250,7 @@ post_run(struct daemon *d, struct evhttp_request *req, const char *name)
 		kbuf = xasprintf("manual:%lld:%08x", (long long)util_now_ms(), r);
 		key = kbuf;
 	}
-	ptext = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
+	ptext = payload ? json_dumps(payload, JSON_COMPACT) : xstrdup("{}");
 	rc = sched_enqueue(d->sched, name, key, (int)json_integer_value(
 	    json_object_get(b, "priority")), ptext, &id, &dup, &e);
 	free(ptext);

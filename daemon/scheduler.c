@@ -1317,10 +1317,11 @@ sched_playbooks_json(struct sched *s)
 	pthread_mutex_lock(&s->lock);
 	for (struct pbslot *p = s->slots; p != NULL; p = p->next) {
 		struct playbook *pb = p->pb;
-		json_t *o, *steps = json_array(), *t;
+		json_t *o, *steps, *t;
 
 		if (pb == NULL)
 			continue;
+		steps = json_array();
 		for (size_t i = 0; i < pb->nsteps; i++)
 			json_array_append_new(steps, json_pack("{s:s,s:s}",
 			    "id", pb->steps[i].id, "use",
