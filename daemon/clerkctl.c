@@ -1,0 +1,2072 @@
+/*
+ * clerkctl.c - clerk's command-line client. Everything but "playbook check"
+ * and "backup" goes through clerkd's HTTP API (docs/API.md) with the bearer
+ * token from STATE_DIR/api.token; those two work on files directly, so a
+ * supervisor can check a playbook and an operator can back up the database
+ * without a running daemon. The reference is docs/clerkctl.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "daemon.h"     /* CLERK_VERSION */
+#include "playbook.h"
+#include "queue.h"
+#include "util.h"
+
+/* Exit codes; scripts and the tests rely on them. */
+enum {
+	CTL_OK = 0,        /* done */
+	CTL_FAIL = 1,      /* the operation failed (API error, problems) */
+	CTL_USAGE = 2,     /* unknown command or option, bad argument */
+	CTL_DOWN = 3,      /* clerkd did not answer */
+};
+
+/* No API reply is this big; a larger one means we talk to something else. */
+#define MAX_REPLY (64 * 1024 * 1024)
+
+struct ctl {
+	const char *config_file;   /* -c; NULL: $CLERK_CONFIG, default file */
+	const char *url;           /* --url */
+	const char *token_file;    /* --token-file */
+	bool json;
+
+	bool cfg_loaded;
+	struct config cfg;
+	bool prepared;
+	char *base;                /* "http://host:port", no trailing '/' */
+	char *token;               /* NULL when it could not be read */
+	char *token_path;
+	char *token_err;           /* why token is NULL */
+	CURL *curl;
+};
+
+/* Options a command accepts besides the global ones. */
+enum {
+	OPT_URL = 0x100, OPT_TOKEN_FILE, OPT_JSON, OPT_VERSION,
+	OPT_STATE = 0x200, OPT_PLAYBOOK, OPT_LIMIT, OPT_BEFORE, OPT_ALL,
+	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
+};
+
+struct args {
+	const char *state, *playbook, *payload, *key, *reason, *by;
+	long long limit, before, priority;
+	bool have_priority, all, force;
+	int argc;                  /* positional arguments */
+	char **argv;
+};
+
+struct cmd {
+	const char *group;         /* "item" for "item list"; NULL if none */
+	const char *name;
+	const char *args;          /* positional arguments, for the list */
+	const char *synopsis;      /* after "clerkctl " */
+	const char *summary;       /* one line for the command list */
+	const char *help;          /* the rest of --help */
+	const struct option *opts;
+	int minargs, maxargs;      /* positional; maxargs -1: no limit */
+	int (*run)(struct ctl *, struct args *);
+};
+
+static const struct option global_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char global_help[] =
+"global options (before or after the command):\n"
+"  -c, --config FILE    clerkd's config, for the address, the token and the\n"
+"                       database; default $CLERK_CONFIG, else\n"
+"                       " CONFIG_DEFAULT_FILE " if it exists, else built-in\n"
+"                       defaults relative to the current directory\n"
+"      --url URL        talk to clerkd at URL (e.g. http://127.0.0.1:8470)\n"
+"                       instead of the config's listen address\n"
+"      --token-file F   read the API token from F instead of\n"
+"                       STATE_DIR/api.token\n"
+"      --json           print the API's JSON reply as is (pretty)\n"
+"  -h, --help           help; \"clerkctl COMMAND --help\" for a command\n"
+"      --version        print the version\n"
+"\n"
+"exit status: 0 ok, 1 the operation failed, 2 usage error,\n"
+"3 clerkd could not be reached\n";
+
+static void
+errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- output helpers ---- */
+
+/* Display width of one code point: East Asian wide characters take two
+ * columns, so tables with Chinese names still line up. */
+static int
+cp_width(uint32_t cp)
+{
+	if ((cp >= 0x1100 && cp <= 0x115f) ||
+	    (cp >= 0x2e80 && cp <= 0xa4cf && cp != 0x303f) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) ||
+	    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+	    (cp >= 0x20000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+/* Decodes one UTF-8 sequence at s; returns its length, 0 if invalid. */
+static int
+utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	int n, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		*cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		*cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		*cp = s[0] & 0x07;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && *cp < 0x80) || (n == 3 && *cp < 0x800) ||
+	    (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * A copy of s that is safe to print on a terminal: payloads, messages and
+ * file names come from uploads and legacy systems, and an escape sequence
+ * in them must not reach the operator's terminal. Control characters and
+ * invalid UTF-8 become '?'; a newline becomes a space (indent < 0) or a
+ * newline plus indent spaces.
+ */
+static char *
+clean(const char *s, int indent)
+{
+	size_t cap, len = 0;
+	char *out;
+	uint32_t cp;
+	int n;
+
+	if (s == NULL)
+		s = "";
+	cap = strlen(s) * 2 + 16;
+	out = xmalloc(cap);
+	while (*s != '\0') {
+		if (len + (size_t)(indent > 0 ? indent : 0) + 8 > cap) {
+			cap = cap * 2 + (size_t)(indent > 0 ? indent : 0);
+			out = xrealloc(out, cap);
+		}
+		if (*s == '\n') {
+			if (indent < 0)
+				out[len++] = ' ';
+			else {
+				out[len++] = '\n';
+				for (int i = 0; i < indent; i++)
+					out[len++] = ' ';
+			}
+			s++;
+			continue;
+		}
+		n = utf8_next((const unsigned char *)s, &cp);
+		if (n == 0 || cp < 0x20 || cp == 0x7f ||
+		    (cp >= 0x80 && cp < 0xa0)) {
+			out[len++] = cp == '\t' ? ' ' : '?';
+			s += n > 0 ? n : 1;
+			continue;
+		}
+		memcpy(out + len, s, (size_t)n);
+		len += (size_t)n;
+		s += n;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* Columns s takes on a terminal; s must be clean(). */
+static int
+str_width(const char *s)
+{
+	uint32_t cp;
+	int w = 0, n;
+
+	while (*s != '\0') {
+		n = utf8_next((const unsigned char *)s, &cp);
+		if (n == 0)
+			n = 1;
+		w += cp_width(cp);
+		s += n;
+	}
+	return w;
+}
+
+/* Cuts clean string s (in place) to at most maxw columns, ending in "…". */
+static char *
+truncate_width(char *s, int maxw)
+{
+	uint32_t cp;
+	int w = 0, n;
+	char *p = s, *cut = NULL;
+
+	if (str_width(s) <= maxw)
+		return s;
+	while (*p != '\0') {
+		n = utf8_next((const unsigned char *)p, &cp);
+		if (n == 0)
+			n = 1;
+		if (w + cp_width(cp) > maxw - 1) {
+			cut = p;
+			break;
+		}
+		w += cp_width(cp);
+		p += n;
+	}
+	if (cut != NULL) {
+		size_t off = (size_t)(cut - s);
+
+		s = xrealloc(s, off + 4);
+		strcpy(s + off, "\xe2\x80\xa6");
+	}
+	return s;
+}
+
+/* A table printed with aligned columns; cells are cleaned when added. */
+struct table {
+	size_t ncols, n, cap;      /* n cells so far, row by row */
+	char **cells;
+	unsigned right;            /* bit i: column i aligned right (numbers) */
+	int maxw;                  /* cut cells wider than this; 0: never */
+};
+
+static void
+table_cell(struct table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+table_cell(struct table *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *raw, *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&raw, fmt, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	s = clean(raw, -1);
+	free(raw);
+	if (t->maxw > 0)
+		s = truncate_width(s, t->maxw);
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->cells = xrealloc(t->cells, t->cap * sizeof(*t->cells));
+	}
+	t->cells[t->n++] = s;
+}
+
+/* Starts a table with the given headers (NULL-terminated). */
+static void
+table_init(struct table *t, unsigned right, ...)
+{
+	va_list ap;
+	const char *h;
+
+	memset(t, 0, sizeof(*t));
+	t->right = right;
+	va_start(ap, right);
+	while ((h = va_arg(ap, const char *)) != NULL) {
+		table_cell(t, "%s", h);
+		t->ncols++;
+	}
+	va_end(ap);
+	t->maxw = 48;
+}
+
+static size_t
+table_rows(const struct table *t)
+{
+	return t->n / t->ncols - 1;
+}
+
+static void
+table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Prints and frees t. The last column is not padded. */
+static void
+table_print(struct table *t, FILE *f)
+{
+	int *w = xcalloc(t->ncols, sizeof(int));
+
+	for (size_t i = 0; i < t->n; i++) {
+		int cw = str_width(t->cells[i]);
+
+		if (cw > w[i % t->ncols])
+			w[i % t->ncols] = cw;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		size_t col = i % t->ncols;
+		int pad = w[col] - str_width(t->cells[i]);
+		bool last = col == t->ncols - 1;
+
+		if (t->right & (1u << col))
+			fprintf(f, "%*s%s", pad, "", t->cells[i]);
+		else
+			fprintf(f, "%s%*s", t->cells[i], last ? 0 : pad, "");
+		fputs(last ? "\n" : "  ", f);
+		free(t->cells[i]);
+	}
+	free(t->cells);
+	free(w);
+	memset(t, 0, sizeof(*t));
+}
+
+/* "label       value", the value cleaned, continuation lines indented. */
+static void
+field(const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+field(const char *label, const char *fmt, ...)
+{
+	va_list ap;
+	char *raw, *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&raw, fmt, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	s = clean(raw, 13);
+	printf("%-12s %s\n", label, s);
+	free(s);
+	free(raw);
+}
+
+static void
+errorx(const char *fmt, ...)
+{
+	va_list ap;
+	char *raw, *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&raw, fmt, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	s = clean(raw, 2);
+	fprintf(stderr, "clerkctl: %s\n", s);
+	free(s);
+	free(raw);
+}
+
+/* JSON pretty-printed with every line indented; for payloads and context. */
+static void
+print_json_indented(json_t *j, int indent)
+{
+	char *text, *s;
+
+	if (j == NULL || json_is_null(j)) {
+		printf("%*s(none)\n", indent, "");
+		return;
+	}
+	text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	if (text == NULL)
+		return;
+	s = clean(text, indent);
+	printf("%*s%s\n", indent, "", s);
+	free(s);
+	free(text);
+}
+
+/* --json: the API's reply as is. */
+static int
+print_json(json_t *j)
+{
+	if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0)
+		return CTL_FAIL;
+	putchar('\n');
+	return CTL_OK;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static long long
+jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_real(v) ? (long long)json_real_value(v) :
+	    (long long)json_integer_value(v);
+}
+
+static const char *
+dash(const char *s)
+{
+	return s != NULL && *s != '\0' ? s : "-";
+}
+
+/* A time for people: local, RFC 3339; "-" when unset. */
+static const char *
+fmt_time(long long ms, char *buf, size_t len)
+{
+	if (ms <= 0)
+		snprintf(buf, len, "-");
+	else
+		util_format_time(ms, buf, len);
+	return buf;
+}
+
+/* A duration rounded to what a person cares about: no milliseconds once
+ * it is seconds, no seconds once it is hours. */
+static const char *
+fmt_dur(long long ms, char *buf, size_t len)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms >= 3600000)
+		ms -= ms % 60000;
+	else if (ms >= 1000)
+		ms -= ms % 1000;
+	util_format_duration(ms, buf, len);
+	return buf;
+}
+
+/* ---- configuration, address, token ---- */
+
+static const char *
+config_source(struct ctl *c)
+{
+	static char buf[600];
+
+	if (c->url != NULL)
+		return "--url";
+	if (c->cfg.file != NULL)
+		snprintf(buf, sizeof(buf), "the config %s", c->cfg.file);
+	else
+		snprintf(buf, sizeof(buf), "the built-in defaults (no config"
+		    " file found; give --config FILE or set CLERK_CONFIG)");
+	return buf;
+}
+
+static int
+ctl_config(struct ctl *c)
+{
+	const char *file = c->config_file;
+	struct err e;
+
+	if (c->cfg_loaded)
+		return 0;
+	if (file == NULL && getenv("CLERK_CONFIG") != NULL &&
+	    *getenv("CLERK_CONFIG") != '\0')
+		file = getenv("CLERK_CONFIG");
+	if (file == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+		file = CONFIG_DEFAULT_FILE;
+	err_clear(&e);
+	if (config_load(&c->cfg, file, &e) < 0) {
+		errorx("%s", e.msg);
+		return -1;
+	}
+	c->cfg_loaded = true;
+	return 0;
+}
+
+/* The base URL and the token; the token may be missing (see token_err). */
+static int
+ctl_prepare(struct ctl *c)
+{
+	const char *host;
+	char *tok;
+	size_t n;
+	struct err e;
+
+	if (c->prepared)
+		return 0;
+	if ((c->url == NULL || c->token_file == NULL) && ctl_config(c) < 0)
+		return -1;
+	if (c->url != NULL) {
+		n = strlen(c->url);
+		while (n > 0 && c->url[n - 1] == '/')
+			n--;
+		c->base = strstr(c->url, "://") != NULL ?
+		    xasprintf("%.*s", (int)n, c->url) :
+		    xasprintf("http://%.*s", (int)n, c->url);
+	} else {
+		host = c->cfg.listen_host;
+		/* A wildcard listener is reached on loopback. */
+		if (*host == '\0' || strcmp(host, "0.0.0.0") == 0 ||
+		    strcmp(host, "*") == 0)
+			host = "127.0.0.1";
+		else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
+			host = "[::1]";
+		if (strchr(host, ':') != NULL && host[0] != '[')
+			c->base = xasprintf("http://[%s]:%d", host,
+			    c->cfg.listen_port);
+		else
+			c->base = xasprintf("http://%s:%d", host,
+			    c->cfg.listen_port);
+	}
+	c->token_path = c->token_file != NULL ? xstrdup(c->token_file) :
+	    config_token_path(&c->cfg);
+	err_clear(&e);
+	if ((tok = util_read_file(c->token_path, NULL, &e)) == NULL)
+		c->token_err = xasprintf("cannot read the API token: %s"
+		    " (clerkd writes it on its first start; run clerkctl as a"
+		    " user that may read it, or give --token-file)", e.msg);
+	else {
+		n = strcspn(tok, " \t\r\n");
+		tok[n] = '\0';
+		if (n == 0) {
+			c->token_err = xasprintf("the token file %s is empty",
+			    c->token_path);
+			free(tok);
+		} else
+			c->token = tok;
+	}
+	c->prepared = true;
+	return 0;
+}
+
+/* ---- HTTP ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static size_t
+http_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->len + n + 1 > MAX_REPLY)
+		return 0;
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+/*
+ * One request. CTL_OK with *status and *res (NULL if the body is not
+ * JSON); CTL_DOWN, with the message printed, when clerkd did not answer.
+ */
+static int
+http_call(struct ctl *c, const char *method, const char *path, json_t *body,
+    long *status, json_t **res)
+{
+	struct buf b = { 0 };
+	struct curl_slist *h = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", *url, *text = NULL, *auth = NULL;
+	CURLcode cc;
+	int rc = CTL_OK;
+
+	*res = NULL;
+	*status = 0;
+	url = xasprintf("%s%s", c->base, path);
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 120000L);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_write);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "clerkctl/" CLERK_VERSION);
+	/* clerkd listens on loopback; a proxy from the environment cannot
+	 * reach it and would only get to see the bearer token. */
+	curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+	h = curl_slist_append(h, "Accept: application/json");
+	if (c->token != NULL) {
+		auth = xasprintf("Authorization: Bearer %s", c->token);
+		h = curl_slist_append(h, auth);
+	}
+	if (strcmp(method, "POST") == 0) {
+		text = body != NULL ? json_dumps(body, JSON_COMPACT) :
+		    xstrdup("");
+		if (text == NULL)
+			fatal("out of memory");
+		h = curl_slist_append(h, "Content-Type: application/json");
+		/* evhttp would make a large body wait for "100 Continue". */
+		h = curl_slist_append(h, "Expect:");
+		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE,
+		    (long)strlen(text));
+	} else
+		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+
+	cc = curl_easy_perform(c->curl);
+	if (cc == CURLE_WRITE_ERROR) {
+		errorx("the reply from %s is larger than %d MiB; is that"
+		    " clerkd?", c->base, MAX_REPLY / (1024 * 1024));
+		rc = CTL_FAIL;
+	} else if (cc != CURLE_OK) {
+		errorx("cannot reach clerkd at %s: %s", c->base,
+		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		errorx("is clerkd running (systemctl status clerkd)? The"
+		    " address comes from %s; use --config or --url to talk to"
+		    " another daemon", config_source(c));
+		rc = CTL_DOWN;
+	} else {
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+		if (b.len > 0)
+			*res = json_loadb(b.p, b.len, 0, NULL);
+	}
+	curl_slist_free_all(h);
+	free(auth);
+	free(text);
+	free(url);
+	free(b.p);
+	return rc;
+}
+
+/*
+ * Calls the API. CTL_OK with the reply object in *res (caller frees);
+ * otherwise the API's message has been printed and the exit code is
+ * returned.
+ */
+static int
+api(struct ctl *c, const char *method, const char *path, json_t *body,
+    json_t **res)
+{
+	const char *msg;
+	json_t *j;
+	long status;
+	int rc;
+
+	*res = NULL;
+	if (ctl_prepare(c) < 0)
+		return CTL_FAIL;
+	if ((rc = http_call(c, method, path, body, &status, &j)) != CTL_OK)
+		return rc;
+	if (status >= 200 && status < 300 && json_is_object(j)) {
+		*res = j;
+		return CTL_OK;
+	}
+	if (c->json && j != NULL)
+		print_json(j);
+	msg = jstr(json_object_get(j, "error"), "message");
+	if (msg != NULL)
+		errorx("%s", msg);
+	else if (j == NULL)
+		errorx("%s answered %ld without a JSON body; is that clerkd's"
+		    " address?", c->base, status);
+	else
+		errorx("clerkd answered %ld", status);
+	if (status == 401) {
+		if (c->token == NULL)
+			errorx("%s", c->token_err);
+		else
+			errorx("the token from %s was refused; is it the token"
+			    " of the clerkd at %s?", c->token_path, c->base);
+	}
+	json_decref(j);
+	return CTL_FAIL;
+}
+
+/* Appends "?k=v" or "&k=v" to *q, v URL-escaped; nothing if v is NULL. */
+static void
+query_add(struct ctl *c, char **q, const char *k, const char *v)
+{
+	char *ev, *n;
+
+	if (v == NULL)
+		return;
+	if ((ev = curl_easy_escape(c->curl, v, 0)) == NULL)
+		fatal("out of memory");
+	n = xasprintf("%s%c%s=%s", *q ? *q : "", *q ? '&' : '?', k, ev);
+	curl_free(ev);
+	free(*q);
+	*q = n;
+}
+
+static void
+query_addi(struct ctl *c, char **q, const char *k, long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	query_add(c, q, k, buf);
+}
+
+/* ---- argument parsing ---- */
+
+static int
+parse_num(const char *what, const char *s, long long min, long long max,
+    long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+		errorx("%s must be a number from %lld to %lld, not \"%s\"",
+		    what, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_id(const char *what, const char *s, long long *id)
+{
+	char *end;
+
+	errno = 0;
+	*id = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || *id < 1) {
+		errorx("%s must be a positive number, not \"%s\"", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* --payload JSON, @FILE or @- (standard input); must be an object. */
+static int
+parse_payload(const char *arg, json_t **out)
+{
+	json_error_t je;
+	struct err e;
+	char *text;
+	json_t *j;
+
+	if (arg[0] == '@') {
+		if (strcmp(arg, "@-") == 0)
+			j = json_loadf(stdin, 0, &je);
+		else {
+			err_clear(&e);
+			if ((text = util_read_file(arg + 1, NULL, &e)) == NULL) {
+				errorx("--payload: %s", e.msg);
+				return -1;
+			}
+			j = json_loads(text, 0, &je);
+			free(text);
+		}
+	} else
+		j = json_loads(arg, 0, &je);
+	if (j == NULL && arg[0] == '@')
+		errorx("--payload %s: not JSON: %s (line %d, column %d)", arg,
+		    je.text, je.line, je.column);
+	else if (j == NULL)
+		errorx("--payload is not JSON: %s (column %d)", je.text,
+		    je.column);
+	if (j == NULL)
+		return -1;
+	if (!json_is_object(j)) {
+		errorx("--payload must be a JSON object, like"
+		    " '{\"name\": \"...\"}'");
+		json_decref(j);
+		return -1;
+	}
+	*out = j;
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+cmd_status(struct ctl *c, struct args *a)
+{
+	char t1[64], t2[64];
+	const char **names;
+	json_t *st, *h = NULL, *counts, *pbs, *errs, *v, *total;
+	const char *name;
+	struct table t;
+	size_t nnames = 0, i, k;
+	long hstatus;
+	long long started;
+	int rc;
+	unsigned right = 0;
+
+	if ((rc = api(c, "GET", "/api/v1/status", NULL, &st)) != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(st);
+		json_decref(st);
+		return rc;
+	}
+	started = jint(st, "started");
+	printf("clerkd %s at %s, pid %lld, up %s (since %s)\n",
+	    dash(jstr(st, "version")), c->base, jint(st, "pid"),
+	    fmt_dur(util_now_ms() - started, t1, sizeof(t1)),
+	    fmt_time(started, t2, sizeof(t2)));
+	field("config", "%s", dash(jstr(st, "config")));
+	field("state dir", "%s", dash(jstr(st, "state_dir")));
+	field("workers", "%lld", jint(st, "workers"));
+	if (json_is_true(json_object_get(st, "healthy")))
+		field("health", "ok%s", json_is_true(json_object_get(st,
+		    "draining")) ? ", draining (stopping)" : "");
+	else {
+		/* /healthz says why; status only says that. */
+		if (http_call(c, "GET", "/healthz", NULL, &hstatus, &h) ==
+		    CTL_OK && jstr(h, "error") != NULL)
+			field("health", "DEGRADED: %s", jstr(h, "error"));
+		else
+			field("health", "DEGRADED: database writes fail");
+		json_decref(h);
+	}
+
+	/* Every loaded playbook, and those that still have items. */
+	counts = json_object_get(st, "counts");
+	pbs = json_object_get(st, "playbooks");
+	names = xcalloc(json_array_size(pbs) + json_object_size(counts) + 1,
+	    sizeof(*names));
+	json_array_foreach(pbs, i, v)
+		if ((name = jstr(v, "name")) != NULL)
+			names[nnames++] = name;
+	json_object_foreach(counts, name, v) {
+		bool seen = strcmp(name, "*") == 0;
+
+		for (i = 0; i < nnames && !seen; i++)
+			seen = strcmp(names[i], name) == 0;
+		if (!seen)
+			names[nnames++] = name;
+	}
+	qsort(names, nnames, sizeof(*names), cmp_str);
+
+	for (int s = 0; s < ITEM_NSTATES; s++)
+		right |= 1u << (s + 1);
+	table_init(&t, right, "PLAYBOOK", "QUEUED", "RUNNING", "RETRY_WAIT",
+	    "ESCALATED", "DONE", "REJECTED", "CANCELLED", NULL);
+	for (i = 0; i < nnames; i++) {
+		bool loaded = false;
+		json_t *p;
+
+		json_array_foreach(pbs, k, p)
+			loaded |= jstr(p, "name") != NULL &&
+			    strcmp(jstr(p, "name"), names[i]) == 0;
+		table_cell(&t, "%s%s", names[i], loaded ? "" :
+		    " (not loaded)");
+		v = json_object_get(counts, names[i]);
+		for (int s = 0; s < ITEM_NSTATES; s++)
+			table_cell(&t, "%lld", jint(v, item_state_name(s)));
+	}
+	total = json_object_get(counts, "*");
+	if (nnames > 1) {
+		table_cell(&t, "total");
+		for (int s = 0; s < ITEM_NSTATES; s++)
+			table_cell(&t, "%lld", jint(total, item_state_name(s)));
+	}
+	putchar('\n');
+	if (nnames == 0) {
+		printf("no playbooks loaded and no work items\n");
+		table_free(&t);
+	} else
+		table_print(&t, stdout);
+	free(names);
+
+	printf("\nopen escalations: %lld%s\n", jint(total, "open_escalations"),
+	    jint(total, "open_escalations") > 0 ?
+	    " (clerkctl escalation list)" : "");
+	errs = json_object_get(st, "errors");
+	if (json_array_size(errs) > 0) {
+		printf("\nplaybook problems (those playbooks are not running,"
+		    " or run their last good version):\n");
+		json_array_foreach(errs, i, v) {
+			char *s = clean(json_string_value(v), 4);
+
+			printf("  %s\n", s);
+			free(s);
+		}
+	}
+	json_decref(st);
+	return CTL_OK;
+}
+
+static void
+fmt_trigger(json_t *t, char *buf, size_t len)
+{
+	const char *kind = dash(jstr(t, "kind"));
+	char d[64];
+
+	if (jstr(t, "cron") != NULL)
+		snprintf(buf, len, "cron %s", jstr(t, "cron"));
+	else if (strcmp(kind, "interval") == 0)
+		snprintf(buf, len, "every %s", fmt_dur(jint(t,
+		    "interval_ms"), d, sizeof(d)));
+	else if (jstr(t, "dir") != NULL)
+		snprintf(buf, len, "watch %s", jstr(t, "dir"));
+	else
+		snprintf(buf, len, "%s", kind);
+}
+
+static int
+cmd_playbook_list(struct ctl *c, struct args *a)
+{
+	json_t *res, *pbs, *errs, *p;
+	struct table t;
+	char trig[512];
+	size_t i;
+	int rc;
+
+	if ((rc = api(c, "GET", "/api/v1/playbooks", NULL, &res)) != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(res);
+		json_decref(res);
+		return rc;
+	}
+	pbs = json_object_get(res, "playbooks");
+	table_init(&t, 1u << 3, "NAME", "TRIGGER", "CALENDAR", "STEPS", "HASH",
+	    NULL);
+	json_array_foreach(pbs, i, p) {
+		fmt_trigger(json_object_get(p, "trigger"), trig, sizeof(trig));
+		table_cell(&t, "%s", dash(jstr(p, "name")));
+		table_cell(&t, "%s", trig);
+		table_cell(&t, "%s", dash(jstr(p, "calendar")));
+		table_cell(&t, "%zu", json_array_size(json_object_get(p,
+		    "steps")));
+		table_cell(&t, "%.12s", dash(jstr(p, "hash")));
+	}
+	if (table_rows(&t) == 0) {
+		printf("no playbooks loaded\n");
+		table_free(&t);
+	} else
+		table_print(&t, stdout);
+	errs = json_object_get(res, "errors");
+	if (json_array_size(errs) > 0) {
+		printf("\nproblems:\n");
+		json_array_foreach(errs, i, p) {
+			char *s = clean(json_string_value(p), 4);
+
+			printf("  %s\n", s);
+			free(s);
+		}
+	}
+	json_decref(res);
+	return CTL_OK;
+}
+
+static int
+cmd_playbook_check(struct ctl *c, struct args *a)
+{
+	json_t *report = NULL, *files = NULL;
+	int bad = 0, problems = 0;
+
+	if (c->json) {
+		report = json_object();
+		files = json_array();
+		json_object_set_new(report, "files", files);
+	}
+	for (int i = 0; i < a->argc; i++) {
+		const char *file = a->argv[i];
+		char *text = NULL, *line, *save = NULL;
+		size_t len = 0;
+		FILE *mem;
+		int n;
+
+		/* Capture the problems so --json can carry them too. */
+		if ((mem = open_memstream(&text, &len)) == NULL)
+			fatal("out of memory");
+		n = pb_check_file(file, mem);
+		fclose(mem);
+		if (n > 0) {
+			bad++;
+			problems += n;
+		}
+		if (c->json) {
+			json_t *arr = json_array();
+
+			for (line = strtok_r(text, "\n", &save); line != NULL;
+			    line = strtok_r(NULL, "\n", &save))
+				json_array_append_new(arr, json_string(line));
+			json_array_append_new(files, json_pack("{s:s,s:b,s:o}",
+			    "file", file, "ok", n == 0, "problems", arr));
+		} else if (n == 0) {
+			char *s = clean(file, -1);
+
+			printf("%s: ok\n", s);
+			free(s);
+		} else {
+			char *s = clean(text, 0);
+
+			fputs(s, stdout);
+			if (len > 0 && text[len - 1] != '\n')
+				putchar('\n');
+			free(s);
+		}
+		free(text);
+	}
+	if (c->json) {
+		json_object_set_new(report, "problems", json_integer(problems));
+		print_json(report);
+		json_decref(report);
+	}
+	fflush(stdout);
+	if (bad > 0) {
+		errorx("%d problem%s in %d of %d file%s", problems,
+		    problems == 1 ? "" : "s", bad, a->argc,
+		    a->argc == 1 ? "" : "s");
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+static int
+cmd_playbook_run(struct ctl *c, struct args *a)
+{
+	json_t *body, *payload = NULL, *res;
+	char *ename, *path;
+	int rc;
+
+	if (a->payload != NULL && parse_payload(a->payload, &payload) < 0)
+		return CTL_USAGE;
+	body = json_object();
+	if (payload != NULL)
+		json_object_set_new(body, "payload", payload);
+	if (a->key != NULL)
+		json_object_set_new(body, "key", json_string(a->key));
+	if (a->have_priority)
+		json_object_set_new(body, "priority",
+		    json_integer(a->priority));
+	if (ctl_prepare(c) < 0) {
+		json_decref(body);
+		return CTL_FAIL;
+	}
+	if ((ename = curl_easy_escape(c->curl, a->argv[0], 0)) == NULL)
+		fatal("out of memory");
+	path = xasprintf("/api/v1/playbooks/%s/run", ename);
+	curl_free(ename);
+	rc = api(c, "POST", path, body, &res);
+	free(path);
+	json_decref(body);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		rc = print_json(res);
+	else if (json_is_true(json_object_get(res, "duplicate"))) {
+		char *s = clean(a->key ? a->key : "", -1);
+
+		printf("item %lld already exists for key \"%s\"; not queued"
+		    " again\n", jint(res, "item"), s);
+		free(s);
+	} else
+		printf("item %lld queued\n", jint(res, "item"));
+	json_decref(res);
+	return rc;
+}
+
+static int
+cmd_item_list(struct ctl *c, struct args *a)
+{
+	json_t *res, *items, *it;
+	struct table t;
+	char *q = NULL, *path, tb[64];
+	size_t i;
+	int rc;
+
+	if (ctl_prepare(c) < 0)
+		return CTL_FAIL;
+	query_add(c, &q, "state", a->state);
+	query_add(c, &q, "playbook", a->playbook);
+	if (a->limit > 0)
+		query_addi(c, &q, "limit", a->limit);
+	if (a->before > 0)
+		query_addi(c, &q, "before", a->before);
+	path = xasprintf("/api/v1/items%s", q ? q : "");
+	free(q);
+	rc = api(c, "GET", path, NULL, &res);
+	free(path);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(res);
+		json_decref(res);
+		return rc;
+	}
+	items = json_object_get(res, "items");
+	table_init(&t, 1u << 0 | 1u << 4, "ID", "PLAYBOOK", "STATE", "KEY",
+	    "ATTEMPTS", "CREATED", "LAST ERROR", NULL);
+	t.maxw = 40;
+	json_array_foreach(items, i, it) {
+		table_cell(&t, "%lld", jint(it, "id"));
+		table_cell(&t, "%s", dash(jstr(it, "playbook")));
+		table_cell(&t, "%s", dash(jstr(it, "state")));
+		table_cell(&t, "%s", dash(jstr(it, "key")));
+		table_cell(&t, "%lld", jint(it, "attempts"));
+		table_cell(&t, "%s", fmt_time(jint(it, "created"), tb,
+		    sizeof(tb)));
+		table_cell(&t, "%s", dash(jstr(it, "last_error")));
+	}
+	if (table_rows(&t) == 0) {
+		printf("no work items\n");
+		table_free(&t);
+	} else
+		table_print(&t, stdout);
+	if (json_is_integer(json_object_get(res, "next")))
+		fprintf(stderr, "(more: clerkctl item list --before %lld)\n",
+		    jint(res, "next"));
+	json_decref(res);
+	return CTL_OK;
+}
+
+static void
+print_escalation_table(json_t *escs)
+{
+	struct table t;
+	char tc[64], td[64];
+	size_t i;
+	json_t *e;
+
+	table_init(&t, 1u << 0, "ID", "STATE", "STEP", "REASON", "CREATED",
+	    "DUE", "DECISION", NULL);
+	json_array_foreach(escs, i, e) {
+		table_cell(&t, "%lld", jint(e, "id"));
+		table_cell(&t, "%s", dash(jstr(e, "state")));
+		table_cell(&t, "%s", dash(jstr(e, "step_id")));
+		table_cell(&t, "%s", dash(jstr(e, "reason")));
+		table_cell(&t, "%s", fmt_time(jint(e, "created"), tc,
+		    sizeof(tc)));
+		table_cell(&t, "%s", fmt_time(jint(e, "due"), td, sizeof(td)));
+		if (jstr(e, "decision") != NULL)
+			table_cell(&t, "%s by %s", jstr(e, "decision"),
+			    dash(jstr(e, "decided_by")));
+		else
+			table_cell(&t, "-");
+	}
+	table_print(&t, stdout);
+}
+
+static int
+cmd_item_show(struct ctl *c, struct args *a)
+{
+	json_t *it, *steps, *s, *escs;
+	long long id;
+	char *path, tb[64], db[64];
+	struct table t;
+	size_t i;
+	int rc;
+
+	if (parse_id("ID", a->argv[0], &id) < 0)
+		return CTL_USAGE;
+	path = xasprintf("/api/v1/items/%lld", id);
+	rc = api(c, "GET", path, NULL, &it);
+	free(path);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(it);
+		json_decref(it);
+		return rc;
+	}
+	field("item", "%lld", jint(it, "id"));
+	field("key", "%s", dash(jstr(it, "key")));
+	field("playbook", "%s (version %.12s)", dash(jstr(it, "playbook")),
+	    dash(jstr(it, "pb_hash")));
+	field("state", "%s", dash(jstr(it, "state")));
+	field("priority", "%lld", jint(it, "priority"));
+	field("attempts", "%lld", jint(it, "attempts"));
+	field("created", "%s", fmt_time(jint(it, "created"), tb, sizeof(tb)));
+	field("updated", "%s", fmt_time(jint(it, "updated"), tb, sizeof(tb)));
+	if (jint(it, "not_before") > util_now_ms())
+		field("not before", "%s", fmt_time(jint(it, "not_before"), tb,
+		    sizeof(tb)));
+	if (jstr(it, "state") != NULL && strcmp(jstr(it, "state"),
+	    "running") == 0)
+		field("lease until", "%s", fmt_time(jint(it, "lease_expires"),
+		    tb, sizeof(tb)));
+	if (jstr(it, "last_error") != NULL && jstr(it, "last_error_kind") &&
+	    strcmp(jstr(it, "last_error_kind"), "none") != 0)
+		field("last error", "%s (%s error)", jstr(it, "last_error"),
+		    jstr(it, "last_error_kind"));
+	else if (jstr(it, "last_error") != NULL)
+		field("last error", "%s", jstr(it, "last_error"));
+	printf("payload:\n");
+	print_json_indented(json_object_get(it, "payload"), 2);
+
+	steps = json_object_get(it, "steps");
+	printf("\nsteps done: %zu\n", json_array_size(steps));
+	if (json_array_size(steps) > 0) {
+		table_init(&t, 1u << 2, "STEP", "FINISHED", "TOOK", "VERSION",
+		    "OUTPUT", NULL);
+		t.maxw = 60;
+		json_array_foreach(steps, i, s) {
+			char *out = json_dumps(json_object_get(s, "output"),
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+
+			table_cell(&t, "%s", dash(jstr(s, "step")));
+			table_cell(&t, "%s", fmt_time(jint(s, "finished"), tb,
+			    sizeof(tb)));
+			table_cell(&t, "%s", fmt_dur(jint(s, "ms"), db,
+			    sizeof(db)));
+			table_cell(&t, "%.12s", dash(jstr(s, "pb_hash")));
+			table_cell(&t, "%s", out ? out : "-");
+			free(out);
+		}
+		table_print(&t, stdout);
+	}
+
+	escs = json_object_get(it, "escalations");
+	if (json_array_size(escs) > 0) {
+		printf("\nescalations:\n");
+		print_escalation_table(escs);
+		json_array_foreach(escs, i, s)
+			if (jstr(s, "state") != NULL &&
+			    strcmp(jstr(s, "state"), "open") == 0) {
+				char *m = clean(jstr(s, "message"), 4);
+
+				printf("\nopen: escalation %lld: %s\n  clerkctl"
+				    " escalation show %lld\n", jint(s, "id"), m,
+				    jint(s, "id"));
+				free(m);
+			}
+	}
+	json_decref(it);
+	return CTL_OK;
+}
+
+static int
+item_action(struct ctl *c, struct args *a, const char *action,
+    const char *done)
+{
+	json_t *res;
+	long long id;
+	char *path;
+	int rc;
+
+	if (parse_id("ID", a->argv[0], &id) < 0)
+		return CTL_USAGE;
+	path = xasprintf("/api/v1/items/%lld/%s", id, action);
+	rc = api(c, "POST", path, NULL, &res);
+	free(path);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		rc = print_json(res);
+	else
+		printf("item %lld %s\n", id, done);
+	json_decref(res);
+	return rc;
+}
+
+static int
+cmd_item_retry(struct ctl *c, struct args *a)
+{
+	return item_action(c, a, "retry", "queued again");
+}
+
+static int
+cmd_item_cancel(struct ctl *c, struct args *a)
+{
+	return item_action(c, a, "cancel", "cancelled");
+}
+
+/* "2026-...(OVERDUE by 5m)" or "... (in 3h)" for an open escalation. */
+static void
+fmt_due(json_t *e, char *buf, size_t len)
+{
+	long long due = jint(e, "due"), now = util_now_ms();
+	bool open = jstr(e, "state") != NULL &&
+	    strcmp(jstr(e, "state"), "open") == 0;
+	char tb[64], db[64];
+
+	if (due <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	fmt_time(due, tb, sizeof(tb));
+	if (open && due < now)
+		snprintf(buf, len, "%s OVERDUE %s", tb, fmt_dur(now - due, db,
+		    sizeof(db)));
+	else if (open)
+		snprintf(buf, len, "%s (in %s)", tb, fmt_dur(due - now, db,
+		    sizeof(db)));
+	else
+		snprintf(buf, len, "%s", tb);
+}
+
+static int
+cmd_escalation_list(struct ctl *c, struct args *a)
+{
+	json_t *res, *escs, *e;
+	struct table t;
+	char *q = NULL, *path, due[160];
+	long long now = util_now_ms();
+	int rc, overdue = 0;
+	size_t i;
+
+	if (ctl_prepare(c) < 0)
+		return CTL_FAIL;
+	query_add(c, &q, "open", a->all ? "0" : "1");
+	query_add(c, &q, "playbook", a->playbook);
+	if (a->limit > 0)
+		query_addi(c, &q, "limit", a->limit);
+	path = xasprintf("/api/v1/escalations%s", q);
+	free(q);
+	rc = api(c, "GET", path, NULL, &res);
+	free(path);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(res);
+		json_decref(res);
+		return rc;
+	}
+	escs = json_object_get(res, "escalations");
+	if (a->all)
+		table_init(&t, 1u << 0 | 1u << 1, "ID", "ITEM", "PLAYBOOK",
+		    "STEP", "REASON", "STATE", "DUE", "DECISION", "MESSAGE",
+		    NULL);
+	else
+		table_init(&t, 1u << 0 | 1u << 1, "ID", "ITEM", "PLAYBOOK",
+		    "STEP", "REASON", "DUE", "MESSAGE", NULL);
+	json_array_foreach(escs, i, e) {
+		bool open = jstr(e, "state") != NULL &&
+		    strcmp(jstr(e, "state"), "open") == 0;
+
+		if (open && jint(e, "due") > 0 && jint(e, "due") < now)
+			overdue++;
+		fmt_due(e, due, sizeof(due));
+		table_cell(&t, "%lld", jint(e, "id"));
+		table_cell(&t, "%lld", jint(e, "item"));
+		table_cell(&t, "%s", dash(jstr(e, "playbook")));
+		table_cell(&t, "%s", dash(jstr(e, "step_id")));
+		table_cell(&t, "%s", dash(jstr(e, "reason")));
+		if (a->all)
+			table_cell(&t, "%s", dash(jstr(e, "state")));
+		table_cell(&t, "%s", due);
+		if (a->all) {
+			if (jstr(e, "decision") != NULL)
+				table_cell(&t, "%s by %s", jstr(e, "decision"),
+				    dash(jstr(e, "decided_by")));
+			else
+				table_cell(&t, "-");
+		}
+		table_cell(&t, "%s", dash(jstr(e, "message")));
+	}
+	if (table_rows(&t) == 0) {
+		printf(a->all ? "no escalations\n" : "no open escalations\n");
+		table_free(&t);
+	} else {
+		table_print(&t, stdout);
+		if (!a->all)
+			printf("\n%zu open, %d overdue\n",
+			    json_array_size(escs), overdue);
+	}
+	if (json_is_integer(json_object_get(res, "next")))
+		fprintf(stderr, "(more escalations than shown; raise"
+		    " --limit)\n");
+	json_decref(res);
+	return CTL_OK;
+}
+
+static int
+cmd_escalation_show(struct ctl *c, struct args *a)
+{
+	json_t *e;
+	long long id;
+	char *path, tb[64], due[160];
+	int rc;
+
+	if (parse_id("ID", a->argv[0], &id) < 0)
+		return CTL_USAGE;
+	path = xasprintf("/api/v1/escalations/%lld", id);
+	rc = api(c, "GET", path, NULL, &e);
+	free(path);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(e);
+		json_decref(e);
+		return rc;
+	}
+	field("escalation", "%lld (%s)", jint(e, "id"), dash(jstr(e,
+	    "state")));
+	field("item", "%lld (%s, key %s, %lld attempt%s)", jint(e, "item"),
+	    dash(jstr(e, "item_state")), dash(jstr(e, "key")),
+	    jint(e, "attempts"), jint(e, "attempts") == 1 ? "" : "s");
+	field("playbook", "%s, step %s", dash(jstr(e, "playbook")),
+	    dash(jstr(e, "step_id")));
+	if (jstr(e, "kind") != NULL && strcmp(jstr(e, "kind"), "none") != 0)
+		field("error kind", "%s", jstr(e, "kind"));
+	field("reason", "%s", dash(jstr(e, "reason")));
+	field("message", "%s", dash(jstr(e, "message")));
+	field("created", "%s", fmt_time(jint(e, "created"), tb, sizeof(tb)));
+	fmt_due(e, due, sizeof(due));
+	field("due", "%s", due);
+	if (jstr(e, "decision") != NULL) {
+		field("decision", "%s by %s at %s", jstr(e, "decision"),
+		    dash(jstr(e, "decided_by")), fmt_time(jint(e,
+		    "decided_at"), tb, sizeof(tb)));
+		if (jstr(e, "decision_reason") != NULL)
+			field("why", "%s", jstr(e, "decision_reason"));
+	}
+	printf("evidence:\n");
+	print_json_indented(json_object_get(e, "context"), 2);
+	printf("payload:\n");
+	print_json_indented(json_object_get(e, "payload"), 2);
+	if (jstr(e, "state") != NULL && strcmp(jstr(e, "state"), "open") == 0)
+		printf("\ndecide with: clerkctl escalation decide %lld"
+		    " approve|reject|retry|resume\n", id);
+	json_decref(e);
+	return CTL_OK;
+}
+
+static int
+cmd_escalation_decide(struct ctl *c, struct args *a)
+{
+	json_t *body, *payload = NULL, *res;
+	const char *by = a->by;
+	struct passwd *pw;
+	long long id;
+	char *path;
+	int rc;
+
+	if (parse_id("ID", a->argv[0], &id) < 0)
+		return CTL_USAGE;
+	if (decision_parse(a->argv[1]) < 0) {
+		errorx("unknown decision \"%s\"; use approve, reject, retry or"
+		    " resume", a->argv[1]);
+		return CTL_USAGE;
+	}
+	if (a->payload != NULL && parse_payload(a->payload, &payload) < 0)
+		return CTL_USAGE;
+	/* The audit trail names a person, not "api". */
+	if (by == NULL || *by == '\0')
+		by = getenv("USER");
+	if ((by == NULL || *by == '\0') && (pw = getpwuid(getuid())) != NULL)
+		by = pw->pw_name;
+	if (by == NULL || *by == '\0')
+		by = "clerkctl";
+	body = json_pack("{s:s,s:s}", "decision", a->argv[1], "by", by);
+	if (a->reason != NULL)
+		json_object_set_new(body, "reason", json_string(a->reason));
+	if (payload != NULL)
+		json_object_set_new(body, "payload", payload);
+	path = xasprintf("/api/v1/escalations/%lld/decide", id);
+	rc = api(c, "POST", path, body, &res);
+	free(path);
+	json_decref(body);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		rc = print_json(res);
+	else
+		printf("escalation %lld decided: %s (item %lld)\n", id,
+		    a->argv[1], jint(res, "item"));
+	json_decref(res);
+	return rc;
+}
+
+static int
+cmd_reload(struct ctl *c, struct args *a)
+{
+	json_t *res, *loaded, *errs, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = api(c, "POST", "/api/v1/reload", NULL, &res)) != CTL_OK)
+		return rc;
+	loaded = json_object_get(res, "loaded");
+	errs = json_object_get(res, "errors");
+	if (c->json)
+		print_json(res);
+	else {
+		printf("loaded %zu playbook%s", json_array_size(loaded),
+		    json_array_size(loaded) == 1 ? "" : "s");
+		json_array_foreach(loaded, i, v) {
+			char *s = clean(json_string_value(v), -1);
+
+			printf("%s %s", i == 0 ? ":" : ",", s);
+			free(s);
+		}
+		putchar('\n');
+		fflush(stdout);
+		json_array_foreach(errs, i, v) {
+			char *s = clean(json_string_value(v), 2);
+
+			fprintf(stderr, "%s\n", s);
+			free(s);
+		}
+	}
+	rc = CTL_OK;
+	if (json_array_size(errs) > 0) {
+		/* Failed playbooks keep running their last good version. */
+		errorx("reload found %zu problem%s; playbooks that failed to"
+		    " load keep their running version", json_array_size(errs),
+		    json_array_size(errs) == 1 ? "" : "s");
+		rc = CTL_FAIL;
+	}
+	json_decref(res);
+	return rc;
+}
+
+/* Makes the rename into dir durable. */
+static void
+sync_dir_of(const char *path)
+{
+	char *tmp = xstrdup(path);
+	int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(tmp);
+}
+
+static int
+cmd_backup(struct ctl *c, struct args *a)
+{
+	const char *dest = a->argv[0];
+	struct stat db, sb;
+	struct queue *q;
+	struct err e;
+	char *tmp;
+	bool exists;
+	int rc;
+
+	if (ctl_config(c) < 0)
+		return CTL_FAIL;
+	if (stat(c->cfg.database, &db) < 0) {
+		/* queue_open would create an empty database here. */
+		errorx("no database at %s: %s; is %s the one clerkd uses?",
+		    c->cfg.database, strerror(errno), config_source(c));
+		return CTL_FAIL;
+	}
+	exists = lstat(dest, &sb) == 0;
+	if (exists && S_ISDIR(sb.st_mode)) {
+		errorx("%s is a directory; give the backup's file name", dest);
+		return CTL_FAIL;
+	}
+	if (exists && sb.st_dev == db.st_dev && sb.st_ino == db.st_ino) {
+		errorx("%s is the live database itself; back up to another"
+		    " file", dest);
+		return CTL_FAIL;
+	}
+	if (exists && !a->force) {
+		errorx("%s already exists; give --force to replace it", dest);
+		return CTL_FAIL;
+	}
+
+	/* Write next to dest and rename, so dest is never a half backup. */
+	tmp = xasprintf("%s.tmp-%ld", dest, (long)getpid());
+	unlink(tmp);
+	err_clear(&e);
+	if ((q = queue_open(c->cfg.database, NULL, &e)) == NULL) {
+		errorx("%s", e.msg);
+		free(tmp);
+		return CTL_FAIL;
+	}
+	rc = queue_backup(q, tmp, &e);
+	queue_close(q);
+	if (rc < 0) {
+		errorx("%s", e.msg);
+		unlink(tmp);
+		free(tmp);
+		return CTL_FAIL;
+	}
+	if (a->force)
+		rc = rename(tmp, dest);
+	else {
+		/* link() refuses a dest that appeared meanwhile, where
+		 * rename() would silently replace it. */
+		if ((rc = link(tmp, dest)) < 0 && errno != EEXIST &&
+		    lstat(dest, &sb) < 0)
+			rc = rename(tmp, dest);   /* no hard links here */
+		else if (rc < 0)
+			errno = EEXIST;
+		if (rc == 0)
+			unlink(tmp);
+	}
+	if (rc < 0) {
+		errorx("cannot write %s: %s", dest, errno == EEXIST ?
+		    "it appeared while the backup ran; give --force to"
+		    " replace it" : strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return CTL_FAIL;
+	}
+	free(tmp);
+	sync_dir_of(dest);
+	if (stat(dest, &sb) < 0)
+		sb.st_size = 0;
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:s,s:I}", "database",
+		    c->cfg.database, "backup", dest, "bytes",
+		    (json_int_t)sb.st_size);
+
+		print_json(j);
+		json_decref(j);
+	} else
+		printf("backed up %s to %s (%lld bytes)\n", c->cfg.database,
+		    dest, (long long)sb.st_size);
+	return CTL_OK;
+}
+
+/* ---- the command table ---- */
+
+static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
+
+static const struct option o_run[] = {
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "priority", required_argument, NULL, OPT_PRIORITY },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_item_list[] = {
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "playbook", required_argument, NULL, OPT_PLAYBOOK },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "before", required_argument, NULL, OPT_BEFORE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_esc_list[] = {
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "playbook", required_argument, NULL, OPT_PLAYBOOK },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_decide[] = {
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "by", required_argument, NULL, OPT_BY },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_backup[] = {
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cmd cmds[] = {
+	{ NULL, "status", "", "status",
+	  "daemon health, work items per playbook and state",
+	  "Shows clerkd's version, uptime, config and health, a table of work\n"
+	  "items per playbook and state, the number of open escalations and\n"
+	  "the playbook files that failed to load.\n",
+	  o_none, 0, 0, cmd_status },
+	{ "playbook", "list", "", "playbook list",
+	  "the loaded playbooks",
+	  "Lists the playbooks clerkd runs: name, trigger, business calendar,\n"
+	  "number of steps and the first 12 characters of the file's SHA-256\n"
+	  "(the version recorded with every run), then the files that failed\n"
+	  "to load.\n",
+	  o_none, 0, 0, cmd_playbook_list },
+	{ "playbook", "check", "FILE...", "playbook check FILE...",
+	  "check playbook files (no daemon needed)",
+	  "Loads each FILE the way clerkd would, without a daemon, and prints\n"
+	  "every problem as \"file:line: message\", or \"FILE: ok\". Exits 1 if\n"
+	  "any file has a problem. Check before you deploy and reload.\n",
+	  o_none, 1, -1, cmd_playbook_check },
+	{ "playbook", "run", "NAME", "playbook run NAME [--payload JSON|@FILE]"
+	  " [--key KEY] [--priority N]",
+	  "queue a work item for a playbook",
+	  "Queues one work item of playbook NAME and prints its id. A KEY that\n"
+	  "was used before does not make a second item: the existing item's\n"
+	  "id is printed and nothing is queued.\n"
+	  "\n"
+	  "options:\n"
+	  "  --payload JSON|@FILE  the item's payload, a JSON object; @FILE\n"
+	  "                        reads it from FILE, @- from standard input\n"
+	  "  --key KEY             the unique key (default: manual:TIME:RANDOM)\n"
+	  "  --priority N          higher runs first (default 0)\n",
+	  o_run, 1, 1, cmd_playbook_run },
+	{ "item", "list", "", "item list [--state S] [--playbook P] [--limit N]"
+	  " [--before ID]",
+	  "work items, newest first",
+	  "Lists work items, newest first.\n"
+	  "\n"
+	  "options:\n"
+	  "  --state S     only items in state S: queued, running, retry_wait,\n"
+	  "                escalated, done, rejected or cancelled\n"
+	  "  --playbook P  only items of playbook P\n"
+	  "  --limit N     at most N items (default 100, at most 1000)\n"
+	  "  --before ID   only items older than ID (the next page)\n",
+	  o_item_list, 0, 0, cmd_item_list },
+	{ "item", "show", "ID", "item show ID",
+	  "one work item: payload, step journal, escalations",
+	  "Shows work item ID: its fields, the payload, the journal of finished\n"
+	  "steps (with the playbook version that ran each) and its\n"
+	  "escalations.\n",
+	  o_none, 1, 1, cmd_item_show },
+	{ "item", "retry", "ID", "item retry ID",
+	  "queue a waiting, rejected or cancelled item again",
+	  "Queues item ID again (from retry_wait, rejected or cancelled); it\n"
+	  "resumes at its first unfinished step. An escalated item is decided\n"
+	  "with \"clerkctl escalation decide ID retry\" instead.\n",
+	  o_none, 1, 1, cmd_item_retry },
+	{ "item", "cancel", "ID", "item cancel ID",
+	  "cancel a queued, waiting or escalated item",
+	  "Cancels item ID (queued, retry_wait or escalated); its open\n"
+	  "escalations are closed.\n",
+	  o_none, 1, 1, cmd_item_cancel },
+	{ "escalation", "list", "", "escalation list [--all] [--playbook P]"
+	  " [--limit N]",
+	  "open escalations, most urgent first",
+	  "Lists the open escalations by due time, the overdue ones marked\n"
+	  "OVERDUE.\n"
+	  "\n"
+	  "options:\n"
+	  "  --all         decided ones too, by id, with their decision\n"
+	  "  --playbook P  only escalations of playbook P\n"
+	  "  --limit N     at most N (default 100, at most 1000)\n",
+	  o_esc_list, 0, 0, cmd_escalation_list },
+	{ "escalation", "show", "ID", "escalation show ID",
+	  "one escalation with its evidence and the item's payload",
+	  "Shows escalation ID: why it was raised, when it is due, the\n"
+	  "evidence the step left, the item's payload and, once decided, the\n"
+	  "decision.\n",
+	  o_none, 1, 1, cmd_escalation_show },
+	{ "escalation", "decide", "ID DECISION", "escalation decide ID approve|reject|retry|"
+	  "resume [--reason TEXT] [--payload JSON|@FILE] [--by NAME]",
+	  "decide an escalation",
+	  "Decides escalation ID:\n"
+	  "  approve  the step counts as done; the item goes on with the next\n"
+	  "  reject   the item ends rejected; needs --reason\n"
+	  "  retry    the escalated step runs again\n"
+	  "  resume   merges --payload into the item's payload (RFC 7386),\n"
+	  "           then runs the step again; needs --payload\n"
+	  "\n"
+	  "options:\n"
+	  "  --reason TEXT         why; for a rejection, what the applicant\n"
+	  "                        can do about it\n"
+	  "  --payload JSON|@FILE  corrected fields, a JSON object\n"
+	  "  --by NAME             who decides, for the audit trail\n"
+	  "                        (default $USER)\n",
+	  o_decide, 2, 2, cmd_escalation_decide },
+	{ NULL, "reload", "", "reload",
+	  "reload config, calendars and playbooks (like SIGHUP)",
+	  "Asks clerkd to reload its config, calendars and playbooks and\n"
+	  "prints the playbooks loaded and every problem. A playbook that\n"
+	  "fails to load keeps running its last good version. Exits 1 if\n"
+	  "there were problems.\n",
+	  o_none, 0, 0, cmd_reload },
+	{ NULL, "backup", "FILE", "backup FILE [--force]",
+	  "copy the database to FILE (SQLite online backup)",
+	  "Writes a consistent copy of clerkd's database (the config's\n"
+	  "database) to FILE with SQLite's online backup; clerkd may keep\n"
+	  "running. Needs read access to the database, not the daemon.\n"
+	  "\n"
+	  "options:\n"
+	  "  --force  replace FILE if it exists\n",
+	  o_backup, 1, 1, cmd_backup },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: clerkctl [-c FILE] [--url URL] [--token-file FILE]"
+	    " [--json] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCMDS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s%s%s%s%s", cmds[i].group ?
+		    cmds[i].group : "", cmds[i].group ? " " : "",
+		    cmds[i].name, *cmds[i].args ? " " : "", cmds[i].args);
+		fprintf(f, "  %-30s %s\n", name, cmds[i].summary);
+	}
+	fprintf(f, "\n%s", global_help);
+}
+
+/* A command's help; after a usage error without the global options. */
+static void
+cmd_help(const struct cmd *cmd, FILE *f, bool full)
+{
+	fprintf(f, "usage: clerkctl %s\n\n%s\n%s", cmd->synopsis, cmd->help,
+	    full ? global_help : "global options: clerkctl --help\n");
+}
+
+/* A group word ("item") alone: its commands. */
+static void
+group_usage(const char *group, FILE *f)
+{
+	fprintf(f, "usage: clerkctl %s COMMAND\n\ncommands:\n", group);
+	for (size_t i = 0; i < NCMDS; i++)
+		if (cmds[i].group != NULL && strcmp(cmds[i].group, group) == 0)
+			fprintf(f, "  clerkctl %s\n      %s\n",
+			    cmds[i].synopsis, cmds[i].summary);
+}
+
+static bool
+is_group(const char *w)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		if (cmds[i].group != NULL && strcmp(cmds[i].group, w) == 0)
+			return true;
+	return false;
+}
+
+/* 1 if ch is a global option (and was taken), else 0. */
+static int
+global_opt(struct ctl *c, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'c':
+		c->config_file = arg;
+		return 1;
+	case OPT_URL:
+		c->url = arg;
+		return 1;
+	case OPT_TOKEN_FILE:
+		c->token_file = arg;
+		return 1;
+	case OPT_JSON:
+		c->json = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The option that getopt did not accept, for the message. */
+static const char *
+bad_option(char **argv, char *buf, size_t len)
+{
+	if (optopt != 0 && optopt < 0x100)
+		snprintf(buf, len, "-%c", optopt);
+	else
+		snprintf(buf, len, "%s", argv[optind - 1]);
+	return buf;
+}
+
+static int
+run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
+{
+	struct option *opts;
+	struct args a;
+	size_t nl = 0, ng = sizeof(global_opts) / sizeof(global_opts[0]);
+	char name[64], buf[256];
+	int ch, rc = -1;
+
+	snprintf(name, sizeof(name), "%s%s%s", cmd->group ? cmd->group : "",
+	    cmd->group ? " " : "", cmd->name);
+	while (cmd->opts[nl].name != NULL)
+		nl++;
+	opts = xcalloc(nl + ng, sizeof(*opts));
+	memcpy(opts, cmd->opts, nl * sizeof(*opts));
+	memcpy(opts + nl, global_opts, ng * sizeof(*opts));
+	memset(&a, 0, sizeof(a));
+
+	/* optind 0 makes glibc start over on this new argument vector. */
+	optind = 0;
+	opterr = 0;
+	while (rc < 0 && (ch = getopt_long(argc, argv, ":c:h", opts, NULL))
+	    != -1) {
+		if (global_opt(c, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'h':
+			cmd_help(cmd, stdout, true);
+			rc = CTL_OK;
+			break;
+		case OPT_VERSION:
+			printf("clerkctl %s\n", CLERK_VERSION);
+			rc = CTL_OK;
+			break;
+		case OPT_STATE:
+			a.state = optarg;
+			break;
+		case OPT_PLAYBOOK:
+			a.playbook = optarg;
+			break;
+		case OPT_LIMIT:
+			if (parse_num("--limit", optarg, 1, 1000, &a.limit) < 0)
+				rc = CTL_USAGE;
+			break;
+		case OPT_BEFORE:
+			if (parse_id("--before", optarg, &a.before) < 0)
+				rc = CTL_USAGE;
+			break;
+		case OPT_ALL:
+			a.all = true;
+			break;
+		case OPT_PAYLOAD:
+			a.payload = optarg;
+			break;
+		case OPT_KEY:
+			a.key = optarg;
+			break;
+		case OPT_PRIORITY:
+			if (parse_num("--priority", optarg, -1000000, 1000000,
+			    &a.priority) < 0)
+				rc = CTL_USAGE;
+			a.have_priority = true;
+			break;
+		case OPT_REASON:
+			a.reason = optarg;
+			break;
+		case OPT_BY:
+			a.by = optarg;
+			break;
+		case OPT_FORCE:
+			a.force = true;
+			break;
+		case ':':
+			errorx("%s: option %s needs a value", name,
+			    bad_option(argv, buf, sizeof(buf)));
+			fputc('\n', stderr);
+			cmd_help(cmd, stderr, false);
+			rc = CTL_USAGE;
+			break;
+		default:
+			errorx("%s: unknown option %s", name,
+			    bad_option(argv, buf, sizeof(buf)));
+			fputc('\n', stderr);
+			cmd_help(cmd, stderr, false);
+			rc = CTL_USAGE;
+			break;
+		}
+	}
+	free(opts);
+	if (rc >= 0)
+		return rc;
+	a.argc = argc - optind;
+	a.argv = argv + optind;
+	if (a.argc < cmd->minargs || (cmd->maxargs >= 0 &&
+	    a.argc > cmd->maxargs)) {
+		if (a.argc < cmd->minargs)
+			errorx("%s: missing argument", name);
+		else
+			errorx("%s: unexpected argument \"%s\"", name,
+			    a.argv[cmd->maxargs]);
+		fprintf(stderr, "usage: clerkctl %s\n(clerkctl %s --help"
+		    " explains)\n", cmd->synopsis, name);
+		return CTL_USAGE;
+	}
+	return cmd->run(c, &a);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct option *gopts = (struct option *)global_opts;
+	struct ctl c;
+	const struct cmd *cmd = NULL;
+	char buf[256];
+	int ch, rc;
+
+	memset(&c, 0, sizeof(c));
+	opterr = 0;
+	/* '+': stop at the command; its options are parsed by run_cmd. */
+	while ((ch = getopt_long(argc, argv, "+:c:h", gopts, NULL)) != -1) {
+		if (global_opt(&c, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return CTL_OK;
+		case OPT_VERSION:
+			printf("clerkctl %s\n", CLERK_VERSION);
+			return CTL_OK;
+		case ':':
+			errorx("option %s needs a value", bad_option(argv, buf,
+			    sizeof(buf)));
+			usage(stderr);
+			return CTL_USAGE;
+		default:
+			errorx("unknown option %s", bad_option(argv, buf,
+			    sizeof(buf)));
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		errorx("no command given");
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	if (is_group(argv[0])) {
+		if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0) {
+			bool help = argc >= 2;
+
+			if (!help)
+				errorx("\"%s\" needs a command", argv[0]);
+			group_usage(argv[0], help ? stdout : stderr);
+			return help ? CTL_OK : CTL_USAGE;
+		}
+		for (size_t i = 0; i < NCMDS && cmd == NULL; i++)
+			if (cmds[i].group != NULL &&
+			    strcmp(cmds[i].group, argv[0]) == 0 &&
+			    strcmp(cmds[i].name, argv[1]) == 0)
+				cmd = &cmds[i];
+		if (cmd == NULL) {
+			errorx("unknown command \"%s %s\"", argv[0], argv[1]);
+			group_usage(argv[0], stderr);
+			return CTL_USAGE;
+		}
+		argc--;
+		argv++;
+	} else {
+		for (size_t i = 0; i < NCMDS && cmd == NULL; i++)
+			if (cmds[i].group == NULL &&
+			    strcmp(cmds[i].name, argv[0]) == 0)
+				cmd = &cmds[i];
+		if (cmd == NULL) {
+			errorx("unknown command \"%s\"", argv[0]);
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((c.curl = curl_easy_init()) == NULL)
+		fatal("cannot initialize libcurl");
+	rc = run_cmd(&c, cmd, argc, argv);
+	curl_easy_cleanup(c.curl);
+	curl_global_cleanup();
+	if (c.cfg_loaded)
+		config_clear(&c.cfg);
+	free(c.base);
+	free(c.token);
+	free(c.token_path);
+	free(c.token_err);
+	return rc;
+}
