@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -500,6 +501,11 @@ ctl_config(struct ctl *c)
 	if (config_load(&c->cfg, file, &e) < 0) {
 		errorx("%s", e.msg);
 		return -1;
+	}
+	/* Show times in the daemon's zone, as its logs and calendars do. */
+	if (getenv("TZ") == NULL) {
+		setenv("TZ", c->cfg.timezone, 1);
+		tzset();
 	}
 	c->cfg_loaded = true;
 	return 0;

@@ -30,6 +30,8 @@ absolute(const char *base, const char *path)
 			return xstrdup(path);
 		base = cwd;
 	}
+	if (strcmp(path, ".") == 0)
+		return xstrdup(base);
 	return xasprintf("%s/%s", base, path);
 }
 
