@@ -1398,7 +1398,8 @@ cmd_escalation_list(struct ctl *c, struct args *a)
 			printf("\n%zu open, %d overdue\n",
 			    json_array_size(escs), overdue);
 	}
-	if (json_is_integer(json_object_get(res, "next")))
+	if (!json_is_null(json_object_get(res, "next")) &&
+	    json_object_get(res, "next") != NULL)
 		fprintf(stderr, "(more escalations than shown; raise"
 		    " --limit)\n");
 	json_decref(res);

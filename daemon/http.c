@@ -5,6 +5,8 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -323,11 +325,12 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
 	json_decref(b);
 }
 
+/* by_due: the list is in (due, id) order and its cursor is "DUE:ID". */
 static void
 list_reply(struct evhttp_request *req, json_t *arr, const char *key,
-    int limit, bool ascending, struct err *e)
+    int limit, bool by_due, struct err *e)
 {
-	json_t *next = json_null();
+	json_t *next = json_null(), *last;
 	size_t n;
 
 	if (arr == NULL) {
@@ -335,10 +338,17 @@ list_reply(struct evhttp_request *req, json_t *arr, const char *key,
 		return;
 	}
 	n = json_array_size(arr);
-	if (n > 0 && (int)n >= (limit > 0 ? limit : 100))
-		next = json_incref(json_object_get(json_array_get(arr, n - 1),
-		    "id"));
-	(void)ascending;
+	if (n > 0 && (int)n >= (limit > 0 ? limit : 100)) {
+		last = json_array_get(arr, n - 1);
+		json_decref(next);
+		if (by_due)
+			next = json_sprintf("%" JSON_INTEGER_FORMAT ":%"
+			    JSON_INTEGER_FORMAT, json_integer_value(
+			    json_object_get(last, "due")), json_integer_value(
+			    json_object_get(last, "id")));
+		else
+			next = json_incref(json_object_get(last, "id"));
+	}
 	reply_json(req, 200, json_pack("{s:o,s:o}", key, arr, "next", next));
 }
 
@@ -442,14 +452,23 @@ route(struct evhttp_request *req, void *arg)
 			reply_err(req, ERR_NOTFOUND, "no such item endpoint");
 	} else if (strcmp(path, "escalations") == 0 && get) {
 		struct esc_filter f = { 0 };
-		const char *open = evhttp_find_header(&q, "open");
+		const char *open = evhttp_find_header(&q, "open"), *after;
 
 		f.playbook = evhttp_find_header(&q, "playbook");
 		f.open_only = open == NULL || strcmp(open, "0") != 0;
-		f.after_id = query_int(&q, "after", 0);
+		after = evhttp_find_header(&q, "after");
+		if (after != NULL && f.open_only &&
+		    sscanf(after, "%" SCNd64 ":%" SCNd64, &f.after_due,
+		    &f.after_id) != 2) {
+			reply_err(req, ERR_INVALID, "after must be the \"next\""
+			    " cursor of the previous page (DUE:ID)");
+			goto out;
+		}
+		if (after != NULL && !f.open_only)
+			f.after_id = atoll(after);
 		f.limit = (int)query_int(&q, "limit", 100);
 		list_reply(req, queue_escalation_list(d->q, &f, &e),
-		    "escalations", f.limit, true, &e);
+		    "escalations", f.limit, f.open_only, &e);
 	} else if (strncmp(path, "escalations/", 12) == 0 &&
 	    (id = path_id(path + 12, &rest)) > 0) {
 		json_t *es;
@@ -468,6 +487,7 @@ route(struct evhttp_request *req, void *arg)
 	} else
 		reply_err(req, ERR_NOTFOUND, "no such endpoint or method; see"
 		    " docs/API.md");
+out:
 	evhttp_clear_headers(&q);
 }
 

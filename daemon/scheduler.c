@@ -348,6 +348,7 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 	r->u.fail.context = j->context;
 	r->u.fail.reason = j->reason[0] ? j->reason : "escalated";
 	r->u.fail.due = util_now_ms() + pb->sla_ms;
+	r->u.fail.owner = s->owner;
 	if (res == STEP_SYSTEM_ERROR && failures < pb->retry.attempts) {
 		int64_t delay = pb_retry_delay(pb, failures);
 		char d[32];
@@ -423,6 +424,7 @@ run_job(struct sched *s, struct job *j)
 		    it->playbook);
 		j->req.u.fail.message = j->message;
 		j->req.u.fail.due = now + 86400000;
+		j->req.u.fail.owner = s->owner;
 		j->req.done = step_committed;
 		j->req.arg = j;
 		queue_submit(s->q, &j->req);
@@ -448,6 +450,7 @@ run_job(struct sched *s, struct job *j)
 		j->req.op = QOP_STEP_DONE;
 		j->req.u.step_done.item = it->id;
 		j->req.u.step_done.final = true;
+		j->req.u.step_done.owner = s->owner;
 		j->req.done = step_committed;
 		j->req.arg = j;
 		queue_submit(s->q, &j->req);
@@ -485,6 +488,7 @@ run_job(struct sched *s, struct job *j)
 		j->req.u.step_done.output = j->output;
 		j->req.u.step_done.final = j->step + 1 == j->pb->nsteps;
 		j->req.u.step_done.ms = util_mono_ms() - j->started;
+		j->req.u.step_done.owner = s->owner;
 		j->req.done = step_committed;
 		j->req.arg = j;
 		queue_submit(s->q, &j->req);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,13 +160,19 @@ util_parse_duration(const char *s, int64_t *ms, struct err *e)
 			p++;
 		} else
 			goto bad;
+		/* Refuse what does not fit rather than wrap around: 100 years
+		 * is more than any timeout or SLA needs. */
+		if (n > INT64_C(3153600000000) / unit ||
+		    total + n * unit > INT64_C(3153600000000))
+			goto bad;
 		total += n * unit;
 	}
 	*ms = total;
 	return 0;
 bad:
 	err_setc(e, ERR_INVALID, "bad duration \"%s\": use a number and a unit "
-	    "(ms, s, m, h, d), e.g. \"10s\", \"30m\", \"1h30m\"", s);
+	    "(ms, s, m, h, d), e.g. \"10s\", \"30m\", \"1h30m\", at most 100"
+	    " years", s);
 	return -1;
 }
 
@@ -312,8 +319,11 @@ int
 util_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode, struct err *e)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	static atomic_uint seq;
+	char *tmp = xasprintf("%s.tmp.%ld.%u", path, (long)getpid(),
+	    atomic_fetch_add(&seq, 1));
 	const char *p = data;
+	char *dir, *slash;
 	int fd;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -346,11 +356,43 @@ util_write_file_atomic(const char *path, const void *data, size_t len,
 		return -1;
 	}
 	free(tmp);
+	/* The rename is durable only once the directory is synced. */
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		fd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	} else
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
 	return 0;
 fail:
 	close(fd);
 	unlink(tmp);
 	free(tmp);
+	return -1;
+}
+
+/* mkdir that accepts an existing directory, and only a directory. */
+static int
+mkdir_one(const char *p, mode_t mode, struct err *e)
+{
+	struct stat st;
+
+	if (mkdir(p, mode) == 0)
+		return 0;
+	if (errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	if (errno == EEXIST)
+		err_set(e, "cannot create directory %s: a file of that name is"
+		    " in the way", p);
+	else
+		err_set(e, "cannot create directory %s: %s", p, strerror(errno));
 	return -1;
 }
 
@@ -363,15 +405,13 @@ util_mkdir_p(const char *path, mode_t mode, struct err *e)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			err_set(e, "cannot create directory %s: %s", p, strerror(errno));
+		if (mkdir_one(p, mode, e) < 0) {
 			free(p);
 			return -1;
 		}
 		*s = '/';
 	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST) {
-		err_set(e, "cannot create directory %s: %s", p, strerror(errno));
+	if (mkdir_one(p, mode, e) < 0) {
 		free(p);
 		return -1;
 	}

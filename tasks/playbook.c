@@ -4,6 +4,7 @@
 #include "playbook.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,7 +327,8 @@ pb_load(const char *file, struct pb_diag *d)
 	atomic_init(&pb->refs, 1);
 	pb->file = xstrdup(file);
 	if (util_sha256_file(file, pb->hash, &e) < 0) {
-		pb_diag_add(d, NULL, "%s", e.msg);
+		pb_diag_add(d, NULL, "cannot read the playbook: %s",
+		    strerror(errno));
 		pb_unref(pb);
 		return NULL;
 	}
@@ -376,7 +378,8 @@ pb_load(const char *file, struct pb_diag *d)
 			pb->retry.initial_ms = get_duration(s, "initial", "10s",
 			    d);
 			pb->retry.max_ms = get_duration(s, "max", "30m", d);
-			if (pb->retry.initial_ms > 0 && pb->retry.max_ms > 0 &&
+			/* -1 means unparsable, reported already. */
+			if (pb->retry.initial_ms >= 0 && pb->retry.max_ms >= 0 &&
 			    pb->retry.max_ms < pb->retry.initial_ms)
 				pb_diag_add(d, s, "retry max is shorter than"
 				    " initial");

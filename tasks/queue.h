@@ -111,6 +111,7 @@ struct qreq {
 			const char *output;   /* JSON text */
 			bool final;           /* last step: item becomes done */
 			int64_t ms;           /* how long the step took */
+			const char *owner;    /* the claimer; NULL: any */
 		} step_done;
 		struct {
 			int64_t item;
@@ -122,6 +123,7 @@ struct qreq {
 			const char *reason;   /* FAIL_ESCALATE: short code */
 			const char *context;  /* FAIL_ESCALATE: JSON text or NULL */
 			int64_t due;          /* FAIL_ESCALATE: SLA due time, ms */
+			const char *owner;    /* the claimer; NULL: any */
 			int64_t escalation;   /* out */
 		} fail;
 		struct {
@@ -195,7 +197,9 @@ json_t *queue_item_list(struct queue *q, const struct item_filter *f,
 struct esc_filter {
 	const char *playbook;
 	bool open_only;
-	int64_t after_id;       /* cursor for the due-time order */
+	/* Cursor: the last row seen. Open ones come by (due, id), all by id. */
+	int64_t after_due;
+	int64_t after_id;
 	int limit;
 };
 

@@ -98,16 +98,19 @@ static const char *stmt_sql[NSTMT] = {
 	[S_STEP_INSERT] = "INSERT INTO steps(item, step_id, pb_hash, output,"
 	    " finished, ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_STEP_ADVANCE] = "UPDATE items SET attempts = 0, updated = ?2,"
-	    " pb_hash = ?3 WHERE id = ?1 AND state = 1",
+	    " pb_hash = ?3 WHERE id = ?1 AND state = 1"
+	    " AND (?4 IS NULL OR owner = ?4)",
 	[S_STEP_FINISH] = "UPDATE items SET attempts = 0, state = 4,"
 	    " owner = NULL, updated = ?2, last_error = NULL,"
-	    " last_error_kind = 0 WHERE id = ?1 AND state = 1",
+	    " last_error_kind = 0 WHERE id = ?1 AND state = 1"
+	    " AND (?3 IS NULL OR owner = ?3)",
 	[S_FAIL_RETRY] = "UPDATE items SET state = 2, attempts = attempts + 1,"
 	    " not_before = ?2, last_error = ?3, last_error_kind = ?4,"
-	    " owner = NULL, updated = ?5 WHERE id = ?1 AND state = 1",
+	    " owner = NULL, updated = ?5 WHERE id = ?1 AND state = 1"
+	    " AND (?6 IS NULL OR owner = ?6)",
 	[S_FAIL_STATE] = "UPDATE items SET state = ?2, last_error = ?3,"
 	    " last_error_kind = ?4, owner = NULL, updated = ?5"
-	    " WHERE id = ?1 AND state = 1",
+	    " WHERE id = ?1 AND state = 1 AND (?6 IS NULL OR owner = ?6)",
 	[S_ESC_INSERT] = "INSERT INTO escalations(item, playbook, step_id,"
 	    " kind, reason, message, context, created, due)"
 	    " SELECT ?1, playbook, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM items"
@@ -211,7 +214,8 @@ open_conn(const char *path, int flags, bool durable, struct err *e)
 	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 	    " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16000;",
 	    durable ? "FULL" : "NORMAL");
-	if (exec_sql(db, pragmas, e) < 0) {
+	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		db_err(e, db, "setting up WAL mode");
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -428,6 +432,11 @@ do_claim(struct sqlite_store *s, struct qreq *r, int64_t now)
 
 	r->u.claim.items = NULL;
 	r->u.claim.n = 0;
+	if (r->u.claim.max <= 0 || r->u.claim.max > 100000) {
+		err_setc(&r->err, ERR_INVALID, "claim: max must be 1..100000,"
+		    " not %d", r->u.claim.max);
+		return -1;
+	}
 	if (run(s, bind(s, S_CLAIM_EXPIRE, "i", now), &r->err) < 0)
 		return -1;
 	if (sqlite3_changes(s->w) > 0)
@@ -480,8 +489,9 @@ require_changed(struct sqlite_store *s, struct qreq *r, int64_t item,
 {
 	if (sqlite3_changes(s->w) == 1)
 		return 0;
-	err_setc(&r->err, ERR_CONFLICT, "item %lld is not running any more"
-	    " (its lease expired or it was cancelled); %s discarded",
+	err_setc(&r->err, ERR_CONFLICT, "item %lld is not running here any"
+	    " more (its lease expired, or it was released or cancelled); %s"
+	    " discarded",
 	    (long long)item, what);
 	return -1;
 }
@@ -492,8 +502,8 @@ do_step_done(struct sqlite_store *s, struct qreq *r, int64_t now)
 	int64_t id = r->u.step_done.item;
 
 	if (r->u.step_done.step_id != NULL) {
-		if (run(s, bind(s, S_STEP_ADVANCE, "iit", id, now,
-		    r->u.step_done.pb_hash), &r->err) < 0 ||
+		if (run(s, bind(s, S_STEP_ADVANCE, "iitt", id, now,
+		    r->u.step_done.pb_hash, r->u.step_done.owner), &r->err) < 0 ||
 		    require_changed(s, r, id, "step result") < 0)
 			return -1;
 		if (run(s, bind(s, S_STEP_INSERT, "itttii", id,
@@ -503,7 +513,8 @@ do_step_done(struct sqlite_store *s, struct qreq *r, int64_t now)
 			return -1;
 	}
 	if (r->u.step_done.final) {
-		if (run(s, bind(s, S_STEP_FINISH, "ii", id, now), &r->err) < 0 ||
+		if (run(s, bind(s, S_STEP_FINISH, "iit", id, now,
+		    r->u.step_done.owner), &r->err) < 0 ||
 		    require_changed(s, r, id, "completion") < 0)
 			return -1;
 	}
@@ -518,17 +529,20 @@ do_fail(struct sqlite_store *s, struct qreq *r, int64_t now)
 
 	switch (r->u.fail.action) {
 	case FAIL_RETRY:
-		st = bind(s, S_FAIL_RETRY, "iitii", id, r->u.fail.not_before,
-		    r->u.fail.message, (int64_t)r->u.fail.kind, now);
+		st = bind(s, S_FAIL_RETRY, "iitiit", id, r->u.fail.not_before,
+		    r->u.fail.message, (int64_t)r->u.fail.kind, now,
+		    r->u.fail.owner);
 		break;
 	case FAIL_ESCALATE:
-		st = bind(s, S_FAIL_STATE, "iitii", id, (int64_t)ITEM_ESCALATED,
-		    r->u.fail.message, (int64_t)r->u.fail.kind, now);
+		st = bind(s, S_FAIL_STATE, "iitiit", id, (int64_t)ITEM_ESCALATED,
+		    r->u.fail.message, (int64_t)r->u.fail.kind, now,
+		    r->u.fail.owner);
 		break;
 	case FAIL_REJECT:
 	default:
-		st = bind(s, S_FAIL_STATE, "iitii", id, (int64_t)ITEM_REJECTED,
-		    r->u.fail.message, (int64_t)r->u.fail.kind, now);
+		st = bind(s, S_FAIL_STATE, "iitiit", id, (int64_t)ITEM_REJECTED,
+		    r->u.fail.message, (int64_t)r->u.fail.kind, now,
+		    r->u.fail.owner);
 		break;
 	}
 	if (run(s, st, &r->err) < 0 ||
@@ -953,17 +967,18 @@ sq_escalation_list(void *p, const struct esc_filter *f, struct err *e)
 	if (f->open_only)
 		st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
 		    " WHERE e.state = 'open' AND (?1 IS NULL OR"
-		    " e.playbook = ?1) AND e.id > ?2"
+		    " e.playbook = ?1) AND (?2 = 0 OR (e.due, e.id) > (?4, ?2))"
 		    " ORDER BY e.due, e.id LIMIT ?3", e);
 	else
 		st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
 		    " WHERE (?1 IS NULL OR e.playbook = ?1) AND e.id > ?2"
-		    " ORDER BY e.id LIMIT ?3", e);
+		    " AND ?4 IS NOT NULL ORDER BY e.id LIMIT ?3", e);
 	if (st != NULL) {
 		if (f->playbook != NULL)
 			sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, f->after_id);
 		sqlite3_bind_int(st, 3, limit);
+		sqlite3_bind_int64(st, 4, f->after_due);
 		res = rows(s, st, "context", e);
 	}
 	pthread_mutex_unlock(&s->rlock);
