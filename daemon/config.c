@@ -57,7 +57,7 @@ parse_listen(struct config *c, const char *s)
 	if (*end != '\0' || port < 1 || port > 65535)
 		return -1;
 	free(c->listen_host);
-	c->listen_host = strndup(s, (size_t)(colon - s));
+	c->listen_host = xstrndup(s, (size_t)(colon - s));
 	c->listen_port = (int)port;
 	return 0;
 }

@@ -824,7 +824,7 @@ watch_file(struct sched *s, struct pbslot *p, const char *name)
 	struct stat st;
 	struct err e;
 	json_t *payload;
-	char *text;
+	char *text, *stem;
 
 	if (p->pb == NULL || !watch_candidate(p->pb, name))
 		return;
@@ -839,8 +839,13 @@ watch_file(struct sched *s, struct pbslot *p, const char *name)
 		free(path);
 		return;
 	}
-	payload = json_pack("{s:s,s:s,s:I,s:s}", "file", path, "name", name,
-	    "size", (json_int_t)st.st_size, "sha256", sha);
+	/* dir and stem let a step name a companion file, e.g. the ledger
+	 * export "${dir}/${stem}.ledger.csv" beside a bank statement. */
+	stem = xstrndup(name, strcspn(name, "."));
+	payload = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "file", path, "name",
+	    name, "dir", p->watch_dir, "stem", stem, "size",
+	    (json_int_t)st.st_size, "sha256", sha);
+	free(stem);
 	text = json_dumps(payload, JSON_COMPACT);
 	json_decref(payload);
 	/* The same upload (name and content) never becomes two items. */

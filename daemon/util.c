@@ -109,6 +109,16 @@ xstrdup(const char *s)
 }
 
 char *
+xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+
+	if (d == NULL)
+		fatal("out of memory");
+	return d;
+}
+
+char *
 xasprintf(const char *fmt, ...)
 {
 	va_list ap;
