@@ -222,8 +222,14 @@ cron_field_parse(const char *expr, enum cron_field f, const char *text,
 				goto out;
 			}
 			step = (int)n;
-			if (!ranged)
+			if (!ranged) {
+				/* "A/N" runs to the end of the field; for the
+				 * weekday, 7 is Sunday again, so "7/N" is
+				 * "0/N", not an empty set. */
+				if (fs->max == 7 && lo == 7)
+					lo = 0;
 				hi = fs->max == 7 ? 6 : fs->max;
+			}
 		}
 		if (*p != '\0')
 			goto syntax;

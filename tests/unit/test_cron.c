@@ -597,6 +597,18 @@ test_errors_shape(void **state)
 	    "\"min hour dom month dow\"");
 }
 
+/* Found by fuzz_cron: "7/1" in the weekday field parsed to an empty set
+ * and the expression never fired. 7 is Sunday, so it is "0/1": every day. */
+static void
+test_dow_seven_with_step_fires(void **state)
+{
+	/* 2026-11-23 is a Monday. */
+	assert_int_equal(next("0 9 * * 7/1", lt(2026, 11, 23, 10, 0, 0)),
+	    lt(2026, 11, 24, 9, 0, 0));
+	assert_int_equal(next("0 9 * * 7/3", lt(2026, 11, 23, 10, 0, 0)),
+	    lt(2026, 11, 25, 9, 0, 0));
+}
+
 int
 main(void)
 {
@@ -627,6 +639,7 @@ main(void)
 		cmocka_unit_test(test_errors_ranges_and_steps),
 		cmocka_unit_test(test_errors_syntax),
 		cmocka_unit_test(test_errors_shape),
+		cmocka_unit_test(test_dow_seven_with_step_fires),
 	};
 
 	/* the expectations are Shanghai local times, whatever the caller's TZ */
