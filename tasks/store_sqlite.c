@@ -77,6 +77,7 @@ enum {
 	S_RELEASE, S_RENEW, S_RECOVER,
 	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
 	S_ITEM_PATCH, S_ESC_CLOSE_ITEM,
+	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP,
 	NSTMT
 };
 
@@ -84,7 +85,8 @@ static const char *stmt_sql[NSTMT] = {
 	[S_ENQ_FIND] = "SELECT id FROM items WHERE playbook = ?1 AND key = ?2",
 	[S_ENQ_INSERT] = "INSERT INTO items(key, playbook, pb_hash, priority,"
 	    " not_before, payload, state, created, updated)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)"
+	    " ON CONFLICT(playbook, key) DO NOTHING",
 	[S_CLAIM_EXPIRE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " updated = ?1 WHERE state = 1 AND lease_expires < ?1",
 	[S_CLAIM_SELECT] = "SELECT id, key, playbook, pb_hash, priority,"
@@ -102,8 +104,8 @@ static const char *stmt_sql[NSTMT] = {
 	    " AND (?4 IS NULL OR owner = ?4)",
 	[S_STEP_FINISH] = "UPDATE items SET attempts = 0, state = 4,"
 	    " owner = NULL, updated = ?2, last_error = NULL,"
-	    " last_error_kind = 0 WHERE id = ?1 AND state = 1"
-	    " AND (?3 IS NULL OR owner = ?3)",
+	    " last_error_kind = 0, pb_hash = coalesce(?4, pb_hash)"
+	    " WHERE id = ?1 AND state = 1 AND (?3 IS NULL OR owner = ?3)",
 	[S_FAIL_RETRY] = "UPDATE items SET state = 2, attempts = attempts + 1,"
 	    " not_before = ?2, last_error = ?3, last_error_kind = ?4,"
 	    " owner = NULL, updated = ?5 WHERE id = ?1 AND state = 1"
@@ -134,6 +136,10 @@ static const char *stmt_sql[NSTMT] = {
 	    " WHERE id = ?1",
 	[S_ITEM_PATCH] = "UPDATE items SET payload = json_patch(payload, ?2)"
 	    " WHERE id = ?1",
+	/* Prepared once: exec would parse them again for every request. */
+	[S_SAVEPOINT] = "SAVEPOINT req",
+	[S_ROLLBACK_TO] = "ROLLBACK TO req",
+	[S_RELEASE_SP] = "RELEASE req",
 	[S_ESC_CLOSE_ITEM] = "UPDATE escalations SET state = 'decided',"
 	    " decision = ?2, decided_by = ?3, decided_at = ?4"
 	    " WHERE item = ?1 AND state = 'open'",
@@ -398,6 +404,20 @@ do_enqueue(struct sqlite_store *s, struct qreq *r, int64_t now)
 	sqlite3_stmt *st;
 	int rc;
 
+	/* Insert first: a new key is the common case, and the unique index
+	 * answers the duplicate question on the way. */
+	st = bind(s, S_ENQ_INSERT, "tttiiti", r->u.enqueue.key,
+	    r->u.enqueue.playbook, r->u.enqueue.pb_hash,
+	    (int64_t)r->u.enqueue.priority,
+	    r->u.enqueue.not_before ? r->u.enqueue.not_before : now,
+	    r->u.enqueue.payload ? r->u.enqueue.payload : "{}", now);
+	if (run(s, st, &r->err) < 0)
+		return -1;
+	if (sqlite3_changes(s->w) == 1) {
+		r->u.enqueue.id = sqlite3_last_insert_rowid(s->w);
+		r->u.enqueue.dup = false;
+		return 0;
+	}
 	st = bind(s, S_ENQ_FIND, "tt", r->u.enqueue.playbook, r->u.enqueue.key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -407,20 +427,8 @@ do_enqueue(struct sqlite_store *s, struct qreq *r, int64_t now)
 		return 0;
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_err(&r->err, s->w, "enqueue");
-		return -1;
-	}
-	st = bind(s, S_ENQ_INSERT, "tttiiti", r->u.enqueue.key,
-	    r->u.enqueue.playbook, r->u.enqueue.pb_hash,
-	    (int64_t)r->u.enqueue.priority,
-	    r->u.enqueue.not_before ? r->u.enqueue.not_before : now,
-	    r->u.enqueue.payload ? r->u.enqueue.payload : "{}", now);
-	if (run(s, st, &r->err) < 0)
-		return -1;
-	r->u.enqueue.id = sqlite3_last_insert_rowid(s->w);
-	r->u.enqueue.dup = false;
-	return 0;
+	db_err(&r->err, s->w, "enqueue");
+	return -1;
 }
 
 static int
@@ -502,9 +510,11 @@ do_step_done(struct sqlite_store *s, struct qreq *r, int64_t now)
 	int64_t id = r->u.step_done.item;
 
 	if (r->u.step_done.step_id != NULL) {
-		if (run(s, bind(s, S_STEP_ADVANCE, "iitt", id, now,
-		    r->u.step_done.pb_hash, r->u.step_done.owner), &r->err) < 0 ||
-		    require_changed(s, r, id, "step result") < 0)
+		/* The last step's finish below updates the row anyway. */
+		if (!r->u.step_done.final && (run(s, bind(s, S_STEP_ADVANCE,
+		    "iitt", id, now, r->u.step_done.pb_hash,
+		    r->u.step_done.owner), &r->err) < 0 ||
+		    require_changed(s, r, id, "step result") < 0))
 			return -1;
 		if (run(s, bind(s, S_STEP_INSERT, "itttii", id,
 		    r->u.step_done.step_id, r->u.step_done.pb_hash,
@@ -513,8 +523,8 @@ do_step_done(struct sqlite_store *s, struct qreq *r, int64_t now)
 			return -1;
 	}
 	if (r->u.step_done.final) {
-		if (run(s, bind(s, S_STEP_FINISH, "iit", id, now,
-		    r->u.step_done.owner), &r->err) < 0 ||
+		if (run(s, bind(s, S_STEP_FINISH, "iitt", id, now,
+		    r->u.step_done.owner, r->u.step_done.pb_hash), &r->err) < 0 ||
 		    require_changed(s, r, id, "completion") < 0)
 			return -1;
 	}
@@ -727,7 +737,7 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	err_clear(&r->err);
 	/* A savepoint per request: one refused transition must not undo the
 	 * others that share its transaction. */
-	if (exec_sql(s->w, "SAVEPOINT req", &r->err) < 0) {
+	if (run(s, bind(s, S_SAVEPOINT, ""), &r->err) < 0) {
 		r->rc = -1;
 		return;
 	}
@@ -767,8 +777,8 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 		break;
 	}
 	if (rc < 0)
-		sqlite3_exec(s->w, "ROLLBACK TO req", NULL, NULL, NULL);
-	sqlite3_exec(s->w, "RELEASE req", NULL, NULL, NULL);
+		run(s, bind(s, S_ROLLBACK_TO, ""), NULL);
+	run(s, bind(s, S_RELEASE_SP, ""), NULL);
 	r->rc = rc;
 }
 
