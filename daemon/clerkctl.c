@@ -21,11 +21,13 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <libxml/parser.h>
 
 #include "config.h"
 #include "daemon.h"     /* CLERK_VERSION */
 #include "playbook.h"
 #include "queue.h"
+#include "recon.h"
 #include "util.h"
 
 /* Exit codes; scripts and the tests rely on them. */
@@ -34,6 +36,7 @@ enum {
 	CTL_FAIL = 1,      /* the operation failed (API error, problems) */
 	CTL_USAGE = 2,     /* unknown command or option, bad argument */
 	CTL_DOWN = 3,      /* clerkd did not answer */
+	CTL_DIFFERENCES = 4,   /* reconcile: the files do not reconcile */
 };
 
 /* No API reply is this big; a larger one means we talk to something else. */
@@ -60,10 +63,14 @@ enum {
 	OPT_URL = 0x100, OPT_TOKEN_FILE, OPT_JSON, OPT_VERSION,
 	OPT_STATE = 0x200, OPT_PLAYBOOK, OPT_LIMIT, OPT_BEFORE, OPT_ALL,
 	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
+	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT,
 };
 
 struct args {
 	const char *state, *playbook, *payload, *key, *reason, *by;
+	const char *bank[8];       /* reconcile: statement files */
+	int nbank;
+	const char *ledger, *rules, *out;
 	long long limit, before, priority;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
@@ -1650,6 +1657,91 @@ cmd_backup(struct ctl *c, struct args *a)
 	return CTL_OK;
 }
 
+/*
+ * reconcile: the daemon's reconciliation engine on two files, for a
+ * supervisor tuning rules or a finance officer re-running a period.
+ */
+static int
+cmd_reconcile(struct ctl *c, struct args *a)
+{
+	struct recon_side bank = { 0 }, ledger = { 0 };
+	struct recon_rules rules;
+	struct recon_result *res;
+	const char *out = a->out ? a->out : "reconcile-report";
+	struct err e;
+	char bal[2][32];
+	int rc = CTL_OK;
+
+	if (a->nbank == 0 || a->ledger == NULL) {
+		errorx("reconcile needs --bank FILE and --ledger FILE");
+		return CTL_USAGE;
+	}
+	recon_rules_default(&rules);
+	err_clear(&e);
+	if (a->rules != NULL && recon_rules_load_file(a->rules, &rules,
+	    &e) < 0) {
+		errorx("%s", e.msg);
+		recon_rules_clear(&rules);
+		return CTL_FAIL;
+	}
+	for (int i = 0; i < a->nbank; i++)
+		if (recon_parse_file(a->bank[i], &rules.bank_csv, &bank, &e) < 0)
+			goto bad;
+	if (recon_parse_file(a->ledger, &rules.ledger_csv, &ledger, &e) < 0)
+		goto bad;
+	res = recon_match(&bank, &ledger, &rules, NULL, 0);
+	if (recon_write_outputs(out, &bank, &ledger, res, &e) < 0) {
+		errorx("%s", e.msg);
+		recon_result_free(res);
+		rc = CTL_FAIL;
+		goto out;
+	}
+	if (c->json) {
+		json_t *j = recon_result_json(&bank, &ledger, res);
+
+		json_object_set_new(j, "report", json_sprintf("%s/report.html",
+		    out));
+		print_json(j);
+		json_decref(j);
+	} else {
+		snprintf(bal[0], sizeof(bal[0]), "%lld.%02lld",
+		    (long long)(res->adjusted_book / 100),
+		    (long long)llabs(res->adjusted_book % 100));
+		snprintf(bal[1], sizeof(bal[1]), "%lld.%02lld",
+		    (long long)(res->adjusted_bank / 100),
+		    (long long)llabs(res->adjusted_bank % 100));
+		printf("bank %s%s: %zu line(s); ledger %s: %zu line(s)\n",
+		    a->bank[0], a->nbank > 1 ? " (and more)" : "", bank.n,
+		    a->ledger, ledger.n);
+		printf("matched %zu, differences %zu\n", res->nmatches,
+		    res->ndiffs);
+		for (size_t i = 0; i < res->ndiffs && i < 20; i++)
+			printf("  %-24s %s\n", recon_diff_kind_name(
+			    res->diffs[i].kind), res->diffs[i].message);
+		if (res->ndiffs > 20)
+			printf("  ... %zu more in %s/differences.csv\n",
+			    res->ndiffs - 20, out);
+		printf("余额调节表: adjusted book balance %s, adjusted bank"
+		    " balance %s: %s\n", bal[0], bal[1], res->ties ? "ties" :
+		    "DOES NOT TIE");
+		printf("report: %s/report.html\n", out);
+	}
+	/* Differences are not a failure of the command, but a script must
+	 * be able to tell: exit 4. */
+	if (res->ndiffs > 0 || !res->ties)
+		rc = CTL_DIFFERENCES;
+	recon_result_free(res);
+out:
+	recon_side_free(&bank);
+	recon_side_free(&ledger);
+	recon_rules_clear(&rules);
+	return rc;
+bad:
+	errorx("%s", e.msg);
+	rc = CTL_FAIL;
+	goto out;
+}
+
 /* ---- the command table ---- */
 
 static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
@@ -1685,6 +1777,14 @@ static const struct option o_decide[] = {
 
 static const struct option o_backup[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_reconcile[] = {
+	{ "bank", required_argument, NULL, OPT_BANK },
+	{ "ledger", required_argument, NULL, OPT_LEDGER },
+	{ "rules", required_argument, NULL, OPT_RULES },
+	{ "out", required_argument, NULL, OPT_OUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1800,6 +1900,27 @@ static const struct cmd cmds[] = {
 	  "options:\n"
 	  "  --force  replace FILE if it exists\n",
 	  o_backup, 1, 1, cmd_backup },
+	{ NULL, "reconcile", "", "reconcile --bank FILE --ledger FILE"
+	  " [--rules FILE] [--out DIR]",
+	  "match a bank statement against the ledger (no daemon needed)",
+	  "Runs clerk's reconciliation engine on a bank statement (CSV,\n"
+	  "CAMT.053 or MT940, told by content) and a ledger export, without\n"
+	  "the daemon. Writes result.json, differences.csv and report.html\n"
+	  "(with the 余额调节表) to DIR and prints a summary. The rules file\n"
+	  "(libconfig) maps CSV columns and sets the matching passes; see\n"
+	  "recon/README.md.\n"
+	  "\n"
+	  "options:\n"
+	  "  --bank FILE    the bank statement; repeat for overlapping\n"
+	  "                 statement files of the same account (duplicates\n"
+	  "                 between them are reported, not counted twice)\n"
+	  "  --ledger FILE  the ledger export of the same account\n"
+	  "  --rules FILE   rules (default: UTF-8 CSV with the default columns)\n"
+	  "  --out DIR      where the report goes (default reconcile-report)\n"
+	  "\n"
+	  "exit status: 0 everything matched and the statement ties, 4 there\n"
+	  "are differences (see the report), 1 a file could not be read.\n",
+	  o_reconcile, 0, 0, cmd_reconcile },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -1953,6 +2074,22 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 		case OPT_FORCE:
 			a.force = true;
 			break;
+		case OPT_BANK:
+			if (a.nbank == 8) {
+				errorx("%s: at most 8 --bank files", name);
+				return CTL_USAGE;
+			}
+			a.bank[a.nbank++] = optarg;
+			break;
+		case OPT_LEDGER:
+			a.ledger = optarg;
+			break;
+		case OPT_RULES:
+			a.rules = optarg;
+			break;
+		case OPT_OUT:
+			a.out = optarg;
+			break;
 		case ':':
 			errorx("%s: option %s needs a value", name,
 			    bad_option(argv, buf, sizeof(buf)));
@@ -2064,6 +2201,7 @@ main(int argc, char **argv)
 	}
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	xmlInitParser();
 	if ((c.curl = curl_easy_init()) == NULL)
 		fatal("cannot initialize libcurl");
 	rc = run_cmd(&c, cmd, argc, argv);

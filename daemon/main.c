@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <libxml/parser.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -296,6 +297,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(util_now_ms() ^ getpid()));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* libxml2 must be set up once, before worker threads parse CAMT. */
+	xmlInitParser();
 	evthread_use_pthreads();
 	if (check)
 		return check_only(&d->cfg);
@@ -382,6 +385,7 @@ out:
 	config_clear(&d->cfg);
 	close(lockfd);
 	curl_global_cleanup();
+	xmlCleanupParser();
 	log_info("clerkd stopped");
 	return rc;
 }

@@ -1,15 +1,16 @@
 #!/bin/sh
-# Builds clerk and runs the whole test suite twice: a normal build, then
-# under AddressSanitizer and UndefinedBehaviorSanitizer. Installs missing
-# Debian packages first. Usage: scripts/test.sh [--quick]  (--quick: no
-# sanitizer pass)
+# Builds clerk and runs the whole test suite: unit and integration tests on
+# a normal build, again under AddressSanitizer and UndefinedBehaviorSanitizer,
+# the fuzz corpora on a clang build, and the demo to its end. Installs
+# missing Debian packages first. Usage: scripts/test.sh [--quick]
+# (--quick: only the normal build and the demo)
 set -eu
 cd "$(dirname "$0")/.."
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
-sh scripts/deps.sh
+sh scripts/deps.sh --test
 
 run_suite() {
 	dir=$1
@@ -20,7 +21,8 @@ run_suite() {
 	ninja -C "$dir" >/dev/null
 	echo "== meson test in $dir"
 	rc=0
-	meson test -C "$dir" --print-errorlogs || rc=$?
+	# shellcheck disable=SC2086
+	meson test -C "$dir" --print-errorlogs ${SUITE:+--suite $SUITE} || rc=$?
 	python3 - "$dir/meson-logs/testlog.json" "$dir" <<'PY'
 import json, sys
 passed = failed = skipped = 0
@@ -48,6 +50,12 @@ if [ $quick -eq 0 ]; then
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 		|| status=1
+fi
+
+# A clang build (warnings are errors there too) that replays the fuzz
+# targets' corpora and past findings once.
+if [ $quick -eq 0 ]; then
+	CC=clang SUITE=fuzz run_suite build-fuzz -Dfuzz=enabled || status=1
 fi
 
 # The demo command must keep working: run it to the end on a free port.

@@ -9,7 +9,7 @@
 #include "playbook.h"
 
 extern const struct step_kind step_noop, step_sleep, step_escalate,
-    step_file_move, step_notify;
+    step_file_move, step_notify, step_reconcile;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -17,6 +17,7 @@ static const struct step_kind *const kinds[] = {
 	&step_escalate,
 	&step_file_move,
 	&step_notify,
+	&step_reconcile,
 	NULL,
 };
 

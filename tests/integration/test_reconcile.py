@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Fund reconciliation end to end: generated statement/ledger pairs with
+known ground truth through `clerkctl reconcile` (every match and every
+difference must be found, nothing else), the 余额调节表 must equal the
+truth's, bad input must fail with file:line, and the bundled fund-reconcile
+playbook must escalate the sample's differences and file it on approval."""
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from harness import CLERKCTL, SRCDIR, Daemon, Tap
+
+GEN = os.path.join(SRCDIR, "tests", "recon_gen.py")
+t = Tap()
+work = tempfile.mkdtemp(prefix="clerk-recon-")
+
+
+def reconcile(*args):
+    return subprocess.run([CLERKCTL, "reconcile", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def ground_truth(seed, lines, encoding):
+    d = os.path.join(work, f"gen-{seed}-{encoding}")
+    subprocess.run([sys.executable, GEN, "--lines", str(lines), "--seed", str(seed),
+                    "--out", d, "--encoding", encoding], check=True,
+                   capture_output=True)
+    banks = ["--bank", os.path.join(d, "bank.csv")]
+    if os.path.exists(os.path.join(d, "bank-overlap.csv")):
+        banks += ["--bank", os.path.join(d, "bank-overlap.csv")]
+    r = reconcile(*banks, "--ledger", os.path.join(d, "ledger.csv"),
+                  "--rules", os.path.join(d, "rules.cfg"), "--out", os.path.join(d, "out"))
+    name = f"seed {seed}, {lines} lines, {encoding}"
+    if not t.check(r.returncode == 4, f"{name}: reconcile runs and reports differences (exit 4)",
+                   r.stdout[-800:] + r.stderr[-800:]):
+        return
+    truth = json.load(open(os.path.join(d, "truth.json")))
+    res = json.load(open(os.path.join(d, "out", "result.json")))
+    bf = [os.path.basename(f) for f in res["bank"]["files"]]
+    lf = [os.path.basename(f) for f in res["ledger"]["files"]]
+
+    def loc(files, fl):
+        return "%s:%d" % (files[fl[0]], fl[1])
+    got_m = collections.Counter(
+        (m["kind"], tuple(sorted(loc(bf, x) for x in m["bank"])),
+         tuple(sorted(loc(lf, x) for x in m["ledger"])), m["difference"])
+        for m in res["matched"])
+    exp_m = collections.Counter(
+        (m["kind"], tuple(sorted(m["bank"])), tuple(sorted(m["ledger"])), m["difference"])
+        for m in truth["matches"])
+    got_d = collections.Counter(
+        (x["kind"], "%s:%d" % (x["file"], x["line"]) if "line" in x else "-",
+         tuple(sorted("%s:%d" % (c["file"], c["line"]) for c in x["candidates"])))
+        for x in res["differences"])
+    exp_d = collections.Counter(
+        (x["kind"], x["line"], tuple(sorted(x["candidates"]))) for x in truth["differences"])
+    for what, got, exp in (("matches", got_m, exp_m), ("differences", got_d, exp_d)):
+        extra, missing = got - exp, exp - got
+        t.check(not extra and not missing,
+                f"{name}: {sum(exp.values())} {what}, precision and recall 100%",
+                f"unexpected {list(extra)[:5]}\nmissing {list(missing)[:5]}")
+    kinds = collections.Counter(x["kind"] for x in truth["differences"])
+    t.check(len(kinds) >= 6, f"{name}: the set holds every kind of difference", kinds)
+    table, want = res["reconciliation"], truth["reconciliation"]
+    bad = {k: (table.get(k), v) for k, v in want.items() if table.get(k) != v}
+    t.check(not bad and table.get("ties") is True, f"{name}: the 余额调节表 equals the truth and ties", bad)
+    html = open(os.path.join(d, "out", "report.html"), encoding="utf-8").read()
+    t.check("余额调节表" in html and "<script" not in html.lower().replace("&lt;script", ""),
+            f"{name}: the HTML report has the 余额调节表 and no raw script")
+
+
+try:
+    ground_truth(11, 20000, "utf-8")
+    ground_truth(12, 5000, "gbk")
+
+    # bad input: named with file:line, exit 1
+    d = os.path.join(work, "bad")
+    os.makedirs(d)
+    gen = os.path.join(work, "gen-11-utf-8")
+    with open(os.path.join(gen, "bank.csv"), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    lines[5] = lines[5].replace("2026-", "2026/", 1)
+    with open(os.path.join(d, "bank.csv"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    r = reconcile("--bank", os.path.join(d, "bank.csv"), "--ledger", os.path.join(gen, "ledger.csv"),
+                  "--rules", os.path.join(gen, "rules.cfg"), "--out", os.path.join(d, "out"))
+    t.check(r.returncode == 1 and f"{d}/bank.csv:6:" in r.stderr,
+            "an unparseable date fails with file:line", r.stderr)
+    t.check(not os.path.exists(os.path.join(d, "out", "report.html")), "and writes no half report")
+    gbk = os.path.join(work, "gen-12-gbk", "bank.csv")
+    r = reconcile("--bank", gbk, "--ledger", os.path.join(gen, "ledger.csv"),
+                  "--rules", os.path.join(gen, "rules.cfg"), "--out", os.path.join(d, "out"))
+    t.check(r.returncode == 1 and "bank.csv:" in r.stderr and "UTF-8" in r.stderr,
+            "a GBK file read as UTF-8 is refused, naming the line", r.stderr)
+    empty = os.path.join(d, "empty.csv")
+    open(empty, "w").close()
+    r = reconcile("--bank", empty, "--ledger", os.path.join(gen, "ledger.csv"),
+                  "--rules", os.path.join(gen, "rules.cfg"))
+    t.check(r.returncode == 1 and "empty.csv" in r.stderr, "an empty statement is refused", r.stderr)
+    r = reconcile("--ledger", os.path.join(gen, "ledger.csv"))
+    t.eq(r.returncode, 2, "reconcile without --bank is a usage error")
+
+    # the bundled playbook in the daemon, on the sample files
+    dm = Daemon()
+    try:
+        shutil.copy(os.path.join(SRCDIR, "playbooks", "fund-reconcile.cfg"), dm.pbdir)
+        os.makedirs(os.path.join(dm.pbdir, "rules"))
+        shutil.copy(os.path.join(SRCDIR, "playbooks", "rules", "fund-reconcile.cfg"),
+                    os.path.join(dm.pbdir, "rules"))
+        dm.start()
+        inbox = os.path.join(dm.state, "inbox", "reconcile")
+        dm.wait_for(lambda: os.path.isdir(inbox), 5, "inbox")
+        sample = os.path.join(SRCDIR, "playbooks", "samples", "reconcile")
+        shutil.copy(os.path.join(sample, "income-2026-11.ledger.csv"), inbox)
+        shutil.copy(os.path.join(sample, "income-2026-11.bank.csv"), os.path.join(inbox, ".tmp"))
+        os.rename(os.path.join(inbox, ".tmp"), os.path.join(inbox, "income-2026-11.bank.csv"))
+
+        def escalated():
+            st, body = dm.api("GET", "/api/v1/escalations?playbook=fund-reconcile")
+            return body["escalations"] if st == 200 and body["escalations"] else None
+        escs = dm.wait_for(escalated, 20, "reconcile escalation")
+        e = escs[0]
+        t.eq(e["reason"], "reconcile_differences", "the sample's differences are escalated")
+        ctx = e["context"]
+        t.eq(sorted(x["kind"] for x in ctx["differences"]),
+             ["bank_in_not_booked", "bank_out_not_booked", "booked_in_not_bank"],
+             "with each difference as evidence (interest, fee, unreceived contribution)")
+        t.check(ctx["reconciliation"]["ties"] is True, "and a 余额调节表 that ties", ctx["reconciliation"])
+        report = os.path.join(dm.state, "reports", "reconcile", "income-2026-11", "report.html")
+        t.check(os.path.exists(report), "the report is written for the reviewer")
+        st, body = dm.api("POST", f"/api/v1/escalations/{e['id']}/decide",
+                          {"decision": "approve", "by": "finance"})
+        item = body["item"]
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{item}")[1]["state"] == "done", 10, "done")
+        t.check(not os.path.exists(os.path.join(inbox, "income-2026-11.bank.csv")),
+                "approval files the statement away")
+        t.eq(dm.stop(), 0, "clean stop")
+    finally:
+        dm.cleanup()
+finally:
+    if not os.environ.get("CLERK_KEEP_TMP"):
+        shutil.rmtree(work, ignore_errors=True)
+t.done()
