@@ -76,6 +76,12 @@ for f in playbooks/samples/uploads/*; do
 	cp "$f" "$run/inbox/uploads/.$name.tmp"
 	mv "$run/inbox/uploads/.$name.tmp" "$run/inbox/uploads/$name"
 done
+# A month of the 收入户: the ledger export first, then the bank statement
+# (GBK CSV) that triggers fund-reconcile.
+mkdir -p "$run/inbox/reconcile"
+cp playbooks/samples/reconcile/income-2026-11.ledger.csv "$run/inbox/reconcile/"
+cp playbooks/samples/reconcile/income-2026-11.bank.csv "$run/inbox/reconcile/.bank.tmp"
+mv "$run/inbox/reconcile/.bank.tmp" "$run/inbox/reconcile/income-2026-11.bank.csv"
 python3 -c 'import json,sys; [print(json.dumps(c, ensure_ascii=False)) for c in json.load(open(sys.argv[1]))]' \
 	playbooks/samples/transfer-cases.json | while read -r case; do
 	key=$(printf '%s' "$case" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
@@ -138,6 +144,10 @@ Where to look next:
   curl -s http://127.0.0.1:$port/metrics                     Prometheus metrics
   demo-run/clerkd.log                                           JSON-lines log
   demo-run/archive/uploads/                                     the filed uploads
+  demo-run/reports/reconcile/income-2026-11/report.html         the 余额调节表 (fund-reconcile)
+  build/clerkctl reconcile --bank playbooks/samples/reconcile/income-2026-11.bank.csv \\
+      --ledger playbooks/samples/reconcile/income-2026-11.ledger.csv \\
+      --rules playbooks/rules/fund-reconcile.cfg                 the same, without the daemon
 NEXT
 
 if [ $exit_when_done -eq 1 ]; then
