@@ -77,34 +77,6 @@ struct cal_ctx {
 	struct err *e;
 };
 
-static bool
-cal_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-cal_mdays(int y, int m)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && cal_leap(y) ? 29 : mdays[m - 1];
-}
-
-/* Howard Hinnant's days_from_civil: day number of y-m-d, 1970-01-01 = 0. */
-static int64_t
-cal_days(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int
 cal_wday_of(int64_t day)
 {
@@ -455,11 +427,11 @@ cal_parse_date(const struct cal_ctx *ctx, const config_setting_t *s,
 	if (v[1] < 1 || v[1] > 12)
 		return cal_err(ctx, s, "bad date \"%.*s\": there is no month %d",
 		    (int)len, text, v[1]);
-	if (v[2] < 1 || v[2] > cal_mdays(v[0], v[1]))
+	if (v[2] < 1 || v[2] > util_month_days(v[0], v[1]))
 		return cal_err(ctx, s, "bad date \"%.*s\": %s %d has %d days",
 		    (int)len, text, cal_months[v[1] - 1], v[0],
-		    cal_mdays(v[0], v[1]));
-	*day = cal_days(v[0], v[1], v[2]);
+		    util_month_days(v[0], v[1]));
+	*day = util_days_from_civil(v[0], v[1], v[2]);
 	return 0;
 syntax:
 	return cal_err(ctx, s, "bad date \"%.*s\": write dates as YYYY-MM-DD, "

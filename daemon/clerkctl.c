@@ -1704,12 +1704,10 @@ cmd_reconcile(struct ctl *c, struct args *a)
 		print_json(j);
 		json_decref(j);
 	} else {
-		snprintf(bal[0], sizeof(bal[0]), "%lld.%02lld",
-		    (long long)(res->adjusted_book / 100),
-		    (long long)llabs(res->adjusted_book % 100));
-		snprintf(bal[1], sizeof(bal[1]), "%lld.%02lld",
-		    (long long)(res->adjusted_bank / 100),
-		    (long long)llabs(res->adjusted_bank % 100));
+		recon_amount_format(res->adjusted_book, true, bal[0],
+		    sizeof(bal[0]));
+		recon_amount_format(res->adjusted_bank, true, bal[1],
+		    sizeof(bal[1]));
 		printf("bank %s%s: %zu line(s); ledger %s: %zu line(s)\n",
 		    a->bank[0], a->nbank > 1 ? " (and more)" : "", bank.n,
 		    a->ledger, ledger.n);

@@ -352,20 +352,6 @@ cron_free(struct cron *c)
 	free(c);
 }
 
-static bool
-cron_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-cron_mdays(int y, int m)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && cron_leap(y) ? 29 : mdays[m - 1];
-}
-
 /* 0 = Sunday; Sakamoto's method, valid for the Gregorian calendar. */
 static int
 cron_wday(int y, int m, int d)
@@ -459,7 +445,7 @@ static void
 cron_next_day(struct cron_wall *w)
 {
 	w->hour = w->min = w->sec = 0;
-	if (++w->mday > cron_mdays(w->year, w->mon)) {
+	if (++w->mday > util_month_days(w->year, w->mon)) {
 		w->mday = 1;
 		if (++w->mon > 12) {
 			w->mon = 1;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,46 @@ util_format_time(int64_t ms, char *buf, size_t len)
 	snprintf(off, sizeof(off), "%c%02d:%02d", gmtoff < 0 ? '-' : '+',
 	    abs(gmtoff) / 3600 % 100, (abs(gmtoff) % 3600) / 60);
 	snprintf(buf, len, "%s.%03d%s", base, (int)(ms % 1000), off);
+}
+
+int
+util_month_days(int y, int m)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : mdays[m - 1];
+}
+
+int64_t
+util_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+void
+util_civil_from_days(int64_t z, int *yp, int *mp, int *dp)
+{
+	int64_t era, doe, yoe, y, doy, mp5;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp5 = (5 * doy + 2) / 153;
+	*dp = (int)(doy - (153 * mp5 + 2) / 5 + 1);
+	*mp = (int)(mp5 < 10 ? mp5 + 3 : mp5 - 9);
+	*yp = (int)(y + (*mp <= 2));
 }
 
 void

@@ -51,6 +51,12 @@ int64_t util_mono_ms(void);  /* monotonic, ms */
 /* RFC 3339 local time with offset, e.g. 2026-11-23T08:30:00.123+08:00 */
 void util_format_time(int64_t ms, char *buf, size_t len);
 
+/* Gregorian calendar arithmetic, free of time zones. */
+int util_month_days(int year, int month);
+/* Day number of a civil date, 1970-01-01 = 0 (Howard Hinnant's algorithm). */
+int64_t util_days_from_civil(int64_t year, int month, int day);
+void util_civil_from_days(int64_t days, int *year, int *month, int *day);
+
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 int util_sha256_file(const char *path, char out[65], struct err *e);
 

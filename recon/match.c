@@ -121,28 +121,6 @@ sign64(int64_t x)
 	return (x > 0) - (x < 0);
 }
 
-/* "-1,234.56" */
-static void
-fmt_amount(int64_t v, char *buf, size_t len)
-{
-	char digits[32], out[48];
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	int n, o = 0;
-
-	n = snprintf(digits, sizeof(digits), "%llu",
-	    (unsigned long long)(u / 100));
-	if (v < 0)
-		out[o++] = '-';
-	for (int i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
-	}
-	snprintf(out + o, sizeof(out) - (size_t)o, ".%02u",
-	    (unsigned)(u % 100));
-	snprintf(buf, len, "%s", out);
-}
-
 /* Copies s into a recon_diff message, cutting at a UTF-8 boundary. */
 static void
 set_message(char *dst, size_t cap, const char *s)
@@ -201,7 +179,7 @@ line_desc(const struct recon_side *s, const struct recon_line *l, char *buf,
 	const char *base = strrchr(file, '/');
 
 	recon_day_format(l->date, day);
-	fmt_amount(l->amount, amt, sizeof(amt));
+	recon_amount_format(l->amount, true, amt, sizeof(amt));
 	snprintf(buf, len, "%s:%u %s %s%s%s%s%s", base ? base + 1 : file,
 	    l->src_line, day, amt, nonempty(l->counterparty) ? " " : "",
 	    l->counterparty, nonempty(l->ref) ? " " : "", l->ref);
@@ -792,7 +770,7 @@ record_pair(struct ctx *c, const struct pass *p, uint32_t a, uint32_t b)
 		/* The fee enters the 余额调节表 as a bank item: the bank
 		 * moved diff more than the ledger booked. */
 		d = add_diff(c, DIFF_FEE, true, bi, diff, &li, 1);
-		fmt_amount(diff, amt, sizeof(amt));
+		recon_amount_format(diff, true, amt, sizeof(amt));
 		line_desc(c->bank, lb, d1, sizeof(d1));
 		line_desc(c->ledger, ll, d2, sizeof(d2));
 		snprintf(msg, sizeof(msg), "差额 %s 元（银行减账上，%s，"
@@ -1412,10 +1390,10 @@ prove(struct ctx *c, bool bank, int64_t *movements)
 
 		d = add_diff(c, DIFF_BALANCE, bank, 0,
 		    s->closing - (s->opening + sum), NULL, 0);
-		fmt_amount(s->opening, o, sizeof(o));
-		fmt_amount(sum, m, sizeof(m));
-		fmt_amount(s->closing, cl, sizeof(cl));
-		fmt_amount(s->closing - (s->opening + sum), dd, sizeof(dd));
+		recon_amount_format(s->opening, true, o, sizeof(o));
+		recon_amount_format(sum, true, m, sizeof(m));
+		recon_amount_format(s->closing, true, cl, sizeof(cl));
+		recon_amount_format(s->closing - (s->opening + sum), true, dd, sizeof(dd));
 		snprintf(msg, sizeof(msg), "%s余额不平：期初 %s + 发生额 %s ≠ 期末 %s，"
 		    "相差 %s；请检查是否缺少文件或行", bank ? "银行对账单" : "企业账",
 		    o, m, cl, dd);

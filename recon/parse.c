@@ -16,27 +16,6 @@
 
 #include "recon.h"
 
-recon_day
-recon_day_ymd(int y, int m, int d)
-{
-	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31,
-	    30, 31, 30, 31 };
-	int era, yoe, doy, doe;
-
-	if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 ||
-	    d > mdays[m - 1])
-		return -1;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	/* Howard Hinnant's days_from_civil, as in side.c. */
-	y -= m <= 2;
-	era = y / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (recon_day)(era * 146097 + doe - 719468);
-}
-
 int
 recon_amount_parse(const char *s, size_t len, char decimal, int64_t *out)
 {

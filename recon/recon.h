@@ -235,6 +235,9 @@ int recon_write_outputs(const char *dir, const struct recon_side *bank,
 json_t *recon_result_json(const struct recon_side *bank,
     const struct recon_side *ledger, const struct recon_result *res);
 
+/* Minor units as yuan: "-1234.56", or "-1,234.56" with groups. */
+void recon_amount_format(int64_t v, bool groups, char *buf, size_t len);
+
 /* "2026-11-23" -> days; -1 if not a date. */
 recon_day recon_day_parse(const char *s);
 void recon_day_format(recon_day d, char out[11]);

@@ -19,28 +19,6 @@
 /* Matched pairs shown in the HTML; all of them are in result.json. */
 #define HTML_MATCH_ROWS 2000
 
-/* "-1234.56", or with thousands separators for people: "-1,234.56". */
-static void
-amount_str(int64_t v, bool groups, char *buf, size_t len)
-{
-	char digits[32], out[48];
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	int n, o = 0;
-
-	n = snprintf(digits, sizeof(digits), "%llu",
-	    (unsigned long long)(u / 100));
-	if (v < 0)
-		out[o++] = '-';
-	for (int i = 0; i < n; i++) {
-		if (groups && i > 0 && (n - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
-	}
-	snprintf(out + o, sizeof(out) - (size_t)o, ".%02u",
-	    (unsigned)(u % 100));
-	snprintf(buf, len, "%s", out);
-}
-
 static const char *
 base_name(const char *p)
 {
@@ -115,7 +93,7 @@ json_amount(int64_t v)
 {
 	char buf[48];
 
-	amount_str(v, false, buf, sizeof(buf));
+	recon_amount_format(v, false, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -348,7 +326,7 @@ put_match(FILE *f, const struct recon_side *bank,
 	}
 	if (m->nledger == 0)
 		p = put_s(p, "], \"ledger\": [");
-	amount_str(m->difference, false, d, sizeof(d));
+	recon_amount_format(m->difference, false, d, sizeof(d));
 	p = put_s(p, "], \"difference\": \"");
 	p = put_s(p, d);
 	p = put_s(p, "\"}");
@@ -441,9 +419,9 @@ write_csv(const char *dir, const struct recon_side *bank,
 		snprintf(num, sizeof(num), "%u", l ? l->src_line : 0);
 		if (l != NULL) {
 			recon_day_format(l->date, day);
-			amount_str(l->amount, false, amt, sizeof(amt));
+			recon_amount_format(l->amount, false, amt, sizeof(amt));
 		}
-		amount_str(d->amount, false, dif, sizeof(dif));
+		recon_amount_format(d->amount, false, dif, sizeof(dif));
 		cand[0] = '\0';
 		for (uint32_t k = 0; k < d->ncandidates && co < 900; k++) {
 			const struct recon_line *c = &cs->lines[d->candidates[k]];
@@ -491,7 +469,7 @@ h_amount(FILE *f, int64_t v)
 {
 	char buf[48];
 
-	amount_str(v, true, buf, sizeof(buf));
+	recon_amount_format(v, true, buf, sizeof(buf));
 	fputs(buf, f);
 }
 

@@ -77,53 +77,31 @@ recon_side_free(struct recon_side *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Days from the civil date (Howard Hinnant's algorithm): exact for any
- * Gregorian date, with no time zone in the way. */
-static recon_day
-days_from_civil(int y, int m, int d)
+recon_day
+recon_day_ymd(int y, int m, int d)
 {
-	int era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (recon_day)(era * 146097 + doe - 719468);
+	if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 ||
+	    d > util_month_days(y, m))
+		return -1;
+	return (recon_day)util_days_from_civil(y, m, d);
 }
 
 recon_day
 recon_day_parse(const char *s)
 {
 	int y, m, d, n = 0;
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
 
 	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0')
 		return -1;
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || y < 1900 ||
-	    y > 2200)
-		return -1;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	return days_from_civil(y, m, d);
+	return recon_day_ymd(y, m, d);
 }
 
 void
 recon_day_format(recon_day z, char out[11])
 {
-	int era, doe, yoe, y, doy, mp, d, m;
+	int y, m, d;
 
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	y = yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	d = doy - (153 * mp + 2) / 5 + 1;
-	m = mp + (mp < 10 ? 3 : -9);
-	y += m <= 2;
+	util_civil_from_days(z, &y, &m, &d);
 	if (y < 0 || y > 9999)
 		y = 0;
 	out[0] = (char)('0' + y / 1000);
@@ -137,4 +115,26 @@ recon_day_format(recon_day z, char out[11])
 	out[8] = (char)('0' + d / 10);
 	out[9] = (char)('0' + d % 10);
 	out[10] = '\0';
+}
+
+/* "-1234.56", or with thousands separators for people: "-1,234.56". */
+void
+recon_amount_format(int64_t v, bool groups, char *buf, size_t len)
+{
+	char digits[32], out[48];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	int n, o = 0;
+
+	n = snprintf(digits, sizeof(digits), "%llu",
+	    (unsigned long long)(u / 100));
+	if (v < 0)
+		out[o++] = '-';
+	for (int i = 0; i < n; i++) {
+		if (groups && i > 0 && (n - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	snprintf(out + o, sizeof(out) - (size_t)o, ".%02u",
+	    (unsigned)(u % 100));
+	snprintf(buf, len, "%s", out);
 }
