@@ -22,7 +22,7 @@ def run_clerkd(conf, timeout=10):
 
 
 PB = '''
-name = "work";
+name = "job";
 trigger = { manual = true; };
 steps = ( { id = "a"; use = "noop"; } );
 '''
@@ -49,7 +49,7 @@ finally:
 # 2. second daemon, taken port
 d = Daemon()
 try:
-    d.write_playbook("work.cfg", PB)
+    d.write_playbook("job.cfg", PB)
     d.start()
     r = run_clerkd(d.conf)
     t.check(r.returncode == 78 and "another clerkd" in r.stderr,
@@ -67,20 +67,20 @@ try:
     d2.cleanup()
 
     # 3. database locked by another process: API says 503, then recovers
-    st, body = d.api("POST", "/api/v1/playbooks/work/run", {"key": "before-lock"})
+    st, body = d.api("POST", "/api/v1/playbooks/job/run", {"key": "before-lock"})
     before = body["item"]
     db = sqlite3.connect(os.path.join(d.state, "clerk.db"), timeout=1,
                          isolation_level=None)
     db.execute("BEGIN EXCLUSIVE")
     t0 = time.time()
-    st, body = d.api("POST", "/api/v1/playbooks/work/run", {"key": "during-lock"})
+    st, body = d.api("POST", "/api/v1/playbooks/job/run", {"key": "during-lock"})
     t.check(st == 503 and "lock" in body["error"]["message"],
             "while another process holds the lock, enqueue answers 503 naming the lock", body)
     st, body = d.api("GET", "/healthz", token=False)
     t.eq(st, 503, "healthz reports degraded while writes fail")
     db.execute("COMMIT")
     db.close()
-    st, body = d.api("POST", "/api/v1/playbooks/work/run", {"key": "during-lock"})
+    st, body = d.api("POST", "/api/v1/playbooks/job/run", {"key": "during-lock"})
     t.eq(st, 201, "after the lock is gone the same request succeeds")
     d.wait_for(lambda: d.api("GET", "/healthz", token=False)[0] == 200, 10, "healthy again")
     t.check(True, "healthz recovers")
@@ -118,11 +118,11 @@ else:
         with open(d.conf, "w") as f:
             f.write(conf)
         d.state = os.path.join(base, "state")
-        d.write_playbook("work.cfg", PB)
+        d.write_playbook("job.cfg", PB)
         d.start()
         ok_keys = []
         for i in range(20):
-            st, body = d.api("POST", "/api/v1/playbooks/work/run",
+            st, body = d.api("POST", "/api/v1/playbooks/job/run",
                              {"key": f"k{i}", "payload": {"i": i}})
             if st == 201:
                 ok_keys.append(f"k{i}")
@@ -132,7 +132,7 @@ else:
         big = "x" * 200000
         codes = []
         for i in range(20, 60):
-            st, body = d.api("POST", "/api/v1/playbooks/work/run",
+            st, body = d.api("POST", "/api/v1/playbooks/job/run",
                              {"key": f"k{i}", "payload": {"pad": big}})
             codes.append(st)
             if st == 201:
@@ -145,12 +145,12 @@ else:
         t.eq(d.api("GET", "/healthz", token=False)[0], 503, "healthz degraded on a full disk")
         t.eq(d.proc.poll(), None, "the daemon keeps running on a full disk")
         os.unlink(filler)
-        st, body = d.api("POST", "/api/v1/playbooks/work/run", {"key": "after"})
+        st, body = d.api("POST", "/api/v1/playbooks/job/run", {"key": "after"})
         t.eq(st, 201, "after space is freed, work is accepted again")
         ok_keys.append("after")
 
         def all_done():
-            c = d.counts().get("work", {})
+            c = d.counts().get("job", {})
             return c.get("done", 0) == len(ok_keys)
         try:
             d.wait_for(all_done, 20, "all accepted items done")
