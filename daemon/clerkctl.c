@@ -1870,6 +1870,7 @@ static const struct cmd cmds[] = {
 	  "decide an escalation",
 	  "Decides escalation ID:\n"
 	  "  approve  the step counts as done; the item goes on with the next\n"
+	  "           (a --payload is merged in first, for the next steps)\n"
 	  "  reject   the item ends rejected; needs --reason\n"
 	  "  retry    the escalated step runs again\n"
 	  "  resume   merges --payload into the item's payload (RFC 7386),\n"

@@ -400,6 +400,17 @@ outputs_of(const struct item *it)
 	return o;
 }
 
+static int
+spawn_item(struct step_ctx *ctx, const char *playbook, const char *key,
+    const char *payload, struct err *e)
+{
+	struct sched *s = ctx->spawn_arg;
+	int64_t id;
+	bool dup;
+
+	return sched_enqueue(s, playbook, key, 0, payload, &id, &dup, e);
+}
+
 static void
 run_job(struct sched *s, struct job *j)
 {
@@ -470,6 +481,8 @@ run_job(struct sched *s, struct job *j)
 	ctx.step = st;
 	ctx.work_dir = s->work_dir;
 	ctx.stopping = &s->stopping;
+	ctx.spawn = spawn_item;
+	ctx.spawn_arg = s;
 
 	log_emit(LL_DEBUG, it->id, it->playbook, st->id, "step %zu of %zu"
 	    " (%s) starts", j->step + 1, j->pb->nsteps, st->kind->name);

@@ -52,6 +52,14 @@ struct step_ctx {
 	const struct pb_step *step;
 	const char *work_dir;      /* base of relative paths */
 	atomic_bool *stopping;     /* set when the daemon drains */
+	/*
+	 * Creates a work item of another playbook and waits for its commit;
+	 * an existing key is not an error (a re-run spawns nothing twice).
+	 * NULL where no queue is at hand (clerkctl).
+	 */
+	int (*spawn)(struct step_ctx *ctx, const char *playbook,
+	    const char *key, const char *payload, struct err *e);
+	void *spawn_arg;
 
 	/* Filled by run(). */
 	json_t *output;            /* on STEP_OK; NULL means {} */

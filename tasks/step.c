@@ -9,7 +9,7 @@
 #include "playbook.h"
 
 extern const struct step_kind step_noop, step_sleep, step_escalate,
-    step_file_move, step_notify, step_reconcile;
+    step_file_move, step_notify, step_reconcile, step_reconcile_remember;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -18,6 +18,7 @@ static const struct step_kind *const kinds[] = {
 	&step_file_move,
 	&step_notify,
 	&step_reconcile,
+	&step_reconcile_remember,
 	NULL,
 };
 

@@ -6,9 +6,11 @@
  * difference, with its candidates, goes to the reviewer as evidence.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "playbook.h"
@@ -18,11 +20,17 @@ struct recon_conf {
 	char *bank;              /* template: path of the statement */
 	char *ledger;            /* template: path of the ledger export */
 	char *out;               /* template + strftime: report folder */
+	char *differences;       /* playbook that gets one item per difference */
+	char *memory;            /* template: reviewers' remembered matches */
 	struct recon_rules rules;
 };
 
 static const char *const recon_keys[] = { "bank", "ledger", "out", "rules",
-    "rules_file", NULL };
+    "rules_file", "differences", "memory", NULL };
+
+/* Remembered matches are read by runs and appended by reviewers' items,
+ * possibly at once on several workers. */
+static pthread_mutex_t memory_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 recon_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
@@ -48,6 +56,10 @@ recon_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 	c->ledger = xstrdup(v);
 	c->out = xstrdup(config_setting_lookup_string(s, "out", &v) ? v :
 	    "reports/reconcile/%Y-%m-%d");
+	if (config_setting_lookup_string(s, "differences", &v))
+		c->differences = xstrdup(v);
+	if (config_setting_lookup_string(s, "memory", &v))
+		c->memory = xstrdup(v);
 	if ((g = config_setting_get_member(s, "rules")) != NULL &&
 	    recon_rules_load(g, &c->rules, &e) < 0) {
 		d->msgs = xrealloc(d->msgs, (d->n + 1) * sizeof(*d->msgs));
@@ -89,16 +101,23 @@ recon_release(void *p)
 	free(c->bank);
 	free(c->ledger);
 	free(c->out);
+	free(c->differences);
+	free(c->memory);
 	recon_rules_clear(&c->rules);
 	free(c);
 }
 
-/* The reviewer's remembered matches: payload "manual_matches". */
+/*
+ * Reviewers' matches as the matcher takes them, from a JSON array of
+ * {bank_ref, bank_amount, bank_date, ledger_ref, ledger_amount,
+ * ledger_date} (amounts in fen, dates YYYY-MM-DD). The strings stay owned
+ * by arr.
+ */
 static struct recon_manual *
-manual_from_payload(json_t *payload, size_t *n)
+manual_from_json(json_t *arr, size_t *n)
 {
-	json_t *arr = json_object_get(payload, "manual_matches"), *m;
 	struct recon_manual *out;
+	json_t *m;
 	size_t i;
 
 	*n = 0;
@@ -109,24 +128,76 @@ manual_from_payload(json_t *payload, size_t *n)
 		const char *bd = json_string_value(json_object_get(m, "bank_date"));
 		const char *ld = json_string_value(json_object_get(m,
 		    "ledger_date"));
-
-		out[*n].bank_ref = json_string_value(json_object_get(m,
-		    "bank_ref"));
-		out[*n].ledger_ref = json_string_value(json_object_get(m,
+		const char *br = json_string_value(json_object_get(m, "bank_ref"));
+		const char *lr = json_string_value(json_object_get(m,
 		    "ledger_ref"));
+
+		out[*n].bank_ref = br ? br : "";
+		out[*n].ledger_ref = lr ? lr : "";
 		out[*n].bank_amount = json_integer_value(json_object_get(m,
 		    "bank_amount"));
 		out[*n].ledger_amount = json_integer_value(json_object_get(m,
 		    "ledger_amount"));
 		out[*n].bank_date = bd ? recon_day_parse(bd) : 0;
 		out[*n].ledger_date = ld ? recon_day_parse(ld) : 0;
-		if (out[*n].bank_ref == NULL)
-			out[*n].bank_ref = "";
-		if (out[*n].ledger_ref == NULL)
-			out[*n].ledger_ref = "";
 		(*n)++;
 	}
 	return out;
+}
+
+/* The remembered matches in path (a JSON array), or an empty array. */
+static json_t *
+memory_load(const char *path, struct err *e)
+{
+	json_error_t je;
+	json_t *arr;
+
+	if (access(path, F_OK) != 0)
+		return json_array();
+	arr = json_load_file(path, 0, &je);
+	if (!json_is_array(arr)) {
+		err_set(e, "%s:%d: the remembered matches are not a JSON array:"
+		    " %s", path, je.line, arr ? "not an array" : je.text);
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/*
+ * One work item per difference, for a reviewer each: keyed by the run and
+ * the line, so a re-run of the same files creates none twice.
+ */
+static int
+spawn_differences(struct step_ctx *ctx, struct recon_conf *c, json_t *summary,
+    const char *report, struct err *e)
+{
+	json_t *diffs = json_object_get(summary, "differences"), *d;
+	size_t i;
+
+	json_array_foreach(diffs, i, d) {
+		char *key, *text;
+		int rc;
+
+		if (strcmp(json_string_value(json_object_get(d, "kind")),
+		    "balance") == 0)
+			continue;   /* the run's own escalation says it */
+		key = xasprintf("%s#%s#%s:%lld", ctx->item->key,
+		    json_string_value(json_object_get(d, "kind")),
+		    json_string_value(json_object_get(d, "file")) ?
+		    json_string_value(json_object_get(d, "file")) : "-",
+		    (long long)json_integer_value(json_object_get(d, "line")));
+		json_object_set_new(d, "run_item", json_integer(ctx->item->id));
+		json_object_set_new(d, "run_key", json_string(ctx->item->key));
+		json_object_set_new(d, "report", json_string(report));
+		text = json_dumps(d, JSON_COMPACT);
+		rc = ctx->spawn(ctx, c->differences, key, text, e);
+		free(text);
+		free(key);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -159,7 +230,8 @@ recon_run(struct step_ctx *ctx, void *p)
 	enum step_result rc = STEP_OK;
 	time_t t = (time_t)(ctx->item->created / 1000);
 	size_t nmanual;
-	json_t *summary;
+	json_t *summary, *memory = NULL;
+	char *memory_path = NULL;
 	struct err e;
 	struct tm tm;
 
@@ -194,7 +266,25 @@ recon_run(struct step_ctx *ctx, void *p)
 		    "ledger", ledger_path);
 		goto out;
 	}
-	manual = manual_from_payload(ctx->payload, &nmanual);
+	if (c->memory != NULL) {
+		pattern = step_expand(ctx, c->memory);
+		memory_path = util_path_join(ctx->work_dir, pattern);
+		free(pattern);
+		pthread_mutex_lock(&memory_lock);
+		memory = memory_load(memory_path, &e);
+		pthread_mutex_unlock(&memory_lock);
+		if (memory == NULL) {
+			rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_memory",
+			    "%s", e.msg);
+			goto out;
+		}
+	} else
+		memory = json_array();
+	/* This run's corrections (payload) come on top of the remembered. */
+	if (json_is_array(json_object_get(ctx->payload, "manual_matches")))
+		json_array_extend(memory, json_object_get(ctx->payload,
+		    "manual_matches"));
+	manual = manual_from_json(memory, &nmanual);
 	res = recon_match(&bank, &ledger, &c->rules, manual, nmanual);
 	free(manual);
 	if (recon_write_outputs(outdir, &bank, &ledger, res, &e) < 0) {
@@ -212,6 +302,29 @@ recon_run(struct step_ctx *ctx, void *p)
 	    "reconciled %zu bank and %zu ledger lines: %zu matched, %zu"
 	    " difference(s), %s", bank.n, ledger.n, res->nmatches, res->ndiffs,
 	    res->ties ? "the statement ties" : "it does NOT tie");
+	if (c->differences != NULL && ctx->spawn != NULL && res->ndiffs > 0) {
+		char *report = xasprintf("%s/report.html", outdir);
+		json_t *all = recon_result_json(&bank, &ledger, res);
+
+		rc = spawn_differences(ctx, c, all, report, &e) < 0 ?
+		    step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+		    "handing the differences to reviewers: %s", e.msg) :
+		    STEP_OK;
+		json_decref(all);
+		free(report);
+		if (rc != STEP_OK) {
+			json_decref(summary);
+			goto out;
+		}
+		/* Each difference is a reviewer's item now; the run itself
+		 * escalates only when its balances do not prove. */
+		if (res->ties && res->bank_proves && res->ledger_proves) {
+			json_object_set_new(summary, "differences_spawned",
+			    json_string(c->differences));
+			ctx->output = summary;
+			goto out;
+		}
+	}
 	if (res->ndiffs > 0 || !res->ties) {
 		rc = step_fail(ctx, STEP_ESCALATE, "reconcile_differences",
 		    "%zu difference(s) between %s and %s; the 余额调节表 %s;"
@@ -221,6 +334,8 @@ recon_run(struct step_ctx *ctx, void *p)
 	} else
 		ctx->output = summary;
 out:
+	json_decref(memory);
+	free(memory_path);
 	recon_result_free(res);
 	recon_side_free(&bank);
 	recon_side_free(&ledger);
@@ -238,4 +353,118 @@ const struct step_kind step_reconcile = {
 	.prepare = recon_prepare,
 	.release = recon_release,
 	.run = recon_run,
+};
+
+/*
+ * "reconcile.remember": the step after a difference's review. When the
+ * reviewer approved with "match_with" (the other side's line: ref,
+ * amount_fen, date) in the payload, the pair is appended to the memory
+ * file, and the next run of the account applies it before any pass.
+ */
+struct remember_conf {
+	char *memory;
+};
+
+static const char *const remember_keys[] = { "memory", NULL };
+
+static int
+remember_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
+{
+	struct remember_conf *c = xcalloc(1, sizeof(*c));
+	const char *v;
+
+	*confp = c;
+	if (!config_setting_lookup_string(s, "memory", &v)) {
+		pb_diag_add(d, s, "reconcile.remember needs memory = \"...\""
+		    " (the file the reconcile step reads)");
+		return -1;
+	}
+	c->memory = xstrdup(v);
+	return 0;
+}
+
+static void
+remember_release(void *p)
+{
+	struct remember_conf *c = p;
+
+	if (c != NULL)
+		free(c->memory);
+	free(c);
+}
+
+static enum step_result
+remember_run(struct step_ctx *ctx, void *p)
+{
+	struct remember_conf *c = p;
+	json_t *pl = ctx->payload, *with = json_object_get(pl, "match_with");
+	json_t *mem, *m;
+	bool on_bank = strcmp(json_string_value(json_object_get(pl, "side")) ?
+	    json_string_value(json_object_get(pl, "side")) : "", "bank") == 0;
+	const char *wref, *wdate, *ref, *date;
+	char *pattern, *path, *text;
+	enum step_result rc = STEP_OK;
+	struct err e;
+
+	if (with == NULL) {
+		ctx->output = json_pack("{s:b}", "remembered", 0);
+		return STEP_OK;
+	}
+	wref = json_string_value(json_object_get(with, "ref"));
+	wdate = json_string_value(json_object_get(with, "date"));
+	ref = json_string_value(json_object_get(pl, "ref"));
+	date = json_string_value(json_object_get(pl, "date"));
+	if (!json_is_integer(json_object_get(with, "amount_fen")) ||
+	    wdate == NULL || recon_day_parse(wdate) < 0 || date == NULL ||
+	    !json_is_integer(json_object_get(pl, "amount_fen")))
+		return step_fail(ctx, STEP_BUSINESS_ERROR, "bad_match",
+		    "match_with needs ref, amount_fen (an integer, in fen) and"
+		    " date (YYYY-MM-DD) of the line on the other side");
+	m = json_pack("{s:s,s:O,s:s,s:s,s:O,s:s}",
+	    "bank_ref", on_bank ? (ref ? ref : "") : (wref ? wref : ""),
+	    "bank_amount", on_bank ? json_object_get(pl, "amount_fen") :
+	    json_object_get(with, "amount_fen"),
+	    "bank_date", on_bank ? date : wdate,
+	    "ledger_ref", on_bank ? (wref ? wref : "") : (ref ? ref : ""),
+	    "ledger_amount", on_bank ? json_object_get(with, "amount_fen") :
+	    json_object_get(pl, "amount_fen"),
+	    "ledger_date", on_bank ? wdate : date);
+	pattern = step_expand(ctx, c->memory);
+	path = util_path_join(ctx->work_dir, pattern);
+	free(pattern);
+	pthread_mutex_lock(&memory_lock);
+	if ((mem = memory_load(path, &e)) == NULL)
+		rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_memory", "%s",
+		    e.msg);
+	else {
+		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+		json_array_append(mem, m);
+		text = json_dumps(mem, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+		if (slash != NULL)
+			*slash = '\0';
+		if ((slash != NULL && util_mkdir_p(dir, 0755, &e) < 0) ||
+		    util_write_file_atomic(path, text, strlen(text), 0644,
+		    &e) < 0)
+			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+			    "%s", e.msg);
+		free(text);
+		free(dir);
+	}
+	pthread_mutex_unlock(&memory_lock);
+	json_decref(mem);
+	if (rc == STEP_OK)
+		ctx->output = json_pack("{s:b,s:O}", "remembered", 1, "match", m);
+	json_decref(m);
+	free(path);
+	return rc;
+}
+
+const struct step_kind step_reconcile_remember = {
+	.name = "reconcile.remember",
+	.summary = "remembers a reviewer's match for the next reconciliation",
+	.keys = remember_keys,
+	.prepare = remember_prepare,
+	.release = remember_release,
+	.run = remember_run,
 };

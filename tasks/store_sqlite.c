@@ -628,7 +628,10 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 		    " applicant can act on");
 		goto out;
 	}
-	if (r->u.decide.decision == DEC_RESUME) {
+	/* Resume needs corrected fields; approve may carry some (what the
+	 * reviewer adds for the steps after the one approved). */
+	if (r->u.decide.decision == DEC_RESUME || (r->u.decide.decision ==
+	    DEC_APPROVE && r->u.decide.payload != NULL)) {
 		json_error_t je;
 		json_t *p = r->u.decide.payload ?
 		    json_loads(r->u.decide.payload, 0, &je) : NULL;
@@ -636,8 +639,9 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 
 		json_decref(p);
 		if (!ok) {
-			err_setc(&r->err, ERR_INVALID, "resume needs the"
-			    " corrected payload as a JSON object");
+			err_setc(&r->err, ERR_INVALID, "%s needs the"
+			    " corrected payload as a JSON object",
+			    decision_name(r->u.decide.decision));
 			goto out;
 		}
 	}
@@ -666,7 +670,8 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 		/* FALLTHROUGH */
 	case DEC_RETRY:
 	case DEC_RESUME:
-		if (r->u.decide.decision == DEC_RESUME &&
+		if (r->u.decide.decision != DEC_RETRY &&
+		    r->u.decide.payload != NULL &&
 		    run(s, bind(s, S_ITEM_PATCH, "it", item,
 		    r->u.decide.payload), &r->err) < 0)
 			goto out;

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from harness import CLERKCTL, SRCDIR, Daemon, Tap
 
@@ -104,10 +105,12 @@ try:
     r = reconcile("--ledger", os.path.join(gen, "ledger.csv"))
     t.eq(r.returncode, 2, "reconcile without --bank is a usage error")
 
-    # the bundled playbook in the daemon, on the sample files
+    # The bundled playbooks in the daemon: the sample month with one more
+    # ledger line (the interest, booked late and outside the date window).
     dm = Daemon()
     try:
-        shutil.copy(os.path.join(SRCDIR, "playbooks", "fund-reconcile.cfg"), dm.pbdir)
+        for pb in ("fund-reconcile.cfg", "fund-reconcile-difference.cfg"):
+            shutil.copy(os.path.join(SRCDIR, "playbooks", pb), dm.pbdir)
         os.makedirs(os.path.join(dm.pbdir, "rules"))
         shutil.copy(os.path.join(SRCDIR, "playbooks", "rules", "fund-reconcile.cfg"),
                     os.path.join(dm.pbdir, "rules"))
@@ -115,29 +118,72 @@ try:
         inbox = os.path.join(dm.state, "inbox", "reconcile")
         dm.wait_for(lambda: os.path.isdir(inbox), 5, "inbox")
         sample = os.path.join(SRCDIR, "playbooks", "samples", "reconcile")
-        shutil.copy(os.path.join(sample, "income-2026-11.ledger.csv"), inbox)
-        shutil.copy(os.path.join(sample, "income-2026-11.bank.csv"), os.path.join(inbox, ".tmp"))
-        os.rename(os.path.join(inbox, ".tmp"), os.path.join(inbox, "income-2026-11.bank.csv"))
+        with open(os.path.join(sample, "income-2026-11.ledger.csv"), encoding="utf-8") as f:
+            rows = f.read().splitlines()
+        rows = rows[:5] + ['2026-11-25,记-007,利息收入,中国建设银行,,"1,532.18",,"725,277.78"',
+                           rows[5].replace('"768,745.60"', '"770,277.78"'),
+                           rows[6].replace('"798,745.60"', '"800,277.78"')]
 
-        def escalated():
-            st, body = dm.api("GET", "/api/v1/escalations?playbook=fund-reconcile")
-            return body["escalations"] if st == 200 and body["escalations"] else None
-        escs = dm.wait_for(escalated, 20, "reconcile escalation")
-        e = escs[0]
-        t.eq(e["reason"], "reconcile_differences", "the sample's differences are escalated")
-        ctx = e["context"]
-        t.eq(sorted(x["kind"] for x in ctx["differences"]),
-             ["bank_in_not_booked", "bank_out_not_booked", "booked_in_not_bank"],
-             "with each difference as evidence (interest, fee, unreceived contribution)")
-        t.check(ctx["reconciliation"]["ties"] is True, "and a 余额调节表 that ties", ctx["reconciliation"])
-        report = os.path.join(dm.state, "reports", "reconcile", "income-2026-11", "report.html")
-        t.check(os.path.exists(report), "the report is written for the reviewer")
-        st, body = dm.api("POST", f"/api/v1/escalations/{e['id']}/decide",
-                          {"decision": "approve", "by": "finance"})
-        item = body["item"]
-        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{item}")[1]["state"] == "done", 10, "done")
+        def drop(stem):
+            with open(os.path.join(inbox, stem + ".ledger.csv"), "w", encoding="utf-8") as f:
+                f.write("\n".join(rows) + "\n")
+            shutil.copy(os.path.join(sample, "income-2026-11.bank.csv"), os.path.join(inbox, ".tmp"))
+            os.rename(os.path.join(inbox, ".tmp"), os.path.join(inbox, stem + ".bank.csv"))
+
+        def diffs(run_key_part):
+            st, body = dm.api("GET", "/api/v1/escalations?playbook=fund-reconcile-difference&limit=1000")
+            out = []
+            for e in body["escalations"]:
+                it = dm.api("GET", f"/api/v1/items/{e['item']}")[1]
+                if run_key_part in it["key"]:
+                    out.append((e, it))
+            return out
+
+        drop("income-2026-11")
+        got = dm.wait_for(lambda: len(diffs("income-2026-11.bank.csv")) == 4 and
+                          diffs("income-2026-11.bank.csv"), 20, "four difference items")
+        kinds = sorted(it["payload"]["kind"] for e, it in got)
+        t.eq(kinds, ["bank_in_not_booked", "bank_out_not_booked", "booked_in_not_bank",
+                     "booked_in_not_bank"], "each difference is an item for a reviewer")
+        t.check(all(e["reason"] == "reconcile_difference" and e["message"] == it["payload"]["message"]
+                    for e, it in got), "with the difference's own message as the escalation")
+        st, body = dm.api("GET", "/api/v1/items?playbook=fund-reconcile")
+        run = body["items"][0]
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{run['id']}")[1]["state"] == "done", 10, "run done")
+        run = dm.api("GET", f"/api/v1/items/{run['id']}")[1]
+        t.check(run["steps"][0]["output"]["reconciliation"]["ties"] is True,
+                "the run ties, so it is done itself", run["steps"][0]["output"]["reconciliation"])
         t.check(not os.path.exists(os.path.join(inbox, "income-2026-11.bank.csv")),
-                "approval files the statement away")
+                "and files the statement away")
+        report = os.path.join(dm.state, "reports", "reconcile", "income-2026-11", "report.html")
+        t.check(os.path.exists(report), "the report is written for the reviewers")
+
+        # The reviewer says the bank's interest is the ledger's late entry.
+        e, it = [x for x in got if x[1]["payload"]["kind"] == "bank_in_not_booked"][0]
+        st, body = dm.api("POST", f"/api/v1/escalations/{e['id']}/decide",
+                          {"decision": "approve", "by": "finance", "payload": {
+                              "match_with": {"ref": "", "amount_fen": 153218, "date": "2026-11-25"}}})
+        t.eq(st, 200, "approve with the matching line is accepted")
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{it['id']}")[1]["state"] == "done", 10, "remembered")
+        mem = json.load(open(os.path.join(dm.state, "recon-memory", "fund.json")))
+        t.eq(mem, [{"bank_ref": "B20261120001", "bank_amount": 153218, "bank_date": "2026-11-20",
+                    "ledger_ref": "", "ledger_amount": 153218, "ledger_date": "2026-11-25"}],
+             "the match is remembered")
+
+        # The next run of the account applies it before any pass.
+        drop("income-2026-11b")
+        got2 = dm.wait_for(lambda: len(diffs("income-2026-11b.bank.csv")) >= 2 and
+                           diffs("income-2026-11b.bank.csv"), 20, "second run")
+        time.sleep(0.5)
+        got2 = diffs("income-2026-11b.bank.csv")
+        t.eq(sorted(it["payload"]["kind"] for e, it in got2),
+             ["bank_out_not_booked", "booked_in_not_bank"],
+             "the next run matches the remembered pair and leaves the other differences")
+        st, body = dm.api("GET", "/api/v1/items?playbook=fund-reconcile")
+        run2 = dm.api("GET", f"/api/v1/items/{body['items'][0]['id']}")[1]
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{run2['id']}")[1]["state"] == "done", 10, "run 2")
+        run2 = dm.api("GET", f"/api/v1/items/{run2['id']}")[1]
+        t.eq(run2["steps"][0]["output"]["matches_by_kind"]["manual"], 1, "as a manual match")
         t.eq(dm.stop(), 0, "clean stop")
     finally:
         dm.cleanup()
