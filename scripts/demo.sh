@@ -76,12 +76,16 @@ for f in playbooks/samples/uploads/*; do
 	cp "$f" "$run/inbox/uploads/.$name.tmp"
 	mv "$run/inbox/uploads/.$name.tmp" "$run/inbox/uploads/$name"
 done
-# A month of the 收入户: the ledger export first, then the bank statement
-# (GBK CSV) that triggers fund-reconcile.
+# A month of the three fund accounts: 收入户 (bank CSV in GBK), 支出户
+# (CAMT.053), 财政专户 (MT940). Each ledger export first, then the
+# statement that triggers fund-reconcile.
 mkdir -p "$run/inbox/reconcile"
-cp playbooks/samples/reconcile/income-2026-11.ledger.csv "$run/inbox/reconcile/"
-cp playbooks/samples/reconcile/income-2026-11.bank.csv "$run/inbox/reconcile/.bank.tmp"
-mv "$run/inbox/reconcile/.bank.tmp" "$run/inbox/reconcile/income-2026-11.bank.csv"
+for stmt in playbooks/samples/reconcile/*.bank.*; do
+	name=$(basename "$stmt")
+	cp "playbooks/samples/reconcile/${name%%.*}.ledger.csv" "$run/inbox/reconcile/"
+	cp "$stmt" "$run/inbox/reconcile/.bank.tmp"
+	mv "$run/inbox/reconcile/.bank.tmp" "$run/inbox/reconcile/$name"
+done
 python3 -c 'import json,sys; [print(json.dumps(c, ensure_ascii=False)) for c in json.load(open(sys.argv[1]))]' \
 	playbooks/samples/transfer-cases.json | while read -r case; do
 	key=$(printf '%s' "$case" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
@@ -123,11 +127,11 @@ metrics = get("/metrics", auth=False)
 retried = {}
 for m in re.finditer(r'clerk_steps_total\{playbook="([^"]+)",step="[^"]+",result="system_error"\} (\d+)', metrics):
     retried[m.group(1)] = retried.get(m.group(1), 0) + int(m.group(2))
-print(f"  {'playbook':<20} {'done':>5} {'retried':>8} {'escalated':>10} {'rejected':>9}")
+print(f"  {'playbook':<26} {'done':>5} {'retried':>8} {'escalated':>10} {'rejected':>9}")
 for name, c in sorted(status["counts"].items()):
     if name == "*":
         continue
-    print(f"  {name:<20} {c.get('done', 0):>5} {retried.get(name, 0):>8} "
+    print(f"  {name:<26} {c.get('done', 0):>5} {retried.get(name, 0):>8} "
           f"{c.get('escalated', 0):>10} {c.get('rejected', 0):>9}")
 if status["errors"]:
     print("\nPlaybook problems:")
@@ -144,7 +148,7 @@ Where to look next:
   curl -s http://127.0.0.1:$port/metrics                     Prometheus metrics
   demo-run/clerkd.log                                           JSON-lines log
   demo-run/archive/uploads/                                     the filed uploads
-  demo-run/reports/reconcile/income-2026-11/report.html         the 余额调节表 (fund-reconcile)
+  demo-run/reports/reconcile/*/report.html                      the 余额调节表 of each account
   build/clerkctl reconcile --bank playbooks/samples/reconcile/income-2026-11.bank.csv \\
       --ledger playbooks/samples/reconcile/income-2026-11.ledger.csv \\
       --rules playbooks/rules/fund-reconcile.cfg                 the same, without the daemon

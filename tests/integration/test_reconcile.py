@@ -120,7 +120,7 @@ try:
         sample = os.path.join(SRCDIR, "playbooks", "samples", "reconcile")
         with open(os.path.join(sample, "income-2026-11.ledger.csv"), encoding="utf-8") as f:
             rows = f.read().splitlines()
-        rows = rows[:5] + ['2026-11-25,记-007,利息收入,中国建设银行,,"1,532.18",,"725,277.78"',
+        rows = rows[:5] + ['2026-11-25,记-007,利息收入,中国建设银行,,"1,532.18",,"725,277.78",',
                            rows[5].replace('"768,745.60"', '"770,277.78"'),
                            rows[6].replace('"798,745.60"', '"800,277.78"')]
 
