@@ -1687,7 +1687,8 @@ cmd_reconcile(struct ctl *c, struct args *a)
 	for (int i = 0; i < a->nbank; i++)
 		if (recon_parse_file(a->bank[i], &rules.bank_csv, &bank, &e) < 0)
 			goto bad;
-	if (recon_parse_file(a->ledger, &rules.ledger_csv, &ledger, &e) < 0)
+	if (recon_parse_file(a->ledger, &rules.ledger_csv, &ledger, &e) < 0 ||
+	    recon_check_sides(&bank, &ledger, &rules, &e) < 0)
 		goto bad;
 	res = recon_match(&bank, &ledger, &rules, NULL, 0);
 	if (recon_write_outputs(out, &bank, &ledger, res, &e) < 0) {

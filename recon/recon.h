@@ -156,6 +156,14 @@ int recon_parse_camt(const char *path, const char *buf, size_t len,
 int recon_parse_mt940(const char *path, char *buf, size_t len,
     struct recon_side *side, struct recon_stmt *st, struct err *e);
 
+/*
+ * Refuses a statement and a ledger that do not share a single day (with
+ * the date window's slack): files of different periods.
+ */
+int recon_check_sides(const struct recon_side *bank,
+    const struct recon_side *ledger, const struct recon_rules *r,
+    struct err *e);
+
 enum recon_match_kind {
 	MATCH_REFERENCE,         /* pass 1 */
 	MATCH_AMOUNT_DATE,       /* pass 2 */

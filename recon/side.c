@@ -138,3 +138,50 @@ recon_amount_format(int64_t v, bool groups, char *buf, size_t len)
 	    (unsigned)(u % 100));
 	snprintf(buf, len, "%s", out);
 }
+
+/* The dates a side covers: its stated period, else its lines' dates. */
+static bool
+side_span(const struct recon_side *s, recon_day *from, recon_day *to)
+{
+	if (s->period_from > 0 && s->period_to >= s->period_from) {
+		*from = s->period_from;
+		*to = s->period_to;
+		return true;
+	}
+	if (s->n == 0)
+		return false;
+	*from = *to = s->lines[0].date;
+	for (size_t i = 1; i < s->n; i++) {
+		if (s->lines[i].date < *from)
+			*from = s->lines[i].date;
+		if (s->lines[i].date > *to)
+			*to = s->lines[i].date;
+	}
+	return true;
+}
+
+int
+recon_check_sides(const struct recon_side *bank, const struct recon_side *ledger,
+    const struct recon_rules *r, struct err *e)
+{
+	recon_day bf, bt, lf, lt;
+	char d[4][11];
+
+	if (!side_span(bank, &bf, &bt) || !side_span(ledger, &lf, &lt))
+		return 0;
+	/* Timing differences stay within the window; a ledger that shares
+	 * not one day with the statement, even so, is another period's. */
+	if (lt + r->window_before < bf || lf - r->window_after > bt) {
+		recon_day_format(bf, d[0]);
+		recon_day_format(bt, d[1]);
+		recon_day_format(lf, d[2]);
+		recon_day_format(lt, d[3]);
+		err_setc(e, ERR_INVALID, "%s covers %s..%s but %s covers %s..%s:"
+		    " the files are for different periods; send the matching"
+		    " pair", bank->nfiles ? bank->files[0] : "the statement",
+		    d[0], d[1], ledger->nfiles ? ledger->files[0] : "the ledger",
+		    d[2], d[3]);
+		return -1;
+	}
+	return 0;
+}

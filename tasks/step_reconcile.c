@@ -253,7 +253,7 @@ recon_run(struct step_ctx *ctx, void *p)
 	 * never a half report. */
 	if (recon_parse_file(bank_path, &c->rules.bank_csv, &bank, &e) < 0 ||
 	    recon_parse_file(ledger_path, &c->rules.ledger_csv, &ledger,
-	    &e) < 0) {
+	    &e) < 0 || recon_check_sides(&bank, &ledger, &c->rules, &e) < 0) {
 		/* A file not there yet may still arrive: retried, then
 		 * escalated. */
 		if (e.code == ERR_NOTFOUND)

@@ -104,6 +104,17 @@ try:
     t.check(r.returncode == 1 and "empty.csv" in r.stderr, "an empty statement is refused", r.stderr)
     r = reconcile("--ledger", os.path.join(gen, "ledger.csv"))
     t.eq(r.returncode, 2, "reconcile without --bank is a usage error")
+    sample = os.path.join(SRCDIR, "playbooks", "samples", "reconcile")
+    with open(os.path.join(sample, "income-2026-11.ledger.csv"), encoding="utf-8") as f:
+        october = f.read().replace("2026-11-", "2026-10-")
+    with open(os.path.join(d, "october.ledger.csv"), "w", encoding="utf-8") as f:
+        f.write(october)
+    r = reconcile("--bank", os.path.join(sample, "income-2026-11.bank.csv"),
+                  "--ledger", os.path.join(d, "october.ledger.csv"),
+                  "--rules", os.path.join(SRCDIR, "playbooks", "rules", "fund-reconcile.cfg"),
+                  "--out", os.path.join(d, "out"))
+    t.check(r.returncode == 1 and "different periods" in r.stderr and "2026-10-02..2026-10-30" in r.stderr,
+            "a ledger of another period is refused, naming both periods", r.stderr)
 
     # The bundled playbooks in the daemon: the sample month with one more
     # ledger line (the interest, booked late and outside the date window).
