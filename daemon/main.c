@@ -138,6 +138,31 @@ apply_timezone(const char *tz)
 	tzset();
 }
 
+/* Records what a start or reload put in force: the config's and every
+ * playbook's hash, and what failed to load. */
+static void
+audit_loaded(struct daemon *d, const char *action, json_t *report)
+{
+	json_t *det = json_object(), *pbs = json_object(), *list, *p;
+	char sha[65];
+	size_t i;
+	char *text;
+
+	if (d->cfg.file != NULL && util_sha256_file(d->cfg.file, sha, NULL) == 0)
+		json_object_set_new(det, "config_sha256", json_string(sha));
+	list = sched_playbooks_json(d->sched);
+	json_array_foreach(list, i, p)
+		json_object_set(pbs, json_string_value(json_object_get(p,
+		    "name")), json_object_get(p, "hash"));
+	json_decref(list);
+	json_object_set_new(det, "playbooks", pbs);
+	json_object_set(det, "errors", json_object_get(report, "errors"));
+	text = json_dumps(det, JSON_COMPACT);
+	queue_audit(d->q, "clerkd", action, d->cfg.file, text);
+	free(text);
+	json_decref(det);
+}
+
 json_t *
 daemon_reload(struct daemon *d)
 {
@@ -151,6 +176,7 @@ daemon_reload(struct daemon *d)
 		r = sched_load(d->sched, &d->cfg);
 		json_array_insert_new(json_object_get(r, "errors"), 0,
 		    json_string(e.msg));
+		audit_loaded(d, "reload", r);
 		sd_notifyf("READY=1");
 		return r;
 	}
@@ -174,6 +200,7 @@ daemon_reload(struct daemon *d)
 	log_info("reloaded: %zu playbook(s), %zu problem(s)",
 	    json_array_size(json_object_get(r, "loaded")),
 	    json_array_size(json_object_get(r, "errors")));
+	audit_loaded(d, "reload", r);
 	sd_notifyf("READY=1");
 	return r;
 }
@@ -340,6 +367,7 @@ main(int argc, char **argv)
 	d->started = util_now_ms();
 	d->sched = sched_new(d->base, d->q, &d->cfg);
 	rep = sched_load(d->sched, &d->cfg);
+	audit_loaded(d, "start", rep);
 	json_decref(rep);
 	if (http_start(d, &e) < 0) {
 		log_error("%s", e.msg);

@@ -308,6 +308,46 @@ queue_exec(struct queue *q, struct qreq *r)
 	return r->rc;
 }
 
+struct audit_req {
+	struct qreq r;
+	char *actor, *action, *target, *details;
+};
+
+static void
+audit_done(struct qreq *r, void *arg)
+{
+	struct audit_req *a = arg;
+
+	if (r->rc < 0)
+		log_error("audit %s by %s not recorded: %s", a->action,
+		    a->actor, r->err.msg);
+	free(a->actor);
+	free(a->action);
+	free(a->target);
+	free(a->details);
+	free(a);
+}
+
+void
+queue_audit(struct queue *q, const char *actor, const char *action,
+    const char *target, const char *details)
+{
+	struct audit_req *a = xcalloc(1, sizeof(*a));
+
+	a->actor = xstrdup(actor ? actor : "unknown");
+	a->action = xstrdup(action);
+	a->target = xstrdup(target);
+	a->details = xstrdup(details);
+	a->r.op = QOP_AUDIT;
+	a->r.u.audit.actor = a->actor;
+	a->r.u.audit.action = a->action;
+	a->r.u.audit.target = a->target;
+	a->r.u.audit.details = a->details;
+	a->r.done = audit_done;
+	a->r.arg = a;
+	queue_submit(q, &a->r);
+}
+
 json_t *
 queue_item_get(struct queue *q, int64_t id, struct err *e)
 {

@@ -73,6 +73,7 @@ enum qop {
 	QOP_DECIDE,
 	QOP_ITEM_RETRY,
 	QOP_ITEM_CANCEL,
+	QOP_AUDIT,
 };
 
 /* What happens to an item whose step failed or asked for a person. */
@@ -148,7 +149,14 @@ struct qreq {
 		} decide;
 		struct {
 			int64_t item;
+			const char *by;       /* who asked, for the audit trail */
 		} item_op;
+		struct {
+			const char *actor;    /* user name, "system", "clerkd" */
+			const char *action;   /* e.g. "login", "reload" */
+			const char *target;   /* what it acted on, or NULL */
+			const char *details;  /* JSON object text, or NULL */
+		} audit;
 	} u;
 
 	int rc;                /* 0 or -1, set before done() runs */
@@ -175,6 +183,14 @@ void queue_close(struct queue *q);
 void queue_submit(struct queue *q, struct qreq *r);
 /* Submits r and waits for its commit. Returns r->rc. */
 int queue_exec(struct queue *q, struct qreq *r);
+
+/*
+ * Appends to the audit trail without waiting (fire and forget; the writer
+ * commits it with the next batch). Decisions and item retries/cancels are
+ * audited by the store itself, in the same transaction.
+ */
+void queue_audit(struct queue *q, const char *actor, const char *action,
+    const char *target, const char *details);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "log.h"
 
 #define SCHEMA_VERSION 1
@@ -67,7 +68,17 @@ static const char *schema_sql =
 	" decision_reason TEXT);"
 	"CREATE INDEX IF NOT EXISTS esc_open ON escalations(due, id)"
 	" WHERE state = 'open';"
-	"CREATE INDEX IF NOT EXISTS esc_item ON escalations(item);";
+	"CREATE INDEX IF NOT EXISTS esc_item ON escalations(item);"
+	/* Append-only and hash-chained (audit.h). */
+	"CREATE TABLE IF NOT EXISTS audit("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" target TEXT,"
+	" details TEXT,"
+	" prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL);";
 
 enum {
 	S_ENQ_FIND, S_ENQ_INSERT,
@@ -77,7 +88,7 @@ enum {
 	S_RELEASE, S_RENEW, S_RECOVER,
 	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
 	S_ITEM_PATCH, S_ESC_CLOSE_ITEM,
-	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP,
+	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
 	NSTMT
 };
 
@@ -137,6 +148,8 @@ static const char *stmt_sql[NSTMT] = {
 	[S_ITEM_PATCH] = "UPDATE items SET payload = json_patch(payload, ?2)"
 	    " WHERE id = ?1",
 	/* Prepared once: exec would parse them again for every request. */
+	[S_AUDIT_INSERT] = "INSERT INTO audit(id, ts, actor, action, target,"
+	    " details, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_SAVEPOINT] = "SAVEPOINT req",
 	[S_ROLLBACK_TO] = "ROLLBACK TO req",
 	[S_RELEASE_SP] = "RELEASE req",
@@ -148,6 +161,8 @@ static const char *stmt_sql[NSTMT] = {
 struct sqlite_store {
 	sqlite3 *w;                 /* writer thread only */
 	sqlite3_stmt *st[NSTMT];
+	int64_t audit_id;           /* the chain's last row, as committed */
+	char audit_hash[65];
 	sqlite3 *r;                 /* reads, under rlock */
 	pthread_mutex_t rlock;
 	char *path;
@@ -228,6 +243,34 @@ open_conn(const char *path, int flags, bool durable, struct err *e)
 	return db;
 }
 
+/* The chain's head as the database has it. */
+static int
+audit_load(struct sqlite_store *s, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	s->audit_id = 0;
+	snprintf(s->audit_hash, sizeof(s->audit_hash), "%s", AUDIT_GENESIS);
+	if (sqlite3_prepare_v2(s->w, "SELECT id, hash FROM audit ORDER BY id"
+	    " DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+		db_err(e, s->w, "reading the audit trail");
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->audit_id = sqlite3_column_int64(st, 0);
+		snprintf(s->audit_hash, sizeof(s->audit_hash), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(e, s->w, "reading the audit trail");
+		return -1;
+	}
+	return 0;
+}
+
 static void *
 sq_open(const char *path, const struct queue_opts *o, struct err *e)
 {
@@ -266,6 +309,8 @@ sq_open(const char *path, const struct queue_opts *o, struct err *e)
 			goto fail;
 		}
 	}
+	if (audit_load(s, e) < 0)
+		goto fail;
 	s->r = open_conn(path, SQLITE_OPEN_READONLY, o->durable, e);
 	if (s->r == NULL)
 		goto fail;
@@ -318,6 +363,9 @@ sq_rollback(void *p)
 
 	if (!sqlite3_get_autocommit(s->w))
 		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+	/* Rows appended in the lost transaction are gone: so is their head. */
+	if (audit_load(s, NULL) < 0)
+		log_error("cannot read the audit trail's head after a rollback");
 }
 
 /* Binds arguments by a tiny format: i = int64, t = text (NULL ok). */
@@ -363,6 +411,24 @@ run(struct sqlite_store *s, sqlite3_stmt *st, struct err *e)
 		db_err(e, s->w, "write");
 		return -1;
 	}
+	return 0;
+}
+
+/* Appends a row to the audit chain inside the open transaction. */
+static int
+audit_append(struct sqlite_store *s, int64_t now, const char *actor,
+    const char *action, const char *target, const char *details,
+    struct err *e)
+{
+	char h[65];
+	int64_t id = s->audit_id + 1;
+
+	audit_hash(s->audit_hash, id, now, actor, action, target, details, h);
+	if (run(s, bind(s, S_AUDIT_INSERT, "iitttttt", id, now, actor ? actor :
+	    "unknown", action, target, details, s->audit_hash, h), e) < 0)
+		return -1;
+	s->audit_id = id;
+	memcpy(s->audit_hash, h, sizeof(h));
 	return 0;
 }
 
@@ -686,6 +752,26 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 			goto out;
 		break;
 	}
+	{
+		json_t *d = json_pack("{s:I,s:s,s:s?}", "item", (json_int_t)item,
+		    "decision", decision_name(r->u.decide.decision), "reason",
+		    r->u.decide.reason);
+		char *text, *target;
+
+		if (r->u.decide.payload != NULL)
+			json_object_set_new(d, "payload", json_loads(
+			    r->u.decide.payload, 0, NULL));
+		text = json_dumps(d, JSON_COMPACT);
+		target = xasprintf("escalation:%lld",
+		    (long long)r->u.decide.escalation);
+		rc = audit_append(s, now, r->u.decide.by, "decide", target, text,
+		    &r->err);
+		free(target);
+		free(text);
+		json_decref(d);
+		if (rc < 0)
+			goto out;
+	}
 	ret = 0;
 out:
 	free(step_id);
@@ -693,6 +779,18 @@ out:
 	free(decision);
 	free(by);
 	return ret;
+}
+
+static int
+item_op_audit(struct sqlite_store *s, struct qreq *r, int64_t now,
+    const char *action)
+{
+	char *target = xasprintf("item:%lld", (long long)r->u.item_op.item);
+	int rc = audit_append(s, now, r->u.item_op.by ? r->u.item_op.by :
+	    "operator", action, target, NULL, &r->err);
+
+	free(target);
+	return rc;
 }
 
 static int
@@ -717,7 +815,9 @@ do_item_op(struct sqlite_store *s, struct qreq *r, int64_t now)
 			    " retried", (long long)id, item_state_name(state));
 			return -1;
 		}
-		return run(s, bind(s, S_ITEM_REQUEUE, "ii", id, now), &r->err);
+		if (run(s, bind(s, S_ITEM_REQUEUE, "ii", id, now), &r->err) < 0)
+			return -1;
+		return item_op_audit(s, r, now, "item.retry");
 	}
 	if (state != ITEM_QUEUED && state != ITEM_RETRY_WAIT &&
 	    state != ITEM_ESCALATED) {
@@ -729,16 +829,22 @@ do_item_op(struct sqlite_store *s, struct qreq *r, int64_t now)
 	if (run(s, bind(s, S_ESC_CLOSE_ITEM, "itti", id, "cancel", "operator",
 	    now), &r->err) < 0)
 		return -1;
-	return run(s, bind(s, S_ITEM_SET_STATE, "iiit", id,
-	    (int64_t)ITEM_CANCELLED, now, "cancelled by an operator"), &r->err);
+	if (run(s, bind(s, S_ITEM_SET_STATE, "iiit", id,
+	    (int64_t)ITEM_CANCELLED, now, "cancelled by an operator"),
+	    &r->err) < 0)
+		return -1;
+	return item_op_audit(s, r, now, "item.cancel");
 }
 
 static void
 sq_apply(void *p, struct qreq *r, int64_t now)
 {
 	struct sqlite_store *s = p;
+	int64_t audit_id = s->audit_id;
+	char audit_head[65];
 	int rc = -1;
 
+	memcpy(audit_head, s->audit_hash, sizeof(audit_head));
 	err_clear(&r->err);
 	/* A savepoint per request: one refused transition must not undo the
 	 * others that share its transaction. */
@@ -780,6 +886,14 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	case QOP_ITEM_CANCEL:
 		rc = do_item_op(s, r, now);
 		break;
+	case QOP_AUDIT:
+		rc = audit_append(s, now, r->u.audit.actor, r->u.audit.action,
+		    r->u.audit.target, r->u.audit.details, &r->err);
+		break;
+	}
+	if (rc < 0) {
+		s->audit_id = audit_id;
+		memcpy(s->audit_hash, audit_head, sizeof(audit_head));
 	}
 	if (rc < 0)
 		run(s, bind(s, S_ROLLBACK_TO, ""), NULL);
