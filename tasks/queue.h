@@ -74,6 +74,8 @@ enum qop {
 	QOP_ITEM_RETRY,
 	QOP_ITEM_CANCEL,
 	QOP_AUDIT,
+	QOP_ESC_CLAIM,
+	QOP_ESC_RELEASE,
 };
 
 /* What happens to an item whose step failed or asked for a person. */
@@ -151,6 +153,12 @@ struct qreq {
 			int64_t item;
 			const char *by;       /* who asked, for the audit trail */
 		} item_op;
+		struct {
+			int64_t escalation;
+			const char *by;       /* the reviewer */
+			int64_t ms;           /* QOP_ESC_CLAIM: how long */
+			int64_t until;        /* out: the claim's expiry */
+		} esc_claim;
 		struct {
 			const char *actor;    /* user name, "system", "clerkd" */
 			const char *action;   /* e.g. "login", "reload" */

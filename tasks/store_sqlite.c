@@ -65,7 +65,9 @@ static const char *schema_sql =
 	" decision TEXT,"
 	" decided_by TEXT,"
 	" decided_at INTEGER,"
-	" decision_reason TEXT);"
+	" decision_reason TEXT,"
+	" claimed_by TEXT,"
+	" claim_expires INTEGER);"
 	"CREATE INDEX IF NOT EXISTS esc_open ON escalations(due, id)"
 	" WHERE state = 'open';"
 	"CREATE INDEX IF NOT EXISTS esc_item ON escalations(item);"
@@ -89,6 +91,7 @@ enum {
 	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
 	S_ITEM_PATCH, S_ESC_CLOSE_ITEM,
 	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
+	S_ESC_HOLDER, S_ESC_SET_CLAIM,
 	NSTMT
 };
 
@@ -150,6 +153,10 @@ static const char *stmt_sql[NSTMT] = {
 	/* Prepared once: exec would parse them again for every request. */
 	[S_AUDIT_INSERT] = "INSERT INTO audit(id, ts, actor, action, target,"
 	    " details, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_ESC_HOLDER] = "SELECT state, claimed_by, claim_expires FROM"
+	    " escalations WHERE id = ?1",
+	[S_ESC_SET_CLAIM] = "UPDATE escalations SET claimed_by = ?2,"
+	    " claim_expires = ?3 WHERE id = ?1",
 	[S_SAVEPOINT] = "SAVEPOINT req",
 	[S_ROLLBACK_TO] = "ROLLBACK TO req",
 	[S_RELEASE_SP] = "RELEASE req",
@@ -656,6 +663,82 @@ item_state_of(struct sqlite_store *s, int64_t id, int *state, struct err *e)
 	return 0;
 }
 
+/*
+ * Whether `by` may act on escalation id: -1 (and e) when it is not open or
+ * another reviewer holds an unexpired claim on it.
+ */
+static int
+esc_check_holder(struct sqlite_store *s, int64_t id, const char *by,
+    int64_t now, struct err *e)
+{
+	sqlite3_stmt *st = bind(s, S_ESC_HOLDER, "i", id);
+	char *state = NULL, *holder = NULL;
+	int64_t until = 0;
+	int rc = sqlite3_step(st), ret = 0;
+
+	if (rc == SQLITE_ROW) {
+		state = col_text(st, 0);
+		holder = col_text(st, 1);
+		until = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		err_setc(e, ERR_NOTFOUND, "no escalation %lld", (long long)id);
+		return -1;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(e, s->w, "reading an escalation");
+		return -1;
+	}
+	if (strcmp(state, "open") != 0) {
+		err_setc(e, ERR_CONFLICT, "escalation %lld is already decided",
+		    (long long)id);
+		ret = -1;
+	} else if (holder != NULL && until > now &&
+	    (by == NULL || strcmp(holder, by) != 0)) {
+		char t[48];
+
+		util_format_time(until, t, sizeof(t));
+		err_setc(e, ERR_CONFLICT, "escalation %lld is claimed by %s"
+		    " until %s", (long long)id, holder, t);
+		ret = -1;
+	}
+	free(state);
+	free(holder);
+	return ret;
+}
+
+static int
+do_esc_claim(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	int64_t id = r->u.esc_claim.escalation;
+	bool claim = r->op == QOP_ESC_CLAIM;
+	char *target;
+	int rc;
+
+	if (r->u.esc_claim.by == NULL || r->u.esc_claim.by[0] == '\0') {
+		err_setc(&r->err, ERR_INVALID, "a claim needs the reviewer's"
+		    " name");
+		return -1;
+	}
+	if (claim && (r->u.esc_claim.ms <= 0 || r->u.esc_claim.ms >
+	    86400000)) {
+		err_setc(&r->err, ERR_INVALID, "a claim lasts from 1 ms to 24 h");
+		return -1;
+	}
+	if (esc_check_holder(s, id, r->u.esc_claim.by, now, &r->err) < 0)
+		return -1;
+	r->u.esc_claim.until = claim ? now + r->u.esc_claim.ms : 0;
+	if (run(s, bind(s, S_ESC_SET_CLAIM, "iti", id, claim ?
+	    r->u.esc_claim.by : NULL, r->u.esc_claim.until), &r->err) < 0)
+		return -1;
+	target = xasprintf("escalation:%lld", (long long)id);
+	rc = audit_append(s, now, r->u.esc_claim.by, claim ? "claim" :
+	    "release", target, NULL, &r->err);
+	free(target);
+	return rc;
+}
+
 static int
 do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 {
@@ -688,6 +771,10 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 		    decision ? decision : "closed", by ? by : "?");
 		goto out;
 	}
+	/* Someone else's unexpired claim keeps the decision theirs. */
+	if (esc_check_holder(s, r->u.decide.escalation, r->u.decide.by, now,
+	    &r->err) < 0)
+		goto out;
 	if (r->u.decide.decision == DEC_REJECT &&
 	    (r->u.decide.reason == NULL || r->u.decide.reason[0] == '\0')) {
 		err_setc(&r->err, ERR_INVALID, "a rejection needs a reason the"
@@ -886,6 +973,10 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	case QOP_ITEM_CANCEL:
 		rc = do_item_op(s, r, now);
 		break;
+	case QOP_ESC_CLAIM:
+	case QOP_ESC_RELEASE:
+		rc = do_esc_claim(s, r, now);
+		break;
 	case QOP_AUDIT:
 		rc = audit_append(s, now, r->u.audit.actor, r->u.audit.action,
 		    r->u.audit.target, r->u.audit.details, &r->err);
@@ -987,7 +1078,8 @@ rprepare(struct sqlite_store *s, const char *sql, struct err *e)
 	" attempts, lease_expires, last_error, last_error_kind, created, updated"
 #define ESC_COLS "e.id, e.item, e.playbook, e.step_id, e.kind, e.reason," \
 	" e.message, e.context, e.created, e.due, e.state, e.decision," \
-	" e.decided_by, e.decided_at, e.decision_reason"
+	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
+	" e.claim_expires"
 
 static json_t *
 sq_item_get(void *p, int64_t id, struct err *e)

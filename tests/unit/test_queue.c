@@ -1809,6 +1809,51 @@ test_step_result_of_a_lost_lease_is_refused(void **state)
 	assert_state(id, "done");
 }
 
+static int
+esc_claim(enum qop op, int64_t esc, const char *by, int64_t ms, struct err *e)
+{
+	struct qreq r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	r.u.esc_claim.escalation = esc;
+	r.u.esc_claim.by = by;
+	r.u.esc_claim.ms = ms;
+	queue_exec(Q, &r);
+	*e = r.err;
+	return r.rc;
+}
+
+/* A reviewer's claim keeps others from claiming or deciding until it
+ * expires or is released; decide() acts as alice. */
+static void
+test_escalation_claim_locks_others_out(void **state)
+{
+	int64_t id = enqueue("pb", "claimed");
+	int64_t esc = escalate("pb", id, "s1");
+	struct qreq r;
+	struct err e;
+
+	assert_int_equal(esc_claim(QOP_ESC_CLAIM, esc, "bob", 60000, &e), 0);
+	assert_int_equal(esc_claim(QOP_ESC_CLAIM, esc, "carol", 60000, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "claimed by bob until"));
+	assert_int_equal(decide(esc, DEC_RETRY, NULL, NULL, &r), -1);
+	assert_int_equal(r.err.code, ERR_CONFLICT);
+	assert_state(id, "escalated");
+	assert_int_equal(esc_claim(QOP_ESC_RELEASE, esc, "carol", 0, &e), -1);
+	assert_int_equal(esc_claim(QOP_ESC_RELEASE, esc, "bob", 0, &e), 0);
+	/* An expired claim is no claim. */
+	assert_int_equal(esc_claim(QOP_ESC_CLAIM, esc, "bob", 1, &e), 0);
+	sleep_ms(20);
+	assert_int_equal(decide(esc, DEC_RETRY, NULL, NULL, &r), 0);
+	assert_state(id, "queued");
+	assert_int_equal(esc_claim(QOP_ESC_CLAIM, esc, "bob", 60000, &e), -1);
+	assert_non_null(strstr(e.msg, "already decided"));
+	assert_int_equal(esc_claim(QOP_ESC_CLAIM, esc, "", 60000, &e), -1);
+	assert_int_equal(e.code, ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -1846,6 +1891,7 @@ main(void)
 		T(test_item_list_filters_and_cursor),
 		T(test_escalation_list_pages_in_due_order),
 		T(test_step_result_of_a_lost_lease_is_refused),
+		T(test_escalation_claim_locks_others_out),
 		T(test_names),
 		T(test_open_not_a_database),
 		T(test_open_short_garbage_and_newer_schema),
