@@ -1684,11 +1684,8 @@ cmd_reconcile(struct ctl *c, struct args *a)
 		recon_rules_clear(&rules);
 		return CTL_FAIL;
 	}
-	for (int i = 0; i < a->nbank; i++)
-		if (recon_parse_file(a->bank[i], &rules.bank_csv, &bank, &e) < 0)
-			goto bad;
-	if (recon_parse_file(a->ledger, &rules.ledger_csv, &ledger, &e) < 0 ||
-	    recon_check_sides(&bank, &ledger, &rules, &e) < 0)
+	if (recon_parse_pair(a->bank, a->nbank, a->ledger, &rules, &bank,
+	    &ledger, &e) < 0)
 		goto bad;
 	res = recon_match(&bank, &ledger, &rules, NULL, 0);
 	if (recon_write_outputs(out, &bank, &ledger, res, &e) < 0) {

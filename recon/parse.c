@@ -10,6 +10,7 @@
 #include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -498,4 +499,49 @@ out:
 	free(buf);
 	free(st.account);
 	return rc;
+}
+
+struct ledger_job {
+	const char *path;
+	const struct recon_csv_spec *spec;
+	struct recon_side *side;
+	struct err e;
+	int rc;
+};
+
+static void *
+parse_ledger(void *arg)
+{
+	struct ledger_job *j = arg;
+
+	j->rc = recon_parse_file(j->path, j->spec, j->side, &j->e);
+	return NULL;
+}
+
+int
+recon_parse_pair(const char *const *banks, int nbank, const char *ledger,
+    const struct recon_rules *r, struct recon_side *bank,
+    struct recon_side *ledger_side, struct err *e)
+{
+	struct ledger_job j = { ledger, &r->ledger_csv, ledger_side, { 0 }, -1 };
+	pthread_t t;
+	bool threaded;
+	int rc = 0;
+
+	/* The two sides share nothing: parse the ledger on a second core
+	 * while this one reads the statements. */
+	threaded = pthread_create(&t, NULL, parse_ledger, &j) == 0;
+	if (!threaded)
+		parse_ledger(&j);
+	for (int i = 0; i < nbank && rc == 0; i++)
+		rc = recon_parse_file(banks[i], &r->bank_csv, bank, e);
+	if (threaded)
+		pthread_join(t, NULL);
+	if (rc < 0)
+		return -1;
+	if (j.rc < 0) {
+		*e = j.e;
+		return -1;
+	}
+	return recon_check_sides(bank, ledger_side, r, e);
 }

@@ -157,6 +157,15 @@ int recon_parse_mt940(const char *path, char *buf, size_t len,
     struct recon_side *side, struct recon_stmt *st, struct err *e);
 
 /*
+ * Reads the statement files into bank and the ledger export into ledger,
+ * the two sides at once on two threads, then checks they belong together
+ * (recon_check_sides).
+ */
+int recon_parse_pair(const char *const *banks, int nbank, const char *ledger,
+    const struct recon_rules *r, struct recon_side *bank,
+    struct recon_side *ledger_side, struct err *e);
+
+/*
  * Refuses a statement and a ledger that do not share a single day (with
  * the date window's slack): files of different periods.
  */

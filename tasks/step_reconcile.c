@@ -251,9 +251,8 @@ recon_run(struct step_ctx *ctx, void *p)
 	/* A file that cannot be read as a statement is the sender's to fix:
 	 * a business error, escalated with the parser's file:line message,
 	 * never a half report. */
-	if (recon_parse_file(bank_path, &c->rules.bank_csv, &bank, &e) < 0 ||
-	    recon_parse_file(ledger_path, &c->rules.ledger_csv, &ledger,
-	    &e) < 0 || recon_check_sides(&bank, &ledger, &c->rules, &e) < 0) {
+	if (recon_parse_pair((const char *const *)&bank_path, 1, ledger_path,
+	    &c->rules, &bank, &ledger, &e) < 0) {
 		/* A file not there yet may still arrive: retried, then
 		 * escalated. */
 		if (e.code == ERR_NOTFOUND)
