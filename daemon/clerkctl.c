@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <libxml/parser.h>
 
+#include "audit.h"
 #include "config.h"
 #include "daemon.h"     /* CLERK_VERSION */
 #include "playbook.h"
@@ -63,7 +64,7 @@ enum {
 	OPT_URL = 0x100, OPT_TOKEN_FILE, OPT_JSON, OPT_VERSION,
 	OPT_STATE = 0x200, OPT_PLAYBOOK, OPT_LIMIT, OPT_BEFORE, OPT_ALL,
 	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
-	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT,
+	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER,
 };
 
 struct args {
@@ -71,7 +72,7 @@ struct args {
 	const char *bank[8];       /* reconcile: statement files */
 	int nbank;
 	const char *ledger, *rules, *out;
-	long long limit, before, priority;
+	long long limit, before, priority, after;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
 	char **argv;
@@ -1738,6 +1739,50 @@ bad:
 	goto out;
 }
 
+/*
+ * audit verify / export: read the database's audit trail directly, as
+ * backup does, so an auditor needs no running daemon.
+ */
+static int
+cmd_audit_verify(struct ctl *c, struct args *a)
+{
+	struct err e;
+	int64_t rows;
+	int n;
+
+	if (ctl_config(c) < 0)
+		return CTL_FAIL;
+	err_clear(&e);
+	n = audit_verify(c->cfg.database, stdout, &rows, &e);
+	if (n < 0) {
+		errorx("%s", e.msg);
+		return CTL_FAIL;
+	}
+	if (n > 0) {
+		printf("audit trail of %lld row(s) in %s: %d problem(s); it has"
+		    " been tampered with\n", (long long)rows, c->cfg.database, n);
+		return CTL_FAIL;
+	}
+	printf("audit trail of %lld row(s) in %s: intact\n", (long long)rows,
+	    c->cfg.database);
+	return CTL_OK;
+}
+
+static int
+cmd_audit_export(struct ctl *c, struct args *a)
+{
+	struct err e;
+
+	if (ctl_config(c) < 0)
+		return CTL_FAIL;
+	err_clear(&e);
+	if (audit_export(c->cfg.database, a->after, stdout, &e) < 0) {
+		errorx("%s", e.msg);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
 /* ---- the command table ---- */
 
 static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
@@ -1781,6 +1826,11 @@ static const struct option o_reconcile[] = {
 	{ "ledger", required_argument, NULL, OPT_LEDGER },
 	{ "rules", required_argument, NULL, OPT_RULES },
 	{ "out", required_argument, NULL, OPT_OUT },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_audit_export[] = {
+	{ "after", required_argument, NULL, OPT_AFTER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1918,6 +1968,21 @@ static const struct cmd cmds[] = {
 	  "exit status: 0 everything matched and the statement ties, 4 there\n"
 	  "are differences (see the report), 1 a file could not be read.\n",
 	  o_reconcile, 0, 0, cmd_reconcile },
+	{ "audit", "verify", "", "audit verify",
+	  "check the audit trail's hash chain",
+	  "Walks the audit trail in clerkd's database (the config's database;\n"
+	  "the daemon need not run) and checks every row's SHA-256 chain.\n"
+	  "Names every edited row, every deleted one, and every row whose\n"
+	  "predecessor was rewritten. Exits 1 if anything is wrong.\n",
+	  o_none, 0, 0, cmd_audit_verify },
+	{ "audit", "export", "", "audit export [--after N]",
+	  "print the audit trail as JSON lines",
+	  "Prints the audit trail, one JSON object per line (id, ts, actor,\n"
+	  "action, target, details, prev_hash, hash), oldest first.\n"
+	  "\n"
+	  "options:\n"
+	  "  --after N  only rows after row N\n",
+	  o_audit_export, 0, 0, cmd_audit_export },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -2083,6 +2148,11 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_RULES:
 			a.rules = optarg;
+			break;
+		case OPT_AFTER:
+			if (parse_num("--after", optarg, 0, INT64_MAX,
+			    &a.after) < 0)
+				rc = CTL_USAGE;
 			break;
 		case OPT_OUT:
 			a.out = optarg;
