@@ -103,6 +103,11 @@ struct sched {
 	void (*drain_done)(void *);
 	void *drain_arg;
 
+	/* Overdue escalations: the (due, id) of the last one handed to the
+	 * overdue-triggered playbooks. */
+	int64_t od_due, od_id;
+	atomic_ullong overdue;
+
 	pthread_mutex_t mlock;      /* metrics */
 	struct hist *hists;
 	atomic_ullong enqueued, retries, escalations;
@@ -230,6 +235,9 @@ sched_metrics(struct sched *s, struct evbuffer *out)
 	    " to reviewers.\n# TYPE clerk_escalations_total counter\n"
 	    "clerk_escalations_total %llu\n",
 	    (unsigned long long)s->escalations);
+	evbuffer_add_printf(out, "# HELP clerk_overdue_total Escalations that"
+	    " passed their due time.\n# TYPE clerk_overdue_total counter\n"
+	    "clerk_overdue_total %llu\n", (unsigned long long)s->overdue);
 	evbuffer_add_printf(out, "# HELP clerk_items_enqueued_total New work"
 	    " items.\n# TYPE clerk_items_enqueued_total counter\n"
 	    "clerk_items_enqueued_total %llu\n",
@@ -647,9 +655,82 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void enqueue_async(struct sched *s, struct playbook *pb, char *key,
+    char *payload);
+
+/*
+ * Hands every escalation that has passed its due time, once, to each
+ * playbook triggered by "overdue" (which typically notifies someone).
+ * The item key "overdue:ID" keeps it once across restarts too.
+ */
+static void
+check_overdue(struct sched *s)
+{
+	struct playbook *pbs[16];
+	int npb = 0;
+	int64_t now = util_now_ms();
+	bool more = true;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct pbslot *p = s->slots; p != NULL && npb < 16; p = p->next)
+		if (p->pb != NULL && p->pb->trigger == TRIG_OVERDUE)
+			pbs[npb++] = pb_ref(p->pb);
+	pthread_mutex_unlock(&s->lock);
+	while (npb > 0 && more) {
+		struct esc_filter f = { .open_only = true, .after_due = s->od_due,
+		    .after_id = s->od_id, .limit = 100 };
+		struct err e;
+		json_t *arr = queue_escalation_list(s->q, &f, &e), *x;
+		size_t i;
+
+		if (arr == NULL) {
+			log_error("looking for overdue escalations: %s", e.msg);
+			break;
+		}
+		more = json_array_size(arr) == 100;
+		json_array_foreach(arr, i, x) {
+			int64_t due = json_integer_value(json_object_get(x, "due"));
+			const char *pbname = json_string_value(json_object_get(x,
+			    "playbook"));
+			bool own = false;
+			char when[48];
+
+			if (due > now) {
+				more = false;
+				break;
+			}
+			s->od_due = due;
+			s->od_id = json_integer_value(json_object_get(x, "id"));
+			for (int k = 0; k < npb; k++)
+				own |= strcmp(pbs[k]->name, pbname) == 0;
+			if (own)
+				continue;   /* no alerts about alerts */
+			s->overdue++;
+			util_format_time(due, when, sizeof(when));
+			json_object_set_new(x, "due_text", json_string(when));
+			json_object_set_new(x, "escalation", json_incref(
+			    json_object_get(x, "id")));
+			log_emit(LL_WARN, json_integer_value(json_object_get(x,
+			    "item")), pbname, NULL, "escalation %lld is overdue"
+			    " (due %s)", (long long)s->od_id, when);
+			for (int k = 0; k < npb; k++)
+				enqueue_async(s, pbs[k], xasprintf("overdue:%lld",
+				    (long long)s->od_id), json_dumps(x,
+				    JSON_COMPACT));
+		}
+		json_decref(arr);
+	}
+	for (int k = 0; k < npb; k++)
+		pb_unref(pbs[k]);
+}
+
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct sched *s = arg;
+
+	if (!atomic_load(&s->draining))
+		check_overdue(s);
 	kick_cb(fd, what, arg);
 }
 
@@ -1333,7 +1414,8 @@ sched_free(struct sched *s)
 json_t *
 sched_playbooks_json(struct sched *s)
 {
-	static const char *trig[] = { "manual", "cron", "interval", "watch" };
+	static const char *trig[] = { "manual", "cron", "interval", "watch",
+	    "overdue" };
 	json_t *arr = json_array();
 
 	pthread_mutex_lock(&s->lock);

@@ -156,7 +156,7 @@ load_trigger(struct playbook *pb, const config_setting_t *t,
     struct pb_diag *d)
 {
 	static const char *const keys[] = { "manual", "cron", "interval",
-	    "watch", NULL };
+	    "watch", "overdue", NULL };
 	const config_setting_t *m;
 	int n = 0;
 	struct err e;
@@ -215,9 +215,16 @@ load_trigger(struct playbook *pb, const config_setting_t *t,
 			pb->watch_pattern = xstrdup(s ? s : "*");
 		}
 	}
+	if ((m = config_setting_get_member(t, "overdue")) != NULL) {
+		n++;
+		pb->trigger = TRIG_OVERDUE;
+		if (config_setting_type(m) != CONFIG_TYPE_BOOL ||
+		    !config_setting_get_bool(m))
+			pb_diag_add(d, m, "\"overdue\" must be true");
+	}
 	if (n == 0)
 		pb_diag_add(d, t, "the trigger needs one of manual, cron,"
-		    " interval or watch");
+		    " interval, watch or overdue");
 	else if (n > 1)
 		pb_diag_add(d, t, "the trigger has %d kinds; give exactly one"
 		    " (make a second playbook for a second trigger)", n);

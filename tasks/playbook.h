@@ -91,7 +91,8 @@ const struct step_kind *step_kind_find(const char *name);
 /* NULL-terminated list of every registered kind. */
 const struct step_kind *const *step_kinds(void);
 
-enum trigger_kind { TRIG_MANUAL, TRIG_CRON, TRIG_INTERVAL, TRIG_WATCH };
+enum trigger_kind { TRIG_MANUAL, TRIG_CRON, TRIG_INTERVAL, TRIG_WATCH,
+    TRIG_OVERDUE };
 
 struct pb_step {
 	char *id;

@@ -1243,11 +1243,27 @@ sq_counts(void *p, struct err *e)
 		res = NULL;
 		goto out;
 	}
-	st = rprepare(s, "SELECT count(*) FROM escalations WHERE state = 'open'",
-	    e);
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-		json_object_set_new(total, "open_escalations",
+	st = rprepare(s, "SELECT count(*), count(CASE WHEN due < ?1 THEN 1 END)"
+	    " FROM escalations WHERE state = 'open'", e);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, util_now_ms());
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			json_object_set_new(total, "open_escalations",
+			    json_integer(sqlite3_column_int64(st, 0)));
+			json_object_set_new(total, "overdue_escalations",
+			    json_integer(sqlite3_column_int64(st, 1)));
+		}
+	}
+	sqlite3_finalize(st);
+	/* Time to decision, for /metrics: a sum and a count. */
+	st = rprepare(s, "SELECT count(*), coalesce(sum(decided_at - created), 0)"
+	    " FROM escalations WHERE state = 'decided'", e);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		json_object_set_new(total, "decided_escalations",
 		    json_integer(sqlite3_column_int64(st, 0)));
+		json_object_set_new(total, "decision_ms_sum",
+		    json_integer(sqlite3_column_int64(st, 1)));
+	}
 	sqlite3_finalize(st);
 out:
 	pthread_mutex_unlock(&s->rlock);
