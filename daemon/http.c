@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -193,6 +194,19 @@ get_metrics(struct daemon *d, struct evhttp_request *req)
 	    " waiting for a reviewer.\n# TYPE clerk_open_escalations gauge\n"
 	    "clerk_open_escalations %lld\n", (long long)json_integer_value(
 	    json_object_get(v, "open_escalations")));
+	evbuffer_add_printf(buf, "# HELP clerk_overdue_escalations Open"
+	    " escalations past their due time.\n"
+	    "# TYPE clerk_overdue_escalations gauge\n"
+	    "clerk_overdue_escalations %lld\n", (long long)json_integer_value(
+	    json_object_get(v, "overdue_escalations")));
+	evbuffer_add_printf(buf, "# HELP clerk_escalation_decision_seconds From"
+	    " escalation to decision.\n"
+	    "# TYPE clerk_escalation_decision_seconds summary\n"
+	    "clerk_escalation_decision_seconds_sum %.3f\n"
+	    "clerk_escalation_decision_seconds_count %lld\n",
+	    (double)json_integer_value(json_object_get(v, "decision_ms_sum")) /
+	    1000.0, (long long)json_integer_value(json_object_get(v,
+	    "decided_escalations")));
 	evbuffer_add_printf(buf, "# HELP clerk_up 1 while database writes"
 	    " succeed.\n# TYPE clerk_up gauge\nclerk_up %d\n",
 	    queue_healthy(d->q, NULL) ? 1 : 0);
@@ -326,6 +340,73 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
 }
 
 /* by_due: the list is in (due, id) order and its cursor is "DUE:ID". */
+/* A reviewer's claim on an escalation: {"by", "minutes"} (default 15). */
+static void
+post_claim(struct daemon *d, struct evhttp_request *req, int64_t id,
+    bool claim)
+{
+	json_t *b = body_json(req, false);
+	json_t *m;
+	const char *by;
+	struct qreq r;
+
+	if (b == NULL)
+		return;
+	by = json_string_value(json_object_get(b, "by"));
+	m = json_object_get(b, "minutes");
+	memset(&r, 0, sizeof(r));
+	r.op = claim ? QOP_ESC_CLAIM : QOP_ESC_RELEASE;
+	r.u.esc_claim.escalation = id;
+	r.u.esc_claim.by = by ? by : "api";
+	r.u.esc_claim.ms = (m != NULL ? json_integer_value(m) : 15) * 60000;
+	if (queue_exec(d->q, &r) < 0)
+		reply_e(req, &r.err);
+	else
+		reply_json(req, 200, json_pack("{s:I,s:s,s:I}", "escalation",
+		    (json_int_t)id, "claimed_by", claim ? r.u.esc_claim.by : "",
+		    "until", (json_int_t)r.u.esc_claim.until));
+	json_decref(b);
+}
+
+/* The audit trail after row `after`, oldest first. */
+static void
+get_audit(struct daemon *d, struct evhttp_request *req, int64_t after,
+    int64_t limit)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	json_t *rows = json_array();
+	struct err e;
+	FILE *f;
+	int64_t n;
+
+	if (limit <= 0 || limit > 1000)
+		limit = 100;
+	f = open_memstream(&text, &len);
+	if (f == NULL) {
+		reply_err(req, ERR_FAIL, "out of memory");
+		json_decref(rows);
+		return;
+	}
+	n = audit_export(d->cfg.database, after, f, &e);
+	fclose(f);
+	if (n < 0) {
+		reply_e(req, &e);
+		json_decref(rows);
+		free(text);
+		return;
+	}
+	for (line = strtok_r(text, "\n", &save); line != NULL &&
+	    (int64_t)json_array_size(rows) < limit;
+	    line = strtok_r(NULL, "\n", &save))
+		json_array_append_new(rows, json_loads(line, 0, NULL));
+	free(text);
+	reply_json(req, 200, json_pack("{s:o,s:o}", "audit", rows, "next",
+	    (int64_t)json_array_size(rows) == limit ? json_incref(json_object_get(
+	    json_array_get(rows, json_array_size(rows) - 1), "id")) :
+	    json_null()));
+}
+
 static void
 list_reply(struct evhttp_request *req, json_t *arr, const char *key,
     int limit, bool by_due, struct err *e)
@@ -450,7 +531,10 @@ route(struct evhttp_request *req, void *arg)
 			item_action(d, req, id, QOP_ITEM_CANCEL);
 		else
 			reply_err(req, ERR_NOTFOUND, "no such item endpoint");
-	} else if (strcmp(path, "escalations") == 0 && get) {
+	} else if (strcmp(path, "audit") == 0 && get)
+		get_audit(d, req, query_int(&q, "after", 0),
+		    query_int(&q, "limit", 100));
+	else if (strcmp(path, "escalations") == 0 && get) {
 		struct esc_filter f = { 0 };
 		const char *open = evhttp_find_header(&q, "open"), *after;
 
@@ -481,7 +565,10 @@ route(struct evhttp_request *req, void *arg)
 		} else if (post && strcmp(rest, "decide") == 0) {
 			post_decide(d, req, id);
 			sched_kick(d->sched);
-		} else
+		} else if (post && (strcmp(rest, "claim") == 0 ||
+		    strcmp(rest, "release") == 0))
+			post_claim(d, req, id, strcmp(rest, "claim") == 0);
+		else
 			reply_err(req, ERR_NOTFOUND, "no such escalation"
 			    " endpoint");
 	} else

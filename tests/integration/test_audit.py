@@ -25,6 +25,17 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
         items.append(body["item"])
     d.wait_for(lambda: len(d.api("GET", "/api/v1/escalations")[1]["escalations"]) == 2, 10, "escalations")
     escs = d.api("GET", "/api/v1/escalations")[1]["escalations"]
+    st, body = d.api("POST", f"/api/v1/escalations/{escs[0]['id']}/claim",
+                     {"by": "bob", "minutes": 10})
+    t.check(st == 200 and body["claimed_by"] == "bob", "bob claims the escalation", body)
+    st, body = d.api("POST", f"/api/v1/escalations/{escs[0]['id']}/decide",
+                     {"decision": "reject", "reason": "wrong form", "by": "alice"})
+    t.check(st == 409 and "claimed by bob" in body["error"]["message"],
+            "alice cannot decide what bob holds", body)
+    st, body = d.api("GET", f"/api/v1/escalations/{escs[0]['id']}")
+    t.eq(body["claimed_by"], "bob", "the escalation shows who holds it")
+    st, _ = d.api("POST", f"/api/v1/escalations/{escs[0]['id']}/release", {"by": "bob"})
+    t.eq(st, 200, "bob releases it")
     st, _ = d.api("POST", f"/api/v1/escalations/{escs[0]['id']}/decide",
                   {"decision": "reject", "reason": "wrong form", "by": "alice"})
     t.eq(st, 200, "a decision")
@@ -34,37 +45,42 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     t.eq(st, 409, "a refused decision")
     d.signal(signal.SIGHUP)
     d.wait_for(lambda: any("reloaded" in r.get("msg", "") for r in d.log_records()), 5, "reload")
+    d.wait_for(lambda: len(d.api("GET", "/api/v1/audit")[1]["audit"]) == 6, 5, "audit rows")
+    st, body = d.api("GET", "/api/v1/audit?after=1&limit=2")
+    t.check(st == 200 and [x["action"] for x in body["audit"]] == ["claim", "release"]
+            and body["next"] == 3, "GET /api/v1/audit pages the trail", body)
     t.eq(d.stop(), 0, "clean stop")
 
     r = d.ctl("audit", "export")
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     t.eq([(x["actor"], x["action"]) for x in rows],
-         [("clerkd", "start"), ("alice", "decide"), ("operator", "item.cancel"), ("clerkd", "reload")],
-         "start, the decision, the cancel and the reload are recorded, the refused decision is not")
-    t.eq(rows[1]["details"], {"item": escs[0]["item"], "decision": "reject", "reason": "wrong form"},
+         [("clerkd", "start"), ("bob", "claim"), ("bob", "release"), ("alice", "decide"),
+          ("operator", "item.cancel"), ("clerkd", "reload")],
+         "start, the claim, the decision, the cancel and the reload are recorded, the refused decisions are not")
+    t.eq(rows[3]["details"], {"item": escs[0]["item"], "decision": "reject", "reason": "wrong form"},
          "with what was decided")
     t.check(len(rows[0]["details"]["playbooks"]["gate"]) == 64, "start records each playbook's hash")
     t.check(all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, len(rows))),
             "each row carries the hash of the one before")
     r = d.ctl("audit", "verify")
-    t.check(r.returncode == 0 and "4 row(s)" in r.stdout and "intact" in r.stdout,
+    t.check(r.returncode == 0 and "6 row(s)" in r.stdout and "intact" in r.stdout,
             "clerkctl audit verify: intact", r.stdout + r.stderr)
 
     db = sqlite3.connect(os.path.join(d.state, "clerk.db"))
-    db.execute("UPDATE audit SET details = replace(details, 'wrong form', 'fine') WHERE id = 2")
+    db.execute("UPDATE audit SET details = replace(details, 'wrong form', 'fine') WHERE id = 4")
     db.commit()
     r = d.ctl("audit", "verify")
-    t.check(r.returncode == 1 and "audit row 2: its content does not match its hash (edited)" in r.stdout,
+    t.check(r.returncode == 1 and "audit row 4: its content does not match its hash (edited)" in r.stdout,
             "an edited row is named", r.stdout)
-    db.execute("UPDATE audit SET details = replace(details, 'fine', 'wrong form') WHERE id = 2")
+    db.execute("UPDATE audit SET details = replace(details, 'fine', 'wrong form') WHERE id = 4")
     db.execute("DELETE FROM audit WHERE id = 3")
     db.commit()
     db.close()
     r = d.ctl("audit", "verify")
     t.check(r.returncode == 1 and "audit row 3: missing (deleted)" in r.stdout,
             "a deleted row is named", r.stdout)
-    r = d.ctl("audit", "export", "--after", "3")
-    t.eq([json.loads(x)["id"] for x in r.stdout.splitlines()], [4], "export --after")
+    r = d.ctl("audit", "export", "--after", "4")
+    t.eq([json.loads(x)["id"] for x in r.stdout.splitlines()], [5, 6], "export --after")
     r = d.ctl("audit", "export", "--after", "x")
     t.eq(r.returncode, 2, "a bad --after is a usage error")
 finally:
