@@ -15,7 +15,7 @@
 static const char *const known_keys[] = {
 	"state_dir", "database", "work_dir", "listen", "workers", "log_level",
 	"playbook_dir", "calendar_dir", "timezone", "lease", "drain_grace",
-	"poll", NULL,
+	"poll", "web_dir", NULL,
 };
 
 static char *
@@ -66,7 +66,7 @@ int
 config_load(struct config *c, const char *file, struct err *e)
 {
 	const char *state = "clerk-state", *db = "clerk.db", *work = NULL;
-	const char *pbdir = "playbooks", *caldir = NULL, *s;
+	const char *pbdir = "playbooks", *caldir = NULL, *web = NULL, *s;
 	char *base = NULL, *tmp;
 	config_setting_t *root, *m;
 	config_t cfg;
@@ -141,6 +141,7 @@ config_load(struct config *c, const char *file, struct err *e)
 	config_lookup_string(&cfg, "work_dir", &work);
 	config_lookup_string(&cfg, "playbook_dir", &pbdir);
 	config_lookup_string(&cfg, "calendar_dir", &caldir);
+	config_lookup_string(&cfg, "web_dir", &web);
 	if (config_lookup_string(&cfg, "listen", &s) &&
 	    parse_listen(c, s) < 0) {
 		bad(e, config_lookup(&cfg, "listen"), file, "listen must be"
@@ -187,6 +188,14 @@ config_load(struct config *c, const char *file, struct err *e)
 	c->playbook_dir = absolute(base, pbdir);
 	c->calendar_dir = caldir ? absolute(base, caldir) :
 	    xasprintf("%s/calendars", c->playbook_dir);
+	/* Installed files first, then the source tree clerkd was built from
+	 * (the demo and the tests run from there). */
+	if (web != NULL)
+		c->web_dir = absolute(base, web);
+	else if (access(CLERK_WEB_DIR "/index.html", R_OK) == 0)
+		c->web_dir = xstrdup(CLERK_WEB_DIR);
+	else
+		c->web_dir = xstrdup(CLERK_SOURCE_WEB_DIR);
 	rc = 0;
 out:
 	config_destroy(&cfg);
@@ -207,6 +216,7 @@ config_clear(struct config *c)
 	free(c->playbook_dir);
 	free(c->calendar_dir);
 	free(c->timezone);
+	free(c->web_dir);
 	memset(c, 0, sizeof(*c));
 }
 

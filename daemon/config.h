@@ -24,6 +24,7 @@ struct config {
 	char *playbook_dir;
 	char *calendar_dir;
 	char *timezone;        /* e.g. Asia/Shanghai */
+	char *web_dir;         /* the reviewer UI's files */
 	int64_t lease_ms;
 	int64_t drain_grace_ms;
 	int64_t poll_ms;       /* how often idle playbooks are polled */

@@ -4,6 +4,7 @@
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <ctype.h>
 #include <event2/keyvalq_struct.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -446,6 +447,61 @@ path_id(const char *p, const char **rest)
 	return id;
 }
 
+/*
+ * The reviewer UI's files from the web folder: plain names only, so no
+ * request can leave the folder.
+ */
+static void
+get_static(struct daemon *d, struct evhttp_request *req, const char *name)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+	};
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *type = NULL;
+	struct evbuffer *buf;
+	char *path, *data;
+	size_t len, n = strlen(name);
+
+	for (const char *p = name; *p != '\0'; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
+		    *p == '_') || (p[0] == '.' && p[1] == '.'))
+			n = 0;
+	for (size_t i = 0; n > 0 && i < sizeof(types) / sizeof(types[0]); i++) {
+		size_t el = strlen(types[i].ext);
+
+		if (n > el && strcmp(name + n - el, types[i].ext) == 0)
+			type = types[i].type;
+	}
+	if (type == NULL || d->cfg.web_dir == NULL) {
+		reply_err(req, ERR_NOTFOUND, "no such file");
+		return;
+	}
+	path = xasprintf("%s/%s", d->cfg.web_dir, name);
+	data = util_read_file(path, &len, NULL);
+	free(path);
+	if (data == NULL) {
+		reply_err(req, ERR_NOTFOUND, "no such file");
+		return;
+	}
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "Content-Security-Policy", "default-src 'self';"
+	    " img-src 'self' data:; frame-ancestors 'none'");
+	buf = evbuffer_new();
+	evbuffer_add(buf, data, len);
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+	free(data);
+}
+
 static void
 route(struct evhttp_request *req, void *arg)
 {
@@ -467,6 +523,11 @@ route(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(path, "/metrics") == 0 && get) {
 		get_metrics(d, req);
+		return;
+	}
+	if (get && (strcmp(path, "/") == 0 || strncmp(path, "/web/", 5) == 0)) {
+		get_static(d, req, strcmp(path, "/") == 0 ? "index.html" :
+		    path + 5);
 		return;
 	}
 	if (strncmp(path, "/api/v1/", 8) != 0) {
