@@ -11,11 +11,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "recon.h"
+
+int
+recon_errf(struct err *e, const char *path, unsigned line, const char *fmt,
+    ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_setc(e, ERR_INVALID, "%s:%u: %s", path, line, msg);
+	return -1;
+}
 
 int
 recon_amount_parse(const char *s, size_t len, char decimal, int64_t *out)

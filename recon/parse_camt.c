@@ -102,22 +102,8 @@ quiet(void *ctx, const char *msg, ...)
 {
 }
 
-static int
-fail(struct camt *c, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct camt *c, unsigned line, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	err_setc(c->e, ERR_INVALID, "%s:%u: %s", c->path, line, msg);
-	return -1;
-}
+/* "FILE:LINE: message" (recon_errf), always -1. */
+#define fail(c, line, ...) recon_errf((c)->e, (c)->path, line, __VA_ARGS__)
 
 /* "2026-11-23" or "2026-11-23T10:00:00+08:00". */
 static recon_day

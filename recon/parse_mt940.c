@@ -30,22 +30,8 @@ struct mt {
 	char *acct;
 };
 
-static int
-fail(struct mt *m, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct mt *m, unsigned line, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	err_setc(m->e, ERR_INVALID, "%s:%u: %s", m->path, line, msg);
-	return -1;
-}
+/* "FILE:LINE: message" (recon_errf), always -1. */
+#define fail(m, line, ...) recon_errf((m)->e, (m)->path, line, __VA_ARGS__)
 
 static int
 num(const char *s, int n)

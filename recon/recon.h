@@ -138,6 +138,9 @@ struct recon_stmt {
 	recon_day period_from, period_to;
 };
 
+/* Sets e to "PATH:LINE: message" (ERR_INVALID) and returns -1. */
+int recon_errf(struct err *e, const char *path, unsigned line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* "1,234.56", "-12.3", "(5.00)", "1234" or, with decimal ',', "1234,56"
  * -> minor units (2 decimals, never rounded); -1 if not an amount. */
 int recon_amount_parse(const char *s, size_t len, char decimal, int64_t *out);
