@@ -64,7 +64,7 @@ enum {
 	OPT_URL = 0x100, OPT_TOKEN_FILE, OPT_JSON, OPT_VERSION,
 	OPT_STATE = 0x200, OPT_PLAYBOOK, OPT_LIMIT, OPT_BEFORE, OPT_ALL,
 	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
-	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER,
+	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER, OPT_MINUTES,
 };
 
 struct args {
@@ -72,7 +72,7 @@ struct args {
 	const char *bank[8];       /* reconcile: statement files */
 	int nbank;
 	const char *ledger, *rules, *out;
-	long long limit, before, priority, after;
+	long long limit, before, priority, after, minutes;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
 	char **argv;
@@ -1466,12 +1466,72 @@ cmd_escalation_show(struct ctl *c, struct args *a)
 	return CTL_OK;
 }
 
+/* --by, else the login name: the audit trail names a person, not "api". */
+static const char *
+who(const struct args *a)
+{
+	const char *by = a->by;
+	struct passwd *pw;
+
+	if (by == NULL || *by == '\0')
+		by = getenv("USER");
+	if ((by == NULL || *by == '\0') && (pw = getpwuid(getuid())) != NULL)
+		by = pw->pw_name;
+	if (by == NULL || *by == '\0')
+		by = "clerkctl";
+	return by;
+}
+
+/* claim / release: a reviewer's lock on an escalation. */
+static int
+cmd_escalation_claim(struct ctl *c, struct args *a, bool claim)
+{
+	json_t *body, *res;
+	long long id;
+	char *path;
+	int rc;
+
+	if (parse_id("ID", a->argv[0], &id) < 0)
+		return CTL_USAGE;
+	body = json_pack("{s:s,s:I}", "by", who(a), "minutes",
+	    (json_int_t)(a->minutes > 0 ? a->minutes : 15));
+	path = xasprintf("/api/v1/escalations/%lld/%s", id, claim ? "claim" :
+	    "release");
+	rc = api(c, "POST", path, body, &res);
+	free(path);
+	json_decref(body);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		rc = print_json(res);
+	else if (claim) {
+		char until[48];
+
+		util_format_time(jint(res, "until"), until, sizeof(until));
+		printf("escalation %lld is yours until %s\n", id, until);
+	} else
+		printf("escalation %lld released\n", id);
+	json_decref(res);
+	return rc;
+}
+
+static int
+cmd_escalation_take(struct ctl *c, struct args *a)
+{
+	return cmd_escalation_claim(c, a, true);
+}
+
+static int
+cmd_escalation_release(struct ctl *c, struct args *a)
+{
+	return cmd_escalation_claim(c, a, false);
+}
+
 static int
 cmd_escalation_decide(struct ctl *c, struct args *a)
 {
 	json_t *body, *payload = NULL, *res;
-	const char *by = a->by;
-	struct passwd *pw;
+	const char *by;
 	long long id;
 	char *path;
 	int rc;
@@ -1485,13 +1545,7 @@ cmd_escalation_decide(struct ctl *c, struct args *a)
 	}
 	if (a->payload != NULL && parse_payload(a->payload, &payload) < 0)
 		return CTL_USAGE;
-	/* The audit trail names a person, not "api". */
-	if (by == NULL || *by == '\0')
-		by = getenv("USER");
-	if ((by == NULL || *by == '\0') && (pw = getpwuid(getuid())) != NULL)
-		by = pw->pw_name;
-	if (by == NULL || *by == '\0')
-		by = "clerkctl";
+	by = who(a);
 	body = json_pack("{s:s,s:s}", "decision", a->argv[1], "by", by);
 	if (a->reason != NULL)
 		json_object_set_new(body, "reason", json_string(a->reason));
@@ -1809,6 +1863,17 @@ static const struct option o_esc_list[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option o_claim[] = {
+	{ "minutes", required_argument, NULL, OPT_MINUTES },
+	{ "by", required_argument, NULL, OPT_BY },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_release[] = {
+	{ "by", required_argument, NULL, OPT_BY },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option o_decide[] = {
 	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
@@ -1913,6 +1978,24 @@ static const struct cmd cmds[] = {
 	  "evidence the step left, the item's payload and, once decided, the\n"
 	  "decision.\n",
 	  o_none, 1, 1, cmd_escalation_show },
+	{ "escalation", "claim", "ID", "escalation claim ID [--minutes N]"
+	  " [--by NAME]",
+	  "hold an escalation while you work on it",
+	  "Claims escalation ID for --minutes (default 15, at most 1440):\n"
+	  "until then nobody else can claim or decide it. Claiming again\n"
+	  "extends your claim.\n"
+	  "\n"
+	  "options:\n"
+	  "  --minutes N  how long (default 15)\n"
+	  "  --by NAME    who claims (default $USER)\n",
+	  o_claim, 1, 1, cmd_escalation_take },
+	{ "escalation", "release", "ID", "escalation release ID [--by NAME]",
+	  "give a claimed escalation back",
+	  "Releases your claim on escalation ID.\n"
+	  "\n"
+	  "options:\n"
+	  "  --by NAME  who releases (default $USER)\n",
+	  o_release, 1, 1, cmd_escalation_release },
 	{ "escalation", "decide", "ID DECISION", "escalation decide ID approve|reject|retry|"
 	  "resume [--reason TEXT] [--payload JSON|@FILE] [--by NAME]",
 	  "decide an escalation",
@@ -2148,6 +2231,11 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_RULES:
 			a.rules = optarg;
+			break;
+		case OPT_MINUTES:
+			if (parse_num("--minutes", optarg, 1, 1440,
+			    &a.minutes) < 0)
+				rc = CTL_USAGE;
 			break;
 		case OPT_AFTER:
 			if (parse_num("--after", optarg, 0, INT64_MAX,

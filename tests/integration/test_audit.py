@@ -83,6 +83,22 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     t.eq([json.loads(x)["id"] for x in r.stdout.splitlines()], [5, 6], "export --after")
     r = d.ctl("audit", "export", "--after", "x")
     t.eq(r.returncode, 2, "a bad --after is a usage error")
+
+    # clerkctl escalation claim / release
+    d.start()
+    st, body = d.api("POST", "/api/v1/playbooks/gate/run", {"key": "c"})
+    d.wait_for(lambda: d.api("GET", f"/api/v1/items/{body['item']}")[1]["state"] == "escalated", 10)
+    esc = d.api("GET", f"/api/v1/items/{body['item']}")[1]["escalations"][0]["id"]
+    r = d.ctl("escalation", "claim", str(esc), "--minutes", "5", "--by", "dave")
+    t.check(r.returncode == 0 and "is yours until" in r.stdout, "clerkctl escalation claim", r.stdout + r.stderr)
+    r = d.ctl("escalation", "decide", str(esc), "approve", "--by", "erin")
+    t.check(r.returncode == 1 and "claimed by dave" in r.stderr, "another reviewer cannot decide it", r.stderr)
+    r = d.ctl("escalation", "release", str(esc), "--by", "dave")
+    t.check(r.returncode == 0 and "released" in r.stdout, "clerkctl escalation release", r.stdout + r.stderr)
+    r = d.ctl("escalation", "decide", str(esc), "approve", "--by", "erin")
+    t.eq(r.returncode, 0, "then the decision goes through")
+    r = d.ctl("escalation", "claim", str(esc), "--minutes", "0")
+    t.eq(r.returncode, 2, "a bad --minutes is a usage error")
 finally:
     d.cleanup()
 t.done()
