@@ -16,14 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libxml/parser.h>
+#include <openssl/crypto.h>
 
 #include "audit.h"
+#include "auth.h"
 #include "config.h"
 #include "daemon.h"     /* CLERK_VERSION */
 #include "playbook.h"
@@ -1837,6 +1840,94 @@ cmd_audit_export(struct ctl *c, struct args *a)
 	return CTL_OK;
 }
 
+/*
+ * user hash / token: lines for the users file; no daemon, no config.
+ */
+
+/* One line from standard input, without its newline; with the echo off
+ * when it is a terminal. NULL at end of input. */
+static char *
+read_secret(const char *prompt)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &old) == 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	n = getline(&line, &cap, stdin);
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+static int
+cmd_user_hash(struct ctl *c, struct args *a)
+{
+	char hash[AUTH_HASH_MAX], *pw, *again = NULL;
+	struct err e;
+	int rc = CTL_FAIL;
+
+	if ((pw = read_secret("password: ")) == NULL || pw[0] == '\0') {
+		errorx("no password on standard input");
+		goto out;
+	}
+	if (isatty(STDIN_FILENO)) {
+		again = read_secret("again: ");
+		if (again == NULL || strcmp(pw, again) != 0) {
+			errorx("the passwords differ; nothing printed");
+			goto out;
+		}
+	}
+	if (auth_hash_password(pw, hash, &e) < 0) {
+		errorx("%s", e.msg);
+		goto out;
+	}
+	printf("%s\n", hash);
+	rc = CTL_OK;
+out:
+	free_secret(pw);
+	free_secret(again);
+	return rc;
+}
+
+static int
+cmd_user_token(struct ctl *c, struct args *a)
+{
+	char token[65], stored[72];
+	struct err e;
+
+	if (auth_token_new(token, stored, &e) < 0) {
+		errorx("%s", e.msg);
+		return CTL_FAIL;
+	}
+	printf("token:  %s\nstored: %s\n", token, stored);
+	return CTL_OK;
+}
+
 /* ---- the command table ---- */
 
 static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
@@ -2051,6 +2142,19 @@ static const struct cmd cmds[] = {
 	  "exit status: 0 everything matched and the statement ties, 4 there\n"
 	  "are differences (see the report), 1 a file could not be read.\n",
 	  o_reconcile, 0, 0, cmd_reconcile },
+	{ "user", "hash", "", "user hash",
+	  "a password hash for the users file (no daemon needed)",
+	  "Reads a password from standard input (asked twice, without echo,\n"
+	  "on a terminal; the first line of a pipe otherwise) and prints its\n"
+	  "scrypt hash, scrypt$N$r$p$SALT$HASH, for a user's password = \"...\";\n"
+	  "in the users file (docs/API.md). Every run uses a new salt.\n",
+	  o_none, 0, 0, cmd_user_hash },
+	{ "user", "token", "", "user token",
+	  "a new API token and its users-file form (no daemon needed)",
+	  "Prints a new random API token (give it to its user once; it is\n"
+	  "not stored anywhere) and the form the users file keeps,\n"
+	  "sha256:HEX, for that user's tokens = [ ... ];\n",
+	  o_none, 0, 0, cmd_user_token },
 	{ "audit", "verify", "", "audit verify",
 	  "check the audit trail's hash chain",
 	  "Walks the audit trail in clerkd's database (the config's database;\n"

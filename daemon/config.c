@@ -15,7 +15,7 @@
 static const char *const known_keys[] = {
 	"state_dir", "database", "work_dir", "listen", "workers", "log_level",
 	"playbook_dir", "calendar_dir", "timezone", "lease", "drain_grace",
-	"poll", "web_dir", NULL,
+	"poll", "web_dir", "users_file", NULL,
 };
 
 static char *
@@ -67,6 +67,7 @@ config_load(struct config *c, const char *file, struct err *e)
 {
 	const char *state = "clerk-state", *db = "clerk.db", *work = NULL;
 	const char *pbdir = "playbooks", *caldir = NULL, *web = NULL, *s;
+	const char *users = NULL;
 	char *base = NULL, *tmp;
 	config_setting_t *root, *m;
 	config_t cfg;
@@ -142,6 +143,7 @@ config_load(struct config *c, const char *file, struct err *e)
 	config_lookup_string(&cfg, "playbook_dir", &pbdir);
 	config_lookup_string(&cfg, "calendar_dir", &caldir);
 	config_lookup_string(&cfg, "web_dir", &web);
+	config_lookup_string(&cfg, "users_file", &users);
 	if (config_lookup_string(&cfg, "listen", &s) &&
 	    parse_listen(c, s) < 0) {
 		bad(e, config_lookup(&cfg, "listen"), file, "listen must be"
@@ -196,6 +198,8 @@ config_load(struct config *c, const char *file, struct err *e)
 		c->web_dir = xstrdup(CLERK_WEB_DIR);
 	else
 		c->web_dir = xstrdup(CLERK_SOURCE_WEB_DIR);
+	if (users != NULL)
+		c->users_file = absolute(base, users);
 	rc = 0;
 out:
 	config_destroy(&cfg);
@@ -217,6 +221,7 @@ config_clear(struct config *c)
 	free(c->calendar_dir);
 	free(c->timezone);
 	free(c->web_dir);
+	free(c->users_file);
 	memset(c, 0, sizeof(*c));
 }
 

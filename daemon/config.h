@@ -25,6 +25,7 @@ struct config {
 	char *calendar_dir;
 	char *timezone;        /* e.g. Asia/Shanghai */
 	char *web_dir;         /* the reviewer UI's files */
+	char *users_file;      /* absolute; NULL: only the api.token admin */
 	int64_t lease_ms;
 	int64_t drain_grace_ms;
 	int64_t poll_ms;       /* how often idle playbooks are polled */

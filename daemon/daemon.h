@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "auth.h"
 #include "config.h"
 #include "queue.h"
 #include "scheduler.h"
@@ -22,6 +23,7 @@ struct daemon {
 	struct sched *sched;
 	struct evhttp *http;
 	char token[65];
+	struct auth *auth;     /* users, sessions; the token is its admin */
 	int64_t started;
 };
 

@@ -12,9 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "audit.h"
+#include "auth.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -118,23 +117,182 @@ body_json(struct evhttp_request *req, bool required)
 	return j;
 }
 
-static bool
-authorized(struct daemon *d, struct evhttp_request *req)
+static void
+unauthorized(struct evhttp_request *req, const char *msg)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
-	size_t n = strlen(d->token);
-
-	/* Constant-time compare: the token is the only credential. */
-	if (h != NULL && strncmp(h, "Bearer ", 7) == 0 &&
-	    strlen(h + 7) == n && CRYPTO_memcmp(h + 7, d->token, n) == 0)
-		return true;
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "WWW-Authenticate", "Bearer");
 	reply_json(req, 401, json_pack("{s:{s:s,s:s}}", "error", "code",
-	    "unauthorized", "message", "send Authorization: Bearer TOKEN;"
-	    " the token is in STATE_DIR/api.token"));
+	    "unauthorized", "message", msg));
+}
+
+/*
+ * Who sent req: a bearer token (the api.token is the built-in admin, or a
+ * user's token) or the session cookie. A request that carries a bad
+ * credential is refused even if it also carries a good one.
+ */
+static bool
+authenticate(struct daemon *d, struct evhttp_request *req,
+    struct auth_who *who)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *h = evhttp_find_header(in, "Authorization");
+	const char *ck = evhttp_find_header(in, "Cookie");
+	char sid[80];
+
+	if (h != NULL) {
+		if (strncmp(h, "Bearer ", 7) == 0 &&
+		    auth_check_token(d->auth, h + 7, who) == 0)
+			return true;
+		unauthorized(req, "the bearer token was refused; send"
+		    " Authorization: Bearer TOKEN with the token from"
+		    " STATE_DIR/api.token or one of your own");
+		return false;
+	}
+	if (ck != NULL && auth_cookie_get(ck, AUTH_COOKIE, sid, sizeof(sid))) {
+		if (auth_session_check(d->auth, sid, util_mono_ms(), who) == 0)
+			return true;
+		unauthorized(req, "the session has expired or ended; log in"
+		    " again (POST /api/v1/login)");
+		return false;
+	}
+	unauthorized(req, "send Authorization: Bearer TOKEN (the token is in"
+	    " STATE_DIR/api.token) or log in: POST /api/v1/login");
 	return false;
+}
+
+static void
+forbidden(struct evhttp_request *req, const char *code, const char *msg)
+{
+	reply_json(req, 403, json_pack("{s:{s:s,s:s}}", "error", "code", code,
+	    "message", msg));
+}
+
+/* The permission table's answer; a 403 is sent if it is no. */
+static bool
+permit(struct evhttp_request *req, const struct auth_who *who,
+    enum auth_action a)
+{
+	char msg[200];
+
+	if (auth_allowed(who->role, a))
+		return true;
+	snprintf(msg, sizeof(msg), "role %s may not %s",
+	    auth_role_name(who->role), auth_action_desc(a));
+	forbidden(req, "forbidden", msg);
+	return false;
+}
+
+/* ID numbers and bank accounts only for the roles that work with them. */
+static json_t *
+mask_for(const struct auth_who *who, json_t *j)
+{
+	if (j != NULL && !auth_sees_personal(who->role))
+		auth_mask_json(j);
+	return j;
+}
+
+static const char *
+peer_ip(struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port;
+
+	if (c == NULL)
+		return "?";
+	evhttp_connection_get_peer(c, &addr, &port);
+	return addr ? addr : "?";
+}
+
+static void
+audit_login(struct daemon *d, const char *user, const char *action,
+    json_t *details)
+{
+	char *text = json_dumps(details, JSON_COMPACT);
+
+	queue_audit(d->q, user, action, NULL, text);
+	free(text);
+	json_decref(details);
+}
+
+/* POST /api/v1/login {"user", "password"}: a session cookie and its CSRF
+ * token. */
+static void
+post_login(struct daemon *d, struct evhttp_request *req)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	json_t *b = body_json(req, true);
+	const char *user, *pw, *ip = peer_ip(req);
+	struct auth_who who;
+	int64_t retry = 0;
+	int status;
+	char *cookie, ra[32];
+
+	if (b == NULL)
+		return;
+	user = json_string_value(json_object_get(b, "user"));
+	pw = json_string_value(json_object_get(b, "password"));
+	if (user == NULL || pw == NULL || strlen(user) > 128 ||
+	    strlen(pw) > 1024) {
+		json_decref(b);
+		reply_err(req, ERR_INVALID, "send {\"user\": NAME, \"password\":"
+		    " PASSWORD}");
+		return;
+	}
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (auth_login(d->auth, user, pw, ip, util_mono_ms(), &who, &status,
+	    &retry) < 0) {
+		if (status == 429) {
+			/* Not audited: refused attempts cost nothing and
+			 * would let anyone fill the audit trail. */
+			log_warn("login as \"%s\" from %s refused: too many"
+			    " failed attempts", user, ip);
+			snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+			evhttp_add_header(out, "Retry-After", ra);
+			reply_json(req, 429, json_pack("{s:{s:s,s:s}}", "error",
+			    "code", "too_many_attempts", "message", "too many"
+			    " failed logins for this user or address; try"
+			    " again in 15 minutes"));
+		} else {
+			log_warn("login as \"%s\" from %s failed", user, ip);
+			audit_login(d, user, "login", json_pack("{s:b,s:s}",
+			    "ok", 0, "ip", ip));
+			reply_json(req, 401, json_pack("{s:{s:s,s:s}}", "error",
+			    "code", "unauthorized", "message", "wrong user name"
+			    " or password"));
+		}
+		json_decref(b);
+		return;
+	}
+	json_decref(b);
+	log_info("%s logged in from %s", who.name, ip);
+	audit_login(d, who.name, "login", json_pack("{s:b,s:s}", "ok", 1,
+	    "ip", ip));
+	/* No Secure: clerkd speaks plain HTTP on loopback; behind a TLS
+	 * proxy the proxy adds it (docs/API.md). */
+	cookie = xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/",
+	    AUTH_COOKIE, who.session_id);
+	evhttp_add_header(out, "Set-Cookie", cookie);
+	free(cookie);
+	reply_json(req, 200, json_pack("{s:s,s:s,s:s}", "user", who.name,
+	    "role", auth_role_name(who.role), "csrf", who.csrf));
+}
+
+static void
+post_logout(struct daemon *d, struct evhttp_request *req,
+    const struct auth_who *who)
+{
+	bool ended = who->session && auth_logout(d->auth, who->session_id);
+
+	if (ended) {
+		audit_login(d, who->name, "logout", json_pack("{s:s}", "ip",
+		    peer_ip(req)));
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Set-Cookie", AUTH_COOKIE "=; Max-Age=0; HttpOnly;"
+		    " SameSite=Strict; Path=/");
+	}
+	reply_json(req, 200, json_pack("{s:b}", "logged_out", ended));
 }
 
 static int64_t
@@ -282,13 +440,14 @@ post_run(struct daemon *d, struct evhttp_request *req, const char *name)
 
 static void
 item_action(struct daemon *d, struct evhttp_request *req, int64_t id,
-    enum qop op)
+    enum qop op, const struct auth_who *who)
 {
 	struct qreq r;
 
 	memset(&r, 0, sizeof(r));
 	r.op = op;
 	r.u.item_op.item = id;
+	r.u.item_op.by = who->api_token ? NULL : who->name;
 	if (queue_exec(d->q, &r) < 0) {
 		reply_e(req, &r.err);
 		return;
@@ -298,8 +457,21 @@ item_action(struct daemon *d, struct evhttp_request *req, int64_t id,
 	reply_json(req, 200, json_pack("{s:I}", "item", (json_int_t)id));
 }
 
+/* Who the store records: the user, except that the api.token (scripts,
+ * clerkctl) may name the person it acts for in "by". */
+static const char *
+acting_as(const struct auth_who *who, json_t *body)
+{
+	const char *by = json_string_value(json_object_get(body, "by"));
+
+	if (!who->api_token)
+		return who->name;
+	return by ? by : "api";
+}
+
 static void
-post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
+post_decide(struct daemon *d, struct evhttp_request *req, int64_t id,
+    const struct auth_who *who)
 {
 	json_t *b = body_json(req, true), *payload;
 	const char *dec, *by, *reason;
@@ -316,7 +488,7 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
 		    " reject, retry or resume");
 		return;
 	}
-	by = json_string_value(json_object_get(b, "by"));
+	by = acting_as(who, b);
 	reason = json_string_value(json_object_get(b, "reason"));
 	payload = json_object_get(b, "payload");
 	if (payload != NULL)
@@ -325,7 +497,7 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
 	r.op = QOP_DECIDE;
 	r.u.decide.escalation = id;
 	r.u.decide.decision = (enum decision)di;
-	r.u.decide.by = by ? by : "api";
+	r.u.decide.by = by;
 	r.u.decide.reason = reason;
 	r.u.decide.payload = ptext;
 	if (queue_exec(d->q, &r) < 0)
@@ -344,7 +516,7 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id)
 /* A reviewer's claim on an escalation: {"by", "minutes"} (default 15). */
 static void
 post_claim(struct daemon *d, struct evhttp_request *req, int64_t id,
-    bool claim)
+    bool claim, const struct auth_who *who)
 {
 	json_t *b = body_json(req, false);
 	json_t *m;
@@ -353,12 +525,12 @@ post_claim(struct daemon *d, struct evhttp_request *req, int64_t id,
 
 	if (b == NULL)
 		return;
-	by = json_string_value(json_object_get(b, "by"));
+	by = acting_as(who, b);
 	m = json_object_get(b, "minutes");
 	memset(&r, 0, sizeof(r));
 	r.op = claim ? QOP_ESC_CLAIM : QOP_ESC_RELEASE;
 	r.u.esc_claim.escalation = id;
-	r.u.esc_claim.by = by ? by : "api";
+	r.u.esc_claim.by = by;
 	r.u.esc_claim.ms = (m != NULL ? json_integer_value(m) : 15) * 60000;
 	if (queue_exec(d->q, &r) < 0)
 		reply_e(req, &r.err);
@@ -372,7 +544,7 @@ post_claim(struct daemon *d, struct evhttp_request *req, int64_t id,
 /* The audit trail after row `after`, oldest first. */
 static void
 get_audit(struct daemon *d, struct evhttp_request *req, int64_t after,
-    int64_t limit)
+    int64_t limit, const struct auth_who *who)
 {
 	char *text = NULL, *line, *save = NULL;
 	size_t len = 0;
@@ -402,6 +574,7 @@ get_audit(struct daemon *d, struct evhttp_request *req, int64_t after,
 	    line = strtok_r(NULL, "\n", &save))
 		json_array_append_new(rows, json_loads(line, 0, NULL));
 	free(text);
+	mask_for(who, rows);
 	reply_json(req, 200, json_pack("{s:o,s:o}", "audit", rows, "next",
 	    (int64_t)json_array_size(rows) == limit ? json_incref(json_object_get(
 	    json_array_get(rows, json_array_size(rows) - 1), "id")) :
@@ -510,6 +683,7 @@ route(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = evhttp_uri_get_path(uri), *rest;
 	struct evkeyvalq q = { 0 };
+	struct auth_who who;
 	struct err e;
 	int64_t id;
 	bool get = m == EVHTTP_REQ_GET, post = m == EVHTTP_REQ_POST;
@@ -534,19 +708,48 @@ route(struct evhttp_request *req, void *arg)
 		reply_err(req, ERR_NOTFOUND, "no such endpoint; see docs/API.md");
 		return;
 	}
-	if (!authorized(d, req))
+	if (strcmp(path + 8, "login") == 0 && post) {
+		post_login(d, req);
+		return;
+	}
+	if (!authenticate(d, req, &who))
+		return;
+	/* A browser sends the cookie with any request to us, even one a
+	 * hostile page makes it send; only our own page knows the token. */
+	if (post && who.session && !auth_csrf_ok(&who, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "X-CSRF-Token"))) {
+		forbidden(req, "csrf", "a request with the session cookie must"
+		    " send the session's CSRF token (from login or"
+		    " /api/v1/me) in X-CSRF-Token");
+		return;
+	}
+	if (get && !permit(req, &who, AUTH_READ))
 		return;
 	evhttp_parse_query_str(evhttp_uri_get_query(uri) ?
 	    evhttp_uri_get_query(uri) : "", &q);
 	path += 8;
 
-	if (strcmp(path, "status") == 0 && get)
+	if (strcmp(path, "logout") == 0 && post)
+		post_logout(d, req, &who);
+	else if (strcmp(path, "me") == 0 && get) {
+		json_t *me = json_pack("{s:s,s:s,s:s}", "user", who.name, "role",
+		    auth_role_name(who.role), "via", who.session ? "session" :
+		    "token");
+
+		/* The page can fetch its CSRF token again after a reload;
+		 * no other origin can read this reply. */
+		if (who.session)
+			json_object_set_new(me, "csrf", json_string(who.csrf));
+		reply_json(req, 200, me);
+	} else if (strcmp(path, "status") == 0 && get)
 		get_status(d, req);
 	else if (strcmp(path, "playbooks") == 0 && get)
 		reply_json(req, 200, json_pack("{s:o,s:o}", "playbooks",
 		    sched_playbooks_json(d->sched), "errors",
 		    sched_errors_json(d->sched)));
 	else if (strncmp(path, "playbooks/", 10) == 0 && post) {
+		if (!permit(req, &who, AUTH_RUN))
+			goto out;
 		char name[128];
 		const char *slash = strchr(path + 10, '/');
 
@@ -559,8 +762,10 @@ route(struct evhttp_request *req, void *arg)
 			name[slash - path - 10] = '\0';
 			post_run(d, req, name);
 		}
-	} else if (strcmp(path, "reload") == 0 && post)
-		reply_json(req, 200, daemon_reload(d));
+	} else if (strcmp(path, "reload") == 0 && post) {
+		if (permit(req, &who, AUTH_RELOAD))
+			reply_json(req, 200, daemon_reload(d));
+	}
 	else if (strcmp(path, "items") == 0 && get) {
 		struct item_filter f = { 0 };
 		const char *st = evhttp_find_header(&q, "state");
@@ -574,8 +779,8 @@ route(struct evhttp_request *req, void *arg)
 			    " running, retry_wait, escalated, done, rejected"
 			    " or cancelled");
 		else
-			list_reply(req, queue_item_list(d->q, &f, &e), "items",
-			    f.limit, false, &e);
+			list_reply(req, mask_for(&who, queue_item_list(d->q,
+			    &f, &e)), "items", f.limit, false, &e);
 	} else if (strncmp(path, "items/", 6) == 0 &&
 	    (id = path_id(path + 6, &rest)) > 0) {
 		json_t *it;
@@ -584,17 +789,23 @@ route(struct evhttp_request *req, void *arg)
 			if ((it = queue_item_get(d->q, id, &e)) == NULL)
 				reply_e(req, &e);
 			else
-				reply_json(req, 200, it);
-		} else if (post && strcmp(rest, "retry") == 0) {
-			item_action(d, req, id, QOP_ITEM_RETRY);
-			sched_kick(d->sched);
-		} else if (post && strcmp(rest, "cancel") == 0)
-			item_action(d, req, id, QOP_ITEM_CANCEL);
-		else
+				reply_json(req, 200, mask_for(&who, it));
+		} else if (post && (strcmp(rest, "retry") == 0 ||
+		    strcmp(rest, "cancel") == 0)) {
+			if (!permit(req, &who, AUTH_ITEM_OP))
+				goto out;
+			if (strcmp(rest, "retry") == 0) {
+				item_action(d, req, id, QOP_ITEM_RETRY, &who);
+				sched_kick(d->sched);
+			} else
+				item_action(d, req, id, QOP_ITEM_CANCEL, &who);
+		} else
 			reply_err(req, ERR_NOTFOUND, "no such item endpoint");
-	} else if (strcmp(path, "audit") == 0 && get)
-		get_audit(d, req, query_int(&q, "after", 0),
-		    query_int(&q, "limit", 100));
+	} else if (strcmp(path, "audit") == 0 && get) {
+		if (permit(req, &who, AUTH_READ_AUDIT))
+			get_audit(d, req, query_int(&q, "after", 0),
+			    query_int(&q, "limit", 100), &who);
+	}
 	else if (strcmp(path, "escalations") == 0 && get) {
 		struct esc_filter f = { 0 };
 		const char *open = evhttp_find_header(&q, "open"), *after;
@@ -612,8 +823,8 @@ route(struct evhttp_request *req, void *arg)
 		if (after != NULL && !f.open_only)
 			f.after_id = atoll(after);
 		f.limit = (int)query_int(&q, "limit", 100);
-		list_reply(req, queue_escalation_list(d->q, &f, &e),
-		    "escalations", f.limit, f.open_only, &e);
+		list_reply(req, mask_for(&who, queue_escalation_list(d->q, &f,
+		    &e)), "escalations", f.limit, f.open_only, &e);
 	} else if (strncmp(path, "escalations/", 12) == 0 &&
 	    (id = path_id(path + 12, &rest)) > 0) {
 		json_t *es;
@@ -622,14 +833,18 @@ route(struct evhttp_request *req, void *arg)
 			if ((es = queue_escalation_get(d->q, id, &e)) == NULL)
 				reply_e(req, &e);
 			else
-				reply_json(req, 200, es);
+				reply_json(req, 200, mask_for(&who, es));
 		} else if (post && strcmp(rest, "decide") == 0) {
-			post_decide(d, req, id);
+			if (!permit(req, &who, AUTH_DECIDE))
+				goto out;
+			post_decide(d, req, id, &who);
 			sched_kick(d->sched);
 		} else if (post && (strcmp(rest, "claim") == 0 ||
-		    strcmp(rest, "release") == 0))
-			post_claim(d, req, id, strcmp(rest, "claim") == 0);
-		else
+		    strcmp(rest, "release") == 0)) {
+			if (permit(req, &who, AUTH_CLAIM))
+				post_claim(d, req, id, strcmp(rest, "claim") ==
+				    0, &who);
+		} else
 			reply_err(req, ERR_NOTFOUND, "no such escalation"
 			    " endpoint");
 	} else

@@ -163,6 +163,22 @@ audit_loaded(struct daemon *d, const char *action, json_t *report)
 	json_decref(det);
 }
 
+/* The users file again; a broken one keeps the users in force. */
+static void
+reload_users(struct daemon *d, json_t *report)
+{
+	struct err e;
+
+	if (auth_load(d->auth, d->cfg.users_file, &e) < 0) {
+		log_error("reload: %s; keeping the %zu user(s) in force", e.msg,
+		    auth_user_count(d->auth));
+		json_array_append_new(json_object_get(report, "errors"),
+		    json_string(e.msg));
+	} else if (d->cfg.users_file != NULL)
+		log_info("users: %zu from %s", auth_user_count(d->auth),
+		    d->cfg.users_file);
+}
+
 json_t *
 daemon_reload(struct daemon *d)
 {
@@ -176,6 +192,7 @@ daemon_reload(struct daemon *d)
 		r = sched_load(d->sched, &d->cfg);
 		json_array_insert_new(json_object_get(r, "errors"), 0,
 		    json_string(e.msg));
+		reload_users(d, r);
 		audit_loaded(d, "reload", r);
 		sd_notifyf("READY=1");
 		return r;
@@ -194,9 +211,13 @@ daemon_reload(struct daemon *d)
 		d->cfg.playbook_dir = xstrdup(nc.playbook_dir);
 		d->cfg.calendar_dir = xstrdup(nc.calendar_dir);
 		d->cfg.log_level = nc.log_level;
+		free(d->cfg.users_file);
+		d->cfg.users_file = nc.users_file ? xstrdup(nc.users_file) :
+		    NULL;
 		config_clear(&nc);
 	}
 	r = sched_load(d->sched, &d->cfg);
+	reload_users(d, r);
 	log_info("reloaded: %zu playbook(s), %zu problem(s)",
 	    json_array_size(json_object_get(r, "loaded")),
 	    json_array_size(json_object_get(r, "errors")));
@@ -263,6 +284,17 @@ check_only(struct config *cfg)
 	json_array_foreach(json_object_get(r, "loaded"), i, v)
 		printf("ok: playbook %s\n", json_string_value(v));
 	n = (int)json_array_size(json_object_get(r, "errors"));
+	if (cfg->users_file != NULL) {
+		struct auth_users *u;
+		struct err e;
+
+		if ((u = auth_users_load(cfg->users_file, &e)) == NULL) {
+			printf("%s\n", e.msg);
+			n++;
+		} else
+			printf("ok: %zu user(s) in %s\n", u->n, cfg->users_file);
+		auth_users_free(u);
+	}
 	json_decref(r);
 	sched_free(sc);
 	event_base_free(base);
@@ -343,6 +375,14 @@ main(int argc, char **argv)
 		log_error("%s", e.msg);
 		return EXIT_CONFIG;
 	}
+	d->auth = auth_new(d->token);
+	if (auth_load(d->auth, d->cfg.users_file, &e) < 0) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	if (d->cfg.users_file != NULL)
+		log_info("users: %zu from %s", auth_user_count(d->auth),
+		    d->cfg.users_file);
 	d->base = event_base_new();
 	if (d->base == NULL)
 		fatal("cannot create the event loop");
@@ -410,6 +450,7 @@ out:
 	}
 	queue_close(d->q);
 	event_base_free(d->base);
+	auth_free(d->auth);
 	config_clear(&d->cfg);
 	close(lockfd);
 	curl_global_cleanup();
