@@ -238,6 +238,22 @@ steps = ( { id = "a"; use = "noop"; } );
     keys = [i["key"] for i in body["items"]]
     t.eq(len(keys), len(set(keys)), "interval items have distinct slot keys")
 
+    # the reviewer UI's files, and nothing outside their folder
+    import urllib.request as ur
+    with ur.urlopen(f"http://127.0.0.1:{d.port}/") as r:
+        page, ctype, csp = r.read().decode(), r.headers["Content-Type"], \
+            r.headers["Content-Security-Policy"]
+    t.check(page.lower().startswith("<!doctype html") and ctype.startswith("text/html")
+            and "default-src 'self'" in csp, "GET / serves the UI with a CSP", ctype)
+    for bad in ("/web/..%2f..%2fclerkd.conf", "/web/../clerkd.conf", "/web/index.exe",
+                "/web/.htaccess.html"):
+        try:
+            ur.urlopen(f"http://127.0.0.1:{d.port}{bad}")
+            code = 200
+        except urllib.error.HTTPError as e:
+            code = e.code
+        t.eq(code, 404, f"GET {bad} is 404")
+
     # metrics
     st, text = d.api("GET", "/metrics", token=False)
     t.check('clerk_items{playbook="manual",state="done"} 1' in text, "metrics: items by state", text[:500])

@@ -1,0 +1,1214 @@
+/*
+ * clerk reviewer UI: the escalation queue, one escalation's evidence and the
+ * decisions on it, against clerkd's JSON API (docs/API.md).
+ *
+ * Plain browser JavaScript, no framework and no build step: clerkd serves
+ * this file as it is, under "Content-Security-Policy: default-src 'self'",
+ * so there is no inline script or style anywhere, and every value from the
+ * API reaches the page through textContent, never as HTML.
+ */
+'use strict';
+
+(function () {
+
+const API = '/api/v1';
+const REFRESH_MS = 10000;         /* the queue's auto-refresh */
+const CLAIM_MINUTES = 15;         /* opening an item claims it this long */
+const RENEW_MS = 5 * 60000;       /* and the claim is renewed while open */
+const QUEUE_LIMIT = 500;
+
+const S = {
+	auth: null,       /* {mode: 'session'|'token', user, role, csrf, token} */
+	view: null,       /* 'login' | 'queue' | 'detail' */
+	queue: [],        /* open escalations, in queue order */
+	queueMore: false, /* more than QUEUE_LIMIT are open */
+	queueLoaded: false,
+	selectedId: null, /* the queue row j/k moves */
+	cur: null,        /* the escalation on screen: {id, esc, item, mine, readonly, decided} */
+	openSeq: 0,       /* bumped on each navigation, so a late reply is dropped */
+	busy: false,
+	refreshTimer: null,
+	renewTimer: null,
+	bannerFrom: null,
+};
+
+/* ---- small helpers -------------------------------------------------- */
+
+const $ = (id) => document.getElementById(id);
+
+function h(tag, attrs, ...kids) {
+	const el = document.createElement(tag);
+
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (v === null || v === undefined || v === false)
+			continue;
+		if (k === 'class')
+			el.className = v;
+		else if (k === 'text')
+			el.textContent = v;
+		else if (k.startsWith('on') && typeof v === 'function')
+			el.addEventListener(k.slice(2), v);
+		else if (k === 'value')
+			el.value = v;
+		else
+			el.setAttribute(k, v === true ? '' : String(v));
+	}
+	for (const c of kids.flat(Infinity)) {
+		if (c === null || c === undefined || c === false)
+			continue;
+		el.append(c instanceof Node ? c : String(c));
+	}
+	return el;
+}
+
+function clear(el) {
+	while (el.firstChild)
+		el.removeChild(el.firstChild);
+	return el;
+}
+
+function pad(n) {
+	return String(n).padStart(2, '0');
+}
+
+function fmtTime(ms) {
+	if (ms === null || ms === undefined)
+		return '—';
+	const d = new Date(ms);
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+	    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function fmtSpan(ms) {
+	const m = Math.round(Math.abs(ms) / 60000);
+	if (m < 1)
+		return '不到 1 分钟';
+	if (m < 60)
+		return `${m} 分钟`;
+	const hrs = Math.round(m / 60);
+	if (hrs < 48)
+		return `${hrs} 小时`;
+	return `${Math.round(hrs / 24)} 天`;
+}
+
+function isOverdue(e, now) {
+	return e.due !== null && e.due !== undefined && e.due < (now || Date.now());
+}
+
+/* "1234.50" / "-12.3" -> fen, or null. */
+function toFen(amount) {
+	if (typeof amount === 'number')
+		return Math.round(amount * 100);
+	const m = /^\s*([+-]?)(\d+)(?:\.(\d{1,2}))?\s*$/.exec(String(amount || '').replace(/,/g, ''));
+	if (!m)
+		return null;
+	const fen = Number(m[2]) * 100 + Number((m[3] || '').padEnd(2, '0'));
+	return m[1] === '-' ? -fen : fen;
+}
+
+function fmtFen(fen) {
+	if (typeof fen !== 'number')
+		return null;
+	const neg = fen < 0, a = Math.abs(fen);
+	const yuan = String(Math.floor(a / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+	return `${neg ? '-' : ''}${yuan}.${pad(a % 100)}`;
+}
+
+function amountText(line) {
+	if (line.amount !== undefined && line.amount !== null)
+		return String(line.amount);
+	return fmtFen(line.amount_fen) || '—';
+}
+
+const LABELS = {
+	kind: '类型 kind', side: '所在方 side', file: '文件 file', line: '行 line',
+	date: '日期 date', amount: '金额 amount', amount_fen: '金额(分) amount_fen',
+	ref: '参考号 ref', counterparty: '对方 counterparty', message: '说明 message',
+	text: '摘要 text', difference: '差额 difference', candidates: '候选 candidates',
+	reversal: '冲正 reversal', run_key: '对账批次 run', run_item: '对账事项 run item',
+	report: '报告 report', name: '姓名 name', id_number: '身份证号 ID number',
+	account: '账号 account', case: '案件 case',
+};
+
+const DIFF_KINDS = {
+	bank_in_not_booked: '银行已收、企业未收 bank in, not booked',
+	bank_out_not_booked: '银行已付、企业未付 bank out, not booked',
+	booked_in_not_bank: '企业已收、银行未收 booked in, not at the bank',
+	booked_out_not_bank: '企业已付、银行未付 booked out, not at the bank',
+	ambiguous: '多个候选 ambiguous',
+	duplicate: '重复 duplicate',
+	fee: '手续费 fee',
+	balance: '余额不符 balance',
+};
+
+const DECISIONS = {
+	approve: '已批准 approved',
+	reject: '已驳回 rejected',
+	retry: '已重试 retried',
+	resume: '已更正并继续 resumed',
+};
+
+function label(k) {
+	return LABELS[k] || k;
+}
+
+/* A JSON value, readably: objects as key/value lists, arrays as lists. */
+function renderValue(v, depth) {
+	depth = depth || 0;
+	if (v === null || v === undefined)
+		return h('span', { class: 'jnull' }, 'null');
+	if (Array.isArray(v)) {
+		if (v.length === 0)
+			return h('span', { class: 'jnull' }, '[ ]');
+		if (depth > 5)
+			return h('code', null, JSON.stringify(v));
+		return h('ol', { class: 'jarr' }, v.map((x) => h('li', null, renderValue(x, depth + 1))));
+	}
+	if (typeof v === 'object') {
+		const keys = Object.keys(v);
+		if (keys.length === 0)
+			return h('span', { class: 'jnull' }, '{ }');
+		if (depth > 5)
+			return h('code', null, JSON.stringify(v));
+		return h('dl', { class: 'kv' }, keys.map((k) => [
+			h('dt', null, label(k)), h('dd', null, renderValue(v[k], depth + 1))]));
+	}
+	return h('span', null, String(v));
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+function showError(err, from) {
+	const msg = err && err.message ? err.message : String(err);
+	$('banner-text').textContent = msg;
+	$('banner').hidden = false;
+	S.bannerFrom = from || null;
+	console.error('clerk:', msg);
+}
+
+function clearError(from) {
+	if (from === undefined || S.bannerFrom === from) {
+		$('banner').hidden = true;
+		$('banner-text').textContent = '';
+		S.bannerFrom = null;
+	}
+}
+
+let toastTimer = null;
+function toast(msg) {
+	const t = $('toast');
+	t.textContent = msg;
+	t.hidden = false;
+	clearTimeout(toastTimer);
+	toastTimer = setTimeout(() => { t.hidden = true; }, 3500);
+}
+
+function formError(id, msg) {
+	const p = $(id);
+	p.textContent = msg || '';
+	p.hidden = !msg;
+}
+
+/* ---- the API -------------------------------------------------------------- */
+
+class ApiError extends Error {
+	constructor(status, code, message) {
+		super(message);
+		this.status = status;
+		this.code = code;
+	}
+}
+
+async function api(method, path, body, opts) {
+	opts = opts || {};
+	const headers = { Accept: 'application/json' };
+	const a = S.auth;
+	let res, data = null;
+
+	if (body !== undefined)
+		headers['Content-Type'] = 'application/json';
+	if (a && a.mode === 'token')
+		headers.Authorization = 'Bearer ' + a.token;
+	if (method !== 'GET' && a && a.csrf)
+		headers['X-CSRF-Token'] = a.csrf;
+	try {
+		res = await fetch(API + path, {
+			method, headers, credentials: 'same-origin', cache: 'no-store',
+			body: body === undefined ? undefined : JSON.stringify(body),
+			keepalive: !!opts.keepalive,
+		});
+	} catch (e) {
+		throw new ApiError(0, 'network', `无法连接 clerkd (cannot reach clerkd): ${e.message}`);
+	}
+	const text = await res.text();
+	if (text) {
+		try {
+			data = JSON.parse(text);
+		} catch (e) {
+			data = null;
+		}
+	}
+	if (!res.ok) {
+		const er = (data && data.error) || {};
+		const err = new ApiError(res.status, er.code || `http_${res.status}`,
+		    er.message || `${method} ${path}: HTTP ${res.status} ${res.statusText}`);
+		if (res.status === 401 && !opts.noAuthRedirect)
+			unauthorized(err);
+		throw err;
+	}
+	return data;
+}
+
+/* The body of a claim, release or decision: with a bearer token there is no
+ * session to say who acts, so the name given at login goes along. */
+function withBy(body) {
+	if (S.auth && S.auth.mode === 'token')
+		body.by = S.auth.user;
+	return body;
+}
+
+function me() {
+	return S.auth ? S.auth.user : null;
+}
+
+function canDecide() {
+	return S.auth && S.auth.role !== 'auditor';
+}
+
+/* ---- login ----------------------------------------------------------------- */
+
+function setAuth(a) {
+	S.auth = a;
+	if (a) {
+		$('who-name').textContent = a.user;
+		$('who-role').textContent = a.role || (a.mode === 'token' ? 'token' : '');
+		$('who').hidden = false;
+	} else {
+		$('who').hidden = true;
+	}
+}
+
+function unauthorized(err) {
+	if (!S.auth)
+		return;
+	stopTimers();
+	S.cur = null;
+	setAuth(null);
+	sessionStorage.removeItem('clerk.token');
+	sessionStorage.removeItem('clerk.csrf');
+	showLogin(`请重新登录 Please sign in again: ${err.message}`);
+}
+
+function showLogin(msg) {
+	setView('login');
+	formError('login-error', msg || '');
+	setTimeout(() => $('login-user').focus(), 0);
+}
+
+async function login(ev) {
+	ev.preventDefault();
+	const user = $('login-user').value.trim(), password = $('login-password').value;
+
+	if (!user || !password) {
+		formError('login-error', '请输入用户名和密码 Enter your user name and password');
+		return;
+	}
+	formError('login-error', '');
+	$('login-submit').disabled = true;
+	try {
+		const r = await api('POST', '/login', { user, password }, { noAuthRedirect: true });
+		$('login-password').value = '';
+		sessionStorage.setItem('clerk.csrf', r.csrf || '');
+		sessionStorage.removeItem('clerk.token');
+		setAuth({ mode: 'session', user: r.user || user, role: r.role, csrf: r.csrf });
+		clearError();
+		route();
+	} catch (e) {
+		if (e.status === 404) {
+			formError('login-error', '此 clerkd 尚不支持用户登录，请使用下方的 API 令牌。' +
+			    ' This clerkd has no user sign-in: use an API token below. (' + e.message + ')');
+			$('token-box').open = true;
+		} else {
+			formError('login-error', e.message);
+		}
+	} finally {
+		$('login-submit').disabled = false;
+	}
+}
+
+/* A pasted API token: whoever /me says it is, or the name given. */
+async function useToken(token, name) {
+	setAuth({ mode: 'token', token, user: name || 'api', role: null, csrf: null });
+	try {
+		const m = await api('GET', '/me', undefined, { noAuthRedirect: true });
+		if (m && m.user)
+			S.auth.user = name || m.user;
+		if (m && m.role)
+			S.auth.role = m.role;
+	} catch (e) {
+		if (e.status !== 404) {
+			setAuth(null);
+			throw e;
+		}
+		/* no /me yet: the token is checked on a read */
+		try {
+			await api('GET', '/escalations?open=1&limit=1', undefined, { noAuthRedirect: true });
+		} catch (e2) {
+			setAuth(null);
+			throw e2;
+		}
+	}
+	setAuth(S.auth);
+	sessionStorage.setItem('clerk.token', token);
+	sessionStorage.setItem('clerk.name', name || '');
+	sessionStorage.removeItem('clerk.csrf');
+}
+
+async function tokenLogin(ev) {
+	ev.preventDefault();
+	const token = $('token-value').value.trim(), name = $('token-name').value.trim();
+
+	if (!token) {
+		formError('token-error', '请粘贴 API 令牌 Paste the API token');
+		return;
+	}
+	formError('token-error', '');
+	$('token-submit').disabled = true;
+	try {
+		await useToken(token, name);
+		$('token-value').value = '';
+		clearError();
+		route();
+	} catch (e) {
+		formError('token-error', e.status === 401 ?
+		    `令牌无效 The token was refused: ${e.message}` : e.message);
+	} finally {
+		$('token-submit').disabled = false;
+	}
+}
+
+async function logout() {
+	await leaveDetail();
+	stopTimers();
+	if (S.auth && S.auth.mode === 'session') {
+		try {
+			await api('POST', '/logout', {}, { noAuthRedirect: true });
+		} catch (e) {
+			showError(e);
+		}
+	}
+	sessionStorage.removeItem('clerk.token');
+	sessionStorage.removeItem('clerk.name');
+	sessionStorage.removeItem('clerk.csrf');
+	setAuth(null);
+	S.queue = [];
+	S.queueLoaded = false;
+	if (location.hash && location.hash !== '#/')
+		history.replaceState(null, '', '#/');
+	showLogin();
+}
+
+/* ---- views and routing -------------------------------------------------- */
+
+function setView(v) {
+	S.view = v;
+	for (const name of ['login', 'queue', 'detail'])
+		$('view-' + name).hidden = name !== v;
+	if (v === 'queue')
+		startRefresh();
+	else
+		stopRefresh();
+}
+
+function stopTimers() {
+	stopRefresh();
+	clearInterval(S.renewTimer);
+	S.renewTimer = null;
+}
+
+function detailIdFromHash() {
+	const m = /^#\/e\/(\d+)$/.exec(location.hash);
+	return m ? Number(m[1]) : null;
+}
+
+async function route() {
+	if (!S.auth) {
+		showLogin();
+		return;
+	}
+	const id = detailIdFromHash();
+	if (S.cur && S.cur.id !== id)
+		await leaveDetail();
+	if (id !== null)
+		openDetail(id);
+	else
+		showQueue();
+}
+
+function go(hash) {
+	if (location.hash === hash)
+		route();
+	else
+		location.hash = hash;
+}
+
+/* ---- the queue -------------------------------------------------------------- */
+
+function sortQueue(list) {
+	const due = (e) => (e.due === null || e.due === undefined ? Infinity : e.due);
+	return list.slice().sort((x, y) => due(x) - due(y) ||
+	    (y.priority || 0) - (x.priority || 0) || x.id - y.id);
+}
+
+function heldByOther(e, now) {
+	return !!e.claimed_by && e.claimed_by !== me() &&
+	    (e.claim_expires === null || e.claim_expires === undefined || e.claim_expires > (now || Date.now()));
+}
+
+function filtered() {
+	const pb = $('filter-playbook').value, rs = $('filter-reason').value;
+	return S.queue.filter((e) => (!pb || e.playbook === pb) && (!rs || e.reason === rs));
+}
+
+async function loadQueue() {
+	const r = await api('GET', `/escalations?open=1&limit=${QUEUE_LIMIT}`);
+	S.queue = sortQueue(r.escalations || []);
+	S.queueMore = r.next !== null && r.next !== undefined;
+	S.queueLoaded = true;
+}
+
+async function refreshQueue() {
+	try {
+		await loadQueue();
+		clearError('queue');
+		$('refreshed').textContent = '更新于 updated ' + new Date().toLocaleTimeString('zh-CN', { hour12: false });
+	} catch (e) {
+		if (e.status !== 401)
+			showError(e, 'queue');
+		return;
+	}
+	if (S.view === 'queue')
+		renderQueue();
+}
+
+function fillSelect(sel, values) {
+	const cur = sel.value;
+	const want = [...new Set(values)].sort();
+	if (cur && !want.includes(cur))
+		want.push(cur);
+	while (sel.options.length > 1)
+		sel.remove(1);
+	for (const v of want)
+		sel.add(new Option(v, v));
+	sel.value = cur;
+}
+
+function renderQueue() {
+	const now = Date.now();
+	const list = filtered();
+	const body = clear($('queue-body'));
+
+	fillSelect($('filter-playbook'), S.queue.map((e) => e.playbook));
+	fillSelect($('filter-reason'), S.queue.map((e) => e.reason));
+	$('count-total').textContent = S.queue.length + (S.queueMore ? '+' : '');
+	$('count-overdue').textContent = S.queue.filter((e) => isOverdue(e, now)).length +
+	    (S.queueMore && S.queue.every((e) => isOverdue(e, now)) ? '+' : '');
+	$('count-shown').textContent = list.length !== S.queue.length ?
+	    `显示 ${list.length} 件 shown` : '';
+	$('queue-empty').hidden = list.length > 0;
+	if (!list.some((e) => e.id === S.selectedId))
+		S.selectedId = list.length ? list[0].id : null;
+
+	for (const e of list) {
+		const over = isOverdue(e, now);
+		const dueCell = h('td', { class: 'due', title: fmtTime(e.due) },
+		    over ? h('span', { class: 'badge overdue' }, '逾期 overdue') : null,
+		    e.due === null || e.due === undefined ? '—' :
+		    (over ? `${fmtSpan(now - e.due)}前` : `还有 ${fmtSpan(e.due - now)}`),
+		    h('div', { class: 'muted' }, fmtTime(e.due)));
+		let claim = null;
+		if (e.claimed_by && (e.claim_expires === null || e.claim_expires === undefined || e.claim_expires > now))
+			claim = h('span', { class: 'badge ' + (e.claimed_by === me() ? 'mine' : 'claimed'),
+			    title: '至 until ' + fmtTime(e.claim_expires) }, e.claimed_by);
+		const tr = h('tr', {
+			'data-id': e.id,
+			class: [over ? 'overdue' : '', e.id === S.selectedId ? 'selected' : ''].join(' ').trim(),
+			onclick: (ev) => {
+				if (ev.target.closest('a'))
+					return;
+				go(`#/e/${e.id}`);
+			},
+		},
+		h('td', { class: 'id' }, h('a', { href: `#/e/${e.id}` }, `#${e.id}`)),
+		dueCell,
+		h('td', null, e.playbook),
+		h('td', null, h('code', null, e.reason)),
+		h('td', { class: 'msg', title: e.message || '' }, e.message || ''),
+		h('td', null, claim));
+		body.append(tr);
+	}
+}
+
+function moveSelection(step) {
+	const list = filtered();
+	if (!list.length)
+		return;
+	let i = list.findIndex((e) => e.id === S.selectedId);
+	i = Math.max(0, Math.min(list.length - 1, (i < 0 ? 0 : i + step)));
+	S.selectedId = list[i].id;
+	for (const tr of $('queue-body').rows)
+		tr.classList.toggle('selected', Number(tr.dataset.id) === S.selectedId);
+	const row = $('queue-body').querySelector('tr.selected');
+	if (row)
+		row.scrollIntoView({ block: 'nearest' });
+}
+
+function showQueue() {
+	S.cur = null;
+	setView('queue');
+	renderQueue();
+	refreshQueue();
+}
+
+function startRefresh() {
+	if (S.refreshTimer === null)
+		S.refreshTimer = setInterval(() => {
+			if (!document.hidden)
+				refreshQueue();
+		}, REFRESH_MS);
+}
+
+function stopRefresh() {
+	clearInterval(S.refreshTimer);
+	S.refreshTimer = null;
+}
+
+/* The escalation after (step 1) or before (-1) id in the queue as shown. */
+function neighbour(id, step, skipHeld) {
+	const list = filtered(), now = Date.now();
+	let i = list.findIndex((e) => e.id === id);
+
+	if (i < 0)
+		i = step > 0 ? -1 : list.length;
+	for (i += step; i >= 0 && i < list.length; i += step)
+		if (list[i].id !== id && !(skipHeld && heldByOther(list[i], now)))
+			return list[i];
+	return null;
+}
+
+/* ---- one escalation ------------------------------------------------------- */
+
+async function leaveDetail() {
+	const c = S.cur;
+
+	clearInterval(S.renewTimer);
+	S.renewTimer = null;
+	S.cur = null;
+	if (c && c.mine && !c.decided) {
+		try {
+			await api('POST', `/escalations/${c.id}/release`, withBy({}));
+			const q = S.queue.find((e) => e.id === c.id);
+			if (q)
+				q.claimed_by = null;
+		} catch (e) {
+			showError(e);
+		}
+	}
+}
+
+async function claim(id) {
+	return api('POST', `/escalations/${id}/claim`, withBy({ minutes: CLAIM_MINUTES }));
+}
+
+async function openDetail(id) {
+	const seq = ++S.openSeq;
+	let esc, item = null, held = null;
+
+	setView('detail');
+	$('d-title').textContent = `#${id}`;
+	clear($('d-meta'));
+	clear($('d-evidence')).append(h('p', { class: 'muted' }, '加载中… loading'));
+	clear($('d-raw'));
+	$('d-claim').hidden = true;
+	formError('decide-error', '');
+	hideReject();
+	setDecideEnabled(false);
+	if (!S.queueLoaded)
+		loadQueue().catch((e) => { if (e.status !== 401) showError(e, 'queue'); });
+
+	try {
+		esc = await api('GET', `/escalations/${id}`);
+	} catch (e) {
+		if (seq !== S.openSeq)
+			return;
+		clear($('d-evidence')).append(h('p', { class: 'form-error' }, e.message));
+		if (e.status !== 401)
+			showError(e);
+		return;
+	}
+	if (seq !== S.openSeq)
+		return;
+	const cur = { id, esc, item: null, mine: false, readonly: true, decided: esc.state !== 'open' };
+	S.cur = cur;
+
+	if (!cur.decided && canDecide()) {
+		try {
+			const c = await claim(id);
+			if (c.claimed_by && c.claimed_by !== me()) {
+				held = { by: c.claimed_by, until: c.until };
+			} else {
+				cur.mine = true;
+				esc.claimed_by = c.claimed_by || me();
+				esc.claim_expires = c.until;
+			}
+		} catch (e) {
+			if (e.status === 409) {
+				held = { message: e.message };
+				try {
+					const again = await api('GET', `/escalations/${id}`);
+					Object.assign(esc, again);
+					cur.decided = again.state !== 'open';
+					if (again.claimed_by)
+						held = { by: again.claimed_by, until: again.claim_expires, message: e.message };
+				} catch (e2) {
+					showError(e2);
+				}
+			} else if (e.status !== 401) {
+				showError(e);
+			}
+		}
+		if (seq !== S.openSeq || S.cur !== cur) {
+			/* navigated away while the claim was on its way */
+			if (cur.mine)
+				api('POST', `/escalations/${id}/release`, withBy({})).catch((e) => showError(e));
+			return;
+		}
+	}
+	cur.readonly = !cur.mine || cur.decided;
+	cur.held = held;
+	try {
+		item = await api('GET', `/items/${esc.item}`);
+		cur.item = item;
+	} catch (e) {
+		if (e.status !== 401)
+			showError(e);
+	}
+	if (seq !== S.openSeq || S.cur !== cur)
+		return;
+	renderDetail();
+	if (cur.mine)
+		S.renewTimer = setInterval(renewClaim, RENEW_MS);
+}
+
+async function renewClaim() {
+	const c = S.cur;
+	if (!c || !c.mine || c.decided)
+		return;
+	try {
+		const r = await claim(c.id);
+		c.esc.claim_expires = r.until;
+		renderClaimNote();
+	} catch (e) {
+		if (e.status === 409) {
+			c.mine = false;
+			c.readonly = true;
+			c.held = { message: e.message };
+			renderDetail();
+		}
+		showError(e);
+	}
+}
+
+function payloadOf(esc) {
+	if (esc.payload && typeof esc.payload === 'object')
+		return esc.payload;
+	if (esc.context && esc.context.payload && typeof esc.context.payload === 'object')
+		return esc.context.payload;
+	return {};
+}
+
+function isRecon(esc) {
+	const p = payloadOf(esc);
+	return esc.playbook === 'fund-reconcile-difference' ||
+	    (typeof p.kind === 'string' && Array.isArray(p.candidates));
+}
+
+function renderClaimNote() {
+	const c = S.cur, e = c.esc, note = $('d-claim');
+	let text = null, mine = false;
+
+	if (c.decided) {
+		text = `已决定 Decided: ${e.decision || e.state}` +
+		    (e.decided_by ? `，由 ${e.decided_by}` : '') +
+		    (e.decided_at ? `，${fmtTime(e.decided_at)}` : '') +
+		    (e.decision_reason ? ` — ${e.decision_reason}` : '') + '（只读 read-only）';
+	} else if (!canDecide()) {
+		text = '只读角色 Read-only role: 可查看，不能决定。You can look but not decide.';
+	} else if (c.mine) {
+		mine = true;
+		text = `已由你认领 Claimed by you (${me()}) 至 until ${fmtTime(e.claim_expires)}`;
+	} else if (c.held) {
+		const who = c.held.by || e.claimed_by;
+		text = who ?
+		    `正由 ${who} 处理，至 ${fmtTime(c.held.until || e.claim_expires)}（只读）` +
+		    ` — Claimed by ${who} until ${fmtTime(c.held.until || e.claim_expires)}, read-only` :
+		    `只读 Read-only: ${c.held.message}`;
+	} else {
+		text = '未能认领，只读 Not claimed: read-only';
+	}
+	note.textContent = text;
+	note.classList.toggle('mine', mine);
+	note.hidden = false;
+}
+
+function renderDetail() {
+	const c = S.cur, e = c.esc, now = Date.now();
+	const meta = clear($('d-meta'));
+
+	$('d-title').textContent = `#${e.id} ${e.playbook}`;
+	meta.append(...[
+	    isOverdue(e, now) && e.state === 'open' ? h('span', { class: 'badge overdue' }, '逾期 overdue') : null,
+	    h('span', null, `到期 due ${fmtTime(e.due)}`),
+	    h('span', null, `事项 item #${e.item}` + (e.key ? ` · ${e.key}` : '')),
+	    h('span', null, `步骤 step ${e.step_id}`),
+	    h('span', { class: 'badge state' }, `${e.state}` + (e.item_state ? ` / ${e.item_state}` : '')),
+	    e.attempts ? h('span', null, `尝试 attempts ${e.attempts}`) : null,
+	    h('span', null, `创建 created ${fmtTime(e.created)}`)].filter(Boolean));
+	renderClaimNote();
+	$('d-reason').textContent = e.reason || '';
+	$('d-message').textContent = e.message || '';
+
+	const ev = clear($('d-evidence'));
+	if (isRecon(e))
+		renderRecon(ev, e);
+	else
+		renderGeneric(ev, e);
+	renderSteps(ev);
+	clear($('d-raw')).append(h('pre', { class: 'mono' }, JSON.stringify(e.context, null, 2)));
+	setDecideEnabled(!c.readonly);
+}
+
+function setDecideEnabled(on) {
+	for (const id of ['act-approve', 'act-retry', 'act-edit', 'act-reject', 'reject-submit'])
+		$(id).disabled = !on;
+	$('reject-reason').disabled = !on;
+	for (const el of document.querySelectorAll('#d-evidence .decides'))
+		el.disabled = !on;
+}
+
+function lineCard(p) {
+	const fen = typeof p.amount_fen === 'number' ? p.amount_fen : toFen(p.amount);
+	return h('div', { class: 'line' },
+	    h('div', { class: 'amount' }, '¥ ', amountText(p)),
+	    h('dl', { class: 'kv' },
+		h('dt', null, label('kind')), h('dd', null, DIFF_KINDS[p.kind] || p.kind || '—'),
+		h('dt', null, label('side')), h('dd', null, p.side === 'bank' ? '银行 bank' : p.side === 'ledger' ? '账簿 ledger' : (p.side || '—')),
+		h('dt', null, label('date')), h('dd', null, p.date || '—'),
+		h('dt', null, label('ref')), h('dd', null, p.ref || '—'),
+		h('dt', null, label('counterparty')), h('dd', null, p.counterparty || '—'),
+		p.text ? [h('dt', null, label('text')), h('dd', null, p.text)] : null,
+		p.difference !== undefined && toFen(p.difference) !== fen ?
+		    [h('dt', null, label('difference')), h('dd', null, String(p.difference))] : null,
+		h('dt', null, '来源 source'), h('dd', { class: 'mono' }, `${p.file || '?'}:${p.line ?? '?'}`),
+		p.run_key ? [h('dt', null, label('run_key')), h('dd', null, p.run_key)] : null,
+		p.report ? [h('dt', null, label('report')), h('dd', { class: 'mono' }, p.report)] : null));
+}
+
+function dayDiff(a, b) {
+	const x = Date.parse(a), y = Date.parse(b);
+	if (Number.isNaN(x) || Number.isNaN(y))
+		return null;
+	return Math.round((x - y) / 86400000);
+}
+
+function renderRecon(ev, e) {
+	const p = payloadOf(e);
+	const cands = Array.isArray(p.candidates) ? p.candidates : [];
+	const lineFen = typeof p.amount_fen === 'number' ? p.amount_fen : toFen(p.amount);
+	const list = h('div', { class: 'cands' });
+
+	cands.forEach((c, i) => {
+		const fen = typeof c.amount_fen === 'number' ? c.amount_fen : toFen(c.amount);
+		const dd = dayDiff(c.date, p.date);
+		const same = fen !== null && lineFen !== null && Math.abs(fen) === Math.abs(lineFen);
+		list.append(h('div', { class: 'cand' + (same ? ' same-amount' : ''), 'data-ref': c.ref || '' },
+		    h('div', null,
+			h('div', { class: 'amount' }, '¥ ', amountText(c)),
+			h('div', { class: 'diff' },
+			    same ? '金额相同 same amount' : (fen !== null && lineFen !== null ?
+				`金额差 off by ${fmtFen(Math.abs(fen) - Math.abs(lineFen))}` : ''),
+			    dd !== null ? ` · 日期差 ${dd > 0 ? '+' : ''}${dd} 天 days` : ''),
+			h('dl', { class: 'kv' },
+			    h('dt', null, label('date')), h('dd', null, c.date || '—'),
+			    h('dt', null, label('ref')), h('dd', null, c.ref || '—'),
+			    h('dt', null, label('counterparty')), h('dd', null, c.counterparty || '—'),
+			    c.text ? [h('dt', null, label('text')), h('dd', null, c.text)] : null,
+			    h('dt', null, '来源 source'), h('dd', { class: 'mono' }, `${c.file || '?'}:${c.line ?? '?'}`))),
+		    h('button', {
+			type: 'button', class: 'primary decides match',
+			'data-index': i,
+			onclick: () => matchWith(c),
+		    }, '与此匹配 Match with this')));
+	});
+	if (!cands.length)
+		list.append(h('p', { class: 'muted' },
+		    '没有候选行。批准即确认为未达账项或手续费。 No candidates: approving accepts it as outstanding (未达账项) or a fee.'));
+
+	ev.append(
+	    h('h2', null, '对账差异 Reconciliation difference'),
+	    h('div', { class: 'recon' },
+		h('div', null, h('h3', null, p.side === 'ledger' ? '账簿行 Ledger line' : '银行行 Statement line'), lineCard(p)),
+		h('div', null, h('h3', null, `候选匹配 Candidates (${cands.length})`), list)),
+	    h('details', { class: 'edit-box', id: 'edit-box' },
+		h('summary', null, '更正字段并继续 Correct fields and resume'),
+		payloadForm(p)));
+}
+
+function renderGeneric(ev, e) {
+	const p = payloadOf(e);
+	const others = {};
+
+	for (const [k, v] of Object.entries(e.context || {}))
+		if (k !== 'payload')
+			others[k] = v;
+	ev.append(h('h2', null, '证据 Evidence'));
+	if (Object.keys(others).length)
+		ev.append(h('h3', null, '上下文 Context'), renderValue(others), h('hr'));
+	ev.append(h('h3', null, '数据字段 Fields (可更正 editable)'), payloadForm(p));
+}
+
+function renderSteps(ev) {
+	const it = S.cur.item;
+	if (!it)
+		return;
+	const steps = it.steps || [];
+	ev.append(h('h3', null, '已完成步骤 Steps done'),
+	    steps.length ? h('ol', { class: 'steps' }, steps.map((s) =>
+		h('li', null, `${s.step} · ${fmtTime(s.finished)}` +
+		    (s.ms !== undefined && s.ms !== null ? ` · ${s.ms} ms` : '')))) :
+		h('p', { class: 'muted' }, '无 none'));
+	if (it.last_error && it.last_error !== S.cur.esc.message)
+		ev.append(h('p', { class: 'muted' }, `最近错误 last error: ${it.last_error}`));
+}
+
+/* The payload as a form: each top-level field an input (objects and arrays
+ * as JSON), for "correct and resume"; only changed fields are sent. */
+function payloadForm(p) {
+	const fields = h('div', { class: 'fields' });
+	const form = h('form', { id: 'resume-form', novalidate: true, onsubmit: submitResume },
+	    fields,
+	    h('p', { class: 'form-error', id: 'resume-error', role: 'alert', hidden: true }),
+	    h('div', { class: 'form-actions' },
+		h('button', { type: 'submit', class: 'primary decides', id: 'resume-submit' },
+		    '更正并继续 Resume with corrections'),
+		h('span', { class: 'muted' }, '只提交修改过的字段 Only changed fields are sent')));
+
+	for (const [k, v] of Object.entries(p)) {
+		let input, type;
+		if (v !== null && typeof v === 'object') {
+			type = 'json';
+			input = h('textarea', { rows: Math.min(8, JSON.stringify(v, null, 1).split('\n').length + 1) });
+			input.value = JSON.stringify(v, null, 1);
+		} else if (typeof v === 'boolean') {
+			type = 'boolean';
+			input = h('select', null, new Option('true', 'true'), new Option('false', 'false'));
+			input.value = String(v);
+		} else {
+			type = v === null ? 'null' : typeof v;
+			input = h('input', { type: 'text', autocomplete: 'off',
+			    inputmode: type === 'number' ? 'decimal' : null });
+			input.value = v === null ? '' : String(v);
+		}
+		input.name = k;
+		input.dataset.type = type;
+		input.dataset.orig = JSON.stringify(v);
+		input.classList.add('decides', 'field');
+		input.addEventListener('input', () => {
+			let same = false;
+			try {
+				same = JSON.stringify(fieldValue(input)) === input.dataset.orig;
+			} catch (e) {
+				same = false;
+			}
+			input.classList.toggle('changed', !same);
+		});
+		fields.append(h('label', { class: type === 'json' ? 'wide' : null }, label(k), input));
+	}
+	if (!Object.keys(p).length)
+		fields.append(h('p', { class: 'muted' }, '此事项没有数据字段 This item has no fields.'));
+	return form;
+}
+
+function fieldValue(input) {
+	const t = input.dataset.type, v = input.value;
+	if (t === 'json')
+		return JSON.parse(v);
+	if (t === 'boolean')
+		return v === 'true';
+	if (t === 'number') {
+		if (v.trim() === '' || Number.isNaN(Number(v)))
+			throw new Error('不是数字 not a number');
+		return Number(v);
+	}
+	if (t === 'null')
+		return v === '' ? null : v;
+	return v;
+}
+
+function submitResume(ev) {
+	ev.preventDefault();
+	const changes = {};
+
+	formError('resume-error', '');
+	for (const input of document.querySelectorAll('#resume-form .field')) {
+		let v;
+		try {
+			v = fieldValue(input);
+		} catch (e) {
+			formError('resume-error', `${input.name}: ${e.message}`);
+			input.focus();
+			return;
+		}
+		if (JSON.stringify(v) !== input.dataset.orig)
+			changes[input.name] = v;
+	}
+	if (!Object.keys(changes).length) {
+		formError('resume-error', '没有修改任何字段；无需修改请用“重试”。Nothing changed: use Retry to run the step again as it is.');
+		return;
+	}
+	decide('resume', { payload: changes });
+}
+
+function startEdit() {
+	if (!S.cur || S.cur.readonly)
+		return refuseReadonly();
+	const box = $('edit-box');
+	if (box)
+		box.open = true;
+	const first = document.querySelector('#resume-form .field');
+	if (first) {
+		first.focus();
+		first.scrollIntoView({ block: 'nearest' });
+	}
+}
+
+function matchWith(c) {
+	const fen = typeof c.amount_fen === 'number' ? c.amount_fen : toFen(c.amount);
+	decide('approve', { payload: { match_with: { ref: c.ref, amount_fen: fen, date: c.date } } });
+}
+
+function showReject() {
+	if (!S.cur || S.cur.readonly)
+		return refuseReadonly();
+	$('reject-form').hidden = false;
+	formError('reject-error', '');
+	$('reject-reason').focus();
+}
+
+function hideReject() {
+	$('reject-form').hidden = true;
+	$('reject-reason').value = '';
+	formError('reject-error', '');
+}
+
+function submitReject(ev) {
+	ev.preventDefault();
+	const reason = $('reject-reason').value.trim();
+	if (!reason) {
+		formError('reject-error', '请填写驳回原因。A rejection needs a reason the applicant can act on.');
+		$('reject-reason').focus();
+		return;
+	}
+	decide('reject', { reason });
+}
+
+function refuseReadonly() {
+	const c = S.cur;
+	if (!c)
+		return;
+	formError('decide-error', c.decided ? '此事项已决定 Already decided.' :
+	    '只读：此事项不由你认领。Read-only: this item is not claimed by you.');
+}
+
+async function decide(decision, extra) {
+	const c = S.cur;
+	if (!c || S.busy)
+		return;
+	if (c.readonly)
+		return refuseReadonly();
+	S.busy = true;
+	setDecideEnabled(false);
+	formError('decide-error', '');
+	try {
+		await api('POST', `/escalations/${c.id}/decide`, withBy(Object.assign({ decision }, extra || {})));
+	} catch (e) {
+		S.busy = false;
+		if (S.cur === c) {
+			formError('decide-error', e.message);
+			setDecideEnabled(!c.readonly);
+		}
+		if (e.status !== 401)
+			showError(e);
+		return;
+	}
+	S.busy = false;
+	c.decided = true;
+	c.readonly = true;
+	toast(`#${c.id} ${DECISIONS[decision] || decision}`);
+	/* The next one down the queue as it was shown, that is still open and
+	 * that nobody else holds now; else the first such from the top. */
+	const shown = filtered(), at = shown.findIndex((e) => e.id === c.id);
+	const after = at < 0 ? [] : shown.slice(at + 1).map((e) => e.id);
+	try {
+		await loadQueue();
+	} catch (e) {
+		if (e.status !== 401)
+			showError(e, 'queue');
+	}
+	S.queue = S.queue.filter((e) => e.id !== c.id);
+	const now = Date.now(), open = filtered().filter((e) => !heldByOther(e, now));
+	const next = open.find((e) => after.includes(e.id)) || open[0];
+	if (S.cur === c)
+		go(next ? `#/e/${next.id}` : '#/');
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+function onKey(ev) {
+	if (ev.ctrlKey || ev.metaKey || ev.altKey)
+		return;
+	const t = ev.target;
+	const typing = t && t.closest && t.closest('input, textarea, select, [contenteditable]');
+
+	if (ev.key === 'Escape') {
+		if (typing) {
+			t.blur();
+			if (t.closest('#reject-form'))
+				hideReject();
+			ev.preventDefault();
+			return;
+		}
+		if (S.view === 'detail') {
+			ev.preventDefault();
+			if (!$('reject-form').hidden)
+				hideReject();
+			else
+				go('#/');
+		}
+		return;
+	}
+	if (typing || S.view === 'login' || S.busy)
+		return;
+	if (S.view === 'queue') {
+		if (ev.key === 'j')
+			moveSelection(1);
+		else if (ev.key === 'k')
+			moveSelection(-1);
+		else if ((ev.key === 'Enter' || ev.key === 'o') && S.selectedId !== null && !t.closest('a, button'))
+			go(`#/e/${S.selectedId}`);
+		else
+			return;
+		ev.preventDefault();
+		return;
+	}
+	if (S.view !== 'detail' || !S.cur)
+		return;
+	switch (ev.key) {
+	case 'a':
+		decide('approve');
+		break;
+	case 'r':
+		showReject();
+		break;
+	case 't':
+		decide('retry');
+		break;
+	case 'e':
+		startEdit();
+		break;
+	case 'j':
+	case 'k': {
+		const n = neighbour(S.cur.id, ev.key === 'j' ? 1 : -1, false);
+		if (n)
+			go(`#/e/${n.id}`);
+		else
+			toast(ev.key === 'j' ? '已是最后一件 Last in the queue' : '已是第一件 First in the queue');
+		break;
+	}
+	default:
+		return;
+	}
+	ev.preventDefault();
+}
+
+/* ---- start ----------------------------------------------------------------- */
+
+async function boot() {
+	const token = sessionStorage.getItem('clerk.token');
+
+	if (token) {
+		try {
+			await useToken(token, sessionStorage.getItem('clerk.name') || '');
+		} catch (e) {
+			sessionStorage.removeItem('clerk.token');
+			showLogin(e.message);
+			return;
+		}
+		route();
+		return;
+	}
+	try {
+		const m = await api('GET', '/me', undefined, { noAuthRedirect: true });
+		const csrf = m.csrf || sessionStorage.getItem('clerk.csrf');
+		if (csrf) {
+			setAuth({ mode: 'session', user: m.user, role: m.role, csrf });
+		} else {
+			showLogin('请重新登录以刷新会话 Sign in again to refresh the session.');
+			return;
+		}
+	} catch (e) {
+		if (e.status !== 401 && e.status !== 404)
+			showError(e);
+	}
+	route();
+}
+
+function wire() {
+	$('login-form').addEventListener('submit', login);
+	$('token-form').addEventListener('submit', tokenLogin);
+	$('logout').addEventListener('click', logout);
+	$('banner-close').addEventListener('click', () => clearError());
+	$('refresh').addEventListener('click', refreshQueue);
+	$('filter-playbook').addEventListener('change', renderQueue);
+	$('filter-reason').addEventListener('change', renderQueue);
+	$('filters').addEventListener('submit', (ev) => ev.preventDefault());
+	$('back').addEventListener('click', () => go('#/'));
+	$('act-approve').addEventListener('click', () => decide('approve'));
+	$('act-retry').addEventListener('click', () => decide('retry'));
+	$('act-edit').addEventListener('click', startEdit);
+	$('act-reject').addEventListener('click', showReject);
+	$('reject-form').addEventListener('submit', submitReject);
+	$('reject-cancel').addEventListener('click', hideReject);
+	$('reject-reason').addEventListener('keydown', (ev) => {
+		if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey))
+			$('reject-form').requestSubmit();
+	});
+	document.addEventListener('keydown', onKey);
+	window.addEventListener('hashchange', route);
+	/* Closing the tab gives the claim back; keepalive lets it outlive the page. */
+	window.addEventListener('pagehide', () => {
+		const c = S.cur;
+		if (c && c.mine && !c.decided)
+			api('POST', `/escalations/${c.id}/release`, withBy({}), { keepalive: true, noAuthRedirect: true })
+			    .catch(() => {});
+	});
+	document.addEventListener('visibilitychange', () => {
+		if (!document.hidden && S.view === 'queue')
+			refreshQueue();
+	});
+}
+
+wire();
+boot();
+
+})();
