@@ -245,26 +245,6 @@ auth_verify_password(const char *hash, const char *pw)
 	return ok;
 }
 
-static void
-hex(const unsigned char *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-static int
-random_hex(char out[65], struct err *e)
-{
-	unsigned char raw[32];
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		err_set(e, "no random bytes");
-		return -1;
-	}
-	hex(raw, sizeof(raw), out);
-	OPENSSL_cleanse(raw, sizeof(raw));
-	return 0;
-}
 
 static void
 token_stored(const char *token, char stored[72])
@@ -276,7 +256,7 @@ token_stored(const char *token, char stored[72])
 int
 auth_token_new(char token[65], char stored[72], struct err *e)
 {
-	if (random_hex(token, e) < 0)
+	if (util_random_hex(token, e) < 0)
 		return -1;
 	token_stored(token, stored);
 	return 0;
@@ -752,7 +732,7 @@ session_new(struct auth *a, const struct auth_user *u, int64_t now,
 	if (a->s == NULL)
 		a->s = xcalloc(MAX_SESSIONS, sizeof(*a->s));
 	s = &a->s[a->ns];
-	if (random_hex(s->id, &e) < 0 || random_hex(s->csrf, &e) < 0)
+	if (util_random_hex(s->id, &e) < 0 || util_random_hex(s->csrf, &e) < 0)
 		return -1;
 	s->user = xstrdup(u->name);
 	s->last = now;

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,7 +91,6 @@ static int
 load_token(struct daemon *d, struct err *e)
 {
 	char *path = config_token_path(&d->cfg), *text;
-	unsigned char raw[32];
 	size_t len;
 
 	text = util_read_file(path, &len, NULL);
@@ -107,13 +105,10 @@ load_token(struct daemon *d, struct err *e)
 		}
 		free(text);
 	}
-	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
-		err_set(e, "getrandom: %s", strerror(errno));
+	if (util_random_hex(d->token, e) < 0) {
 		free(path);
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(d->token + 2 * i, 3, "%02x", raw[i]);
 	text = xasprintf("%s\n", d->token);
 	if (util_write_file_atomic(path, text, strlen(text), 0600, e) < 0) {
 		free(text);

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -285,15 +287,39 @@ util_civil_from_days(int64_t z, int *yp, int *mp, int *dp)
 }
 
 void
+util_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+util_random_hex(char out[65], struct err *e)
+{
+	unsigned char raw[32];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		err_set(e, "no random bytes from the system");
+		return -1;
+	}
+	util_hex(raw, sizeof(raw), out);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+void
 util_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 
 	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
+	util_hex(md, sizeof(md), out);
 }
 
 int
@@ -326,9 +352,7 @@ util_sha256_file(const char *path, char out[65], struct err *e)
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	close(fd);
-	for (unsigned int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
+	util_hex(md, sizeof(md), out);
 	return 0;
 }
 

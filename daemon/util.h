@@ -57,6 +57,10 @@ int util_month_days(int year, int month);
 int64_t util_days_from_civil(int64_t year, int month, int day);
 void util_civil_from_days(int64_t days, int *year, int *month, int *day);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void util_hex(const unsigned char *b, size_t n, char *out);
+/* 32 random bytes from the system's CSPRNG, as 64 hex digits. */
+int util_random_hex(char out[65], struct err *e);
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 int util_sha256_file(const char *path, char out[65], struct err *e);
 

@@ -85,8 +85,7 @@ noop_run(struct step_ctx *ctx, void *p)
 		    c->fail_attempts);
 	for (size_t i = 0; i < sizeof(raw); i++)
 		raw[i] = (unsigned char)random();
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+	util_hex(raw, sizeof(raw), nonce);
 	if (c->journal_file != NULL) {
 		char *path = util_path_join(ctx->work_dir, c->journal_file);
 		char *line = xasprintf("%lld %s %s\n", (long long)ctx->item->id,
