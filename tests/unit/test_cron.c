@@ -16,51 +16,9 @@
 
 #include <cmocka.h>
 
+#include "local_time.h"
+
 #include "cron.h"
-
-static void
-tz_set(const char *tz)
-{
-	setenv("TZ", tz, 1);
-	tzset();
-}
-
-static int
-tz_restore(void **state)
-{
-	tz_set("Asia/Shanghai");
-	return 0;
-}
-
-/* Local time in the current zone. */
-static int64_t
-lt(int y, int mo, int d, int h, int mi, int s)
-{
-	struct tm tm = { 0 };
-
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	tm.tm_isdst = -1;
-	return (int64_t)mktime(&tm);
-}
-
-static int64_t
-utc(int y, int mo, int d, int h, int mi, int s)
-{
-	struct tm tm = { 0 };
-
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	return (int64_t)timegm(&tm);
-}
 
 static struct cron *
 parse_ok(const char *expr)
