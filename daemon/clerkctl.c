@@ -1833,7 +1833,7 @@ cmd_audit_export(struct ctl *c, struct args *a)
 	if (ctl_config(c) < 0)
 		return CTL_FAIL;
 	err_clear(&e);
-	if (audit_export(c->cfg.database, a->after, stdout, &e) < 0) {
+	if (audit_export(c->cfg.database, a->after, 0, stdout, &e) < 0) {
 		errorx("%s", e.msg);
 		return CTL_FAIL;
 	}

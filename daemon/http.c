@@ -561,7 +561,7 @@ get_audit(struct daemon *d, struct evhttp_request *req, int64_t after,
 		json_decref(rows);
 		return;
 	}
-	n = audit_export(d->cfg.database, after, f, &e);
+	n = audit_export(d->cfg.database, after, limit, f, &e);
 	fclose(f);
 	if (n < 0) {
 		reply_e(req, &e);
@@ -569,8 +569,7 @@ get_audit(struct daemon *d, struct evhttp_request *req, int64_t after,
 		free(text);
 		return;
 	}
-	for (line = strtok_r(text, "\n", &save); line != NULL &&
-	    (int64_t)json_array_size(rows) < limit;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save))
 		json_array_append_new(rows, json_loads(line, 0, NULL));
 	free(text);

@@ -98,7 +98,8 @@ audit_verify(const char *path, FILE *out, int64_t *rows, struct err *e)
 }
 
 int64_t
-audit_export(const char *path, int64_t after, FILE *out, struct err *e)
+audit_export(const char *path, int64_t after, int64_t limit, FILE *out,
+    struct err *e)
 {
 	sqlite3 *db = open_ro(path, e);
 	sqlite3_stmt *st = NULL;
@@ -108,13 +109,15 @@ audit_export(const char *path, int64_t after, FILE *out, struct err *e)
 	if (db == NULL)
 		return -1;
 	if (sqlite3_prepare_v2(db, "SELECT id, ts, actor, action, target,"
-	    " details, prev_hash, hash FROM audit WHERE id > ?1 ORDER BY id",
+	    " details, prev_hash, hash FROM audit WHERE id > ?1 ORDER BY id"
+	    " LIMIT ?2",
 	    -1, &st, NULL) != SQLITE_OK) {
 		err_set(e, "%s: %s", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);   /* -1: no limit */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *details = COL(st, 5) ? json_loads(COL(st, 5), 0, NULL) :
 		    NULL;

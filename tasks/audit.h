@@ -25,8 +25,9 @@ void audit_hash(const char *prev, int64_t id, int64_t ts, const char *actor,
  * filled when the database cannot be read.
  */
 int audit_verify(const char *path, FILE *out, int64_t *rows, struct err *e);
-/* Writes rows with id > after as JSON lines; returns the count or -1. */
-int64_t audit_export(const char *path, int64_t after, FILE *out,
-    struct err *e);
+/* Writes up to limit rows (0: all) with id > after as JSON lines; returns
+ * the count or -1. */
+int64_t audit_export(const char *path, int64_t after, int64_t limit,
+    FILE *out, struct err *e);
 
 #endif

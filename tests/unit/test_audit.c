@@ -146,7 +146,7 @@ test_chain_verifies(void **state)
 	assert_int_equal(verify(buf, sizeof(buf), &rows), 0);
 	assert_int_equal(rows, 4);
 	f = fmemopen(buf, sizeof(buf), "w");
-	assert_int_equal(audit_export(dbpath, 0, f, &e), 4);
+	assert_int_equal(audit_export(dbpath, 0, 0, f, &e), 4);
 	fclose(f);
 	assert_non_null(strstr(buf, "\"actor\":\"bob\",\"action\":\"decide\","
 	    "\"target\":\"escalation:1\""));
