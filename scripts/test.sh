@@ -45,8 +45,9 @@ status=0
 rm -f build-summary.tmp
 run_suite build || status=1
 if [ $quick -eq 0 ]; then
-	# detect_leaks stays on: a leak fails the suite.
-	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	# detect_leaks stays on: a leak fails the suite. CLERK_TEST_ASAN lets
+	# the slowest tests (OCR) check fewer documents there.
+	CLERK_TEST_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 		|| status=1
