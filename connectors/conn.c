@@ -867,10 +867,66 @@ conn_mask_ids(const char *text)
 	return s;
 }
 
+/*
+ * Hidden form fields and CSRF meta tags carry tokens the connector may not
+ * have seen yet (a login page where a result was expected): blanked in
+ * every page kept as evidence.
+ */
+static char *
+mask_tokens(char *s)
+{
+	static const char *const pats[][2] = {
+		{ "(<input\\b[^>]*\\btype=[\"']?hidden[\"']?[^>]*\\bvalue=\")[^\"]*",
+		  "$1***" },
+		{ "(<input\\b[^>]*\\bvalue=\")[^\"]*(\"[^>]*\\btype=[\"']?hidden)",
+		  "$1***$2" },
+		{ "(<meta\\b[^>]*csrf[^>]*\\bcontent=\")[^\"]*", "$1***" },
+	};
+	static pcre2_code *re[3];
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+
+	pthread_mutex_lock(&once);
+	for (int i = 0; i < 3; i++)
+		if (re[i] == NULL) {
+			struct err e;
+
+			re[i] = re_compile(pats[i][0], &e);
+		}
+	pthread_mutex_unlock(&once);
+	for (int i = 0; i < 3; i++) {
+		size_t cap = strlen(s) + 256;
+		char *out = xmalloc(cap);
+		PCRE2_SIZE olen = cap;
+		int rc;
+
+		if (re[i] == NULL)
+			continue;
+		rc = pcre2_substitute(re[i], (PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED,
+		    0, PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
+		    NULL, NULL, (PCRE2_SPTR)pats[i][1], PCRE2_ZERO_TERMINATED,
+		    (PCRE2_UCHAR *)out, &olen);
+		if (rc == PCRE2_ERROR_NOMEMORY) {
+			out = xrealloc(out, olen + 1);
+			cap = olen + 1;
+			olen = cap;
+			rc = pcre2_substitute(re[i], (PCRE2_SPTR)s,
+			    PCRE2_ZERO_TERMINATED, 0, PCRE2_SUBSTITUTE_GLOBAL,
+			    NULL, NULL, (PCRE2_SPTR)pats[i][1],
+			    PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)out, &olen);
+		}
+		if (rc > 0) {
+			free(s);
+			s = out;
+		} else
+			free(out);
+	}
+	return s;
+}
+
 static char *
 mask_with(struct conn *c, const char *text)
 {
-	char *s = conn_mask_ids(text);
+	char *s = mask_tokens(conn_mask_ids(text));
 
 	pthread_mutex_lock(&c->lock);
 	if (c->pass != NULL)
