@@ -1023,7 +1023,8 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             self.close_connection = True
             r = Resp(500, "text/plain;charset=UTF-8", "legacysim internal error\n")
-        self.send(r, head)
+        # Logged before the answer goes out, so a client that has the
+        # answer finds the line in the log.
         rec = {"t": round(time.time(), 3), "method": self.command,
                "path": redact_path(self.path), "status": r.status,
                "ms": round((time.monotonic() - t0) * 1000, 1)}
@@ -1032,6 +1033,7 @@ class Handler(BaseHTTPRequestHandler):
         if r.fault:
             rec["fault"] = r.fault
         sim.log(rec)
+        self.send(r, head)
 
     def send(self, r, head=False):
         self.send_response(r.status)
