@@ -13,6 +13,7 @@
  * Prints the median per-request time of each over the rounds and the ratio.
  */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU time of this process (user + system), us: what the client itself
+ * spends, apart from the server's share of the wall time. */
+static double
+cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int
@@ -63,7 +76,7 @@ main(int argc, char **argv)
 {
 	const char *url = NULL;
 	int n = 2000, rounds = 3, c;
-	double *ours, *base;
+	double *ours, *base, *ours_cpu, *base_cpu;
 	char *text, *slash;
 	config_t cfg;
 	struct conn_def *d;
@@ -108,11 +121,13 @@ main(int argc, char **argv)
 	}
 	ours = calloc((size_t)rounds, sizeof(*ours));
 	base = calloc((size_t)rounds, sizeof(*base));
+	ours_cpu = calloc((size_t)rounds, sizeof(*ours_cpu));
+	base_cpu = calloc((size_t)rounds, sizeof(*base_cpu));
 	h = curl_easy_init();
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
 	for (int r = 0; r < rounds; r++) {
-		double t0 = now_us();
+		double t0 = now_us(), c0 = cpu_us();
 
 		for (int i = 0; i < n; i++) {
 			long st = 0;
@@ -126,7 +141,9 @@ main(int argc, char **argv)
 			}
 		}
 		base[r] = (now_us() - t0) / n;
+		base_cpu[r] = (cpu_us() - c0) / n;
 		t0 = now_us();
+		c0 = cpu_us();
 		for (int i = 0; i < n; i++) {
 			struct conn_call call;
 			enum conn_outcome o;
@@ -141,15 +158,22 @@ main(int argc, char **argv)
 			conn_call_clear(&call);
 		}
 		ours[r] = (now_us() - t0) / n;
-		printf("round %d: libcurl %.1f us/request, clerk connector %.1f"
-		    " us/request\n", r + 1, base[r], ours[r]);
+		ours_cpu[r] = (cpu_us() - c0) / n;
+		printf("round %d: libcurl %.1f us/request (%.1f us CPU),"
+		    " clerk connector %.1f us/request (%.1f us CPU)\n", r + 1,
+		    base[r], base_cpu[r], ours[r], ours_cpu[r]);
 	}
 	{
 		double b = median(base, rounds), o = median(ours, rounds);
 
+		double bc = median(base_cpu, rounds), oc = median(ours_cpu,
+		    rounds);
+
 		printf("median of %d rounds x %d requests: libcurl %.1f us,"
 		    " clerk connector %.1f us, overhead %.1f us/request,"
 		    " ratio %.2fx\n", rounds, n, b, o, o - b, o / b);
+		printf("client CPU per request: libcurl %.1f us, clerk connector"
+		    " %.1f us, ratio %.2fx\n", bc, oc, oc / bc);
 	}
 	curl_easy_cleanup(h);
 	conn_req_clear(&req);
@@ -158,5 +182,7 @@ main(int argc, char **argv)
 	conn_reset_all();
 	free(ours);
 	free(base);
+	free(ours_cpu);
+	free(base_cpu);
 	return 0;
 }
