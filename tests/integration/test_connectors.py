@@ -220,4 +220,54 @@ try:
 finally:
     d.cleanup()
     sim.stop()
+
+# ---- circuit breaker and service hours ----
+sim = pension.Sim(password=PASSWORD, faults={"error_rate": 1.0, "fault_paths": ["/out/"]})
+d = Daemon(workers=4)
+try:
+    import datetime
+    text = pension.playbook_text(timeout="3s")
+    text = text.replace('breaker = { failures = 10; open = "3s"; };',
+                        'breaker = { failures = 3; open = "4s"; };', 1)
+    # The transfer-in system serves only on a weekday two days from now.
+    day = (datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8)))
+           + datetime.timedelta(days=2)).strftime("%a").lower()
+    d.write_calendar("in-hours.cfg", f'name = "in-hours";\nhours = {{ {day} = ["10:00-11:00"]; }};\n')
+    text = text.replace('credentials = "pension-in";',
+                        'credentials = "pension-in";\n    calendar_file = "calendars/in-hours.cfg";')
+    d.write_playbook("pension-transfer.cfg", text)
+    os.makedirs(d.state, exist_ok=True)
+    pension.write_credentials(os.path.join(d.state, "credentials.cfg"), sim.url, password=PASSWORD)
+    d.start()
+    ids = [run(d, f"brk-{i}", pension.case(500 + i)) for i in range(6)]
+    time.sleep(2)
+    st = sim.stats()["systems"]["out"]
+    states = [item(d, i)["state"] for i in ids]
+    t.check(3 <= st["requests"] <= 3 + 4,
+            "with every request failing, the breaker opens after 3 and stops the calls",
+            st)
+    t.check(all(s in ("queued", "running") for s in states),
+            "while the breaker is open the cases wait instead of burning retries", states)
+    # The transfer-out system recovers; the in system is outside its hours.
+    sim.faults(error_rate=0.0, fault_paths=[])
+
+    def registered():
+        db = d.db()
+        n = db.execute("SELECT count(*) FROM steps WHERE step_id = 'register'").fetchone()[0]
+        db.close()
+        return n == len(ids)
+    try:
+        d.wait_for(registered, 60, "registrations after the breaker")
+        ok = True
+    except TimeoutError:
+        ok = False
+    t.check(ok, "after the open period a probe succeeds and the cases go on")
+    time.sleep(1)
+    t.eq(sim.stats()["systems"]["in"]["requests"], 0,
+         "no call to a system outside its service hours")
+    t.check(all(item(d, i)["state"] == "queued" for i in ids),
+            "the cases wait for the service hours", [item(d, i)["state"] for i in ids])
+finally:
+    d.cleanup()
+    sim.stop()
 t.done()
