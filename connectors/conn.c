@@ -1298,19 +1298,23 @@ http_do(struct conn *c, const struct conn_def *d, const struct xfer *x,
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	if (cc != CURLE_OK && b.overflow)
 		snprintf(call->message, sizeof(call->message), "%s %s: the"
-		    " answer is larger than %d bytes", x->method, x->url,
-		    BODY_MAX);
+		    " answer is larger than %d bytes", x->method,
+		    json_string_value(json_object_get(ev, "url")), BODY_MAX);
 	return cc == CURLE_OK ? 0 : -1;
 }
 
 /* ---- login ---- */
 
+/* Under the lock: a re-login on another thread may replace base_url. */
 static char *
 url_of(struct conn *c, const struct conn_def *d, const char *path)
 {
-	const char *base = c->base_url ? c->base_url : d->base_url;
+	char *url;
 
-	return xasprintf("%s%s", base, path);
+	pthread_mutex_lock(&c->lock);
+	url = xasprintf("%s%s", c->base_url ? c->base_url : d->base_url, path);
+	pthread_mutex_unlock(&c->lock);
+	return url;
 }
 
 static void
