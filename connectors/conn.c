@@ -679,6 +679,7 @@ struct conn {
 	int fails;
 	int64_t open_until;
 	bool probing;
+	json_t *last_fail;         /* evidence of the last failed exchange */
 
 	bool auth_failed;
 	char auth_hash[65];
@@ -814,6 +815,7 @@ conn_reset_all(void)
 		free(c->base_url);
 		for (int i = 0; i < NSECRETS; i++)
 			free(c->secrets[i]);
+		json_decref(c->last_fail);
 		curl_share_cleanup(c->share);
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
@@ -1708,11 +1710,21 @@ limits_leave(struct conn *c)
 }
 
 static void
-breaker_note(struct conn *c, const struct conn_def *d, bool ok, bool probe)
+breaker_note(struct conn *c, const struct conn_def *d, bool ok, bool probe,
+    struct conn_call *call)
 {
+	size_t n = json_array_size(call->evidence);
+
 	pthread_mutex_lock(&c->lock);
 	if (probe)
 		c->probing = false;
+	if (!ok && n > 0) {
+		/* Copies only: jansson's reference counts are not shared
+		 * between threads here. */
+		json_decref(c->last_fail);
+		c->last_fail = json_deep_copy(json_array_get(call->evidence,
+		    n - 1));
+	}
 	if (ok) {
 		c->fails = 0;
 		c->open_until = 0;
@@ -1770,20 +1782,30 @@ gate(struct conn *c, const struct conn_def *d, const struct conn_env *env,
 			out = CONN_AUTH;
 		}
 	}
+	/*
+	 * An open breaker sends nothing, but it is a system error, not a
+	 * wait: the item's attempts run out and a person hears of a system
+	 * that stays broken, instead of the cases waiting for ever.
+	 */
 	if (out == CONN_OK && c->open_until > now) {
-		call->wait_until = c->open_until + random() % 1000;
 		snprintf(call->message, sizeof(call->message), "connector %s:"
-		    " circuit breaker open after %d failures in a row", d->name,
-		    c->fails);
-		out = CONN_WAIT;
+		    " circuit breaker open after %d failures in a row; nothing"
+		    " sent", d->name, c->fails);
+		out = CONN_SYSTEM;
+		if (c->last_fail != NULL) {
+			json_t *ev = json_deep_copy(c->last_fail);
+
+			json_object_set_new(ev, "note", json_string("the last"
+			    " failure before the circuit breaker opened"));
+			json_array_append_new(call->evidence, ev);
+		}
 	} else if (out == CONN_OK && c->open_until != 0) {
 		/* Half-open: one probe goes, the others wait for it. */
 		if (c->probing) {
-			call->wait_until = now + 500 + random() % 1000;
 			snprintf(call->message, sizeof(call->message),
 			    "connector %s: circuit breaker half-open, a probe"
-			    " is out", d->name);
-			out = CONN_WAIT;
+			    " is out; nothing sent", d->name);
+			out = CONN_SYSTEM;
 		} else {
 			c->probing = true;
 			*probe = true;
@@ -1969,9 +1991,9 @@ conn_send(const struct conn_def *d, const struct conn_req *r,
 		if (out != CONN_OK) {
 			limits_leave(cn);
 			if (out == CONN_SYSTEM)
-				breaker_note(cn, d, false, probe);
+				breaker_note(cn, d, false, probe, c);
 			else if (probe)
-				breaker_note(cn, d, out != CONN_WAIT, true);
+				breaker_note(cn, d, out != CONN_WAIT, true, c);
 			if (out == CONN_SYSTEM && attempt < d->retries) {
 				backoff_sleep(d, attempt++);
 				continue;
@@ -1981,7 +2003,7 @@ conn_send(const struct conn_def *d, const struct conn_req *r,
 		if (build(cn, d, r, env, esc, &x, c) < 0) {
 			limits_leave(cn);
 			if (probe)
-				breaker_note(cn, d, true, true);
+				breaker_note(cn, d, true, true, c);
 			out = CONN_BUSINESS;
 			snprintf(c->code, sizeof(c->code), "bad_request");
 			break;
@@ -2038,11 +2060,11 @@ conn_send(const struct conn_def *d, const struct conn_req *r,
 		curl_mime_free(x.mime);
 		if (out == CONN_WAIT) {
 			if (probe)
-				breaker_note(cn, d, false, true);
+				breaker_note(cn, d, false, true, c);
 			break;
 		}
 		breaker_note(cn, d, out == CONN_OK || out == CONN_BUSINESS,
-		    probe);
+		    probe, c);
 		if (out == CONN_SYSTEM && attempt < d->retries &&
 		    !(side_effect && sent)) {
 			backoff_sleep(d, attempt++);

@@ -63,7 +63,9 @@ def new_by_id(sim, system):
 
 
 # ---- one simulator and daemon for the happy path, refusals and garbage ----
-sim = pension.Sim(password=PASSWORD)
+import tempfile
+simlog = os.path.join(tempfile.mkdtemp(prefix="clerk-sim-"), "sim.log")
+sim = pension.Sim(password=PASSWORD, log=simlog)
 d = setup(sim, timeout="3s", auth_wait="1s", unavailable_wait="1s")
 try:
     cases = [pension.case(i) for i in range(6)]
@@ -117,17 +119,20 @@ try:
 
     # Garbage where a result is expected, on a read: system error, then
     # escalated with the evidence, never done.
-    for kind in ("truncated", "content_type", "login_page"):
-        sim.faults(garbage_rate=1.0, garbage_kinds=[kind],
-                   fault_paths=["/in/transfer/status/"])
-        g = run(d, f"garbage-{kind}", pension.case(200 + len(kind)))
-        d.wait_for(settled(d, [g]), 60, "garbage case")
+    kinds = ["truncated", "content_type", "login_page"]
+    sim.faults(garbage_rate=1.0, garbage_kinds=kinds, fault_paths=["/in/transfer/status/"])
+    gs = [run(d, f"garbage-{i}", pension.case(200 + i)) for i in range(4)]
+    d.wait_for(settled(d, gs), 60, "garbage cases")
+    for g in gs:
         r = escalation_of(d, g)
         ctx = json.loads(r[2]) if r and r[2] else {}
         t.check(item(d, g)["state"] == "escalated" and r[0] == "retries_exhausted"
                 and ctx.get("outcome") == "system" and len(ctx.get("evidence", [])) > 0,
-                f"garbage ({kind}) on the status page: system error, escalated with evidence",
+                "garbage on the status page: system error, escalated with evidence",
                 (item(d, g)["state"], r))
+    seen = {json.loads(line).get("fault") for line in open(simlog) if line.strip()}
+    t.check({"garbage-" + k for k in kinds} <= seen,
+            "truncated pages, wrong content types and login pages were all served", seen)
     # Garbage after a submission was processed: the lookup finds it, no
     # second registration.
     sim.faults(garbage_rate=1.0, garbage_kinds=["truncated", "content_type", "login_page"],
@@ -246,8 +251,8 @@ try:
     t.check(3 <= st["requests"] <= 3 + 4,
             "with every request failing, the breaker opens after 3 and stops the calls",
             st)
-    t.check(all(s in ("queued", "running") for s in states),
-            "while the breaker is open the cases wait instead of burning retries", states)
+    t.check(all(s in ("queued", "running", "retry_wait") for s in states),
+            "while the breaker is open the cases wait for their next attempt", states)
     # The transfer-out system recovers; the in system is outside its hours.
     sim.faults(error_rate=0.0, fault_paths=[])
 
@@ -270,4 +275,41 @@ try:
 finally:
     d.cleanup()
     sim.stop()
+
+# ---- concurrency and rate limits, seen from the simulator's log ----
+logf = os.path.join(tempfile.mkdtemp(prefix="clerk-sim-"), "sim.log")
+sim = pension.Sim(password=PASSWORD, faults={"latency_ms": 400}, log=logf)
+d = Daemon(workers=8)
+try:
+    text = pension.playbook_text(timeout="5s", poll="100ms")
+    text = text.replace("max_concurrent = 4;", "max_concurrent = 2;")
+    text = text.replace("rate = 200;", "rate = 8;")
+    d.write_playbook("pension-transfer.cfg", text)
+    os.makedirs(d.state, exist_ok=True)
+    pension.write_credentials(os.path.join(d.state, "credentials.cfg"), sim.url, password=PASSWORD)
+    d.start()
+    ids = [run(d, f"lim-{i}", pension.case(600 + i)) for i in range(4)]
+    d.wait_for(settled(d, ids), 90, "limited cases")
+    t.eq([item(d, i)["state"] for i in ids], ["done"] * 4, "the limited cases are done")
+    recs = [json.loads(line) for line in open(logf) if line.strip()]
+    for system in ("out", "in"):
+        iv = [(r["t"] - r["ms"] / 1000.0, r["t"]) for r in recs if r.get("system") == system]
+        # Requests that were in the simulator at the same time.
+        ev = sorted([(a, 1) for a, _ in iv] + [(b, -1) for _, b in iv], key=lambda x: (x[0], x[1]))
+        cur = peak = 0
+        for _, k in ev:
+            cur += k
+            peak = max(peak, cur)
+        starts = sorted(a for a, _ in iv)
+        per_s = max(sum(1 for x in starts if s0 <= x < s0 + 1.0) for s0 in starts)
+        t.check(peak == 2, f"{system}: at most 2 requests at once (max_concurrent), and 2 were",
+                peak)
+        t.check(per_s <= 9, f"{system}: at most 8 requests in any second (rate), +1 at the edge",
+                per_s)
+finally:
+    d.cleanup()
+    sim.stop()
+    import shutil
+    shutil.rmtree(os.path.dirname(simlog), ignore_errors=True)
+    shutil.rmtree(os.path.dirname(logf), ignore_errors=True)
 t.done()

@@ -11,7 +11,7 @@ import time
 from harness import Daemon, Tap
 import pension
 
-N = int(os.environ.get("CLERK_KILL_CASES", "120"))
+N = int(os.environ.get("CLERK_KILL_CASES", "80"))
 ROUNDS = int(os.environ.get("CLERK_KILL_ROUNDS", "4"))
 seed = int(os.environ.get("CLERK_SEED", str(int(time.time()))))
 rng = random.Random(seed)
