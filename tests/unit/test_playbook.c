@@ -574,6 +574,16 @@ test_step_expand(void **state)
 	s = step_expand(&ctx, "");
 	assert_string_equal(s, "");
 	free(s);
+	/* outputs of earlier steps */
+	ctx.outputs = json_pack("{s:{s:s}}", "register", "cert_no",
+	    "JZ000000000001");
+	s = step_expand(&ctx, "${steps.register.cert_no}/${steps.register.x}"
+	    "/${steps.other.cert_no}/${steps.register}");
+	assert_string_equal(s, "JZ000000000001/${steps.register.x}"
+	    "/${steps.other.cert_no}/${steps.register}");
+	free(s);
+	json_decref(ctx.outputs);
+	ctx.outputs = NULL;
 	/* a template much longer than the first buffer */
 	{
 		char tmpl[2048], want[8192];
