@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The fault mix of issue 5: N transfer cases (CLERK_TRANSFER_CASES, 100 by
+"""The fault mix of issue 5: N transfer cases (CLERK_TRANSFER_CASES, 80 by
 default so CI stays fast; the benchmark runs 1,000) against a simulator
 answering 20% of requests with 5xx pages (a quarter of them after
 processing the request), hanging 10% past the connector's
@@ -13,7 +13,7 @@ import time
 from harness import Daemon, Tap
 import pension
 
-N = int(os.environ.get("CLERK_TRANSFER_CASES", "100"))
+N = int(os.environ.get("CLERK_TRANSFER_CASES", "80"))
 t = Tap()
 sim = pension.Sim(faults={
     "error_rate": 0.15, "error_after_rate": 0.05, "timeout_rate": 0.1, "hang_s": 0.8,
