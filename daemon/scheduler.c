@@ -31,7 +31,7 @@ static const double buckets[NBUCKETS] = { 0.001, 0.005, 0.01, 0.05, 0.1,
 struct hist {
 	char *playbook, *step;
 	uint64_t count[NBUCKETS + 1];
-	uint64_t ok, system, business, escalate;
+	uint64_t ok, system, business, escalate, wait;
 	double sum;
 	struct hist *next;
 };
@@ -182,6 +182,9 @@ observe(struct sched *s, const char *pb, const char *step,
 	case STEP_ESCALATE:
 		h->escalate++;
 		break;
+	case STEP_WAIT:
+		h->wait++;
+		break;
 	}
 	pthread_mutex_unlock(&s->mlock);
 }
@@ -190,7 +193,7 @@ void
 sched_metrics(struct sched *s, struct evbuffer *out)
 {
 	static const char *results[] = { "ok", "system_error",
-	    "business_error", "escalate" };
+	    "business_error", "escalate", "wait" };
 
 	pthread_mutex_lock(&s->mlock);
 	evbuffer_add_printf(out, "# HELP clerk_step_seconds Step run time.\n"
@@ -219,9 +222,10 @@ sched_metrics(struct sched *s, struct evbuffer *out)
 	evbuffer_add_printf(out, "# HELP clerk_steps_total Steps run, by"
 	    " result.\n# TYPE clerk_steps_total counter\n");
 	for (struct hist *h = s->hists; h != NULL; h = h->next) {
-		uint64_t v[4] = { h->ok, h->system, h->business, h->escalate };
+		uint64_t v[5] = { h->ok, h->system, h->business, h->escalate,
+		    h->wait };
 
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			evbuffer_add_printf(out, "clerk_steps_total{playbook="
 			    "\"%s\",step=\"%s\",result=\"%s\"} %llu\n",
 			    h->playbook, h->step, results[i],
@@ -498,7 +502,15 @@ run_job(struct sched *s, struct job *j)
 	res = st->kind->run(&ctx, st->conf);
 	observe(s, it->playbook, st->id, res, util_mono_ms() - j->started);
 
-	if (res == STEP_OK) {
+	if (res == STEP_WAIT) {
+		/* A durable wait: the item goes back to the queue with a
+		 * not_before and frees this worker; no attempt is counted. */
+		log_emit(LL_DEBUG, it->id, it->playbook, st->id, "waiting: %s",
+		    ctx.message[0] ? ctx.message : "until later");
+		now = util_now_ms();
+		submit_release(j, ctx.wait_until > now ? ctx.wait_until :
+		    now + 1000);
+	} else if (res == STEP_OK) {
 		j->output = json_dumps(ctx.output ? ctx.output : json_object(),
 		    JSON_COMPACT);
 		memset(&j->req, 0, sizeof(j->req));

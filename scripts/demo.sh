@@ -45,6 +45,39 @@ poll = "200ms";
 CONF
 ctl() { "$top/build/clerkctl" --config "$run/clerkd.conf" "$@"; }
 
+# The two legacy pension systems (转出地 /out, 转入地 /in), simulated on a
+# free loopback port, with a few faults: 10% 5xx pages, sessions that
+# expire every 20 requests, one case the transfer-out system refuses and
+# one the transfer-in system sends back.
+echo "clerk demo: starting the legacy-system simulator"
+simpw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+python3 tests/legacysim/legacysim.py --port 0 --password "$simpw" --seed 7 \
+	--log "$run/legacysim.log" --faults '{"error_rate": 0.1, "session_expire_every": 20,
+	"accept_after_polls": 2,
+	"refuse_ids": {"130102199010260059": "参保人存在欠费记录，请补缴后再办理"},
+	"reject_ids": {"320505199111270068": "材料不全，退回转出地"}}' \
+	>"$run/legacysim.out" 2>"$run/legacysim.err" &
+simpid=$!
+i=0
+until grep -q '^listening ' "$run/legacysim.out" 2>/dev/null; do
+	i=$((i + 1))
+	if ! kill -0 "$simpid" 2>/dev/null || [ $i -gt 100 ]; then
+		echo "clerk demo: the simulator did not start:" >&2
+		cat "$run/legacysim.err" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+simurl="http://$(sed -n 's/^listening //p' "$run/legacysim.out" | head -1)"
+# The connectors' credentials: mode 0600 from the start, never committed.
+(
+	umask 077
+	cat > "$run/credentials.cfg" <<CRED
+pension-out = { username = "clerk"; password = "$simpw"; base_url = "$simurl/out"; };
+pension-in = { username = "clerk"; password = "$simpw"; base_url = "$simurl/in"; };
+CRED
+)
+
 echo "clerk demo: starting clerkd (log: demo-run/clerkd.log)"
 "$top/build/clerkd" --config "$run/clerkd.conf" 2>"$run/clerkd.log" &
 pid=$!
@@ -52,6 +85,10 @@ stop() {
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid"
 		wait "$pid" || true
+	fi
+	if kill -0 "$simpid" 2>/dev/null; then
+		kill -TERM "$simpid"
+		wait "$simpid" || true
 	fi
 }
 trap 'stop; echo; echo "clerk demo: stopped"; exit 0' INT TERM
@@ -90,6 +127,12 @@ python3 -c 'import json,sys; [print(json.dumps(c, ensure_ascii=False)) for c in 
 	playbooks/samples/transfer-cases.json | while read -r case; do
 	key=$(printf '%s' "$case" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
 	ctl playbook run transfer-review --key "$key" --payload "$case" >/dev/null
+done
+# Pension-relationship transfers through the two legacy systems.
+python3 -c 'import json,sys; [print(json.dumps(c, ensure_ascii=False)) for c in json.load(open(sys.argv[1]))]' \
+	playbooks/samples/pension-transfer-cases.json | while read -r case; do
+	key=$(printf '%s' "$case" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
+	ctl playbook run pension-transfer --key "$key" --payload "$case" >/dev/null
 done
 for r in 1 2 3; do
 	ctl playbook run legacy-sync-demo --key "record-$r" --payload "{\"record\":\"R$r\"}" >/dev/null
@@ -133,6 +176,12 @@ for name, c in sorted(status["counts"].items()):
         continue
     print(f"  {name:<26} {c.get('done', 0):>5} {retried.get(name, 0):>8} "
           f"{c.get('escalated', 0):>10} {c.get('rejected', 0):>9}")
+escs = json.loads(get("/api/v1/escalations?playbook=pension-transfer"))
+rows = escs.get("escalations", escs.get("items", [])) if isinstance(escs, dict) else escs
+if rows:
+    print("\nPension transfers waiting for a reviewer:")
+    for e in rows:
+        print(f"  #{e.get('id')} item {e.get('item')} [{e.get('reason')}] {str(e.get('message', ''))[:110]}")
 if status["errors"]:
     print("\nPlaybook problems:")
     for e in status["errors"]:
@@ -147,6 +196,7 @@ Where to look next:
   build/clerkctl -c demo-run/clerkd.conf playbook list
   curl -s http://127.0.0.1:$port/metrics                     Prometheus metrics
   demo-run/clerkd.log                                           JSON-lines log
+  demo-run/legacysim.log                                        every request the legacy systems saw
   demo-run/archive/uploads/                                     the filed uploads
   demo-run/reports/reconcile/*/report.html                      the 余额调节表 of each account
   build/clerkctl reconcile --bank playbooks/samples/reconcile/income-2026-11.bank.csv \\

@@ -322,7 +322,7 @@ pb_load(const char *file, struct pb_diag *d)
 {
 	static const char *const keys[] = { "name", "description", "trigger",
 	    "calendar", "concurrency", "priority", "retry", "sla", "steps",
-	    NULL };
+	    "connectors", NULL };
 	struct playbook *pb = xcalloc(1, sizeof(*pb));
 	const config_setting_t *root, *s;
 	size_t before = d->n;

@@ -42,6 +42,8 @@ enum step_result {
 	STEP_SYSTEM_ERROR,     /* retried with backoff, then escalated */
 	STEP_BUSINESS_ERROR,   /* escalated (or rejected) at once */
 	STEP_ESCALATE,         /* needs a person, by design */
+	STEP_WAIT,             /* not yet: back to the queue until
+	                          ctx->wait_until, no attempt counted */
 };
 
 struct step_ctx {
@@ -66,9 +68,13 @@ struct step_ctx {
 	char message[512];         /* on failure/escalation */
 	char reason[64];           /* escalation reason code */
 	json_t *context;           /* escalation evidence, or NULL */
+	int64_t wait_until;        /* on STEP_WAIT: ms since the epoch */
 };
 
-/* Expands ${field} from the payload; unknown fields stay as written. */
+/*
+ * Expands ${field} from the payload and ${steps.ID.field} from the output
+ * of an earlier step; unknown fields stay as written.
+ */
 char *step_expand(const struct step_ctx *ctx, const char *tmpl);
 
 /* Sets ctx->message (and reason) and returns res. */

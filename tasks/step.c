@@ -9,7 +9,9 @@
 #include "playbook.h"
 
 extern const struct step_kind step_noop, step_sleep, step_escalate,
-    step_file_move, step_notify, step_reconcile, step_reconcile_remember;
+    step_file_move, step_notify, step_reconcile, step_reconcile_remember,
+    step_http_request, step_http_submit, step_validate, step_file_put,
+    step_file_get;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -19,6 +21,11 @@ static const struct step_kind *const kinds[] = {
 	&step_notify,
 	&step_reconcile,
 	&step_reconcile_remember,
+	&step_http_request,
+	&step_http_submit,
+	&step_validate,
+	&step_file_put,
+	&step_file_get,
 	NULL,
 };
 
@@ -70,7 +77,17 @@ step_expand(const struct step_ctx *ctx, const char *tmpl)
 			if (n < sizeof(name)) {
 				memcpy(name, p + 2, n);
 				name[n] = '\0';
-				v = json_object_get(ctx->payload, name);
+				if (strncmp(name, "steps.", 6) == 0) {
+					char *dot = strchr(name + 6, '.');
+
+					v = NULL;
+					if (dot != NULL && ctx->outputs != NULL) {
+						*dot = '\0';
+						v = json_object_get(json_object_get(
+						    ctx->outputs, name + 6), dot + 1);
+					}
+				} else
+					v = json_object_get(ctx->payload, name);
 				if (json_is_string(v))
 					piece = xstrdup(json_string_value(v));
 				else if (v != NULL)

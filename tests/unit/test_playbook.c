@@ -337,7 +337,9 @@ static void
 test_bad_unknown_step_kind(void **state)
 {
 	expect_problem("bad_step_kind.cfg", 6, "unknown step kind \"ocr.chek\""
-	    " (known: noop, sleep, escalate, file.move, notify, reconcile, reconcile.remember)");
+	    " (known: noop, sleep, escalate, file.move, notify, reconcile,"
+	    " reconcile.remember, http.request, http.submit, validate,"
+	    " file.put, file.get)");
 }
 
 static void
@@ -418,7 +420,8 @@ test_check_file_counts_and_prints(void **state)
 	    " '_' and '.' (at most 64)\n"
 	    "%s:3: \"concurrency\" is 0; it must be between 1 and 1000\n"
 	    "%s:5: unknown step kind \"nope\" (known: noop, sleep, escalate,"
-	    " file.move, notify, reconcile, reconcile.remember)\n", path, path, path);
+	    " file.move, notify, reconcile, reconcile.remember, http.request,"
+	    " http.submit, validate, file.put, file.get)\n", path, path, path);
 	assert_string_equal(text, want);
 	free(want);
 	free(text);
@@ -571,6 +574,16 @@ test_step_expand(void **state)
 	s = step_expand(&ctx, "");
 	assert_string_equal(s, "");
 	free(s);
+	/* outputs of earlier steps */
+	ctx.outputs = json_pack("{s:{s:s}}", "register", "cert_no",
+	    "JZ000000000001");
+	s = step_expand(&ctx, "${steps.register.cert_no}/${steps.register.x}"
+	    "/${steps.other.cert_no}/${steps.register}");
+	assert_string_equal(s, "JZ000000000001/${steps.register.x}"
+	    "/${steps.other.cert_no}/${steps.register}");
+	free(s);
+	json_decref(ctx.outputs);
+	ctx.outputs = NULL;
 	/* a template much longer than the first buffer */
 	{
 		char tmpl[2048], want[8192];

@@ -1,0 +1,166 @@
+/*
+ * conn.h - connectors to legacy systems.
+ *
+ * A connector is declared in a playbook's top-level "connectors" group (or
+ * a file the playbook @includes): base URL, login form, timeouts, limits,
+ * circuit breaker, service hours. Its definition (struct conn_def) is
+ * parsed with the playbook; its run-time state (session cookies, CSRF
+ * token, breaker, rate and concurrency limits, a failed login) lives in one
+ * process-wide struct conn per connector name, shared by every step and
+ * every playbook that names it, and guarded by its own lock.
+ *
+ * Requests run synchronously on the calling thread (a step's worker
+ * thread, never the event loop), one curl easy handle per request, with
+ * connections and DNS shared per connector.
+ */
+#ifndef CLERK_CONN_H
+#define CLERK_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libconfig.h>
+
+#include "util.h"
+
+/* A check or extraction on a response: "re:", "xpath:" or "json:". */
+enum conn_probe_kind { CONN_RE, CONN_XPATH, CONN_JSON, CONN_LOCATION };
+
+struct conn_probe {
+	enum conn_probe_kind kind;
+	char *expr;
+	void *re;                  /* pcre2_code for CONN_RE / LOCATION */
+};
+
+/* Parses "re:...", "xpath:...", "json:a.b.0", "location:..." */
+int conn_probe_parse(struct conn_probe *p, const char *spec, struct err *e);
+void conn_probe_clear(struct conn_probe *p);
+
+struct conn_resp {
+	long status;
+	char *ctype;               /* Content-Type, or NULL */
+	char *location;            /* Location, or NULL */
+	char *body;                /* NUL-terminated */
+	size_t len;
+	double ms;
+	void *html;                /* parsed lazily (xmlDocPtr) */
+	json_t *json;              /* parsed lazily */
+	bool json_tried, html_tried;
+};
+
+void conn_resp_clear(struct conn_resp *r);
+/*
+ * 1: found, *value set (caller frees; the first capture group for "re:",
+ * the string value for xpath/json); 0: not found; -1: the body could not be
+ * parsed as the probe needs (not JSON, not XML).
+ */
+int conn_probe_eval(const struct conn_probe *p, struct conn_resp *r,
+    char **value);
+
+enum conn_body { CONN_BODY_NONE, CONN_BODY_FORM, CONN_BODY_MULTIPART,
+    CONN_BODY_JSON, CONN_BODY_XML };
+
+struct conn_field {
+	char *name;
+	char *value;               /* template */
+	bool file;                 /* multipart: value names a file to upload */
+};
+
+struct conn_extract {
+	char *name;
+	struct conn_probe probe;
+};
+
+/* One request as a playbook writes it. */
+struct conn_req {
+	char *method;
+	char *path;                /* template, appended to the base URL */
+	enum conn_body body;
+	struct conn_field *fields;
+	size_t nfields;
+	char *raw;                 /* JSON / XML body template */
+	char *soap_action;
+	bool csrf;                 /* send the session's CSRF token */
+	long status[8];            /* accepted statuses; none = 200 */
+	int nstatus;
+	char *content_type;        /* expected prefix, e.g. "text/html" */
+	struct conn_probe *ok;     /* every one must match */
+	size_t nok;
+	struct conn_probe biz;     /* a business refusal: its code */
+	struct conn_probe biz_msg; /* and its message */
+	bool has_biz, has_biz_msg;
+	struct conn_extract *extract;
+	size_t nextract;
+};
+
+/* Parses a request group: method, path, form|multipart|json|xml, ... */
+int conn_req_parse(struct conn_req *r, const config_setting_t *s,
+    struct err *e);
+void conn_req_clear(struct conn_req *r);
+
+struct conn_def;
+
+/*
+ * Finds connector `name` in the "connectors" group at the root of the
+ * configuration s belongs to and parses it. Relative paths (calendar_file)
+ * resolve against that file's folder. Errors are "file:line: message".
+ */
+struct conn_def *conn_def_load(const config_setting_t *s, const char *name,
+    struct err *e);
+void conn_def_free(struct conn_def *d);
+const char *conn_def_name(const struct conn_def *d);
+
+enum conn_outcome {
+	CONN_OK,
+	CONN_BUSINESS,             /* the system refused (biz code) */
+	CONN_SYSTEM,               /* failed; nothing was processed */
+	CONN_UNKNOWN,              /* failed after sending: may be processed */
+	CONN_AUTH,                 /* the login was refused: stop */
+	CONN_WAIT,                 /* not now: breaker, hours, maintenance */
+};
+
+const char *conn_outcome_name(enum conn_outcome o);
+
+/* What one call gives back. */
+struct conn_call {
+	json_t *values;            /* extracted values */
+	json_t *evidence;          /* array of exchanges, masked */
+	char message[512];
+	char code[64];             /* business code, or a reason */
+	int64_t wait_until;        /* CONN_WAIT: ms */
+	bool auth_first;           /* CONN_AUTH: this call saw the refusal */
+	struct conn_resp resp;     /* the last response (for probes) */
+};
+
+void conn_call_init(struct conn_call *c);
+void conn_call_clear(struct conn_call *c);
+
+/* Resolves ${...} in a template; the caller frees. */
+typedef char *(*conn_expand_fn)(void *arg, const char *tmpl);
+
+struct conn_env {
+	const char *work_dir;      /* credentials file, upload files */
+	conn_expand_fn expand;
+	void *expand_arg;
+};
+
+/*
+ * Sends r through connector d: waits for its limits, logs in when needed
+ * (and again when the session expired), checks and extracts. Never sends
+ * while the breaker is open, outside the service hours or after a refused
+ * login. `side_effect`: a failure after the request left is CONN_UNKNOWN
+ * and the request is not repeated.
+ */
+enum conn_outcome conn_send(const struct conn_def *d, const struct conn_req *r,
+    const struct conn_env *env, bool side_effect, struct conn_call *c);
+
+/* Masks secrets the connector knows and ID numbers in text; caller frees. */
+char *conn_mask(const struct conn_def *d, const char *text);
+/* Masks 18-character PRC ID numbers only; caller frees. */
+char *conn_mask_ids(const char *text);
+
+/* Forgets every connector's run-time state (tests, shutdown). */
+void conn_reset_all(void);
+
+#endif
