@@ -13,8 +13,7 @@
  * Every failing field is reported at once (a business error: the data is
  * wrong, retrying will not help).
  *
- * The ID and USCC checks are small local copies; ocr/ids.c (issue 3) is to
- * hold the shared validators once both branches meet.
+ * The ID and USCC checks are ocr/ids.c's, the same the OCR check uses.
  */
 #include <ctype.h>
 #include <regex.h>
@@ -22,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "playbook.h"
 
 enum rule { R_CN_ID, R_USCC, R_PERIOD, R_INT, R_NONEMPTY, R_RE };
@@ -38,54 +38,6 @@ struct validate_conf {
 };
 
 static const char *const validate_keys[] = { "fields", NULL };
-
-bool step_valid_cn_id(const char *s);
-bool step_valid_uscc(const char *s);
-
-bool
-step_valid_cn_id(const char *s)
-{
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5,
-	    8, 4, 2 };
-	static const char check[] = "10X98765432";
-	int sum = 0, y, m, dd;
-
-	if (strlen(s) != 18)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		sum += (s[i] - '0') * w[i];
-	}
-	if (toupper((unsigned char)s[17]) != check[sum % 11])
-		return false;
-	if (sscanf(s + 6, "%4d%2d%2d", &y, &m, &dd) != 3 || y < 1900 ||
-	    m < 1 || m > 12 || dd < 1 || dd > util_month_days(y, m))
-		return false;
-	return true;
-}
-
-bool
-step_valid_uscc(const char *s)
-{
-	static const char cs[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-	static const int w[17] = { 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25,
-	    13, 8, 24, 10, 30, 28 };
-	int sum = 0, c;
-	const char *p;
-
-	if (strlen(s) != 18)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if ((p = strchr(cs, s[i])) == NULL || s[i] == '\0')
-			return false;
-		sum += (int)(p - cs) * w[i];
-	}
-	c = 31 - sum % 31;
-	if (c == 31)
-		c = 0;
-	return s[17] == cs[c];
-}
 
 static bool
 valid_period(const char *s)
@@ -183,6 +135,9 @@ validate_run(struct step_ctx *ctx, void *p)
 		json_t *v = json_object_get(ctx->payload, c->f[i].name);
 		const char *s = json_string_value(v), *why = NULL;
 		char num[32];
+		struct cnid id;
+		enum cnid_status st;
+		enum uscc_status us;
 
 		if (json_is_integer(v)) {
 			snprintf(num, sizeof(num), "%lld",
@@ -193,13 +148,16 @@ validate_run(struct step_ctx *ctx, void *p)
 			why = "missing";
 		else switch (c->f[i].rule) {
 		case R_CN_ID:
-			if (!step_valid_cn_id(s))
-				why = "not a valid ID number (GB 11643)";
+			/* A 15-digit ID has no check character: the
+			 * legacy systems want the 18-digit form. */
+			if (strlen(s) != 18)
+				why = ids_cnid_status_message(CNID_LENGTH);
+			else if ((st = ids_cnid_parse(s, 0, &id)) != CNID_OK)
+				why = ids_cnid_status_message(st);
 			break;
 		case R_USCC:
-			if (!step_valid_uscc(s))
-				why = "not a valid unified social credit code"
-				    " (GB 32100)";
+			if ((us = ids_uscc_validate(s, NULL)) != USCC_OK)
+				why = ids_uscc_status_message(us);
 			break;
 		case R_PERIOD:
 			if (!valid_period(s))

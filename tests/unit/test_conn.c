@@ -21,9 +21,6 @@
 #include "conn.h"
 #include "playbook.h"
 
-bool step_valid_cn_id(const char *s);
-bool step_valid_uscc(const char *s);
-
 static struct conn_resp
 resp(const char *ctype, const char *body)
 {
@@ -175,30 +172,6 @@ test_mask_ids(void **state)
 	free(s);
 }
 
-static void
-test_cn_id(void **state)
-{
-	/* 11010519491231002X: sum of digits x 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8
-	 * 4 2 is 167, 167 mod 11 = 2 -> "10X98765432"[2] = 'X'. */
-	assert_true(step_valid_cn_id("11010519491231002X"));
-	assert_true(step_valid_cn_id("11010519491231002x"));
-	assert_false(step_valid_cn_id("110105194912310021"));
-	assert_false(step_valid_cn_id("11010519491331002X"));   /* month 13 */
-	assert_false(step_valid_cn_id("1101051949123100"));
-	assert_false(step_valid_cn_id(""));
-}
-
-static void
-test_uscc(void **state)
-{
-	/* 91350100M000100Y4 + check: 31 - (weighted sum mod 31) indexes "3"
-	 * in 0-9 A-H J-N P-R T U W-Y. */
-	assert_true(step_valid_uscc("91350100M000100Y43"));
-	assert_false(step_valid_uscc("91350100M000100Y44"));
-	assert_false(step_valid_uscc("91350100M000100I43"));   /* no I */
-	assert_false(step_valid_uscc("91350100M000100Y4"));
-}
-
 static config_t cfg;
 
 static const config_setting_t *
@@ -265,8 +238,6 @@ main(void)
 		cmocka_unit_test(test_probe_location),
 		cmocka_unit_test(test_probe_errors),
 		cmocka_unit_test(test_mask_ids),
-		cmocka_unit_test(test_cn_id),
-		cmocka_unit_test(test_uscc),
 		cmocka_unit_test(test_def_and_request),
 	};
 
