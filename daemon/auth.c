@@ -30,20 +30,24 @@ static const char *const action_descs[AUTH_NACTIONS] = {
 	[AUTH_RUN] = "run playbooks",
 	[AUTH_RELOAD] = "reload the configuration",
 	[AUTH_ITEM_OP] = "retry or cancel work items",
+	[AUTH_ASSIGN] = "re-assign escalations",
+	[AUTH_ASSIGN_ANY] = "re-assign escalations they do not hold",
+	[AUTH_COMMENT] = "comment on escalations",
 };
 
 /*
  * The one permission table. A reviewer decides what it is shown, an
  * auditor only reads (and reads the audit trail, which a reviewer has no
  * need for); running playbooks, reloading and retrying or cancelling
- * items are a supervisor's.
+ * items are a supervisor's. A reviewer hands over what they hold; a
+ * supervisor re-assigns anything open.
  */
 static const bool permissions[AUTH_NROLES][AUTH_NACTIONS] = {
-	/*                 READ  AUDIT  DECIDE CLAIM  RUN    RELOAD ITEM_OP */
-	[AUTH_ADMIN] =      { 1,  1,     1,     1,     1,     1,     1 },
-	[AUTH_SUPERVISOR] = { 1,  1,     1,     1,     1,     1,     1 },
-	[AUTH_REVIEWER] =   { 1,  0,     1,     1,     0,     0,     0 },
-	[AUTH_AUDITOR] =    { 1,  1,     0,     0,     0,     0,     0 },
+	/*               READ AUDIT DECIDE CLAIM RUN RELOAD ITEM ASSIGN ANY COMMENT */
+	[AUTH_ADMIN] =      { 1, 1,   1,     1,    1,  1,     1,   1,     1,  1 },
+	[AUTH_SUPERVISOR] = { 1, 1,   1,     1,    1,  1,     1,   1,     1,  1 },
+	[AUTH_REVIEWER] =   { 1, 0,   1,     1,    0,  0,     0,   1,     0,  1 },
+	[AUTH_AUDITOR] =    { 1, 1,   0,     0,    0,  0,     0,   0,     0,  0 },
 };
 
 const char *
@@ -745,15 +749,14 @@ session_new(struct auth *a, const struct auth_user *u, int64_t now,
 }
 
 int
-auth_login(struct auth *a, const char *user, const char *password,
-    const char *ip, int64_t now, struct auth_who *who, int *status,
-    int64_t *retry_s)
+auth_login_start(struct auth *a, const char *user, const char *ip,
+    int64_t now, char **hash, int *status, int64_t *retry_s)
 {
 	const struct auth_user *u;
 	char ukey[160], ipkey[160];
 	int64_t wait;
-	int ok;
 
+	*hash = NULL;
 	snprintf(ukey, sizeof(ukey), "u:%.128s", user);
 	snprintf(ipkey, sizeof(ipkey), "ip:%.64s", ip ? ip : "?");
 	wait = fail_blocked(a, ukey, now);
@@ -765,17 +768,61 @@ auth_login(struct auth *a, const char *user, const char *password,
 		return -1;
 	}
 	u = find_user(a->users, user);
-	ok = auth_verify_password(u && u->password ? u->password : dummy_hash,
-	    password) == 1 && u != NULL && u->password != NULL;
+	*hash = xstrdup(u && u->password ? u->password : dummy_hash);
+	return 0;
+}
+
+int
+auth_login_finish(struct auth *a, const char *user, const char *ip,
+    const char *hash, int verified, int64_t now, struct auth_who *who,
+    int *status)
+{
+	const struct auth_user *u = find_user(a->users, user);
+	char ukey[160], ipkey[160];
+	bool ok;
+
+	snprintf(ukey, sizeof(ukey), "u:%.128s", user);
+	snprintf(ipkey, sizeof(ipkey), "ip:%.64s", ip ? ip : "?");
+	/* A reload while the KDF ran may have changed or removed the
+	 * password: only the one verified counts. */
+	ok = verified == 1 && u != NULL && u->password != NULL &&
+	    strcmp(u->password, hash) == 0;
 	if (!ok || session_new(a, u, now, who) < 0) {
 		fail_record(a, ukey, now);
 		fail_record(a, ipkey, now);
 		*status = 401;
-		*retry_s = 0;
 		return -1;
 	}
 	fail_clear(a, ukey);
 	return 0;
+}
+
+int
+auth_login(struct auth *a, const char *user, const char *password,
+    const char *ip, int64_t now, struct auth_who *who, int *status,
+    int64_t *retry_s)
+{
+	char *hash;
+	int rc;
+
+	if (auth_login_start(a, user, ip, now, &hash, status, retry_s) < 0)
+		return -1;
+	*retry_s = 0;
+	rc = auth_login_finish(a, user, ip, hash, auth_verify_password(hash,
+	    password), now, who, status);
+	free(hash);
+	return rc;
+}
+
+bool
+auth_can_review(const struct auth *a, const char *name)
+{
+	const struct auth_user *u;
+
+	if (strcmp(name, AUTH_TOKEN_USER) == 0)
+		return true;
+	u = find_user(a->users, name);
+	return u != NULL && auth_allowed(u->role, AUTH_DECIDE);
 }
 
 static struct session *

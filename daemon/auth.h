@@ -34,6 +34,9 @@ enum auth_action {
 	AUTH_RUN,           /* playbooks/NAME/run */
 	AUTH_RELOAD,        /* reload */
 	AUTH_ITEM_OP,       /* items/ID/retry|cancel */
+	AUTH_ASSIGN,        /* escalations/ID/assign: hand over one you hold */
+	AUTH_ASSIGN_ANY,    /* escalations/ID/assign: any open one, to anyone */
+	AUTH_COMMENT,       /* escalations/ID/comments */
 	AUTH_NACTIONS
 };
 
@@ -121,6 +124,23 @@ struct auth_who {
 
 /* A bearer token: the api.token or a user's. 0 and who filled, or -1. */
 int auth_check_token(struct auth *a, const char *token, struct auth_who *who);
+
+/*
+ * Login in two halves, so the slow KDF can run off the event loop:
+ * auth_login_start checks the rate limit and returns (in *hash, to free)
+ * the hash to verify the password against (a dummy one for an unknown
+ * user, which takes as long); the caller runs auth_verify_password(*hash,
+ * password) anywhere, and hands its result to auth_login_finish on the
+ * loop thread. Same results as auth_login.
+ */
+int auth_login_start(struct auth *a, const char *user, const char *ip,
+    int64_t now, char **hash, int *status, int64_t *retry_s);
+int auth_login_finish(struct auth *a, const char *user, const char *ip,
+    const char *hash, int verified, int64_t now, struct auth_who *who,
+    int *status);
+/* Whether name is a user (or the api.token's admin) whose role may
+ * decide escalations: someone an escalation can be assigned to. */
+bool auth_can_review(const struct auth *a, const char *name);
 
 /*
  * Login. Returns 0 with who filled and a new session (who->session_id,

@@ -136,7 +136,8 @@ apply_timezone(const char *tz)
 /* Records what a start or reload put in force: the config's and every
  * playbook's hash, and what failed to load. */
 static void
-audit_loaded(struct daemon *d, const char *action, json_t *report)
+audit_loaded(struct daemon *d, const char *actor, const char *action,
+    json_t *report)
 {
 	json_t *det = json_object(), *pbs = json_object(), *list, *p;
 	char sha[65];
@@ -153,7 +154,7 @@ audit_loaded(struct daemon *d, const char *action, json_t *report)
 	json_object_set_new(det, "playbooks", pbs);
 	json_object_set(det, "errors", json_object_get(report, "errors"));
 	text = json_dumps(det, JSON_COMPACT);
-	queue_audit(d->q, "clerkd", action, d->cfg.file, text);
+	queue_audit(d->q, actor, action, d->cfg.file, text);
 	free(text);
 	json_decref(det);
 }
@@ -175,7 +176,7 @@ reload_users(struct daemon *d, json_t *report)
 }
 
 json_t *
-daemon_reload(struct daemon *d)
+daemon_reload(struct daemon *d, const char *actor)
 {
 	struct config nc;
 	struct err e;
@@ -188,7 +189,7 @@ daemon_reload(struct daemon *d)
 		json_array_insert_new(json_object_get(r, "errors"), 0,
 		    json_string(e.msg));
 		reload_users(d, r);
-		audit_loaded(d, "reload", r);
+		audit_loaded(d, actor, "reload", r);
 		sd_notifyf("READY=1");
 		return r;
 	}
@@ -216,7 +217,7 @@ daemon_reload(struct daemon *d)
 	log_info("reloaded: %zu playbook(s), %zu problem(s)",
 	    json_array_size(json_object_get(r, "loaded")),
 	    json_array_size(json_object_get(r, "errors")));
-	audit_loaded(d, "reload", r);
+	audit_loaded(d, actor, "reload", r);
 	sd_notifyf("READY=1");
 	return r;
 }
@@ -236,7 +237,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP) {
 		log_info("SIGHUP: reloading");
-		json_decref(daemon_reload(d));
+		json_decref(daemon_reload(d, "clerkd (SIGHUP)"));
 		return;
 	}
 	if (sched_draining(d->sched)) {
@@ -402,7 +403,7 @@ main(int argc, char **argv)
 	d->started = util_now_ms();
 	d->sched = sched_new(d->base, d->q, &d->cfg);
 	rep = sched_load(d->sched, &d->cfg);
-	audit_loaded(d, "start", rep);
+	audit_loaded(d, "clerkd", "start", rep);
 	json_decref(rep);
 	if (http_start(d, &e) < 0) {
 		log_error("%s", e.msg);

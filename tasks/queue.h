@@ -76,7 +76,12 @@ enum qop {
 	QOP_AUDIT,
 	QOP_ESC_CLAIM,
 	QOP_ESC_RELEASE,
+	QOP_ESC_ASSIGN,
+	QOP_ESC_COMMENT,
 };
+
+/* The longest reviewer comment, in bytes of UTF-8. */
+#define ESC_COMMENT_MAX 4000
 
 /* What happens to an item whose step failed or asked for a person. */
 enum fail_action { FAIL_RETRY, FAIL_ESCALATE, FAIL_REJECT };
@@ -160,6 +165,21 @@ struct qreq {
 			int64_t until;        /* out: the claim's expiry */
 		} esc_claim;
 		struct {
+			int64_t escalation;
+			const char *by;       /* who assigns */
+			const char *to;       /* the reviewer it goes to */
+			/* false: by must hold it (assigned to by, or by's
+			 * unexpired claim); true: a supervisor, any open one */
+			bool any;
+			char from[129];       /* out: the previous assignee, or "" */
+		} esc_assign;
+		struct {
+			int64_t escalation;
+			const char *by;
+			const char *text;
+			int64_t id;           /* out: the comment's id */
+		} esc_comment;
+		struct {
 			const char *actor;    /* user name, "system", "clerkd" */
 			const char *action;   /* e.g. "login", "reload" */
 			const char *target;   /* what it acted on, or NULL */
@@ -220,6 +240,10 @@ json_t *queue_item_list(struct queue *q, const struct item_filter *f,
 
 struct esc_filter {
 	const char *playbook;
+	const char *reason;
+	const char *assignee;   /* a name; "" = nobody assigned; NULL = any */
+	bool overdue;           /* only open ones past their due time */
+	int64_t now;            /* for overdue; 0 = the clock */
 	bool open_only;
 	/* Cursor: the last row seen. Open ones come by (due, id), all by id. */
 	int64_t after_due;

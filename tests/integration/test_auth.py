@@ -180,6 +180,10 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
         ("POST", f"/api/v1/escalations/{NOID}/decide", {"decision": "approve"}, DEC, 404),
         ("POST", f"/api/v1/escalations/{NOID}/claim", {}, DEC, 404),
         ("POST", f"/api/v1/escalations/{NOID}/release", {}, DEC, 404),
+        ("POST", f"/api/v1/escalations/{NOID}/assign", {"to": "rick"}, DEC, 404),
+        ("POST", f"/api/v1/escalations/{NOID}/comments", {"text": "x"}, DEC, 404),
+        ("GET", f"/api/v1/items/{item0}/artifacts/page-1.png", None, ALL, 404),
+        ("GET", "/api/v1/escalations?assignee=me&overdue=1", None, ALL, 200),
     ]
     who = [(ROLES[u], clients[u]) for u in ("ann", "sam", "rita", "otto")]
     who += [("reviewer", tess), ("auditor", Client(d, token=OTTO_TOKEN, name="otto-token")),
