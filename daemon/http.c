@@ -7,9 +7,13 @@
 #include <event2/http.h>
 #include <ctype.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -933,6 +937,42 @@ list_reply(struct evhttp_request *req, json_t *arr, const char *key,
 	reply_json(req, 200, json_pack("{s:o,s:o}", key, arr, "next", next));
 }
 
+/* The escalation list as the store writes it, for the roles that see it
+ * unmasked; the reply is list_reply's. */
+static void
+list_reply_json(struct evhttp_request *req, struct daemon *d,
+    const struct esc_filter *f)
+{
+	struct esc_page pg;
+	struct evbuffer *buf;
+	struct err e;
+	char *text = queue_escalation_list_json(d->q, f, &pg, &e);
+
+	if (text == NULL) {
+		reply_e(req, &e);
+		return;
+	}
+	buf = evbuffer_new();
+	/* add, not printf: a page is tens of KB. */
+	evbuffer_add(buf, "{\"escalations\":", 15);
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, ",\"next\":", 8);
+	if (pg.n > 0 && pg.n >= (f->limit > 0 ? f->limit : 100)) {
+		if (f->open_only)
+			evbuffer_add_printf(buf, "\"%lld:%lld\"}\n",
+			    (long long)pg.last_due, (long long)pg.last_id);
+		else
+			evbuffer_add_printf(buf, "%lld}\n",
+			    (long long)pg.last_id);
+	} else
+		evbuffer_add_printf(buf, "null}\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+	free(text);
+}
+
 /* "/api/v1/items/42/retry" -> id 42, rest "retry". */
 static int64_t
 path_id(const char *p, const char **rest)
@@ -1162,6 +1202,8 @@ route(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 		f.overdue = od != NULL && strcmp(od, "1") == 0;
+		f.brief = !(evhttp_find_header(&q, "context") != NULL &&
+		    strcmp(evhttp_find_header(&q, "context"), "1") == 0);
 		after = evhttp_find_header(&q, "after");
 		if (after != NULL && f.open_only &&
 		    sscanf(after, "%" SCNd64 ":%" SCNd64, &f.after_due,
@@ -1173,8 +1215,11 @@ route(struct evhttp_request *req, void *arg)
 		if (after != NULL && !f.open_only)
 			f.after_id = atoll(after);
 		f.limit = (int)query_int(&q, "limit", 100);
-		list_reply(req, mask_for(&who, queue_escalation_list(d->q, &f,
-		    &e)), "escalations", f.limit, f.open_only, &e);
+		if (f.brief && auth_sees_personal(who.role))
+			list_reply_json(req, d, &f);
+		else
+			list_reply(req, mask_for(&who, queue_escalation_list(d->q,
+			    &f, &e)), "escalations", f.limit, f.open_only, &e);
 	} else if (strncmp(path, "escalations/", 12) == 0 &&
 	    (id = path_id(path + 12, &rest)) > 0) {
 		json_t *es;
@@ -1213,6 +1258,10 @@ out:
 int
 http_start(struct daemon *d, struct err *e)
 {
+	struct evhttp_bound_socket *bound;
+	evutil_socket_t fd;
+	int one = 1;
+
 	if ((d->logins = login_pool_new(d, e)) == NULL)
 		return -1;
 	d->http = evhttp_new(d->base);
@@ -1221,8 +1270,8 @@ http_start(struct daemon *d, struct err *e)
 	evhttp_set_timeout(d->http, 30);
 	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(d->http, route, d);
-	if (evhttp_bind_socket(d->http, d->cfg.listen_host,
-	    (ev_uint16_t)d->cfg.listen_port) != 0) {
+	if ((bound = evhttp_bind_socket_with_handle(d->http, d->cfg.listen_host,
+	    (ev_uint16_t)d->cfg.listen_port)) == NULL) {
 		err_set(e, "cannot listen on %s:%d (is another clerkd running,"
 		    " or the port taken? set listen in the config)",
 		    d->cfg.listen_host, d->cfg.listen_port);
@@ -1232,6 +1281,13 @@ http_start(struct daemon *d, struct err *e)
 		d->logins = NULL;
 		return -1;
 	}
+	/* evhttp writes a reply's headers and body separately; with Nagle the
+	 * body's last segment then waits for the client's delayed ACK (40 ms
+	 * on Linux), so a 30 KB list page took 43 ms instead of 1. Accepted
+	 * sockets inherit the option from the listener. */
+	fd = evhttp_bound_socket_get_fd(bound);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		log_warn("TCP_NODELAY on the listener: %s", strerror(errno));
 	return 0;
 }
 

@@ -373,6 +373,13 @@ queue_escalation_list(struct queue *q, const struct esc_filter *f,
 	return q->ops->escalation_list(q->store, f, e);
 }
 
+char *
+queue_escalation_list_json(struct queue *q, const struct esc_filter *f,
+    struct esc_page *pg, struct err *e)
+{
+	return q->ops->escalation_list_json(q->store, f, pg, e);
+}
+
 json_t *
 queue_counts(struct queue *q, struct err *e)
 {

@@ -243,6 +243,7 @@ struct esc_filter {
 	const char *reason;
 	const char *assignee;   /* a name; "" = nobody assigned; NULL = any */
 	bool overdue;           /* only open ones past their due time */
+	bool brief;             /* without the context (the evidence) */
 	int64_t now;            /* for overdue; 0 = the clock */
 	bool open_only;
 	/* Cursor: the last row seen. Open ones come by (due, id), all by id. */
@@ -254,6 +255,17 @@ struct esc_filter {
 json_t *queue_escalation_get(struct queue *q, int64_t id, struct err *e);
 json_t *queue_escalation_list(struct queue *q, const struct esc_filter *f,
     struct err *e);
+/* What a page held: its row count and last row, for the cursor. */
+struct esc_page {
+	int n;
+	int64_t last_due;
+	int64_t last_id;
+};
+
+/* The brief rows of queue_escalation_list as a JSON array's text (to free),
+ * written by the store without a jansson object per row. */
+char *queue_escalation_list_json(struct queue *q, const struct esc_filter *f,
+    struct esc_page *pg, struct err *e);
 /* {"playbook": {"queued": n, ...}, ...} plus totals under "*". */
 json_t *queue_counts(struct queue *q, struct err *e);
 /* Writes a consistent copy of the store to dest (SQLite online backup). */

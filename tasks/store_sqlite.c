@@ -30,7 +30,11 @@ static const char *index_sql =
 	"CREATE INDEX IF NOT EXISTS esc_open_pb ON"
 	" escalations(playbook, due, id) WHERE state = 'open';"
 	"CREATE INDEX IF NOT EXISTS esc_open_reason ON"
-	" escalations(reason, due, id) WHERE state = 'open';";
+	" escalations(reason, due, id) WHERE state = 'open';"
+	/* Playbook and reason together, the UI's usual pair: without it a
+	 * rare pair reads every open row of the reason. */
+	"CREATE INDEX IF NOT EXISTS esc_open_pb_reason ON"
+	" escalations(playbook, reason, due, id) WHERE state = 'open';";
 
 static const char *schema_sql =
 	"CREATE TABLE IF NOT EXISTS items("
@@ -1249,6 +1253,13 @@ rprepare(struct sqlite_store *s, const char *sql, struct err *e)
 	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
 	" e.claim_expires, e.assignee"
 
+/* A list row without the context: the queue shows why, not the evidence,
+ * and parsing and printing every row's context was most of a page's cost. */
+#define ESC_BRIEF_COLS "e.id, e.item, e.playbook, e.step_id, e.kind," \
+	" e.reason, e.message, e.created, e.due, e.state, e.decision," \
+	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
+	" e.claim_expires, e.assignee"
+
 static json_t *
 sq_item_get(void *p, int64_t id, struct err *e)
 {
@@ -1362,22 +1373,21 @@ sq_escalation_get(void *p, int64_t id, struct err *e)
 
 /*
  * The SQL names only the filters given, so SQLite can pick the partial
- * index that matches (esc_open_assignee, _pb, _reason, or esc_open), each
- * already in (due, id) order: a filtered first page reads one range.
+ * index that matches (esc_open_assignee, _pb, _reason, _pb_reason, or
+ * esc_open), each already in (due, id) order: a filtered first page reads
+ * one range. cols is the select list.
  */
-static json_t *
-sq_escalation_list(void *p, const struct esc_filter *f, struct err *e)
+static sqlite3_stmt *
+esc_list_prepare(struct sqlite_store *s, const struct esc_filter *f,
+    const char *cols, struct err *e)
 {
-	struct sqlite_store *s = p;
-	sqlite3_stmt *st;
-	json_t *res = NULL;
 	int limit = f->limit > 0 ? (f->limit > 1000 ? 1000 : f->limit) : 100;
-	char sql[1024];
+	sqlite3_stmt *st;
+	char sql[2048];
 	size_t n;
 
-	n = (size_t)snprintf(sql, sizeof(sql), "SELECT " ESC_COLS
-	    " FROM escalations e WHERE %s", f->open_only ? "e.state = 'open'" :
-	    "1");
+	n = (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM escalations e"
+	    " WHERE %s", cols, f->open_only ? "e.state = 'open'" : "1");
 	if (f->playbook != NULL)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
 		    " AND e.playbook = ?1");
@@ -1396,24 +1406,95 @@ sq_escalation_list(void *p, const struct esc_filter *f, struct err *e)
 	else
 		snprintf(sql + n, sizeof(sql) - n, " AND e.id > ?2 AND"
 		    " ?4 IS NOT NULL ORDER BY e.id LIMIT ?3");
+	if ((st = rprepare(s, sql, e)) == NULL)
+		return NULL;
+	if (f->playbook != NULL)
+		sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, f->after_id);
+	sqlite3_bind_int(st, 3, limit);
+	sqlite3_bind_int64(st, 4, f->after_due);
+	if (f->reason != NULL)
+		sqlite3_bind_text(st, 5, f->reason, -1, SQLITE_STATIC);
+	if (f->assignee != NULL && f->assignee[0])
+		sqlite3_bind_text(st, 6, f->assignee, -1, SQLITE_STATIC);
+	if (f->overdue)
+		sqlite3_bind_int64(st, 7, f->now ? f->now : util_now_ms());
+	return st;
+}
+
+static json_t *
+sq_escalation_list(void *p, const struct esc_filter *f, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL;
+
 	pthread_mutex_lock(&s->rlock);
-	st = rprepare(s, sql, e);
-	if (st != NULL) {
-		if (f->playbook != NULL)
-			sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, f->after_id);
-		sqlite3_bind_int(st, 3, limit);
-		sqlite3_bind_int64(st, 4, f->after_due);
-		if (f->reason != NULL)
-			sqlite3_bind_text(st, 5, f->reason, -1, SQLITE_STATIC);
-		if (f->assignee != NULL && f->assignee[0])
-			sqlite3_bind_text(st, 6, f->assignee, -1, SQLITE_STATIC);
-		if (f->overdue)
-			sqlite3_bind_int64(st, 7, f->now ? f->now : util_now_ms());
+	st = esc_list_prepare(s, f, f->brief ? ESC_BRIEF_COLS : ESC_COLS, e);
+	if (st != NULL)
 		res = rows(s, st, "context", e);
-	}
 	pthread_mutex_unlock(&s->rlock);
 	return res;
+}
+
+/*
+ * The same rows as sq_escalation_list with brief set, as JSON text that
+ * SQLite writes itself: building and printing a jansson object per row was
+ * most of a page's cost (the API's hottest read, which every reviewer's
+ * queue polls).
+ */
+static char *
+sq_escalation_list_json(void *p, const struct esc_filter *f,
+    struct esc_page *pg, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int rc;
+
+	memset(pg, 0, sizeof(*pg));
+	if ((out = open_memstream(&buf, &len)) == NULL) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&s->rlock);
+	st = esc_list_prepare(s, f, "json_object('id', e.id, 'item', e.item,"
+	    " 'playbook', e.playbook, 'step_id', e.step_id, 'kind', CASE e.kind"
+	    " WHEN 1 THEN 'system' WHEN 2 THEN 'business' ELSE 'none' END,"
+	    " 'reason', e.reason, 'message', e.message, 'created', e.created,"
+	    " 'due', e.due, 'state', e.state, 'decision', e.decision,"
+	    " 'decided_by', e.decided_by, 'decided_at', e.decided_at,"
+	    " 'decision_reason', e.decision_reason, 'claimed_by', e.claimed_by,"
+	    " 'claim_expires', e.claim_expires, 'assignee', e.assignee),"
+	    " e.due, e.id", e);
+	if (st == NULL) {
+		pthread_mutex_unlock(&s->rlock);
+		fclose(out);
+		free(buf);
+		return NULL;
+	}
+	fputc('[', out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (pg->n++ > 0)
+			fputc(',', out);
+		fwrite(sqlite3_column_text(st, 0), 1,
+		    (size_t)sqlite3_column_bytes(st, 0), out);
+		pg->last_due = sqlite3_column_int64(st, 1);
+		pg->last_id = sqlite3_column_int64(st, 2);
+	}
+	fputc(']', out);
+	if (rc != SQLITE_DONE)
+		db_err(e, s->r, "read");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->rlock);
+	fclose(out);
+	if (rc != SQLITE_DONE) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 static json_t *
@@ -1532,6 +1613,7 @@ const struct store_ops store_sqlite_ops = {
 	.item_list = sq_item_list,
 	.escalation_get = sq_escalation_get,
 	.escalation_list = sq_escalation_list,
+	.escalation_list_json = sq_escalation_list_json,
 	.counts = sq_counts,
 	.backup = sq_backup,
 };

@@ -197,6 +197,17 @@ steps = ( { id = "review"; use = "escalate"; reason = "late_check"; } );
     t.eq(ids("sam", f"assignee=rick&limit=1&after={body['next']}"), [e3], "and its next page")
     t.eq(ids("sam", "open=0&assignee=rick"), [e1, e2, e3], "assignee with decided ones too (open=0)")
     t.eq(ids("sam", "state=all&assignee=rick&limit=2"), [e1, e2], "state=all is open=0")
+    st, brief = s["sam"].call("GET", "/api/v1/escalations?limit=2")
+    st2, full = s["sam"].call("GET", "/api/v1/escalations?limit=2&context=1")
+    st3, masked = s["otto"].call("GET", "/api/v1/escalations?limit=2")
+    t.check(st == st2 == st3 == 200 and brief["next"] == full["next"] == masked["next"]
+            and all("context" not in x for x in brief["escalations"])
+            and [dict(x, context=None) for x in brief["escalations"]]
+            == [dict(x, context=None) for x in full["escalations"]]
+            and [dict(x, context=None) for x in masked["escalations"]]
+            == [dict(x, context=None) for x in full["escalations"]],
+            "list rows leave the context out unless context=1; the same rows and cursor otherwise,"
+            " as SQLite writes them and as jansson does (auditors)", (brief, full, masked))
     st, body = s["sam"].call("GET", "/api/v1/escalations?overdue=yes")
     t.eq(st, 400, "overdue=yes: 400")
     st, body = s["sam"].call("GET", "/api/v1/escalations?state=closed")
