@@ -147,6 +147,8 @@ def main():
         if r.returncode != 0:
             sys.exit("seeding failed: " + r.stderr)
         print(f"seeded {o.n} open escalations in {time.time() - t:.1f} s ({db})")
+        print("load average before the runs: %.2f %.2f %.2f (%d CPUs)"
+              % (os.getloadavg() + (os.cpu_count(),)))
         port = free_port()
         conf = os.path.join(base, "clerkd.conf")
         with open(conf, "w") as f:
@@ -237,6 +239,7 @@ def main():
                             " ORDER BY due, id LIMIT 100 OFFSET ?", (deep,))
         if krows != orows:
             sys.exit("the cursor page and the OFFSET page differ")
+        print("load average after the runs: %.2f %.2f %.2f" % os.getloadavg())
         print(f"\npage at row {deep}: cursor (what clerkd does) {k_ms:.2f} ms, SQL OFFSET"
               f" {o_ms:.2f} ms: the cursor is {o_ms / k_ms:.0f}x faster (medians of 20)")
     finally:

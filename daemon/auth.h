@@ -154,6 +154,21 @@ int auth_login(struct auth *a, const char *user, const char *password,
  * -1 when unknown, expired or its user is gone. */
 int auth_session_check(struct auth *a, const char *id, int64_t now,
     struct auth_who *who);
+/*
+ * Sessions outlive a restart when the daemon persists them: persist() is
+ * called with SAVE when a session starts (and at most once a minute as it
+ * is used: last is the wall-clock time of its last use) and with FORGET
+ * (csrf, user NULL) when it ends. key is the SHA-256 (hex) of the cookie
+ * value, never the value itself. Not called when auth_free() drops them.
+ */
+enum auth_persist_op { AUTH_SESSION_SAVE, AUTH_SESSION_FORGET };
+typedef void (*auth_persist_fn)(void *arg, enum auth_persist_op op,
+    const char *key, const char *csrf, const char *user, int64_t last);
+void auth_set_persist(struct auth *a, auth_persist_fn fn, void *arg);
+/* A persisted session back in force (after the users are loaded): -1 (and
+ * FORGET) when it has been idle too long or its user is gone. */
+int auth_session_restore(struct auth *a, const char *key, const char *csrf,
+    const char *user, int64_t last_wall, int64_t now);
 /* Ends the session; false if there was none. */
 bool auth_logout(struct auth *a, const char *id);
 /* Whether token is the session's CSRF token (constant time). */

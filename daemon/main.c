@@ -159,6 +159,45 @@ audit_loaded(struct daemon *d, const char *actor, const char *action,
 	json_decref(det);
 }
 
+static void
+persist_session(void *arg, enum auth_persist_op op, const char *key,
+    const char *csrf, const char *user, int64_t last)
+{
+	struct daemon *d = arg;
+
+	if (op == AUTH_SESSION_SAVE)
+		queue_session_save(d->q, key, csrf, user, last);
+	else
+		queue_session_forget(d->q, key);
+}
+
+/* Web sessions from before a restart: a reviewer's browser stays signed
+ * in (docs/API.md). */
+static void
+restore_sessions(struct daemon *d)
+{
+	struct err e;
+	json_t *list = queue_sessions(d->q, &e), *x;
+	int64_t now = util_mono_ms();
+	size_t i, n = 0;
+
+	auth_set_persist(d->auth, persist_session, d);
+	if (list == NULL) {
+		log_error("web sessions not restored: %s", e.msg);
+		return;
+	}
+	json_array_foreach(list, i, x)
+		if (auth_session_restore(d->auth, json_string_value(
+		    json_object_get(x, "key")), json_string_value(json_object_get(
+		    x, "csrf")), json_string_value(json_object_get(x, "user")),
+		    json_integer_value(json_object_get(x, "last")), now) == 0)
+			n++;
+	if (json_array_size(list) > 0)
+		log_info("web sessions: %zu restored, %zu ended while clerkd was"
+		    " down", n, json_array_size(list) - n);
+	json_decref(list);
+}
+
 /* The users file again; a broken one keeps the users in force. */
 static void
 reload_users(struct daemon *d, json_t *report)
@@ -387,6 +426,7 @@ main(int argc, char **argv)
 		log_error("%s", e.msg);
 		return EXIT_CONFIG;
 	}
+	restore_sessions(d);
 	/* The state dir is locked, so nothing else runs these items: their
 	 * leases are void, and they go back to the queue at once. */
 	memset(&r, 0, sizeof(r));

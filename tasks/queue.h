@@ -78,6 +78,8 @@ enum qop {
 	QOP_ESC_RELEASE,
 	QOP_ESC_ASSIGN,
 	QOP_ESC_COMMENT,
+	QOP_SESSION_SAVE,
+	QOP_SESSION_FORGET,
 };
 
 /* The longest reviewer comment, in bytes of UTF-8. */
@@ -180,6 +182,12 @@ struct qreq {
 			int64_t id;           /* out: the comment's id */
 		} esc_comment;
 		struct {
+			const char *key;      /* SHA-256 hex of the cookie value */
+			const char *csrf;     /* QOP_SESSION_SAVE */
+			const char *user;     /* QOP_SESSION_SAVE */
+			int64_t last;         /* QOP_SESSION_SAVE: wall clock, ms */
+		} session;
+		struct {
 			const char *actor;    /* user name, "system", "clerkd" */
 			const char *action;   /* e.g. "login", "reload" */
 			const char *target;   /* what it acted on, or NULL */
@@ -219,6 +227,14 @@ int queue_exec(struct queue *q, struct qreq *r);
  */
 void queue_audit(struct queue *q, const char *actor, const char *action,
     const char *target, const char *details);
+
+/* Web sessions kept across restarts (fire and forget, like queue_audit):
+ * save or update one, forget one, and read them all back at start as
+ * [{"key", "csrf", "user", "last"}]. */
+void queue_session_save(struct queue *q, const char *key, const char *csrf,
+    const char *user, int64_t last);
+void queue_session_forget(struct queue *q, const char *key);
+json_t *queue_sessions(struct queue *q, struct err *e);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

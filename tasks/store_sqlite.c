@@ -99,6 +99,12 @@ static const char *schema_sql =
 	" text TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS esc_comments ON"
 	" escalation_comments(escalation, id);"
+	/* Web sessions, by the SHA-256 of the cookie (auth.c). */
+	"CREATE TABLE IF NOT EXISTS sessions("
+	" key TEXT PRIMARY KEY,"
+	" csrf TEXT NOT NULL,"
+	" user TEXT NOT NULL,"
+	" last INTEGER NOT NULL) WITHOUT ROWID;"
 	/* Append-only and hash-chained (audit.h). */
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id INTEGER PRIMARY KEY,"
@@ -121,6 +127,7 @@ enum {
 	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
 	S_ESC_HOLDER, S_ESC_SET_CLAIM,
 	S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE, S_ESC_COMMENT_INSERT,
+	S_SESSION_SAVE, S_SESSION_FORGET,
 	NSTMT
 };
 
@@ -197,6 +204,10 @@ static const char *stmt_sql[NSTMT] = {
 	[S_ESC_COMMENT_INSERT] = "INSERT INTO escalation_comments(escalation,"
 	    " ts, author, text) SELECT id, ?2, ?3, ?4 FROM escalations"
 	    " WHERE id = ?1",
+	[S_SESSION_SAVE] = "INSERT INTO sessions(key, csrf, user, last)"
+	    " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET"
+	    " last = excluded.last",
+	[S_SESSION_FORGET] = "DELETE FROM sessions WHERE key = ?1",
 	[S_SAVEPOINT] = "SAVEPOINT req",
 	[S_ROLLBACK_TO] = "ROLLBACK TO req",
 	[S_RELEASE_SP] = "RELEASE req",
@@ -1149,6 +1160,15 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	case QOP_ESC_COMMENT:
 		rc = do_esc_comment(s, r, now);
 		break;
+	case QOP_SESSION_SAVE:
+		rc = run(s, bind(s, S_SESSION_SAVE, "ttti", r->u.session.key,
+		    r->u.session.csrf, r->u.session.user, r->u.session.last),
+		    &r->err);
+		break;
+	case QOP_SESSION_FORGET:
+		rc = run(s, bind(s, S_SESSION_FORGET, "t", r->u.session.key),
+		    &r->err);
+		break;
 	case QOP_AUDIT:
 		rc = audit_append(s, now, r->u.audit.actor, r->u.audit.action,
 		    r->u.audit.target, r->u.audit.details, &r->err);
@@ -1561,6 +1581,21 @@ out:
 	return res;
 }
 
+static json_t *
+sq_sessions(void *p, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL;
+
+	pthread_mutex_lock(&s->rlock);
+	st = rprepare(s, "SELECT key, csrf, user, last FROM sessions", e);
+	if (st != NULL)
+		res = rows(s, st, "", e);
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+}
+
 static int
 sq_backup(void *p, const char *dest, struct err *e)
 {
@@ -1615,5 +1650,6 @@ const struct store_ops store_sqlite_ops = {
 	.escalation_list = sq_escalation_list,
 	.escalation_list_json = sq_escalation_list_json,
 	.counts = sq_counts,
+	.sessions = sq_sessions,
 	.backup = sq_backup,
 };

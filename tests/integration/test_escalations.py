@@ -313,11 +313,28 @@ steps = ( { id = "review"; use = "escalate"; reason = "late_check"; } );
             f" {max(lat or [0]):.1f} ms over {len(lat)} probes; logins took {wall:.0f} ms",
             f"latencies {sorted(round(x, 1) for x in lat)}")
 
-    # ---- durable: assignee and comments survive a restart ----
+    # ---- durable: assignee, comments and web sessions survive a restart ----
+    gone = Session(d, "rick")
+    st, _ = gone.call("POST", "/api/v1/logout")
+    t.eq(st, 200, "a session logged out before the restart")
     t.eq(d.stop(), 0, "clean stop")
+    with d.db() as con:
+        keys = [r[0] for r in con.execute("SELECT key FROM sessions")]
+    t.check(len(keys) >= 4 and s["rita"].sid not in keys and gone.sid not in keys,
+            "the database keeps sessions by a hash of the cookie, never the cookie", keys)
     d.start()
+    st, body = s["rita"].call("GET", "/api/v1/me")
+    t.check(st == 200 and body["user"] == "rita" and body["csrf"] == s["rita"].csrf,
+            "a session from before the restart still works, with its CSRF token", body)
+    st, body = s["rita"].call("POST", f"/api/v1/escalations/{e3}/comments", {"text": "after restart"})
+    t.eq(st, 201, "and may POST with it")
+    st, _ = gone.call("GET", "/api/v1/me")
+    t.eq(st, 401, "a logged-out session stays ended")
+    st, _ = s["sam"].call("POST", "/api/v1/logout")
+    st, _ = s["sam"].call("GET", "/api/v1/me")
+    t.eq(st, 401, "logout after a restart ends a restored session")
     e = esc(e3)
-    t.check(e.get("assignee") == "rick" and len(e.get("comments", [])) == 4,
+    t.check(e.get("assignee") == "rick" and len(e.get("comments", [])) == 5,
             "assignee and comments survive a restart", e)
     r = d.ctl("audit", "verify")
     t.check(r.returncode == 0 and "intact" in r.stdout, "the audit chain verifies",
