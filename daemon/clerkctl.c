@@ -554,11 +554,11 @@ ctl_prepare(struct ctl *c)
 		else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
 			host = "[::1]";
 		if (strchr(host, ':') != NULL && host[0] != '[')
-			c->base = xasprintf("http://[%s]:%d", host,
-			    c->cfg.listen_port);
+			c->base = xasprintf("%s://[%s]:%d", c->cfg.tls_cert ?
+			    "https" : "http", host, c->cfg.listen_port);
 		else
-			c->base = xasprintf("http://%s:%d", host,
-			    c->cfg.listen_port);
+			c->base = xasprintf("%s://%s:%d", c->cfg.tls_cert ?
+			    "https" : "http", host, c->cfg.listen_port);
 	}
 	c->token_path = c->token_file != NULL ? xstrdup(c->token_file) :
 	    config_token_path(&c->cfg);
@@ -635,6 +635,10 @@ http_call(struct ctl *c, const char *method, const char *path, json_t *body,
 	/* clerkd listens on loopback; a proxy from the environment cannot
 	 * reach it and would only get to see the bearer token. */
 	curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+	/* clerkd's own certificate is the one to trust on its address: it is
+	 * often self-signed. The name is still checked. */
+	if (c->cfg_loaded && c->cfg.tls_cert != NULL && c->url == NULL)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cfg.tls_cert);
 	h = curl_slist_append(h, "Accept: application/json");
 	if (c->token != NULL) {
 		auth = xasprintf("Authorization: Bearer %s", c->token);

@@ -27,6 +27,7 @@ struct daemon {
 	char token[65];
 	struct auth *auth;     /* users, sessions; the token is its admin */
 	struct login_pool *logins;  /* http.c: password checks off the loop */
+	struct ssl_ctx_st *tls;     /* http.c: SSL_CTX when tls_cert is set */
 	int64_t started;
 };
 

@@ -3,6 +3,8 @@
  * (docs/API.md), on libevent's evhttp in the event loop thread.
  */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <ctype.h>
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "audit.h"
 #include "auth.h"
@@ -323,10 +327,11 @@ login_finish(struct daemon *d, struct login_job *j)
 	log_info("%s logged in from %s", who.name, j->ip);
 	audit_login(d, who.name, "login", json_pack("{s:b,s:s}", "ok", 1,
 	    "ip", j->ip));
-	/* No Secure: clerkd speaks plain HTTP on loopback; behind a TLS
-	 * proxy the proxy adds it (docs/API.md). */
-	cookie = xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/",
-	    AUTH_COOKIE, who.session_id);
+	/* Secure only with TLS: over plain HTTP on loopback a browser would
+	 * not send a Secure cookie back; behind a TLS proxy the proxy adds it
+	 * (docs/API.md). */
+	cookie = xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/%s",
+	    AUTH_COOKIE, who.session_id, d->tls != NULL ? "; Secure" : "");
 	evhttp_add_header(out, "Set-Cookie", cookie);
 	free(cookie);
 	reply_json(req, 200, json_pack("{s:s,s:s,s:s}", "user", who.name,
@@ -1255,6 +1260,64 @@ out:
 	evhttp_clear_headers(&q);
 }
 
+/* Each connection's TLS session, handed to evhttp in place of a plain
+ * bufferevent (evhttp sets the socket on it after accept). */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	SSL_CTX *ctx = arg;
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void
+tls_err(struct err *e, const char *what, const char *path)
+{
+	char buf[256];
+
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	err_setc(e, ERR_INVALID, "%s: %s: %s (tls_cert and tls_key are PEM"
+	    " files: the certificate, with its chain, and its private key)",
+	    path, what, buf);
+	ERR_clear_error();
+}
+
+static SSL_CTX *
+tls_ctx(const struct config *c, struct err *e)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL) {
+		tls_err(e, "cannot set up TLS", c->tls_cert);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+		tls_err(e, "cannot load the certificate", c->tls_cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM)
+	    != 1) {
+		tls_err(e, "cannot load the private key", c->tls_key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_err(e, "the private key does not match the certificate",
+		    c->tls_key);
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 int
 http_start(struct daemon *d, struct err *e)
 {
@@ -1262,9 +1325,16 @@ http_start(struct daemon *d, struct err *e)
 	evutil_socket_t fd;
 	int one = 1;
 
-	if ((d->logins = login_pool_new(d, e)) == NULL)
+	if (d->cfg.tls_cert != NULL && (d->tls = tls_ctx(&d->cfg, e)) == NULL)
 		return -1;
+	if ((d->logins = login_pool_new(d, e)) == NULL) {
+		SSL_CTX_free(d->tls);
+		d->tls = NULL;
+		return -1;
+	}
 	d->http = evhttp_new(d->base);
+	if (d->tls != NULL)
+		evhttp_set_bevcb(d->http, tls_bev, d->tls);
 	evhttp_set_max_body_size(d->http, MAX_BODY);
 	evhttp_set_max_headers_size(d->http, 16384);
 	evhttp_set_timeout(d->http, 30);
@@ -1279,6 +1349,8 @@ http_start(struct daemon *d, struct err *e)
 		d->http = NULL;
 		login_pool_free(d->logins);
 		d->logins = NULL;
+		SSL_CTX_free(d->tls);
+		d->tls = NULL;
 		return -1;
 	}
 	/* evhttp writes a reply's headers and body separately; with Nagle the
@@ -1299,4 +1371,6 @@ http_stop(struct daemon *d)
 	if (d->http != NULL)
 		evhttp_free(d->http);
 	d->http = NULL;
+	SSL_CTX_free(d->tls);
+	d->tls = NULL;
 }
