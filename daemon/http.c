@@ -963,7 +963,7 @@ list_reply_json(struct evhttp_request *req, struct daemon *d,
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, ",\"next\":", 8);
 	if (pg.n > 0 && pg.n >= (f->limit > 0 ? f->limit : 100)) {
-		if (f->open_only)
+		if (!f->by_id)
 			evbuffer_add_printf(buf, "\"%lld:%lld\"}\n",
 			    (long long)pg.last_due, (long long)pg.last_id);
 		else
@@ -1186,6 +1186,7 @@ route(struct evhttp_request *req, void *arg)
 		const char *st = evhttp_find_header(&q, "state");
 		const char *asg = evhttp_find_header(&q, "assignee");
 		const char *od = evhttp_find_header(&q, "overdue");
+		const char *sort = evhttp_find_header(&q, "sort");
 
 		f.playbook = evhttp_find_header(&q, "playbook");
 		f.reason = evhttp_find_header(&q, "reason");
@@ -1207,24 +1208,32 @@ route(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 		f.overdue = od != NULL && strcmp(od, "1") == 0;
+		if (sort != NULL && strcmp(sort, "due") != 0 &&
+		    strcmp(sort, "id") != 0) {
+			reply_err(req, ERR_INVALID, "sort is due (open ones: by due"
+			    " time, then id; the default) or id (oldest first)");
+			goto out;
+		}
+		f.by_id = !f.open_only || (sort != NULL && strcmp(sort, "id") ==
+		    0);
 		f.brief = !(evhttp_find_header(&q, "context") != NULL &&
 		    strcmp(evhttp_find_header(&q, "context"), "1") == 0);
 		after = evhttp_find_header(&q, "after");
-		if (after != NULL && f.open_only &&
+		if (after != NULL && !f.by_id &&
 		    sscanf(after, "%" SCNd64 ":%" SCNd64, &f.after_due,
 		    &f.after_id) != 2) {
 			reply_err(req, ERR_INVALID, "after must be the \"next\""
 			    " cursor of the previous page (DUE:ID)");
 			goto out;
 		}
-		if (after != NULL && !f.open_only)
+		if (after != NULL && f.by_id)
 			f.after_id = atoll(after);
 		f.limit = (int)query_int(&q, "limit", 100);
 		if (f.brief && auth_sees_personal(who.role))
 			list_reply_json(req, d, &f);
 		else
 			list_reply(req, mask_for(&who, queue_escalation_list(d->q,
-			    &f, &e)), "escalations", f.limit, f.open_only, &e);
+			    &f, &e)), "escalations", f.limit, !f.by_id, &e);
 	} else if (strncmp(path, "escalations/", 12) == 0 &&
 	    (id = path_id(path + 12, &rest)) > 0) {
 		json_t *es;

@@ -260,6 +260,7 @@ struct esc_filter {
 	const char *assignee;   /* a name; "" = nobody assigned; NULL = any */
 	bool overdue;           /* only open ones past their due time */
 	bool brief;             /* without the context (the evidence) */
+	bool by_id;             /* open ones by id, not (due, id); all always */
 	int64_t now;            /* for overdue; 0 = the clock */
 	bool open_only;
 	/* Cursor: the last row seen. Open ones come by (due, id), all by id. */

@@ -1420,7 +1420,7 @@ esc_list_prepare(struct sqlite_store *s, const struct esc_filter *f,
 	if (f->overdue)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
 		    " AND e.state = 'open' AND e.due < ?7");
-	if (f->open_only)
+	if (f->open_only && !f->by_id)
 		snprintf(sql + n, sizeof(sql) - n, " AND (?2 = 0 OR (e.due, e.id)"
 		    " > (?4, ?2)) ORDER BY e.due, e.id LIMIT ?3");
 	else

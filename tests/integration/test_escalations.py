@@ -208,6 +208,14 @@ steps = ( { id = "review"; use = "escalate"; reason = "late_check"; } );
             == [dict(x, context=None) for x in full["escalations"]],
             "list rows leave the context out unless context=1; the same rows and cursor otherwise,"
             " as SQLite writes them and as jansson does (auditors)", (brief, full, masked))
+    t.eq(ids("sam", "sort=id"), sorted([e1, e3, e4, e5]), "sort=id: open ones, oldest first")
+    st, body = s["sam"].call("GET", "/api/v1/escalations?sort=id&limit=2")
+    t.check(st == 200 and body["next"] == sorted([e1, e3, e4, e5])[1], "sort=id pages by id", body)
+    t.eq(ids("sam", f"sort=id&limit=2&after={body['next']}"), sorted([e1, e3, e4, e5])[2:],
+         "and its next page")
+    t.eq(ids("sam", "sort=due"), ids("sam", ""), "sort=due is the default")
+    st, body = s["sam"].call("GET", "/api/v1/escalations?sort=priority")
+    t.eq(st, 400, "sort=priority: 400")
     st, body = s["sam"].call("GET", "/api/v1/escalations?overdue=yes")
     t.eq(st, 400, "overdue=yes: 400")
     st, body = s["sam"].call("GET", "/api/v1/escalations?state=closed")
