@@ -233,6 +233,12 @@ peer_ip(struct evhttp_request *req)
  */
 #define KDF_THREADS 2
 #define KDF_MAX_PENDING 64
+/* A failed attempt counts against the rate limit only when its check is
+ * done, so logins checked at once could outrun it: at most this many at a
+ * time for one user name, and for one address (an office behind one NAT
+ * address logs in at 9 a.m.). */
+#define KDF_MAX_PER_USER 2
+#define KDF_MAX_PER_IP 8
 
 struct login_job {
 	struct evhttp_request *req;
@@ -242,6 +248,7 @@ struct login_job {
 	char *hash;
 	int verified;
 	struct login_job *next;
+	struct login_job *inext;   /* the pool's in-flight list (loop thread) */
 };
 
 struct login_pool {
@@ -252,6 +259,7 @@ struct login_pool {
 	pthread_cond_t cond;
 	struct login_job *todo, *todo_tail, *done;
 	int pending;           /* started, not yet answered */
+	struct login_job *inflight;  /* the same, for the loop thread only */
 	bool stopping;
 	struct event *wake;
 };
@@ -353,6 +361,12 @@ logins_done(evutil_socket_t fd, short what, void *arg)
 		list = j->next;
 		login_finish(p->d, j);
 		p->pending--;
+		for (struct login_job **x = &p->inflight; *x != NULL;
+		    x = &(*x)->inext)
+			if (*x == j) {
+				*x = j->inext;
+				break;
+			}
 		login_job_free(j);
 	}
 }
@@ -441,6 +455,23 @@ post_login(struct daemon *d, struct evhttp_request *req)
 		    " again in a second");
 		return;
 	}
+	{
+		int same_user = 0, same_ip = 0;
+
+		for (struct login_job *x = p->inflight; x != NULL; x = x->inext) {
+			same_user += strcmp(x->user, user) == 0;
+			same_ip += strcmp(x->ip, ip) == 0;
+		}
+		if (same_user >= KDF_MAX_PER_USER || same_ip >= KDF_MAX_PER_IP) {
+			json_decref(b);
+			evhttp_add_header(out, "Retry-After", "1");
+			reply_json(req, 429, json_pack("{s:{s:s,s:s}}", "error",
+			    "code", "too_many_attempts", "message", "a login for"
+			    " this user or from this address is being checked;"
+			    " try again in a second"));
+			return;
+		}
+	}
 	if (auth_login_start(d->auth, user, ip, util_mono_ms(), &hash,
 	    &status, &retry) < 0) {
 		/* Not audited: refused attempts cost nothing and would let
@@ -463,6 +494,8 @@ post_login(struct daemon *d, struct evhttp_request *req)
 	j->hash = hash;
 	json_decref(b);
 	p->pending++;
+	j->inext = p->inflight;
+	p->inflight = j;
 	pthread_mutex_lock(&p->lock);
 	if (p->todo_tail != NULL)
 		p->todo_tail->next = j;

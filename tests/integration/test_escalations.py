@@ -287,6 +287,22 @@ steps = ( { id = "review"; use = "escalate"; reason = "late_check"; } );
     st, _, _ = raw(d, "GET", f"/api/v1/items/{i3}/artifacts/page-1.png")
     t.eq(st, 401, "no credential: 401")
 
+    # ---- logins checked at once cannot outrun the rate limit ----
+    statuses = []
+    barrier = threading.Barrier(4)
+
+    def guess():
+        barrier.wait()
+        statuses.append(raw(d, "POST", "/api/v1/login", {"user": "mallory", "password": "guess"})[0])
+
+    ths = [threading.Thread(target=guess) for _ in range(4)]
+    for x in ths:
+        x.start()
+    for x in ths:
+        x.join()
+    t.eq(sorted(statuses), [401, 401, 429, 429],
+         "4 guesses for one user at once: 2 checked, 2 refused while those are")
+
     # ---- logins verify off the event loop ----
     N = 6
     lat, results, stop = [], [], threading.Event()
