@@ -441,7 +441,8 @@ const OCR_FIELDS = [
 	  page: 1, box: [80, 240, 720, 80], status: 'invalid',
 	  message: '公民身份号码校验位错误 (expected X, got 3)' },
 	{ name: 'issue_date', label: '签发日期', type: 'date', value: '2019-07-01', confidence: 58.0,
-	  page: 1, box: [80, 400, 400, 80], status: 'low_confidence', message: '置信度低' },
+	  page: 1, box: [80, 400, 400, 80], status: 'low_confidence',
+	  message: '置信度低 <img src=x onerror="window.__pwned=3">' },
 ];
 let DOC = null;   /* {item, esc} */
 
@@ -484,6 +485,9 @@ test('a document: the page image with every field outlined where it is', async (
 	}
 	assert.ok(await page.locator('.page .box[data-field="id_no"]').evaluate((el) => el.classList.contains('bad')),
 	    'an invalid field is outlined as bad');
+	assert.equal(await page.textContent('.ofield[data-field="issue_date"] .omsg'),
+	    '置信度低 <img src=x onerror="window.__pwned=3">', 'HTML in OCR text shows as text');
+	assert.equal(await page.locator('.ofields img').count(), 0, 'and makes no element');
 	const text = await page.evaluate(() => document.getElementById('d-evidence').innerText);
 	for (const s of ['居民身份证', '公民身份号码', '91.5%', '58.0%', '校验位错误', '置信度低'])
 		assert.ok(text.includes(s), `the fields show ${s}`);
