@@ -30,20 +30,24 @@ static const char *const action_descs[AUTH_NACTIONS] = {
 	[AUTH_RUN] = "run playbooks",
 	[AUTH_RELOAD] = "reload the configuration",
 	[AUTH_ITEM_OP] = "retry or cancel work items",
+	[AUTH_ASSIGN] = "re-assign escalations",
+	[AUTH_ASSIGN_ANY] = "re-assign escalations they do not hold",
+	[AUTH_COMMENT] = "comment on escalations",
 };
 
 /*
  * The one permission table. A reviewer decides what it is shown, an
  * auditor only reads (and reads the audit trail, which a reviewer has no
  * need for); running playbooks, reloading and retrying or cancelling
- * items are a supervisor's.
+ * items are a supervisor's. A reviewer hands over what they hold; a
+ * supervisor re-assigns anything open.
  */
 static const bool permissions[AUTH_NROLES][AUTH_NACTIONS] = {
-	/*                 READ  AUDIT  DECIDE CLAIM  RUN    RELOAD ITEM_OP */
-	[AUTH_ADMIN] =      { 1,  1,     1,     1,     1,     1,     1 },
-	[AUTH_SUPERVISOR] = { 1,  1,     1,     1,     1,     1,     1 },
-	[AUTH_REVIEWER] =   { 1,  0,     1,     1,     0,     0,     0 },
-	[AUTH_AUDITOR] =    { 1,  1,     0,     0,     0,     0,     0 },
+	/*               READ AUDIT DECIDE CLAIM RUN RELOAD ITEM ASSIGN ANY COMMENT */
+	[AUTH_ADMIN] =      { 1, 1,   1,     1,    1,  1,     1,   1,     1,  1 },
+	[AUTH_SUPERVISOR] = { 1, 1,   1,     1,    1,  1,     1,   1,     1,  1 },
+	[AUTH_REVIEWER] =   { 1, 0,   1,     1,    0,  0,     0,   1,     0,  1 },
+	[AUTH_AUDITOR] =    { 1, 1,   0,     0,    0,  0,     0,   0,     0,  0 },
 };
 
 const char *
@@ -512,12 +516,19 @@ fail:
 #define MAX_SESSIONS 10000
 #define MAX_FAIL_KEYS 4096
 
+/* A session is known by the SHA-256 of its cookie value (its key), so
+ * neither memory nor the database holds a cookie anyone could send. */
 struct session {
-	char id[65];
+	char key[65];
 	char csrf[65];
 	char *user;
-	int64_t last;          /* last use, ms */
+	int64_t last;          /* last use, ms (monotonic) */
+	int64_t saved;         /* when last handed to persist(), ms (monotonic) */
 };
+
+/* How stale the persisted last use may get: at most one write a minute
+ * per active session. */
+#define SESSION_SAVE_MS (60LL * 1000)
 
 struct fail_key {
 	char key[160];         /* "u:NAME" or "ip:ADDR" */
@@ -533,6 +544,8 @@ struct auth {
 	size_t ns;
 	struct fail_key *f;
 	size_t nf;
+	auth_persist_fn persist;
+	void *persist_arg;
 };
 
 struct auth *
@@ -545,11 +558,62 @@ auth_new(const char *admin_token)
 }
 
 static void
-session_drop(struct auth *a, size_t i)
+session_save(struct auth *a, struct session *s, int64_t now)
 {
-	OPENSSL_cleanse(a->s[i].id, sizeof(a->s[i].id));
+	s->saved = now;
+	if (a->persist != NULL)
+		a->persist(a->persist_arg, AUTH_SESSION_SAVE, s->key, s->csrf,
+		    s->user, util_now_ms() - (now - s->last));
+}
+
+/* forget: the session ended (logout, expiry, its user gone), not just
+ * clerkd stopping. */
+static void
+session_drop(struct auth *a, size_t i, bool forget)
+{
+	if (forget && a->persist != NULL)
+		a->persist(a->persist_arg, AUTH_SESSION_FORGET, a->s[i].key,
+		    NULL, NULL, 0);
+	OPENSSL_cleanse(a->s[i].key, sizeof(a->s[i].key));
+	OPENSSL_cleanse(a->s[i].csrf, sizeof(a->s[i].csrf));
 	free(a->s[i].user);
 	a->s[i] = a->s[--a->ns];
+}
+
+void
+auth_set_persist(struct auth *a, auth_persist_fn fn, void *arg)
+{
+	a->persist = fn;
+	a->persist_arg = arg;
+}
+
+int
+auth_session_restore(struct auth *a, const char *key, const char *csrf,
+    const char *user, int64_t last_wall, int64_t now)
+{
+	int64_t idle = util_now_ms() - last_wall;
+	struct session *s;
+
+	if (key == NULL || csrf == NULL || user == NULL)
+		return -1;
+	if (strlen(key) != 64 || strlen(csrf) != 64 || idle >=
+	    AUTH_SESSION_IDLE_MS || find_user(a->users, user) == NULL ||
+	    a->ns == MAX_SESSIONS) {
+		if (a->persist != NULL)
+			a->persist(a->persist_arg, AUTH_SESSION_FORGET, key,
+			    NULL, NULL, 0);
+		return -1;
+	}
+	if (a->s == NULL)
+		a->s = xcalloc(MAX_SESSIONS, sizeof(*a->s));
+	s = &a->s[a->ns++];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->key, key, 65);
+	memcpy(s->csrf, csrf, 65);
+	s->user = xstrdup(user);
+	s->last = now - (idle > 0 ? idle : 0);
+	s->saved = now;
+	return 0;
 }
 
 void
@@ -558,7 +622,7 @@ auth_free(struct auth *a)
 	if (a == NULL)
 		return;
 	while (a->ns > 0)
-		session_drop(a, 0);
+		session_drop(a, 0, false);
 	free(a->s);
 	free(a->f);
 	auth_users_free(a->users);
@@ -573,7 +637,7 @@ auth_set_users(struct auth *a, struct auth_users *u)
 	a->users = u;
 	for (size_t i = 0; i < a->ns;)
 		if (find_user(u, a->s[i].user) == NULL)
-			session_drop(a, i);
+			session_drop(a, i, true);
 		else
 			i++;
 }
@@ -718,7 +782,7 @@ session_new(struct auth *a, const struct auth_user *u, int64_t now,
 
 	for (size_t i = 0; i < a->ns;)
 		if (now - a->s[i].last >= AUTH_SESSION_IDLE_MS)
-			session_drop(a, i);
+			session_drop(a, i, true);
 		else
 			i++;
 	if (a->ns == MAX_SESSIONS) {
@@ -727,33 +791,35 @@ session_new(struct auth *a, const struct auth_user *u, int64_t now,
 		for (size_t i = 1; i < a->ns; i++)
 			if (a->s[i].last < a->s[lru].last)
 				lru = i;
-		session_drop(a, lru);
+		session_drop(a, lru, true);
 	}
 	if (a->s == NULL)
 		a->s = xcalloc(MAX_SESSIONS, sizeof(*a->s));
 	s = &a->s[a->ns];
-	if (util_random_hex(s->id, &e) < 0 || util_random_hex(s->csrf, &e) < 0)
+	memset(s, 0, sizeof(*s));
+	who_user(who, u);
+	if (util_random_hex(who->session_id, &e) < 0 ||
+	    util_random_hex(s->csrf, &e) < 0)
 		return -1;
+	util_sha256_hex(who->session_id, 64, s->key);
 	s->user = xstrdup(u->name);
 	s->last = now;
 	a->ns++;
-	who_user(who, u);
 	who->session = true;
-	memcpy(who->session_id, s->id, sizeof(who->session_id));
 	memcpy(who->csrf, s->csrf, sizeof(who->csrf));
+	session_save(a, s, now);
 	return 0;
 }
 
 int
-auth_login(struct auth *a, const char *user, const char *password,
-    const char *ip, int64_t now, struct auth_who *who, int *status,
-    int64_t *retry_s)
+auth_login_start(struct auth *a, const char *user, const char *ip,
+    int64_t now, char **hash, int *status, int64_t *retry_s)
 {
 	const struct auth_user *u;
 	char ukey[160], ipkey[160];
 	int64_t wait;
-	int ok;
 
+	*hash = NULL;
 	snprintf(ukey, sizeof(ukey), "u:%.128s", user);
 	snprintf(ipkey, sizeof(ipkey), "ip:%.64s", ip ? ip : "?");
 	wait = fail_blocked(a, ukey, now);
@@ -765,28 +831,74 @@ auth_login(struct auth *a, const char *user, const char *password,
 		return -1;
 	}
 	u = find_user(a->users, user);
-	ok = auth_verify_password(u && u->password ? u->password : dummy_hash,
-	    password) == 1 && u != NULL && u->password != NULL;
+	*hash = xstrdup(u && u->password ? u->password : dummy_hash);
+	return 0;
+}
+
+int
+auth_login_finish(struct auth *a, const char *user, const char *ip,
+    const char *hash, int verified, int64_t now, struct auth_who *who,
+    int *status)
+{
+	const struct auth_user *u = find_user(a->users, user);
+	char ukey[160], ipkey[160];
+	bool ok;
+
+	snprintf(ukey, sizeof(ukey), "u:%.128s", user);
+	snprintf(ipkey, sizeof(ipkey), "ip:%.64s", ip ? ip : "?");
+	/* A reload while the KDF ran may have changed or removed the
+	 * password: only the one verified counts. */
+	ok = verified == 1 && u != NULL && u->password != NULL &&
+	    strcmp(u->password, hash) == 0;
 	if (!ok || session_new(a, u, now, who) < 0) {
 		fail_record(a, ukey, now);
 		fail_record(a, ipkey, now);
 		*status = 401;
-		*retry_s = 0;
 		return -1;
 	}
 	fail_clear(a, ukey);
 	return 0;
 }
 
+int
+auth_login(struct auth *a, const char *user, const char *password,
+    const char *ip, int64_t now, struct auth_who *who, int *status,
+    int64_t *retry_s)
+{
+	char *hash;
+	int rc;
+
+	if (auth_login_start(a, user, ip, now, &hash, status, retry_s) < 0)
+		return -1;
+	*retry_s = 0;
+	rc = auth_login_finish(a, user, ip, hash, auth_verify_password(hash,
+	    password), now, who, status);
+	free(hash);
+	return rc;
+}
+
+bool
+auth_can_review(const struct auth *a, const char *name)
+{
+	const struct auth_user *u;
+
+	if (strcmp(name, AUTH_TOKEN_USER) == 0)
+		return true;
+	u = find_user(a->users, name);
+	return u != NULL && auth_allowed(u->role, AUTH_DECIDE);
+}
+
 static struct session *
 session_find(struct auth *a, const char *id, size_t *idx)
 {
 	struct session *hit = NULL;
+	char key[65];
 
 	if (strlen(id) != 64)
 		return NULL;
+	util_sha256_hex(id, 64, key);
 	for (size_t i = 0; i < a->ns; i++)
-		if (CRYPTO_memcmp(a->s[i].id, id, 64) == 0) {
+		if (CRYPTO_memcmp(a->s[i].key, key, 64) == 0) {
 			hit = &a->s[i];
 			*idx = i;
 		}
@@ -805,15 +917,17 @@ auth_session_check(struct auth *a, const char *id, int64_t now,
 		return -1;
 	if (now - s->last >= AUTH_SESSION_IDLE_MS ||
 	    (u = find_user(a->users, s->user)) == NULL) {
-		session_drop(a, i);
+		session_drop(a, i, true);
 		return -1;
 	}
 	s->last = now;
+	if (now - s->saved >= SESSION_SAVE_MS)
+		session_save(a, s, now);
 	/* The role is the file's now, so a reload that demotes a user
 	 * takes effect on their next request. */
 	who_user(who, u);
 	who->session = true;
-	memcpy(who->session_id, s->id, sizeof(who->session_id));
+	snprintf(who->session_id, sizeof(who->session_id), "%s", id);
 	memcpy(who->csrf, s->csrf, sizeof(who->csrf));
 	return 0;
 }
@@ -825,7 +939,7 @@ auth_logout(struct auth *a, const char *id)
 
 	if (session_find(a, id, &i) == NULL)
 		return false;
-	session_drop(a, i);
+	session_drop(a, i, true);
 	return true;
 }
 

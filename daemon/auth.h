@@ -34,6 +34,9 @@ enum auth_action {
 	AUTH_RUN,           /* playbooks/NAME/run */
 	AUTH_RELOAD,        /* reload */
 	AUTH_ITEM_OP,       /* items/ID/retry|cancel */
+	AUTH_ASSIGN,        /* escalations/ID/assign: hand over one you hold */
+	AUTH_ASSIGN_ANY,    /* escalations/ID/assign: any open one, to anyone */
+	AUTH_COMMENT,       /* escalations/ID/comments */
 	AUTH_NACTIONS
 };
 
@@ -123,6 +126,23 @@ struct auth_who {
 int auth_check_token(struct auth *a, const char *token, struct auth_who *who);
 
 /*
+ * Login in two halves, so the slow KDF can run off the event loop:
+ * auth_login_start checks the rate limit and returns (in *hash, to free)
+ * the hash to verify the password against (a dummy one for an unknown
+ * user, which takes as long); the caller runs auth_verify_password(*hash,
+ * password) anywhere, and hands its result to auth_login_finish on the
+ * loop thread. Same results as auth_login.
+ */
+int auth_login_start(struct auth *a, const char *user, const char *ip,
+    int64_t now, char **hash, int *status, int64_t *retry_s);
+int auth_login_finish(struct auth *a, const char *user, const char *ip,
+    const char *hash, int verified, int64_t now, struct auth_who *who,
+    int *status);
+/* Whether name is a user (or the api.token's admin) whose role may
+ * decide escalations: someone an escalation can be assigned to. */
+bool auth_can_review(const struct auth *a, const char *name);
+
+/*
  * Login. Returns 0 with who filled and a new session (who->session_id,
  * who->csrf); -1 with *status 401 (wrong name or password) or 429 (too
  * many failures for this user or address; *retry_s says for how long).
@@ -134,6 +154,21 @@ int auth_login(struct auth *a, const char *user, const char *password,
  * -1 when unknown, expired or its user is gone. */
 int auth_session_check(struct auth *a, const char *id, int64_t now,
     struct auth_who *who);
+/*
+ * Sessions outlive a restart when the daemon persists them: persist() is
+ * called with SAVE when a session starts (and at most once a minute as it
+ * is used: last is the wall-clock time of its last use) and with FORGET
+ * (csrf, user NULL) when it ends. key is the SHA-256 (hex) of the cookie
+ * value, never the value itself. Not called when auth_free() drops them.
+ */
+enum auth_persist_op { AUTH_SESSION_SAVE, AUTH_SESSION_FORGET };
+typedef void (*auth_persist_fn)(void *arg, enum auth_persist_op op,
+    const char *key, const char *csrf, const char *user, int64_t last);
+void auth_set_persist(struct auth *a, auth_persist_fn fn, void *arg);
+/* A persisted session back in force (after the users are loaded): -1 (and
+ * FORGET) when it has been idle too long or its user is gone. */
+int auth_session_restore(struct auth *a, const char *key, const char *csrf,
+    const char *user, int64_t last_wall, int64_t now);
 /* Ends the session; false if there was none. */
 bool auth_logout(struct auth *a, const char *id);
 /* Whether token is the session's CSRF token (constant time). */

@@ -68,10 +68,13 @@ enum {
 	OPT_STATE = 0x200, OPT_PLAYBOOK, OPT_LIMIT, OPT_BEFORE, OPT_ALL,
 	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
 	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER, OPT_MINUTES,
+	OPT_ASSIGNEE, OPT_OVERDUE,
 };
 
 struct args {
 	const char *state, *playbook, *payload, *key, *reason, *by;
+	const char *assignee;      /* escalation list */
+	bool overdue;
 	const char *bank[8];       /* reconcile: statement files */
 	int nbank;
 	const char *ledger, *rules, *out;
@@ -551,11 +554,11 @@ ctl_prepare(struct ctl *c)
 		else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
 			host = "[::1]";
 		if (strchr(host, ':') != NULL && host[0] != '[')
-			c->base = xasprintf("http://[%s]:%d", host,
-			    c->cfg.listen_port);
+			c->base = xasprintf("%s://[%s]:%d", c->cfg.tls_cert ?
+			    "https" : "http", host, c->cfg.listen_port);
 		else
-			c->base = xasprintf("http://%s:%d", host,
-			    c->cfg.listen_port);
+			c->base = xasprintf("%s://%s:%d", c->cfg.tls_cert ?
+			    "https" : "http", host, c->cfg.listen_port);
 	}
 	c->token_path = c->token_file != NULL ? xstrdup(c->token_file) :
 	    config_token_path(&c->cfg);
@@ -632,6 +635,10 @@ http_call(struct ctl *c, const char *method, const char *path, json_t *body,
 	/* clerkd listens on loopback; a proxy from the environment cannot
 	 * reach it and would only get to see the bearer token. */
 	curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+	/* clerkd's own certificate is the one to trust on its address: it is
+	 * often self-signed. The name is still checked. */
+	if (c->cfg_loaded && c->cfg.tls_cert != NULL && c->url == NULL)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cfg.tls_cert);
 	h = curl_slist_append(h, "Accept: application/json");
 	if (c->token != NULL) {
 		auth = xasprintf("Authorization: Bearer %s", c->token);
@@ -1355,6 +1362,10 @@ cmd_escalation_list(struct ctl *c, struct args *a)
 		return CTL_FAIL;
 	query_add(c, &q, "open", a->all ? "0" : "1");
 	query_add(c, &q, "playbook", a->playbook);
+	query_add(c, &q, "reason", a->reason);
+	query_add(c, &q, "assignee", a->assignee);
+	if (a->overdue)
+		query_add(c, &q, "overdue", "1");
 	if (a->limit > 0)
 		query_addi(c, &q, "limit", a->limit);
 	path = xasprintf("/api/v1/escalations%s", q);
@@ -1451,6 +1462,12 @@ cmd_escalation_show(struct ctl *c, struct args *a)
 	field("created", "%s", fmt_time(jint(e, "created"), tb, sizeof(tb)));
 	fmt_due(e, due, sizeof(due));
 	field("due", "%s", due);
+	if (jstr(e, "assignee") != NULL)
+		field("assigned to", "%s", jstr(e, "assignee"));
+	if (jstr(e, "claimed_by") != NULL && jint(e, "claim_expires") >
+	    util_now_ms())
+		field("claimed by", "%s until %s", jstr(e, "claimed_by"),
+		    fmt_time(jint(e, "claim_expires"), tb, sizeof(tb)));
 	if (jstr(e, "decision") != NULL) {
 		field("decision", "%s by %s at %s", jstr(e, "decision"),
 		    dash(jstr(e, "decided_by")), fmt_time(jint(e,
@@ -1462,6 +1479,16 @@ cmd_escalation_show(struct ctl *c, struct args *a)
 	print_json_indented(json_object_get(e, "context"), 2);
 	printf("payload:\n");
 	print_json_indented(json_object_get(e, "payload"), 2);
+	if (json_array_size(json_object_get(e, "comments")) > 0) {
+		json_t *cm;
+		size_t k;
+
+		printf("comments:\n");
+		json_array_foreach(json_object_get(e, "comments"), k, cm)
+			printf("  %s %s: %s\n", fmt_time(jint(cm, "ts"), tb,
+			    sizeof(tb)), dash(jstr(cm, "author")),
+			    dash(jstr(cm, "text")));
+	}
 	if (jstr(e, "state") != NULL && strcmp(jstr(e, "state"), "open") == 0)
 		printf("\ndecide with: clerkctl escalation decide %lld"
 		    " approve|reject|retry|resume\n", id);
@@ -1516,6 +1543,53 @@ cmd_escalation_claim(struct ctl *c, struct args *a, bool claim)
 		printf("escalation %lld released\n", id);
 	json_decref(res);
 	return rc;
+}
+
+/* assign ID USER, comment ID TEXT. */
+static int
+cmd_escalation_note(struct ctl *c, struct args *a, bool assign)
+{
+	json_t *body, *res;
+	long long id;
+	char *path;
+	int rc;
+
+	if (parse_id("ID", a->argv[0], &id) < 0)
+		return CTL_USAGE;
+	body = json_pack("{s:s,s:s}", "by", who(a), assign ? "to" : "text",
+	    a->argv[1]);
+	path = xasprintf("/api/v1/escalations/%lld/%s", id, assign ? "assign" :
+	    "comments");
+	rc = api(c, "POST", path, body, &res);
+	free(path);
+	json_decref(body);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		rc = print_json(res);
+	else if (assign && jstr(res, "from") != NULL && *jstr(res, "from"))
+		printf("escalation %lld assigned to %s (was %s)\n", id,
+		    dash(jstr(res, "assignee")), jstr(res, "from"));
+	else if (assign)
+		printf("escalation %lld assigned to %s\n", id,
+		    dash(jstr(res, "assignee")));
+	else
+		printf("comment %lld on escalation %lld\n", jint(res, "comment"),
+		    id);
+	json_decref(res);
+	return rc;
+}
+
+static int
+cmd_escalation_assign(struct ctl *c, struct args *a)
+{
+	return cmd_escalation_note(c, a, true);
+}
+
+static int
+cmd_escalation_comment(struct ctl *c, struct args *a)
+{
+	return cmd_escalation_note(c, a, false);
 }
 
 static int
@@ -1950,6 +2024,9 @@ static const struct option o_item_list[] = {
 static const struct option o_esc_list[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "playbook", required_argument, NULL, OPT_PLAYBOOK },
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "assignee", required_argument, NULL, OPT_ASSIGNEE },
+	{ "overdue", no_argument, NULL, OPT_OVERDUE },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ NULL, 0, NULL, 0 },
 };
@@ -2053,7 +2130,7 @@ static const struct cmd cmds[] = {
 	  "escalations are closed.\n",
 	  o_none, 1, 1, cmd_item_cancel },
 	{ "escalation", "list", "", "escalation list [--all] [--playbook P]"
-	  " [--limit N]",
+	  " [--reason R] [--assignee NAME|me|none] [--overdue] [--limit N]",
 	  "open escalations, most urgent first",
 	  "Lists the open escalations by due time, the overdue ones marked\n"
 	  "OVERDUE.\n"
@@ -2061,8 +2138,32 @@ static const struct cmd cmds[] = {
 	  "options:\n"
 	  "  --all         decided ones too, by id, with their decision\n"
 	  "  --playbook P  only escalations of playbook P\n"
+	  "  --reason R    only those raised for reason R\n"
+	  "  --assignee A  only those assigned to A (a user name, me, or\n"
+	  "                none for the unassigned)\n"
+	  "  --overdue     only open ones past their due time\n"
 	  "  --limit N     at most N (default 100, at most 1000)\n",
 	  o_esc_list, 0, 0, cmd_escalation_list },
+	{ "escalation", "assign", "ID USER", "escalation assign ID USER"
+	  " [--by NAME]",
+	  "hand an escalation to another reviewer",
+	  "Assigns escalation ID to USER, a reviewer, supervisor or admin in\n"
+	  "the users file. A supervisor re-assigns any open escalation; a\n"
+	  "reviewer hands over one assigned to them or claimed by them (their\n"
+	  "claim goes along). Audited.\n"
+	  "\n"
+	  "options:\n"
+	  "  --by NAME  who assigns (with the api.token; default $USER)\n",
+	  o_release, 2, 2, cmd_escalation_assign },
+	{ "escalation", "comment", "ID TEXT", "escalation comment ID TEXT"
+	  " [--by NAME]",
+	  "leave a note on an escalation",
+	  "Adds a comment (at most 4000 bytes) to escalation ID; \"escalation\n"
+	  "show\" lists them. Audited.\n"
+	  "\n"
+	  "options:\n"
+	  "  --by NAME  who writes it (with the api.token; default $USER)\n",
+	  o_release, 2, 2, cmd_escalation_comment },
 	{ "escalation", "show", "ID", "escalation show ID",
 	  "one escalation with its evidence and the item's payload",
 	  "Shows escalation ID: why it was raised, when it is due, the\n"
@@ -2301,6 +2402,12 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_ALL:
 			a.all = true;
+			break;
+		case OPT_ASSIGNEE:
+			a.assignee = optarg;
+			break;
+		case OPT_OVERDUE:
+			a.overdue = true;
 			break;
 		case OPT_PAYLOAD:
 			a.payload = optarg;

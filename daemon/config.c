@@ -15,7 +15,7 @@
 static const char *const known_keys[] = {
 	"state_dir", "database", "work_dir", "listen", "workers", "log_level",
 	"playbook_dir", "calendar_dir", "timezone", "lease", "drain_grace",
-	"poll", "web_dir", "users_file", NULL,
+	"poll", "web_dir", "users_file", "tls_cert", "tls_key", NULL,
 };
 
 static char *
@@ -67,7 +67,7 @@ config_load(struct config *c, const char *file, struct err *e)
 {
 	const char *state = "clerk-state", *db = "clerk.db", *work = NULL;
 	const char *pbdir = "playbooks", *caldir = NULL, *web = NULL, *s;
-	const char *users = NULL;
+	const char *users = NULL, *cert = NULL, *key = NULL;
 	char *base = NULL, *tmp;
 	config_setting_t *root, *m;
 	config_t cfg;
@@ -144,6 +144,14 @@ config_load(struct config *c, const char *file, struct err *e)
 	config_lookup_string(&cfg, "calendar_dir", &caldir);
 	config_lookup_string(&cfg, "web_dir", &web);
 	config_lookup_string(&cfg, "users_file", &users);
+	config_lookup_string(&cfg, "tls_cert", &cert);
+	config_lookup_string(&cfg, "tls_key", &key);
+	if ((cert == NULL) != (key == NULL)) {
+		bad(e, config_lookup(&cfg, cert ? "tls_cert" : "tls_key"), file,
+		    "tls_cert and tls_key go together: set both (PEM files) for"
+		    " HTTPS, or neither for plain HTTP");
+		goto out;
+	}
 	if (config_lookup_string(&cfg, "listen", &s) &&
 	    parse_listen(c, s) < 0) {
 		bad(e, config_lookup(&cfg, "listen"), file, "listen must be"
@@ -200,6 +208,10 @@ config_load(struct config *c, const char *file, struct err *e)
 		c->web_dir = xstrdup(CLERK_SOURCE_WEB_DIR);
 	if (users != NULL)
 		c->users_file = absolute(base, users);
+	if (cert != NULL) {
+		c->tls_cert = absolute(base, cert);
+		c->tls_key = absolute(base, key);
+	}
 	rc = 0;
 out:
 	config_destroy(&cfg);
@@ -222,6 +234,8 @@ config_clear(struct config *c)
 	free(c->timezone);
 	free(c->web_dir);
 	free(c->users_file);
+	free(c->tls_cert);
+	free(c->tls_key);
 	memset(c, 0, sizeof(*c));
 }
 

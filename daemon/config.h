@@ -26,6 +26,8 @@ struct config {
 	char *timezone;        /* e.g. Asia/Shanghai */
 	char *web_dir;         /* the reviewer UI's files */
 	char *users_file;      /* absolute; NULL: only the api.token admin */
+	char *tls_cert;        /* PEM certificate (chain), absolute; NULL: plain HTTP */
+	char *tls_key;         /* PEM private key, absolute */
 	int64_t lease_ms;
 	int64_t drain_grace_ms;
 	int64_t poll_ms;       /* how often idle playbooks are polled */

@@ -13,6 +13,8 @@
 #include "queue.h"
 #include "scheduler.h"
 
+struct login_pool;
+
 #define CLERK_VERSION "0.1.0"
 
 struct daemon {
@@ -24,11 +26,14 @@ struct daemon {
 	struct evhttp *http;
 	char token[65];
 	struct auth *auth;     /* users, sessions; the token is its admin */
+	struct login_pool *logins;  /* http.c: password checks off the loop */
+	struct ssl_ctx_st *tls;     /* http.c: SSL_CTX when tls_cert is set */
 	int64_t started;
 };
 
-/* Re-reads config, calendars and playbooks (SIGHUP, POST /reload). */
-json_t *daemon_reload(struct daemon *d);
+/* Re-reads config, calendars and playbooks (SIGHUP, POST /reload);
+ * actor is who asked, for the audit trail. */
+json_t *daemon_reload(struct daemon *d, const char *actor);
 
 /* http.c */
 int http_start(struct daemon *d, struct err *e);

@@ -136,7 +136,8 @@ apply_timezone(const char *tz)
 /* Records what a start or reload put in force: the config's and every
  * playbook's hash, and what failed to load. */
 static void
-audit_loaded(struct daemon *d, const char *action, json_t *report)
+audit_loaded(struct daemon *d, const char *actor, const char *action,
+    json_t *report)
 {
 	json_t *det = json_object(), *pbs = json_object(), *list, *p;
 	char sha[65];
@@ -153,9 +154,48 @@ audit_loaded(struct daemon *d, const char *action, json_t *report)
 	json_object_set_new(det, "playbooks", pbs);
 	json_object_set(det, "errors", json_object_get(report, "errors"));
 	text = json_dumps(det, JSON_COMPACT);
-	queue_audit(d->q, "clerkd", action, d->cfg.file, text);
+	queue_audit(d->q, actor, action, d->cfg.file, text);
 	free(text);
 	json_decref(det);
+}
+
+static void
+persist_session(void *arg, enum auth_persist_op op, const char *key,
+    const char *csrf, const char *user, int64_t last)
+{
+	struct daemon *d = arg;
+
+	if (op == AUTH_SESSION_SAVE)
+		queue_session_save(d->q, key, csrf, user, last);
+	else
+		queue_session_forget(d->q, key);
+}
+
+/* Web sessions from before a restart: a reviewer's browser stays signed
+ * in (docs/API.md). */
+static void
+restore_sessions(struct daemon *d)
+{
+	struct err e;
+	json_t *list = queue_sessions(d->q, &e), *x;
+	int64_t now = util_mono_ms();
+	size_t i, n = 0;
+
+	auth_set_persist(d->auth, persist_session, d);
+	if (list == NULL) {
+		log_error("web sessions not restored: %s", e.msg);
+		return;
+	}
+	json_array_foreach(list, i, x)
+		if (auth_session_restore(d->auth, json_string_value(
+		    json_object_get(x, "key")), json_string_value(json_object_get(
+		    x, "csrf")), json_string_value(json_object_get(x, "user")),
+		    json_integer_value(json_object_get(x, "last")), now) == 0)
+			n++;
+	if (json_array_size(list) > 0)
+		log_info("web sessions: %zu restored, %zu ended while clerkd was"
+		    " down", n, json_array_size(list) - n);
+	json_decref(list);
 }
 
 /* The users file again; a broken one keeps the users in force. */
@@ -175,7 +215,7 @@ reload_users(struct daemon *d, json_t *report)
 }
 
 json_t *
-daemon_reload(struct daemon *d)
+daemon_reload(struct daemon *d, const char *actor)
 {
 	struct config nc;
 	struct err e;
@@ -188,7 +228,7 @@ daemon_reload(struct daemon *d)
 		json_array_insert_new(json_object_get(r, "errors"), 0,
 		    json_string(e.msg));
 		reload_users(d, r);
-		audit_loaded(d, "reload", r);
+		audit_loaded(d, actor, "reload", r);
 		sd_notifyf("READY=1");
 		return r;
 	}
@@ -216,7 +256,7 @@ daemon_reload(struct daemon *d)
 	log_info("reloaded: %zu playbook(s), %zu problem(s)",
 	    json_array_size(json_object_get(r, "loaded")),
 	    json_array_size(json_object_get(r, "errors")));
-	audit_loaded(d, "reload", r);
+	audit_loaded(d, actor, "reload", r);
 	sd_notifyf("READY=1");
 	return r;
 }
@@ -236,7 +276,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP) {
 		log_info("SIGHUP: reloading");
-		json_decref(daemon_reload(d));
+		json_decref(daemon_reload(d, "clerkd (SIGHUP)"));
 		return;
 	}
 	if (sched_draining(d->sched)) {
@@ -386,6 +426,7 @@ main(int argc, char **argv)
 		log_error("%s", e.msg);
 		return EXIT_CONFIG;
 	}
+	restore_sessions(d);
 	/* The state dir is locked, so nothing else runs these items: their
 	 * leases are void, and they go back to the queue at once. */
 	memset(&r, 0, sizeof(r));
@@ -402,7 +443,7 @@ main(int argc, char **argv)
 	d->started = util_now_ms();
 	d->sched = sched_new(d->base, d->q, &d->cfg);
 	rep = sched_load(d->sched, &d->cfg);
-	audit_loaded(d, "start", rep);
+	audit_loaded(d, "clerkd", "start", rep);
 	json_decref(rep);
 	if (http_start(d, &e) < 0) {
 		log_error("%s", e.msg);

@@ -18,6 +18,7 @@ enum err_code {
 	ERR_NOTFOUND,     /* no such thing (404) */
 	ERR_CONFLICT,     /* state does not allow it (409) */
 	ERR_UNAVAILABLE,  /* store or peer down, try later (503) */
+	ERR_FORBIDDEN,    /* not this caller's to do (403) */
 };
 
 /* Filled by a failing function with a message a person can act on. */

@@ -348,6 +348,62 @@ queue_audit(struct queue *q, const char *actor, const char *action,
 	queue_submit(q, &a->r);
 }
 
+struct session_req {
+	struct qreq r;
+	char key[65], csrf[65];
+	char *user;
+};
+
+static void
+session_done(struct qreq *r, void *arg)
+{
+	struct session_req *sr = arg;
+
+	if (r->rc < 0)
+		log_error("web session not %s: %s", r->op == QOP_SESSION_SAVE ?
+		    "saved" : "forgotten", r->err.msg);
+	free(sr->user);
+	free(sr);
+}
+
+void
+queue_session_save(struct queue *q, const char *key, const char *csrf,
+    const char *user, int64_t last)
+{
+	struct session_req *sr = xcalloc(1, sizeof(*sr));
+
+	snprintf(sr->key, sizeof(sr->key), "%s", key);
+	snprintf(sr->csrf, sizeof(sr->csrf), "%s", csrf);
+	sr->user = xstrdup(user);
+	sr->r.op = QOP_SESSION_SAVE;
+	sr->r.u.session.key = sr->key;
+	sr->r.u.session.csrf = sr->csrf;
+	sr->r.u.session.user = sr->user;
+	sr->r.u.session.last = last;
+	sr->r.done = session_done;
+	sr->r.arg = sr;
+	queue_submit(q, &sr->r);
+}
+
+void
+queue_session_forget(struct queue *q, const char *key)
+{
+	struct session_req *sr = xcalloc(1, sizeof(*sr));
+
+	snprintf(sr->key, sizeof(sr->key), "%s", key);
+	sr->r.op = QOP_SESSION_FORGET;
+	sr->r.u.session.key = sr->key;
+	sr->r.done = session_done;
+	sr->r.arg = sr;
+	queue_submit(q, &sr->r);
+}
+
+json_t *
+queue_sessions(struct queue *q, struct err *e)
+{
+	return q->ops->sessions(q->store, e);
+}
+
 json_t *
 queue_item_get(struct queue *q, int64_t id, struct err *e)
 {
@@ -371,6 +427,13 @@ queue_escalation_list(struct queue *q, const struct esc_filter *f,
     struct err *e)
 {
 	return q->ops->escalation_list(q->store, f, e);
+}
+
+char *
+queue_escalation_list_json(struct queue *q, const struct esc_filter *f,
+    struct esc_page *pg, struct err *e)
+{
+	return q->ops->escalation_list_json(q->store, f, pg, e);
 }
 
 json_t *

@@ -76,7 +76,14 @@ enum qop {
 	QOP_AUDIT,
 	QOP_ESC_CLAIM,
 	QOP_ESC_RELEASE,
+	QOP_ESC_ASSIGN,
+	QOP_ESC_COMMENT,
+	QOP_SESSION_SAVE,
+	QOP_SESSION_FORGET,
 };
+
+/* The longest reviewer comment, in bytes of UTF-8. */
+#define ESC_COMMENT_MAX 4000
 
 /* What happens to an item whose step failed or asked for a person. */
 enum fail_action { FAIL_RETRY, FAIL_ESCALATE, FAIL_REJECT };
@@ -160,6 +167,27 @@ struct qreq {
 			int64_t until;        /* out: the claim's expiry */
 		} esc_claim;
 		struct {
+			int64_t escalation;
+			const char *by;       /* who assigns */
+			const char *to;       /* the reviewer it goes to */
+			/* false: by must hold it (assigned to by, or by's
+			 * unexpired claim); true: a supervisor, any open one */
+			bool any;
+			char from[129];       /* out: the previous assignee, or "" */
+		} esc_assign;
+		struct {
+			int64_t escalation;
+			const char *by;
+			const char *text;
+			int64_t id;           /* out: the comment's id */
+		} esc_comment;
+		struct {
+			const char *key;      /* SHA-256 hex of the cookie value */
+			const char *csrf;     /* QOP_SESSION_SAVE */
+			const char *user;     /* QOP_SESSION_SAVE */
+			int64_t last;         /* QOP_SESSION_SAVE: wall clock, ms */
+		} session;
+		struct {
 			const char *actor;    /* user name, "system", "clerkd" */
 			const char *action;   /* e.g. "login", "reload" */
 			const char *target;   /* what it acted on, or NULL */
@@ -200,6 +228,14 @@ int queue_exec(struct queue *q, struct qreq *r);
 void queue_audit(struct queue *q, const char *actor, const char *action,
     const char *target, const char *details);
 
+/* Web sessions kept across restarts (fire and forget, like queue_audit):
+ * save or update one, forget one, and read them all back at start as
+ * [{"key", "csrf", "user", "last"}]. */
+void queue_session_save(struct queue *q, const char *key, const char *csrf,
+    const char *user, int64_t last);
+void queue_session_forget(struct queue *q, const char *key);
+json_t *queue_sessions(struct queue *q, struct err *e);
+
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);
 
@@ -220,6 +256,12 @@ json_t *queue_item_list(struct queue *q, const struct item_filter *f,
 
 struct esc_filter {
 	const char *playbook;
+	const char *reason;
+	const char *assignee;   /* a name; "" = nobody assigned; NULL = any */
+	bool overdue;           /* only open ones past their due time */
+	bool brief;             /* without the context (the evidence) */
+	bool by_id;             /* open ones by id, not (due, id); all always */
+	int64_t now;            /* for overdue; 0 = the clock */
 	bool open_only;
 	/* Cursor: the last row seen. Open ones come by (due, id), all by id. */
 	int64_t after_due;
@@ -230,6 +272,17 @@ struct esc_filter {
 json_t *queue_escalation_get(struct queue *q, int64_t id, struct err *e);
 json_t *queue_escalation_list(struct queue *q, const struct esc_filter *f,
     struct err *e);
+/* What a page held: its row count and last row, for the cursor. */
+struct esc_page {
+	int n;
+	int64_t last_due;
+	int64_t last_id;
+};
+
+/* The brief rows of queue_escalation_list as a JSON array's text (to free),
+ * written by the store without a jansson object per row. */
+char *queue_escalation_list_json(struct queue *q, const struct esc_filter *f,
+    struct esc_page *pg, struct err *e);
 /* {"playbook": {"queued": n, ...}, ...} plus totals under "*". */
 json_t *queue_counts(struct queue *q, struct err *e);
 /* Writes a consistent copy of the store to dest (SQLite online backup). */

@@ -31,7 +31,10 @@ struct store_ops {
 	json_t *(*escalation_get)(void *s, int64_t id, struct err *e);
 	json_t *(*escalation_list)(void *s, const struct esc_filter *f,
 	    struct err *e);
+	char *(*escalation_list_json)(void *s, const struct esc_filter *f,
+	    struct esc_page *pg, struct err *e);
 	json_t *(*counts)(void *s, struct err *e);
+	json_t *(*sessions)(void *s, struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
 };
 

@@ -16,7 +16,25 @@
 #include "audit.h"
 #include "log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+/* Version 1 databases lack the assignee column. */
+static const char *migrate_v2_sql =
+	"ALTER TABLE escalations ADD COLUMN assignee TEXT;";
+
+/* The list's filters, each with the open queue's order behind it, so a
+ * filtered first page at 100k open escalations reads one index range. */
+static const char *index_sql =
+	"CREATE INDEX IF NOT EXISTS esc_open_assignee ON"
+	" escalations(assignee, due, id) WHERE state = 'open';"
+	"CREATE INDEX IF NOT EXISTS esc_open_pb ON"
+	" escalations(playbook, due, id) WHERE state = 'open';"
+	"CREATE INDEX IF NOT EXISTS esc_open_reason ON"
+	" escalations(reason, due, id) WHERE state = 'open';"
+	/* Playbook and reason together, the UI's usual pair: without it a
+	 * rare pair reads every open row of the reason. */
+	"CREATE INDEX IF NOT EXISTS esc_open_pb_reason ON"
+	" escalations(playbook, reason, due, id) WHERE state = 'open';";
 
 static const char *schema_sql =
 	"CREATE TABLE IF NOT EXISTS items("
@@ -67,10 +85,26 @@ static const char *schema_sql =
 	" decided_at INTEGER,"
 	" decision_reason TEXT,"
 	" claimed_by TEXT,"
-	" claim_expires INTEGER);"
+	" claim_expires INTEGER,"
+	" assignee TEXT);"
 	"CREATE INDEX IF NOT EXISTS esc_open ON escalations(due, id)"
 	" WHERE state = 'open';"
 	"CREATE INDEX IF NOT EXISTS esc_item ON escalations(item);"
+	/* Reviewers' notes on an escalation, in the order written. */
+	"CREATE TABLE IF NOT EXISTS escalation_comments("
+	" id INTEGER PRIMARY KEY,"
+	" escalation INTEGER NOT NULL,"
+	" ts INTEGER NOT NULL,"
+	" author TEXT NOT NULL,"
+	" text TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS esc_comments ON"
+	" escalation_comments(escalation, id);"
+	/* Web sessions, by the SHA-256 of the cookie (auth.c). */
+	"CREATE TABLE IF NOT EXISTS sessions("
+	" key TEXT PRIMARY KEY,"
+	" csrf TEXT NOT NULL,"
+	" user TEXT NOT NULL,"
+	" last INTEGER NOT NULL) WITHOUT ROWID;"
 	/* Append-only and hash-chained (audit.h). */
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id INTEGER PRIMARY KEY,"
@@ -92,6 +126,8 @@ enum {
 	S_ITEM_PATCH, S_ESC_CLOSE_ITEM,
 	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
 	S_ESC_HOLDER, S_ESC_SET_CLAIM,
+	S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE, S_ESC_COMMENT_INSERT,
+	S_SESSION_SAVE, S_SESSION_FORGET,
 	NSTMT
 };
 
@@ -157,6 +193,21 @@ static const char *stmt_sql[NSTMT] = {
 	    " escalations WHERE id = ?1",
 	[S_ESC_SET_CLAIM] = "UPDATE escalations SET claimed_by = ?2,"
 	    " claim_expires = ?3 WHERE id = ?1",
+	[S_ESC_ASSIGNEE] = "SELECT state, assignee, claimed_by, claim_expires"
+	    " FROM escalations WHERE id = ?1",
+	/* A live claim goes with the escalation to its new assignee. */
+	[S_ESC_SET_ASSIGNEE] = "UPDATE escalations SET assignee = ?2,"
+	    " claimed_by = CASE WHEN claimed_by IS NOT NULL AND"
+	    " claim_expires > ?3 THEN ?2 END,"
+	    " claim_expires = CASE WHEN claimed_by IS NOT NULL AND"
+	    " claim_expires > ?3 THEN claim_expires END WHERE id = ?1",
+	[S_ESC_COMMENT_INSERT] = "INSERT INTO escalation_comments(escalation,"
+	    " ts, author, text) SELECT id, ?2, ?3, ?4 FROM escalations"
+	    " WHERE id = ?1",
+	[S_SESSION_SAVE] = "INSERT INTO sessions(key, csrf, user, last)"
+	    " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET"
+	    " last = excluded.last",
+	[S_SESSION_FORGET] = "DELETE FROM sessions WHERE key = ?1",
 	[S_SAVEPOINT] = "SAVEPOINT req",
 	[S_ROLLBACK_TO] = "ROLLBACK TO req",
 	[S_RELEASE_SP] = "RELEASE req",
@@ -306,9 +357,13 @@ sq_open(const char *path, const struct queue_opts *o, struct err *e)
 		goto fail;
 	}
 	if (exec_sql(s->w, "BEGIN IMMEDIATE", e) < 0 ||
+	    (version == 1 && exec_sql(s->w, migrate_v2_sql, e) < 0) ||
 	    exec_sql(s->w, schema_sql, e) < 0 ||
-	    exec_sql(s->w, "PRAGMA user_version = 1; COMMIT", e) < 0)
+	    exec_sql(s->w, index_sql, e) < 0 ||
+	    exec_sql(s->w, "PRAGMA user_version = 2; COMMIT", e) < 0) {
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
 		goto fail;
+	}
 	for (int i = 0; i < NSTMT; i++) {
 		if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
@@ -739,6 +794,128 @@ do_esc_claim(struct sqlite_store *s, struct qreq *r, int64_t now)
 	return rc;
 }
 
+/*
+ * Re-assignment: a supervisor moves any open escalation to a reviewer; a
+ * reviewer hands over one they hold (assigned to them, or their claim).
+ */
+static int
+do_esc_assign(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	int64_t id = r->u.esc_assign.escalation;
+	const char *by = r->u.esc_assign.by, *to = r->u.esc_assign.to;
+	sqlite3_stmt *st;
+	char *state = NULL, *assignee = NULL, *holder = NULL, *target, *det;
+	json_t *d;
+	int64_t until = 0;
+	int rc, ret = -1;
+
+	r->u.esc_assign.from[0] = '\0';
+	if (by == NULL || by[0] == '\0' || to == NULL || to[0] == '\0') {
+		err_setc(&r->err, ERR_INVALID, "an assignment needs who assigns"
+		    " and to whom");
+		return -1;
+	}
+	st = bind(s, S_ESC_ASSIGNEE, "i", id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		state = col_text(st, 0);
+		assignee = col_text(st, 1);
+		holder = col_text(st, 2);
+		until = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		err_setc(&r->err, ERR_NOTFOUND, "no escalation %lld",
+		    (long long)id);
+		return -1;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(&r->err, s->w, "reading an escalation");
+		return -1;
+	}
+	if (strcmp(state, "open") != 0) {
+		err_setc(&r->err, ERR_CONFLICT, "escalation %lld is already"
+		    " decided; only open ones can be re-assigned", (long long)id);
+		goto out;
+	}
+	if (!r->u.esc_assign.any) {
+		bool claimed = holder != NULL && until > now;
+		bool holds = (assignee != NULL && strcmp(assignee, by) == 0 &&
+		    (!claimed || strcmp(holder, by) == 0)) ||
+		    (claimed && strcmp(holder, by) == 0);
+
+		if (!holds) {
+			err_setc(&r->err, ERR_FORBIDDEN, "escalation %lld is not"
+			    " yours to hand over: a reviewer can re-assign only"
+			    " what is assigned to them or what they have"
+			    " claimed; ask a supervisor", (long long)id);
+			goto out;
+		}
+	}
+	snprintf(r->u.esc_assign.from, sizeof(r->u.esc_assign.from), "%s",
+	    assignee ? assignee : "");
+	if (run(s, bind(s, S_ESC_SET_ASSIGNEE, "iti", id, to, now),
+	    &r->err) < 0)
+		goto out;
+	target = xasprintf("escalation:%lld", (long long)id);
+	d = json_pack("{s:s,s:s?}", "to", to, "from", assignee);
+	det = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	ret = audit_append(s, now, by, "assign", target, det, &r->err);
+	free(target);
+	free(det);
+out:
+	free(state);
+	free(assignee);
+	free(holder);
+	return ret;
+}
+
+static int
+do_esc_comment(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	int64_t id = r->u.esc_comment.escalation;
+	const char *text = r->u.esc_comment.text;
+	char *target, *det;
+	json_t *d;
+	int ret;
+
+	if (r->u.esc_comment.by == NULL || r->u.esc_comment.by[0] == '\0') {
+		err_setc(&r->err, ERR_INVALID, "a comment needs its author");
+		return -1;
+	}
+	if (text == NULL || text[strspn(text, " \t\r\n")] == '\0') {
+		err_setc(&r->err, ERR_INVALID, "the comment is empty; send"
+		    " {\"text\": \"...\"}");
+		return -1;
+	}
+	if (strlen(text) > ESC_COMMENT_MAX) {
+		err_setc(&r->err, ERR_INVALID, "the comment is %zu bytes; at most"
+		    " %d are kept: shorten it or split it", strlen(text),
+		    ESC_COMMENT_MAX);
+		return -1;
+	}
+	if (run(s, bind(s, S_ESC_COMMENT_INSERT, "iitt", id, now,
+	    r->u.esc_comment.by, text), &r->err) < 0)
+		return -1;
+	if (sqlite3_changes(s->w) != 1) {
+		err_setc(&r->err, ERR_NOTFOUND, "no escalation %lld",
+		    (long long)id);
+		return -1;
+	}
+	r->u.esc_comment.id = sqlite3_last_insert_rowid(s->w);
+	target = xasprintf("escalation:%lld", (long long)id);
+	d = json_pack("{s:I,s:s}", "comment", (json_int_t)r->u.esc_comment.id,
+	    "text", text);
+	det = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	ret = audit_append(s, now, r->u.esc_comment.by, "comment", target, det,
+	    &r->err);
+	free(target);
+	free(det);
+	return ret;
+}
+
 static int
 do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 {
@@ -977,6 +1154,21 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	case QOP_ESC_RELEASE:
 		rc = do_esc_claim(s, r, now);
 		break;
+	case QOP_ESC_ASSIGN:
+		rc = do_esc_assign(s, r, now);
+		break;
+	case QOP_ESC_COMMENT:
+		rc = do_esc_comment(s, r, now);
+		break;
+	case QOP_SESSION_SAVE:
+		rc = run(s, bind(s, S_SESSION_SAVE, "ttti", r->u.session.key,
+		    r->u.session.csrf, r->u.session.user, r->u.session.last),
+		    &r->err);
+		break;
+	case QOP_SESSION_FORGET:
+		rc = run(s, bind(s, S_SESSION_FORGET, "t", r->u.session.key),
+		    &r->err);
+		break;
 	case QOP_AUDIT:
 		rc = audit_append(s, now, r->u.audit.actor, r->u.audit.action,
 		    r->u.audit.target, r->u.audit.details, &r->err);
@@ -1079,7 +1271,14 @@ rprepare(struct sqlite_store *s, const char *sql, struct err *e)
 #define ESC_COLS "e.id, e.item, e.playbook, e.step_id, e.kind, e.reason," \
 	" e.message, e.context, e.created, e.due, e.state, e.decision," \
 	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
-	" e.claim_expires"
+	" e.claim_expires, e.assignee"
+
+/* A list row without the context: the queue shows why, not the evidence,
+ * and parsing and printing every row's context was most of a page's cost. */
+#define ESC_BRIEF_COLS "e.id, e.item, e.playbook, e.step_id, e.kind," \
+	" e.reason, e.message, e.created, e.due, e.state, e.decision," \
+	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
+	" e.claim_expires, e.assignee"
 
 static json_t *
 sq_item_get(void *p, int64_t id, struct err *e)
@@ -1165,6 +1364,22 @@ sq_escalation_get(void *p, int64_t id, struct err *e)
 		sqlite3_bind_int64(st, 1, id);
 		arr = rows(s, st, "context payload", e);
 	}
+	if (arr != NULL && json_array_size(arr) > 0) {
+		json_t *comments = NULL;
+
+		st = rprepare(s, "SELECT id, ts, author, text FROM"
+		    " escalation_comments WHERE escalation = ?1 ORDER BY id", e);
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, id);
+			comments = rows(s, st, "", e);
+		}
+		if (comments == NULL) {
+			json_decref(arr);
+			arr = NULL;
+		} else
+			json_object_set_new(json_array_get(arr, 0), "comments",
+			    comments);
+	}
 	pthread_mutex_unlock(&s->rlock);
 	if (arr == NULL)
 		return NULL;
@@ -1176,34 +1391,130 @@ sq_escalation_get(void *p, int64_t id, struct err *e)
 	return res;
 }
 
+/*
+ * The SQL names only the filters given, so SQLite can pick the partial
+ * index that matches (esc_open_assignee, _pb, _reason, _pb_reason, or
+ * esc_open), each already in (due, id) order: a filtered first page reads
+ * one range. cols is the select list.
+ */
+static sqlite3_stmt *
+esc_list_prepare(struct sqlite_store *s, const struct esc_filter *f,
+    const char *cols, struct err *e)
+{
+	int limit = f->limit > 0 ? (f->limit > 1000 ? 1000 : f->limit) : 100;
+	sqlite3_stmt *st;
+	char sql[2048];
+	size_t n;
+
+	n = (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM escalations e"
+	    " WHERE %s", cols, f->open_only ? "e.state = 'open'" : "1");
+	if (f->playbook != NULL)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+		    " AND e.playbook = ?1");
+	if (f->reason != NULL)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+		    " AND e.reason = ?5");
+	if (f->assignee != NULL)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, f->assignee[0] ?
+		    " AND e.assignee = ?6" : " AND e.assignee IS NULL");
+	if (f->overdue)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+		    " AND e.state = 'open' AND e.due < ?7");
+	if (f->open_only && !f->by_id)
+		snprintf(sql + n, sizeof(sql) - n, " AND (?2 = 0 OR (e.due, e.id)"
+		    " > (?4, ?2)) ORDER BY e.due, e.id LIMIT ?3");
+	else
+		snprintf(sql + n, sizeof(sql) - n, " AND e.id > ?2 AND"
+		    " ?4 IS NOT NULL ORDER BY e.id LIMIT ?3");
+	if ((st = rprepare(s, sql, e)) == NULL)
+		return NULL;
+	if (f->playbook != NULL)
+		sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, f->after_id);
+	sqlite3_bind_int(st, 3, limit);
+	sqlite3_bind_int64(st, 4, f->after_due);
+	if (f->reason != NULL)
+		sqlite3_bind_text(st, 5, f->reason, -1, SQLITE_STATIC);
+	if (f->assignee != NULL && f->assignee[0])
+		sqlite3_bind_text(st, 6, f->assignee, -1, SQLITE_STATIC);
+	if (f->overdue)
+		sqlite3_bind_int64(st, 7, f->now ? f->now : util_now_ms());
+	return st;
+}
+
 static json_t *
 sq_escalation_list(void *p, const struct esc_filter *f, struct err *e)
 {
 	struct sqlite_store *s = p;
 	sqlite3_stmt *st;
 	json_t *res = NULL;
-	int limit = f->limit > 0 ? (f->limit > 1000 ? 1000 : f->limit) : 100;
 
 	pthread_mutex_lock(&s->rlock);
-	if (f->open_only)
-		st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
-		    " WHERE e.state = 'open' AND (?1 IS NULL OR"
-		    " e.playbook = ?1) AND (?2 = 0 OR (e.due, e.id) > (?4, ?2))"
-		    " ORDER BY e.due, e.id LIMIT ?3", e);
-	else
-		st = rprepare(s, "SELECT " ESC_COLS " FROM escalations e"
-		    " WHERE (?1 IS NULL OR e.playbook = ?1) AND e.id > ?2"
-		    " AND ?4 IS NOT NULL ORDER BY e.id LIMIT ?3", e);
-	if (st != NULL) {
-		if (f->playbook != NULL)
-			sqlite3_bind_text(st, 1, f->playbook, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, f->after_id);
-		sqlite3_bind_int(st, 3, limit);
-		sqlite3_bind_int64(st, 4, f->after_due);
+	st = esc_list_prepare(s, f, f->brief ? ESC_BRIEF_COLS : ESC_COLS, e);
+	if (st != NULL)
 		res = rows(s, st, "context", e);
-	}
 	pthread_mutex_unlock(&s->rlock);
 	return res;
+}
+
+/*
+ * The same rows as sq_escalation_list with brief set, as JSON text that
+ * SQLite writes itself: building and printing a jansson object per row was
+ * most of a page's cost (the API's hottest read, which every reviewer's
+ * queue polls).
+ */
+static char *
+sq_escalation_list_json(void *p, const struct esc_filter *f,
+    struct esc_page *pg, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int rc;
+
+	memset(pg, 0, sizeof(*pg));
+	if ((out = open_memstream(&buf, &len)) == NULL) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&s->rlock);
+	st = esc_list_prepare(s, f, "json_object('id', e.id, 'item', e.item,"
+	    " 'playbook', e.playbook, 'step_id', e.step_id, 'kind', CASE e.kind"
+	    " WHEN 1 THEN 'system' WHEN 2 THEN 'business' ELSE 'none' END,"
+	    " 'reason', e.reason, 'message', e.message, 'created', e.created,"
+	    " 'due', e.due, 'state', e.state, 'decision', e.decision,"
+	    " 'decided_by', e.decided_by, 'decided_at', e.decided_at,"
+	    " 'decision_reason', e.decision_reason, 'claimed_by', e.claimed_by,"
+	    " 'claim_expires', e.claim_expires, 'assignee', e.assignee),"
+	    " e.due, e.id", e);
+	if (st == NULL) {
+		pthread_mutex_unlock(&s->rlock);
+		fclose(out);
+		free(buf);
+		return NULL;
+	}
+	fputc('[', out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (pg->n++ > 0)
+			fputc(',', out);
+		fwrite(sqlite3_column_text(st, 0), 1,
+		    (size_t)sqlite3_column_bytes(st, 0), out);
+		pg->last_due = sqlite3_column_int64(st, 1);
+		pg->last_id = sqlite3_column_int64(st, 2);
+	}
+	fputc(']', out);
+	if (rc != SQLITE_DONE)
+		db_err(e, s->r, "read");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->rlock);
+	fclose(out);
+	if (rc != SQLITE_DONE) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 static json_t *
@@ -1270,6 +1581,21 @@ out:
 	return res;
 }
 
+static json_t *
+sq_sessions(void *p, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL;
+
+	pthread_mutex_lock(&s->rlock);
+	st = rprepare(s, "SELECT key, csrf, user, last FROM sessions", e);
+	if (st != NULL)
+		res = rows(s, st, "", e);
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+}
+
 static int
 sq_backup(void *p, const char *dest, struct err *e)
 {
@@ -1322,6 +1648,8 @@ const struct store_ops store_sqlite_ops = {
 	.item_list = sq_item_list,
 	.escalation_get = sq_escalation_get,
 	.escalation_list = sq_escalation_list,
+	.escalation_list_json = sq_escalation_list_json,
 	.counts = sq_counts,
+	.sessions = sq_sessions,
 	.backup = sq_backup,
 };

@@ -20,7 +20,10 @@ const QUEUE_LIMIT = 500;
 const S = {
 	auth: null,       /* {mode: 'session'|'token', user, role, csrf, token} */
 	view: null,       /* 'login' | 'queue' | 'detail' */
-	queue: [],        /* open escalations, in queue order */
+	queue: [],        /* open escalations the filters let through, in queue order */
+	totals: null,     /* {open, overdue} over the whole queue, from /status */
+	playbooks: [],    /* names, for the playbook filter */
+	reasons: new Set(), /* reasons seen, for the reason filter */
 	queueMore: false, /* more than QUEUE_LIMIT are open */
 	queueLoaded: false,
 	selectedId: null, /* the queue row j/k moves */
@@ -465,15 +468,50 @@ function heldByOther(e, now) {
 	    (e.claim_expires === null || e.claim_expires === undefined || e.claim_expires > (now || Date.now()));
 }
 
+/* The server filters (playbook, reason, assignee, overdue): the queue as
+ * loaded is the queue as shown. */
 function filtered() {
-	const pb = $('filter-playbook').value, rs = $('filter-reason').value;
-	return S.queue.filter((e) => (!pb || e.playbook === pb) && (!rs || e.reason === rs));
+	return S.queue;
 }
 
+function filterQuery() {
+	const q = new URLSearchParams({ open: '1', limit: String(QUEUE_LIMIT) });
+	const pb = $('filter-playbook').value, rs = $('filter-reason').value;
+	const as = $('filter-assignee').value;
+	if (pb)
+		q.set('playbook', pb);
+	if (rs)
+		q.set('reason', rs);
+	if (as)
+		q.set('assignee', as);
+	if ($('filter-overdue').checked)
+		q.set('overdue', '1');
+	return q;
+}
+
+function filtersActive() {
+	return [...filterQuery().keys()].some((k) => k !== 'open' && k !== 'limit');
+}
+
+let loadSeq = 0;
 async function loadQueue() {
-	const r = await api('GET', `/escalations?open=1&limit=${QUEUE_LIMIT}`);
+	const seq = ++loadSeq;
+	const [r, st] = await Promise.all([
+		api('GET', `/escalations?${filterQuery()}`),
+		api('GET', '/status').catch(() => null),
+	]);
+	if (seq !== loadSeq)
+		return;   /* a newer filter's answer is on its way */
 	S.queue = sortQueue(r.escalations || []);
 	S.queueMore = r.next !== null && r.next !== undefined;
+	for (const e of S.queue)
+		S.reasons.add(e.reason);
+	if (st && st.counts && st.counts['*']) {
+		const all = st.counts['*'];
+		S.totals = { open: all.open_escalations || 0, overdue: all.overdue_escalations || 0 };
+	}
+	if (st && Array.isArray(st.playbooks))
+		S.playbooks = st.playbooks.map((p) => p.name);
 	S.queueLoaded = true;
 }
 
@@ -508,13 +546,14 @@ function renderQueue() {
 	const list = filtered();
 	const body = clear($('queue-body'));
 
-	fillSelect($('filter-playbook'), S.queue.map((e) => e.playbook));
-	fillSelect($('filter-reason'), S.queue.map((e) => e.reason));
-	$('count-total').textContent = S.queue.length + (S.queueMore ? '+' : '');
-	$('count-overdue').textContent = S.queue.filter((e) => isOverdue(e, now)).length +
-	    (S.queueMore && S.queue.every((e) => isOverdue(e, now)) ? '+' : '');
-	$('count-shown').textContent = list.length !== S.queue.length ?
-	    `显示 ${list.length} 件 shown` : '';
+	fillSelect($('filter-playbook'), S.playbooks.concat(S.queue.map((e) => e.playbook)));
+	fillSelect($('filter-reason'), [...S.reasons]);
+	if (S.totals) {
+		$('count-total').textContent = String(S.totals.open);
+		$('count-overdue').textContent = String(S.totals.overdue);
+	}
+	$('count-shown').textContent = filtersActive() ?
+	    `显示 ${list.length}${S.queueMore ? '+' : ''} 件 shown` : '';
 	$('queue-empty').hidden = list.length > 0;
 	if (!list.some((e) => e.id === S.selectedId))
 		S.selectedId = list.length ? list[0].id : null;
@@ -544,6 +583,8 @@ function renderQueue() {
 		h('td', null, e.playbook),
 		h('td', null, h('code', null, e.reason)),
 		h('td', { class: 'msg', title: e.message || '' }, e.message || ''),
+		h('td', { class: 'assignee' }, e.assignee ?
+		    h('span', { class: 'badge ' + (e.assignee === me() ? 'mine' : 'state') }, e.assignee) : '—'),
 		h('td', null, claim));
 		body.append(tr);
 	}
@@ -761,34 +802,317 @@ function renderClaimNote() {
 	note.hidden = false;
 }
 
-function renderDetail() {
+function renderDetailMeta() {
 	const c = S.cur, e = c.esc, now = Date.now();
 	const meta = clear($('d-meta'));
 
-	$('d-title').textContent = `#${e.id} ${e.playbook}`;
 	meta.append(...[
 	    isOverdue(e, now) && e.state === 'open' ? h('span', { class: 'badge overdue' }, '逾期 overdue') : null,
 	    h('span', null, `到期 due ${fmtTime(e.due)}`),
 	    h('span', null, `事项 item #${e.item}` + (e.key ? ` · ${e.key}` : '')),
 	    h('span', null, `步骤 step ${e.step_id}`),
 	    h('span', { class: 'badge state' }, `${e.state}` + (e.item_state ? ` / ${e.item_state}` : '')),
+	    e.assignee ? h('span', { class: 'badge ' + (e.assignee === me() ? 'mine' : 'state'), id: 'd-assignee' },
+		`指派 assigned to ${e.assignee}`) : null,
 	    e.attempts ? h('span', null, `尝试 attempts ${e.attempts}`) : null,
 	    h('span', null, `创建 created ${fmtTime(e.created)}`)].filter(Boolean));
+}
+
+function renderDetail() {
+	const c = S.cur, e = c.esc;
+
+	$('d-title').textContent = `#${e.id} ${e.playbook}`;
+	renderDetailMeta();
 	renderClaimNote();
 	$('d-reason').textContent = e.reason || '';
 	$('d-message').textContent = e.message || '';
 
 	const ev = clear($('d-evidence'));
-	if (isRecon(e))
+	const ocr = ocrOf(e);
+	if (ocr)
+		renderDocument(ev, e, ocr);
+	else if (isRecon(e))
 		renderRecon(ev, e);
 	else
 		renderGeneric(ev, e);
+	renderComments();
+	hideSideForms();
+	$('act-comment').disabled = !canDecide();
 	renderSteps(ev);
 	clear($('d-raw')).append(h('pre', { class: 'mono' }, JSON.stringify(e.context, null, 2)));
 	setDecideEnabled(!c.readonly);
 }
 
+/* ---- assign and comment -------------------------------------------------- */
+
+function renderComments() {
+	const list = clear($('d-comments'));
+	const cs = (S.cur && S.cur.esc.comments) || [];
+	for (const c of cs)
+		list.append(h('li', null,
+		    h('div', { class: 'c-meta' }, `${c.author} · ${fmtTime(c.ts)}`),
+		    h('div', { class: 'c-text' }, c.text)));
+	if (!cs.length)
+		list.append(h('li', { class: 'muted' }, '暂无 none yet'));
+}
+
+function canAssign() {
+	const c = S.cur;
+	if (!c || c.decided || !canDecide())
+		return false;
+	if (S.auth.role === 'admin' || S.auth.role === 'supervisor')
+		return true;
+	return c.mine || c.esc.assignee === me();
+}
+
+function hideSideForms() {
+	$('assign-form').hidden = true;
+	$('comment-form').hidden = true;
+	formError('assign-error', '');
+	formError('comment-error', '');
+}
+
+function showAssign() {
+	if (!canAssign()) {
+		formError('decide-error', '只能转交你认领或指派给你的事项 You can hand over only what you hold.');
+		return;
+	}
+	hideSideForms();
+	$('assign-form').hidden = false;
+	$('assign-to').focus();
+}
+
+function showComment() {
+	if (!canDecide())
+		return;
+	hideSideForms();
+	$('comment-form').hidden = false;
+	$('comment-text').focus();
+}
+
+async function reloadCur() {
+	const c = S.cur;
+	if (!c)
+		return;
+	const again = await api('GET', `/escalations/${c.id}`);
+	if (S.cur === c) {
+		c.esc = Object.assign(c.esc, again);
+		renderComments();
+		renderDetailMeta();
+	}
+}
+
+async function submitAssign(ev) {
+	ev.preventDefault();
+	const c = S.cur, to = $('assign-to').value.trim();
+	if (!c)
+		return;
+	if (!to) {
+		formError('assign-error', '请填写用户名 Enter a user name.');
+		return;
+	}
+	$('assign-submit').disabled = true;
+	try {
+		await api('POST', `/escalations/${c.id}/assign`, withBy({ to }));
+	} catch (e) {
+		formError('assign-error', e.message);
+		return;
+	} finally {
+		$('assign-submit').disabled = false;
+	}
+	$('assign-to').value = '';
+	hideSideForms();
+	toast(`#${c.id} 已转交 assigned to ${to}`);
+	if (to !== me()) {
+		/* The claim went along with it: this one is theirs now. */
+		c.mine = false;
+		c.readonly = true;
+		clearInterval(S.renewTimer);
+		S.renewTimer = null;
+	}
+	try {
+		await reloadCur();
+		if (S.cur === c)
+			renderDetail();
+	} catch (e) {
+		showError(e);
+	}
+}
+
+async function submitComment(ev) {
+	ev.preventDefault();
+	const c = S.cur, text = $('comment-text').value;
+	if (!c)
+		return;
+	if (!text.trim()) {
+		formError('comment-error', '评论为空 The comment is empty.');
+		return;
+	}
+	if (new TextEncoder().encode(text).length > 4000) {
+		formError('comment-error', '评论过长（最多 4000 字节）The comment is over 4000 bytes.');
+		return;
+	}
+	$('comment-submit').disabled = true;
+	try {
+		await api('POST', `/escalations/${c.id}/comments`, withBy({ text }));
+	} catch (e) {
+		formError('comment-error', e.message);
+		return;
+	} finally {
+		$('comment-submit').disabled = false;
+	}
+	$('comment-text').value = '';
+	hideSideForms();
+	try {
+		await reloadCur();
+	} catch (e) {
+		showError(e);
+	}
+}
+
+/* ---- a document: the page with its fields outlined ------------------------ */
+
+/* The OCR result (the ocr.check contract): the step's own context, or one an
+ * upstream system put in the payload. */
+function ocrOf(esc) {
+	const ctx = esc.context || {};
+	const cands = [ctx.ocr, ctx.payload && ctx.payload.ocr, esc.payload && esc.payload.ocr];
+	return cands.find((o) => o && typeof o === 'object' && Array.isArray(o.fields)) || null;
+}
+
+const FIELD_STATUS = {
+	ok: ['st-ok', '正确 ok'], invalid: ['st-bad', '无效 invalid'], missing: ['st-bad', '缺失 missing'],
+	low_confidence: ['st-warn', '置信度低 low confidence'], mismatch: ['st-bad', '不一致 mismatch'],
+	warning: ['st-warn', '提示 warning'],
+};
+
+function boxClass(status) {
+	const c = (FIELD_STATUS[status] || ['st-warn'])[0];
+	return c === 'st-ok' ? '' : c === 'st-bad' ? ' bad' : ' warn';
+}
+
+/* An artifact through the API (a bearer token cannot ride on <img src>). */
+async function artifactURL(item, name) {
+	const a = S.auth, headers = {};
+	if (a && a.mode === 'token')
+		headers.Authorization = 'Bearer ' + a.token;
+	const res = await fetch(`${API}/items/${item}/artifacts/${encodeURIComponent(name)}`,
+	    { headers, credentials: 'same-origin' });
+	if (!res.ok) {
+		let msg = `HTTP ${res.status}`;
+		try {
+			msg = (await res.json()).error.message;
+		} catch (e) {
+			/* not JSON */
+		}
+		throw new ApiError(res.status, 'artifact', `${name}: ${msg}`);
+	}
+	return URL.createObjectURL(await res.blob());
+}
+
+function activateField(name) {
+	for (const el of document.querySelectorAll('.page .box, .ofield'))
+		el.classList.toggle('active', el.dataset.field === name);
+}
+
+function renderDocument(ev, e, ocr) {
+	const fields = ocr.fields;
+	const pages = Array.isArray(ocr.pages) && ocr.pages.length ? ocr.pages : [{ page: 1 }];
+	const pageBox = h('div', { class: 'pages' });
+	const list = h('div', { class: 'ofields' });
+	const form = h('form', { id: 'ocr-form', novalidate: true, onsubmit: submitFields },
+	    list,
+	    h('p', { class: 'form-error', id: 'ocr-error', role: 'alert', hidden: true }),
+	    h('div', { class: 'form-actions' },
+		h('button', { type: 'submit', class: 'primary decides', id: 'ocr-submit' },
+		    '更正并继续 Correct & resume'),
+		h('span', { class: 'muted' }, '只提交修改过的字段 Only changed fields are sent')));
+
+	for (const pg of pages) {
+		const holder = h('div', { class: 'page', 'data-page': pg.page || 1 },
+		    h('p', { class: 'muted' }, '加载页面… loading page'));
+		pageBox.append(holder);
+		const w = Number(pg.width), ht = Number(pg.height);
+		if (!pg.image) {
+			clear(holder).append(h('p', { class: 'muted' }, '没有页面图像 no page image'));
+			continue;
+		}
+		artifactURL(e.item, pg.image).then((url) => {
+			const img = h('img', { alt: `第 ${pg.page || 1} 页 page ${pg.page || 1}`, src: url });
+			clear(holder).append(img);
+			img.addEventListener('load', () => {
+				URL.revokeObjectURL(url);
+				const W = w > 0 ? w : img.naturalWidth, H = ht > 0 ? ht : img.naturalHeight;
+				for (const f of fields) {
+					if ((f.page || 1) !== (pg.page || 1) || !Array.isArray(f.box) || f.box.length !== 4)
+						continue;
+					const [x, y, bw, bh] = f.box.map(Number);
+					/* Percent of the page: the boxes scale with the image as shown. */
+					holder.append(h('div', {
+						class: 'box' + boxClass(f.status), 'data-field': f.name,
+						title: `${f.label || f.name}: ${f.value ?? ''}`,
+						style: null,
+						onclick: () => {
+							activateField(f.name);
+							const inp = document.querySelector(`#ocr-form [name="${CSS.escape(f.name)}"]`);
+							if (inp)
+								inp.focus();
+						},
+					}, h('span', { class: 'tag' }, f.label || f.name)));
+					const b = holder.lastChild.style;
+					b.left = `${(100 * x / W).toFixed(3)}%`;
+					b.top = `${(100 * y / H).toFixed(3)}%`;
+					b.width = `${(100 * bw / W).toFixed(3)}%`;
+					b.height = `${(100 * bh / H).toFixed(3)}%`;
+				}
+			}, { once: true });
+		}).catch((err) => {
+			clear(holder).append(h('p', { class: 'form-error' }, err.message));
+		});
+	}
+	for (const f of fields) {
+		const [cls, stText] = FIELD_STATUS[f.status] || ['st-warn', f.status || '?'];
+		const input = h('input', { type: 'text', autocomplete: 'off', name: f.name });
+		input.value = f.value === null || f.value === undefined ? '' : String(f.value);
+		input.dataset.orig = input.value;
+		input.classList.add('decides', 'field');
+		input.addEventListener('input', () => input.classList.toggle('changed', input.value !== input.dataset.orig));
+		input.addEventListener('focus', () => activateField(f.name));
+		list.append(h('div', { class: 'ofield', 'data-field': f.name },
+		    h('div', { class: 'ohead' },
+			h('b', null, f.label || f.name),
+			h('span', null,
+			    typeof f.confidence === 'number' ?
+				h('span', { class: 'conf' }, `${f.confidence.toFixed(1)}% `) : null,
+			    h('span', { class: 'badge ' + cls }, stText))),
+		    h('label', null, h('span', { class: 'muted mono' }, f.name + (f.type ? ` · ${f.type}` : '')), input),
+		    f.message ? h('div', { class: 'omsg' }, f.message) : null));
+	}
+	const reasons = Array.isArray(ocr.reasons) ? ocr.reasons : [];
+	ev.append(
+	    h('h2', null, '单据 Document' + (ocr.document_type ? `：${ocr.document_type}` : '') +
+		(ocr.template ? ` (${ocr.template})` : '')),
+	    reasons.length ? h('ul', { class: 'ocr-reasons' }, reasons.map((r) =>
+		h('li', null, (r.field ? `${r.field}: ` : '') + (r.message || r.code || '')))) : null,
+	    h('div', { class: 'doc' }, pageBox, form));
+}
+
+function submitFields(ev) {
+	ev.preventDefault();
+	const changes = {};
+	formError('ocr-error', '');
+	for (const input of document.querySelectorAll('#ocr-form .field'))
+		if (input.value !== input.dataset.orig)
+			changes[input.name] = input.value;
+	if (!Object.keys(changes).length) {
+		formError('ocr-error', '没有修改任何字段；无需修改请直接批准。Nothing changed: approve it as it is.');
+		return;
+	}
+	decide('approve', { payload: { fields: changes } });
+}
+
 function setDecideEnabled(on) {
+	$('act-assign').disabled = S.busy || !canAssign();
 	for (const id of ['act-approve', 'act-retry', 'act-edit', 'act-reject', 'reject-submit'])
 		$(id).disabled = !on;
 	$('reject-reason').disabled = !on;
@@ -985,7 +1309,8 @@ function startEdit() {
 	const box = $('edit-box');
 	if (box)
 		box.open = true;
-	const first = document.querySelector('#resume-form .field');
+	const first = document.querySelector('#ocr-form .field') ||
+	    document.querySelector('#resume-form .field');
 	if (first) {
 		first.focus();
 		first.scrollIntoView({ block: 'nearest' });
@@ -1085,6 +1410,8 @@ function onKey(ev) {
 			t.blur();
 			if (t.closest('#reject-form'))
 				hideReject();
+			if (t.closest('#assign-form, #comment-form'))
+				hideSideForms();
 			ev.preventDefault();
 			return;
 		}
@@ -1125,6 +1452,12 @@ function onKey(ev) {
 		break;
 	case 'e':
 		startEdit();
+		break;
+	case 'g':
+		showAssign();
+		break;
+	case 'c':
+		showComment();
 		break;
 	case 'j':
 	case 'k': {
@@ -1179,8 +1512,18 @@ function wire() {
 	$('logout').addEventListener('click', logout);
 	$('banner-close').addEventListener('click', () => clearError());
 	$('refresh').addEventListener('click', refreshQueue);
-	$('filter-playbook').addEventListener('change', renderQueue);
-	$('filter-reason').addEventListener('change', renderQueue);
+	for (const id of ['filter-playbook', 'filter-reason', 'filter-assignee', 'filter-overdue'])
+		$(id).addEventListener('change', refreshQueue);
+	$('act-assign').addEventListener('click', showAssign);
+	$('act-comment').addEventListener('click', showComment);
+	$('assign-form').addEventListener('submit', submitAssign);
+	$('assign-cancel').addEventListener('click', hideSideForms);
+	$('comment-form').addEventListener('submit', submitComment);
+	$('comment-cancel').addEventListener('click', hideSideForms);
+	$('comment-text').addEventListener('keydown', (ev) => {
+		if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey))
+			$('comment-form').requestSubmit();
+	});
 	$('filters').addEventListener('submit', (ev) => ev.preventDefault());
 	$('back').addEventListener('click', () => go('#/'));
 	$('act-approve').addEventListener('click', () => decide('approve'));

@@ -12,7 +12,8 @@
 //   CHROMIUM, CLERK_SHOTS (where screenshots go, default /tmp)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -27,6 +28,7 @@ const SHOTS = process.env.CLERK_SHOTS || '/tmp';
 const ME = USER || 'alice';
 const OTHER = USER2 || 'someone-else';
 const ESCS = JSON.parse(process.env.CLERK_ESCALATIONS || '[]');
+const WORK_DIR = process.env.CLERK_WORK_DIR;
 
 const byCase = (c) => ESCS.find((e) => e.message.includes(c));
 const A = byCase('A-001'), B = byCase('B-002'), C = byCase('C-003');
@@ -170,15 +172,41 @@ test('the queue lists the open escalations by due time, the overdue ones marked'
 	assert.ok(statSync(`${SHOTS}/clerk-ui-queue.png`).size > 10000, 'a screenshot of the queue');
 });
 
-test('the queue filters by playbook and by reason', async () => {
+/* The filters ask the server: wait for the rows it sends. */
+async function rowsBecome(p, ids) {
+	await p.waitForFunction((want) => JSON.stringify([...document.querySelectorAll('#queue-body tr')]
+	    .map((tr) => Number(tr.dataset.id))) === JSON.stringify(want), ids);
+}
+
+test('the queue filters by playbook, reason, assignee and overdue, on the server', async () => {
+	const asked = [];
+	const seen = (req) => {
+		if (req.url().includes('/api/v1/escalations?'))
+			asked.push(new URL(req.url()).search);
+	};
+	page.on('request', seen);
 	await page.selectOption('#filter-playbook', 'fund-reconcile-difference');
-	assert.deepEqual((await queueRows(page)).map((r) => r.id), [R.id]);
+	await rowsBecome(page, [R.id]);
 	await page.selectOption('#filter-playbook', '');
 	await page.selectOption('#filter-reason', 'id_mismatch');
-	assert.deepEqual((await queueRows(page)).map((r) => r.id), [C.id]);
+	await rowsBecome(page, [C.id]);
 	assert.match(await page.textContent('#count-shown'), /1/);
+	assert.equal(await page.textContent('#count-total'), '4', 'the total is the whole queue\'s');
 	await page.selectOption('#filter-reason', '');
-	assert.equal((await queueRows(page)).length, 4);
+	await page.check('#filter-overdue');
+	await rowsBecome(page, [A.id, B.id]);
+	await page.uncheck('#filter-overdue');
+	const r = await api('POST', `/escalations/${C.id}/assign`, { to: ME, by: 'lead' });
+	assert.equal(r.status, 200, JSON.stringify(r.body));
+	await page.selectOption('#filter-assignee', 'me');
+	await rowsBecome(page, [C.id]);
+	await page.selectOption('#filter-assignee', 'none');
+	await rowsBecome(page, [A.id, B.id, R.id]);
+	await page.selectOption('#filter-assignee', '');
+	await rowsBecome(page, [A.id, B.id, C.id, R.id]);
+	page.off('request', seen);
+	for (const q of ['playbook=fund-reconcile-difference', 'reason=id_mismatch', 'overdue=1', 'assignee=me', 'assignee=none'])
+		assert.ok(asked.some((x) => x.includes(q)), `the server was asked for ${q}: ${asked.join(' ')}`);
 });
 
 test('Chinese text renders with a CJK font', async () => {
@@ -365,6 +393,188 @@ test('the queue refreshes itself within about 10 s', async () => {
 	await page.waitForFunction((want) => document.querySelectorAll('#queue-body tr').length === want,
 	    n + 1, { timeout: 15000 });
 	assert.match(await page.textContent('#queue-body'), /D-004/);
+});
+
+/* A PNG (8-bit grey) of a form: white, with dark bars where the fields are. */
+function png(width, height, bars) {
+	const crcTable = Array.from({ length: 256 }, (_, n) => {
+		let c = n;
+		for (let k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+		return c >>> 0;
+	});
+	const crc = (buf) => {
+		let c = 0xffffffff;
+		for (const b of buf)
+			c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+		return (c ^ 0xffffffff) >>> 0;
+	};
+	const chunk = (type, data) => {
+		const len = Buffer.alloc(4), sum = Buffer.alloc(4);
+		const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+		len.writeUInt32BE(data.length);
+		sum.writeUInt32BE(crc(td));
+		return Buffer.concat([len, td, sum]);
+	};
+	const rows = Buffer.alloc((width + 1) * height, 255);
+	for (let y = 0; y < height; y++) {
+		rows[y * (width + 1)] = 0;
+		for (const [bx, by, bw, bh] of bars)
+			if (y >= by + 8 && y < by + bh - 8)
+				for (let x = bx + 6; x < bx + bw - 6; x++)
+					rows[y * (width + 1) + 1 + x] = 60;
+	}
+	const ihdr = Buffer.alloc(13);
+	ihdr.writeUInt32BE(width, 0);
+	ihdr.writeUInt32BE(height, 4);
+	ihdr[8] = 8;   /* bit depth */
+	ihdr[9] = 0;   /* greyscale */
+	return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+		chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const PAGE_W = 1240, PAGE_H = 800;
+const OCR_FIELDS = [
+	{ name: 'name', label: '姓名', type: 'text', value: '张三', confidence: 96.2, page: 1,
+	  box: [80, 80, 400, 80], status: 'ok' },
+	{ name: 'id_no', label: '公民身份号码', type: 'cn_id', value: '110105194912310023', confidence: 91.5,
+	  page: 1, box: [80, 240, 720, 80], status: 'invalid',
+	  message: '公民身份号码校验位错误 (expected X, got 3)' },
+	{ name: 'issue_date', label: '签发日期', type: 'date', value: '2019-07-01', confidence: 58.0,
+	  page: 1, box: [80, 400, 400, 80], status: 'low_confidence',
+	  message: '置信度低 <img src=x onerror="window.__pwned=3">' },
+];
+let DOC = null;   /* {item, esc} */
+
+test('a document: the page image with every field outlined where it is', async () => {
+	assert.ok(WORK_DIR, 'CLERK_WORK_DIR is set');
+	const ocr = {
+		verdict: 'escalate', template: 'id-card-front', document_type: '居民身份证',
+		file: 'archive/doc-1.png', sha256: '0'.repeat(64), mime: 'image/png',
+		reasons: [{ code: 'field.invalid', field: 'id_no', message: '公民身份号码校验位错误 (expected X, got 3)' }],
+		pages: [{ page: 1, width: PAGE_W, height: PAGE_H, dpi: 300, image: 'page-1.png',
+			  checks: { dpi: { value: 300, min: 200, ok: true } } }],
+		fields: OCR_FIELDS,
+	};
+	const r = await api('POST', '/playbooks/doc-check/run', { key: 'DOC-1', payload: { case: 'DOC-1', ocr } });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	const item = r.body.item;
+	mkdirSync(join(WORK_DIR, 'artifacts', String(item)), { recursive: true });
+	writeFileSync(join(WORK_DIR, 'artifacts', String(item), 'page-1.png'),
+	    png(PAGE_W, PAGE_H, OCR_FIELDS.map((f) => f.box)));
+	const e = await until('the document escalated', async () => {
+		const x = await api('GET', `/items/${item}`);
+		return x.body.state === 'escalated' && x.body.escalations.find((y) => y.state === 'open');
+	});
+	DOC = { item, esc: e.id };
+
+	await page.evaluate((id) => { location.hash = `#/e/${id}`; }, e.id);
+	await page.waitForSelector('#d-claim.mine:not([hidden])');
+	await page.waitForSelector('.page img');
+	await page.waitForSelector('.page .box[data-field="issue_date"]');
+	assert.equal(await page.locator('.page .box').count(), 3, 'one box per field');
+	const img = await page.locator('.page img').boundingBox();
+	assert.ok(img.width > 300, `the page is shown (${img.width} px wide)`);
+	const k = img.width / PAGE_W;
+	for (const f of OCR_FIELDS) {
+		const b = await page.locator(`.page .box[data-field="${f.name}"]`).boundingBox();
+		const want = { x: img.x + f.box[0] * k, y: img.y + f.box[1] * k, w: f.box[2] * k, h: f.box[3] * k };
+		assert.ok(Math.abs(b.x - want.x) < 2 && Math.abs(b.y - want.y) < 2 &&
+		    Math.abs(b.width - want.w) < 2 && Math.abs(b.height - want.h) < 2,
+		    `${f.name}: box ${JSON.stringify(b)}, want ${JSON.stringify(want)} (scale ${k.toFixed(3)})`);
+	}
+	assert.ok(await page.locator('.page .box[data-field="id_no"]').evaluate((el) => el.classList.contains('bad')),
+	    'an invalid field is outlined as bad');
+	assert.equal(await page.textContent('.ofield[data-field="issue_date"] .omsg'),
+	    '置信度低 <img src=x onerror="window.__pwned=3">', 'HTML in OCR text shows as text');
+	assert.equal(await page.locator('.ofields img').count(), 0, 'and makes no element');
+	const text = await page.evaluate(() => document.getElementById('d-evidence').innerText);
+	for (const s of ['居民身份证', '公民身份号码', '91.5%', '58.0%', '校验位错误', '置信度低'])
+		assert.ok(text.includes(s), `the fields show ${s}`);
+	assert.equal(await page.inputValue('#ocr-form [name="id_no"]'), '110105194912310023', 'the value, editable');
+	assert.equal(await page.inputValue('#ocr-form [name="name"]'), '张三');
+	await page.screenshot({ path: `${SHOTS}/clerk-ui-document.png`, fullPage: true });
+	assert.ok(statSync(`${SHOTS}/clerk-ui-document.png`).size > 10000, 'a screenshot of the document');
+	// a narrower window: the boxes follow the image
+	await page.setViewportSize({ width: 1100, height: 768 });
+	await page.waitForTimeout(200);
+	const img2 = await page.locator('.page img').boundingBox();
+	const b2 = await page.locator('.page .box[data-field="id_no"]').boundingBox();
+	const k2 = img2.width / PAGE_W;
+	assert.ok(Math.abs(b2.x - (img2.x + 80 * k2)) < 2 && Math.abs(b2.width - 720 * k2) < 2,
+	    `scaled with the image: ${JSON.stringify(b2)} at scale ${k2.toFixed(3)}`);
+	await page.setViewportSize({ width: 1366, height: 768 });
+});
+
+test('a comment with HTML in it shows as text', async () => {
+	assert.ok(DOC, 'the document escalation is open');
+	const evil = '<img src=x onerror="window.__pwned=1"><b>bold</b><script>window.__pwned=2</script>';
+	await page.evaluate(() => document.activeElement && document.activeElement.blur());
+	await page.keyboard.press('c');
+	await page.waitForSelector('#comment-form:not([hidden])');
+	assert.equal(await page.evaluate(() => document.activeElement.id), 'comment-text');
+	await page.fill('#comment-text', evil);
+	await page.keyboard.press('Control+Enter');
+	await page.waitForSelector('#d-comments .c-text');
+	assert.equal(await page.textContent('#d-comments .c-text'), evil, 'the text as written');
+	assert.equal(await page.locator('#d-comments img, #d-comments b, #d-comments script').count(), 0,
+	    'no element made from it');
+	await page.waitForTimeout(300);
+	assert.equal(await page.evaluate(() => window.__pwned), undefined, 'nothing of it ran');
+	const e = await esc(DOC.esc);
+	assert.equal(e.comments.length, 1);
+	assert.equal(e.comments[0].text, evil);
+	assert.equal(e.comments[0].author, ME);
+});
+
+test('correct a field on the document and resume: the item finishes with it', async () => {
+	await page.keyboard.press('e');
+	assert.equal(await page.evaluate(() => document.activeElement.closest('#ocr-form') !== null), true);
+	await page.click('.page .box[data-field="id_no"]');
+	assert.equal(await page.evaluate(() => document.activeElement.name), 'id_no', 'a box focuses its field');
+	assert.ok(await page.locator('.ofield[data-field="id_no"]').evaluate((el) => el.classList.contains('active')));
+	await page.fill('#ocr-form [name="id_no"]', '11010519491231002X');
+	await page.click('#ocr-submit');
+	const e = await until('the decision', async () => {
+		const x = await esc(DOC.esc);
+		return x.state !== 'open' && x;
+	});
+	assert.equal(e.decision, 'approve');
+	assert.equal(e.decided_by, ME);
+	const item = await until('the item to finish', async () => {
+		const x = (await api('GET', `/items/${DOC.item}`)).body;
+		return x.state === 'done' && x;
+	});
+	assert.deepEqual(item.payload.fields, { id_no: '11010519491231002X' }, 'only the corrected field');
+	assert.equal(item.payload.ocr.fields[1].value, '110105194912310023', 'the OCR result is kept as read');
+});
+
+test('hand an escalation over with the g key', async () => {
+	await page.evaluate(() => { location.hash = '#/'; });
+	await page.waitForSelector('#view-queue:not([hidden])');
+	const d = await until('D-004 in the queue', async () => {
+		const r = await api('GET', '/escalations?open=1&playbook=later-review');
+		return r.body.escalations.find((x) => x.message.includes('D-004'));
+	});
+	await page.evaluate((id) => { location.hash = `#/e/${id}`; }, d.id);
+	await page.waitForSelector('#d-claim.mine:not([hidden])');
+	await page.keyboard.press('g');
+	await page.waitForSelector('#assign-form:not([hidden])');
+	await page.fill('#assign-to', 'nobody-such');
+	await page.keyboard.press('Enter');
+	await page.waitForSelector('#assign-error:not([hidden])');
+	assert.match(await page.textContent('#assign-error'), /nobody-such/);
+	await page.fill('#assign-to', OTHER);
+	await page.keyboard.press('Enter');
+	await page.waitForSelector('#d-assignee');
+	assert.match(await page.textContent('#d-assignee'), new RegExp(OTHER));
+	const e = await esc(d.id);
+	assert.equal(e.assignee, OTHER);
+	assert.equal(e.claimed_by, OTHER, 'the claim went along');
+	assert.ok(await page.isDisabled('#act-approve'), 'read-only now');
+	await page.keyboard.press('Escape');
+	await page.waitForSelector('#view-queue:not([hidden])');
+	assert.equal((await esc(d.id)).claimed_by, OTHER, 'leaving does not release the new holder\'s claim');
 });
 
 test('log out', async () => {

@@ -55,7 +55,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     t.eq([(x["actor"], x["action"]) for x in rows],
          [("clerkd", "start"), ("bob", "claim"), ("bob", "release"), ("alice", "decide"),
-          ("operator", "item.cancel"), ("clerkd", "reload")],
+          ("operator", "item.cancel"), ("clerkd (SIGHUP)", "reload")],
          "start, the claim, the decision, the cancel and the reload are recorded, the refused decisions are not")
     t.eq(rows[3]["details"], {"item": escs[0]["item"], "decision": "reject", "reason": "wrong form"},
          "with what was decided")

@@ -180,6 +180,10 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
         ("POST", f"/api/v1/escalations/{NOID}/decide", {"decision": "approve"}, DEC, 404),
         ("POST", f"/api/v1/escalations/{NOID}/claim", {}, DEC, 404),
         ("POST", f"/api/v1/escalations/{NOID}/release", {}, DEC, 404),
+        ("POST", f"/api/v1/escalations/{NOID}/assign", {"to": "rick"}, DEC, 404),
+        ("POST", f"/api/v1/escalations/{NOID}/comments", {"text": "x"}, DEC, 404),
+        ("GET", f"/api/v1/items/{item0}/artifacts/page-1.png", None, ALL, 404),
+        ("GET", "/api/v1/escalations?assignee=me&overdue=1", None, ALL, 200),
     ]
     who = [(ROLES[u], clients[u]) for u in ("ann", "sam", "rita", "otto")]
     who += [("reviewer", tess), ("auditor", Client(d, token=OTTO_TOKEN, name="otto-token")),
@@ -348,6 +352,16 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     t.eq(st, 200, "API tokens still work")
 
     # ---- the audit trail has the logins and logouts ----
+    # Login rows are appended without waiting for the commit (queue_audit):
+    # give the writer a moment on a busy disk.
+    def failed_logins():
+        rows = d.api("GET", "/api/v1/audit?limit=1000")[1]["audit"]
+        return rows if sum(1 for r in rows if r["action"] == "login"
+                           and not r["details"]["ok"]) >= 5 else None
+    try:
+        d.wait_for(failed_logins, 5, "the failed logins' audit rows")
+    except TimeoutError:
+        pass
     st, body = d.api("GET", "/api/v1/audit?limit=1000")
     rows = body["audit"]
     logins = [(r["actor"], r["details"]["ok"]) for r in rows if r["action"] == "login"]

@@ -113,6 +113,17 @@ steps = ( { id = "check"; use = "escalate"; reason = "id_mismatch";
             message = "身份证号与姓名不符 ${case}"; },
           { id = "after"; use = "noop"; } );
 ''')
+    # A document whose payload carries an OCR result (the ocr.check
+    # contract) from upstream; the browser test enqueues it and writes its
+    # page image into WORK_DIR/artifacts/ITEM/.
+    d.write_playbook("doc.cfg", '''
+name = "doc-check";
+trigger = { manual = true; };
+sla = "1h";
+steps = ( { id = "review"; use = "escalate"; reason = "ocr_check";
+            message = "证件需要人工复核 ${case}"; },
+          { id = "after"; use = "noop"; } );
+''')
     shutil.copy(os.path.join(SRCDIR, "playbooks", "fund-reconcile-difference.cfg"), d.pbdir)
 
     # Users, once clerkd has them: two reviewers, so a second browser
@@ -172,6 +183,7 @@ steps = ( { id = "check"; use = "escalate"; reason = "id_mismatch";
                    CLERK_TOKEN=d.token(),
                    CLERK_ESCALATIONS=json.dumps(escs, ensure_ascii=False),
                    CHROMIUM=CHROMIUM,
+                   CLERK_WORK_DIR=d.state,
                    CLERK_SHOTS=os.environ.get("CLERK_SHOTS", "/tmp"))
         if users:
             env.update(CLERK_USER="alice", CLERK_PASSWORD="alice-pw-1",

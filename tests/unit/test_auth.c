@@ -430,15 +430,65 @@ test_rate_limit(void **state)
 	free(path);
 }
 
+/* The KDF runs between start and finish, off the loop: a reload in
+ * between that changes the password makes the old one count for nothing. */
+static void
+test_login_split(void **state)
+{
+	char *path = good_users(), *hash, *text, *one, other[AUTH_HASH_MAX];
+	struct auth *a = auth_new(ADMIN_TOKEN);
+	struct auth_who who;
+	int64_t now = 1000000, retry;
+	int status;
+	struct err e;
+
+	assert_int_equal(auth_load(a, path, &e), 0);
+	assert_true(auth_can_review(a, "alice"));
+	assert_true(auth_can_review(a, AUTH_TOKEN_USER));
+	assert_false(auth_can_review(a, "nobody"));
+	assert_int_equal(auth_login_start(a, "alice", "10.0.0.1", now, &hash,
+	    &status, &retry), 0);
+	assert_int_equal(auth_login_finish(a, "alice", "10.0.0.1", hash,
+	    auth_verify_password(hash, "wonderland"), now, &who, &status), 0);
+	assert_string_equal(who.name, "alice");
+	free(hash);
+
+	assert_int_equal(auth_login_start(a, "alice", "10.0.0.1", now, &hash,
+	    &status, &retry), 0);
+	assert_int_equal(auth_hash_password("changed", other, &e), 0);
+	text = xasprintf("users = ( { name = \"alice\"; role = \"auditor\";"
+	    " password = \"%s\"; } );\n", other);
+	one = write_users("split.cfg", text, 0600);
+	free(text);
+	assert_int_equal(auth_load(a, one, &e), 0);
+	assert_int_equal(auth_login_finish(a, "alice", "10.0.0.1", hash,
+	    auth_verify_password(hash, "wonderland"), now, &who, &status), -1);
+	assert_int_equal(status, 401);
+	assert_false(auth_can_review(a, "alice"));
+	free(hash);
+	/* An unknown user is checked against a dummy hash, as slowly. */
+	assert_int_equal(auth_login_start(a, "nobody", "10.0.0.1", now, &hash,
+	    &status, &retry), 0);
+	assert_int_equal(strncmp(hash, "scrypt$", 7), 0);
+	assert_int_equal(auth_login_finish(a, "nobody", "10.0.0.1", hash,
+	    auth_verify_password(hash, "x"), now, &who, &status), -1);
+	free(hash);
+	unlink(one);
+	free(one);
+	auth_free(a);
+	free(path);
+}
+
 static void
 test_permissions(void **state)
 {
-	/* READ AUDIT DECIDE CLAIM RUN RELOAD ITEM_OP */
+	/* READ AUDIT DECIDE CLAIM RUN RELOAD ITEM_OP ASSIGN ASSIGN_ANY
+	 * COMMENT */
 	static const bool want[AUTH_NROLES][AUTH_NACTIONS] = {
-		[AUTH_ADMIN] =      { 1, 1, 1, 1, 1, 1, 1 },
-		[AUTH_SUPERVISOR] = { 1, 1, 1, 1, 1, 1, 1 },
-		[AUTH_REVIEWER] =   { 1, 0, 1, 1, 0, 0, 0 },
-		[AUTH_AUDITOR] =    { 1, 1, 0, 0, 0, 0, 0 },
+		[AUTH_ADMIN] =      { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+		[AUTH_SUPERVISOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+		[AUTH_REVIEWER] =   { 1, 0, 1, 1, 0, 0, 0, 1, 0, 1 },
+		[AUTH_AUDITOR] =    { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0 },
 	};
 
 	for (int r = 0; r < AUTH_NROLES; r++)
@@ -543,6 +593,7 @@ main(void)
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_csrf),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_login_split),
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_mask_text),
 		cmocka_unit_test(test_mask_json),

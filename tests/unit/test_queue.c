@@ -1854,6 +1854,256 @@ test_escalation_claim_locks_others_out(void **state)
 	assert_int_equal(e.code, ERR_INVALID);
 }
 
+static int
+esc_assign(int64_t esc, const char *by, const char *to, bool any,
+    char from[129], struct err *e)
+{
+	struct qreq r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_ESC_ASSIGN;
+	r.u.esc_assign.escalation = esc;
+	r.u.esc_assign.by = by;
+	r.u.esc_assign.to = to;
+	r.u.esc_assign.any = any;
+	rc = queue_exec(Q, &r);
+	*e = r.err;
+	if (from != NULL)
+		memcpy(from, r.u.esc_assign.from, 129);
+	return rc;
+}
+
+static int
+esc_comment(int64_t esc, const char *by, const char *text, struct err *e)
+{
+	struct qreq r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_ESC_COMMENT;
+	r.u.esc_comment.escalation = esc;
+	r.u.esc_comment.by = by;
+	r.u.esc_comment.text = text;
+	rc = queue_exec(Q, &r);
+	*e = r.err;
+	return rc;
+}
+
+static const char *
+esc_str(int64_t esc, const char *field, char *buf, size_t len)
+{
+	struct err e;
+	json_t *x = queue_escalation_get(Q, esc, &e);
+	const char *v;
+
+	assert_non_null(x);
+	v = json_string_value(json_object_get(x, field));
+	snprintf(buf, len, "%s", v ? v : "(null)");
+	json_decref(x);
+	return buf;
+}
+
+/* A supervisor (any) assigns anything open; a reviewer hands over only
+ * what is assigned to them or what they have claimed, and the claim goes
+ * along. */
+static void
+test_escalation_assign_rules(void **state)
+{
+	int64_t id = enqueue("pb", "assigned");
+	int64_t esc = escalate("pb", id, "s1");
+	char from[129], buf[140];
+	struct qreq r;
+	struct err e;
+
+	assert_int_equal(esc_assign(esc, "bob", "bob", false, from, &e), -1);
+	assert_int_equal(e.code, ERR_FORBIDDEN);
+	assert_int_equal(esc_assign(esc, "sup", "bob", true, from, &e), 0);
+	assert_string_equal(from, "");
+	assert_string_equal(esc_str(esc, "assignee", buf, sizeof(buf)), "bob");
+	assert_int_equal(esc_assign(esc, "bob", "carol", false, from, &e), 0);
+	assert_string_equal(from, "bob");
+	assert_int_equal(esc_assign(esc, "bob", "bob", false, from, &e), -1);
+	assert_int_equal(e.code, ERR_FORBIDDEN);
+	/* dave claims it (a claim does not ask who it is assigned to); now
+	 * carol, the assignee, cannot hand it over under his claim, he can */
+	assert_int_equal(esc_claim(QOP_ESC_CLAIM, esc, "dave", 60000, &e), 0);
+	assert_int_equal(esc_assign(esc, "carol", "erin", false, from, &e), -1);
+	assert_int_equal(esc_assign(esc, "dave", "erin", false, from, &e), 0);
+	assert_string_equal(esc_str(esc, "assignee", buf, sizeof(buf)), "erin");
+	assert_string_equal(esc_str(esc, "claimed_by", buf, sizeof(buf)),
+	    "erin");
+	assert_int_equal(esc_assign(esc, "sup", "", true, from, &e), -1);
+	assert_int_equal(e.code, ERR_INVALID);
+	assert_int_equal(esc_assign(999999, "sup", "bob", true, from, &e), -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	/* decide() acts as alice: erin's claim is in the way until it goes */
+	assert_int_equal(esc_claim(QOP_ESC_RELEASE, esc, "erin", 0, &e), 0);
+	assert_int_equal(decide(esc, DEC_RETRY, NULL, NULL, &r), 0);
+	assert_int_equal(esc_assign(esc, "sup", "bob", true, from, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+}
+
+static void
+test_escalation_comments(void **state)
+{
+	int64_t id = enqueue("pb", "commented");
+	int64_t esc = escalate("pb", id, "s1");
+	char big[ESC_COMMENT_MAX + 2];
+	struct err e;
+	json_t *x, *c;
+
+	assert_int_equal(esc_comment(esc, "bob", "", &e), -1);
+	assert_int_equal(e.code, ERR_INVALID);
+	assert_int_equal(esc_comment(esc, "bob", " \n\t", &e), -1);
+	assert_int_equal(esc_comment(esc, "bob", NULL, &e), -1);
+	assert_int_equal(esc_comment(esc, NULL, "x", &e), -1);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(esc_comment(esc, "bob", big, &e), -1);
+	assert_non_null(strstr(e.msg, "at most 4000"));
+	big[ESC_COMMENT_MAX] = '\0';
+	assert_int_equal(esc_comment(esc, "bob", big, &e), 0);
+	assert_int_equal(esc_comment(esc, "carol", "<b>二</b>", &e), 0);
+	assert_int_equal(esc_comment(999999, "bob", "x", &e), -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	x = queue_escalation_get(Q, esc, &e);
+	assert_non_null(x);
+	c = json_object_get(x, "comments");
+	assert_int_equal(json_array_size(c), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(c, 0), "author")), "bob");
+	assert_int_equal(strlen(json_string_value(json_object_get(
+	    json_array_get(c, 0), "text"))), ESC_COMMENT_MAX);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(c, 1), "text")), "<b>二</b>");
+	json_decref(x);
+}
+
+/* The list as SQLite writes it (for the API) and as jansson rows are the
+ * same rows with the same cursor, for every filter. */
+static void
+test_escalation_list_json_matches_rows(void **state)
+{
+	int64_t now = util_now_ms(), esc[6];
+	const char *pbs[6] = { "a", "b", "a", "a", "b", "a" };
+	const char *reasons[6] = { "r1", "r2", "r2", "r1", "r1", "r2" };
+	struct esc_filter fs[8];
+	char from[129];
+	struct err e;
+
+	for (int i = 0; i < 6; i++) {
+		char key[8];
+		int64_t id, x = 0;
+		struct item *it;
+
+		snprintf(key, sizeof(key), "k%d", i);
+		id = enqueue(pbs[i], key);
+		it = claim_one(pbs[i]);
+		assert_int_equal(it->id, id);
+		item_free(it);
+		assert_int_equal(fail_item(id, "s", FAIL_ESCALATE,
+		    ERRK_BUSINESS, "m \"q\" 二", 0, reasons[i], "{\"c\":1}",
+		    i % 2 ? now - 1000 * (i + 1) : now + 1000 * (i + 1), &x,
+		    &e), 0);
+		esc[i] = x;
+	}
+	assert_int_equal(esc_assign(esc[1], "sup", "bob", true, from, &e), 0);
+	assert_int_equal(esc_assign(esc[4], "sup", "bob", true, from, &e), 0);
+	memset(fs, 0, sizeof(fs));
+	for (int k = 0; k < 8; k++) {
+		fs[k].open_only = true;
+		fs[k].brief = true;
+		fs[k].limit = 100;
+	}
+	fs[1].assignee = "bob";
+	fs[2].assignee = "";
+	fs[3].overdue = true;
+	fs[4].playbook = "a";
+	fs[4].reason = "r2";
+	fs[5].by_id = true;
+	fs[6].limit = 2;
+	fs[7].open_only = false;
+	for (int k = 0; k < 8; k++) {
+		struct esc_page pg;
+		json_t *rows = queue_escalation_list(Q, &fs[k], &e), *j;
+		char *text = queue_escalation_list_json(Q, &fs[k], &pg, &e);
+
+		assert_non_null(rows);
+		assert_non_null(text);
+		j = json_loads(text, 0, NULL);
+		assert_non_null(j);
+		if (!json_equal(rows, j)) {
+			char *a = json_dumps(rows, JSON_SORT_KEYS);
+
+			fail_msg("filter %d: rows %s\nbut SQLite wrote %s", k, a,
+			    text);
+		}
+		assert_int_equal(pg.n, (int)json_array_size(rows));
+		if (pg.n > 0) {
+			json_t *last = json_array_get(rows, pg.n - 1);
+
+			assert_int_equal(pg.last_id, json_integer_value(
+			    json_object_get(last, "id")));
+			assert_int_equal(pg.last_due, json_integer_value(
+			    json_object_get(last, "due")));
+			assert_null(json_object_get(last, "context"));
+		}
+		json_decref(j);
+		json_decref(rows);
+		free(text);
+	}
+	{
+		json_t *r = queue_escalation_list(Q, &fs[1], &e);
+
+		assert_int_equal(json_array_size(r), 2);
+		json_decref(r);
+		r = queue_escalation_list(Q, &fs[3], &e);
+		assert_int_equal(json_array_size(r), 3);
+		json_decref(r);
+	}
+}
+
+/* A version 1 store (before assignments) gets the assignee column and the
+ * new tables when this clerk opens it. */
+static void
+test_open_migrates_schema_1(void **state)
+{
+	struct fx *f = *state;
+	char path[256], from[129];
+	sqlite3 *db = NULL;
+	struct queue *q, *saved = Q;
+	struct err e;
+
+	snprintf(path, sizeof(path), "%s/v1.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE escalations("
+	    " id INTEGER PRIMARY KEY, item INTEGER NOT NULL,"
+	    " playbook TEXT NOT NULL, step_id TEXT, kind INTEGER NOT NULL,"
+	    " reason TEXT NOT NULL, message TEXT NOT NULL, context TEXT,"
+	    " created INTEGER NOT NULL, due INTEGER,"
+	    " state TEXT NOT NULL DEFAULT 'open', decision TEXT,"
+	    " decided_by TEXT, decided_at INTEGER, decision_reason TEXT,"
+	    " claimed_by TEXT, claim_expires INTEGER);"
+	    " INSERT INTO escalations(id, item, playbook, kind, reason, message,"
+	    " created, due) VALUES(1, 1, 'pb', 2, 'r', 'm', 1, 2);"
+	    " PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	err_clear(&e);
+	q = queue_open(path, NULL, &e);
+	if (q == NULL)
+		fail_msg("a version 1 store: %s", e.msg);
+	Q = q;
+	assert_int_equal(esc_assign(1, "sup", "bob", true, from, &e), 0);
+	assert_int_equal(esc_comment(1, "bob", "migrated", &e), 0);
+	Q = saved;
+	queue_close(q);
+	/* and opens again as version 2 */
+	q = queue_open(path, NULL, &e);
+	assert_non_null(q);
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -1892,6 +2142,10 @@ main(void)
 		T(test_escalation_list_pages_in_due_order),
 		T(test_step_result_of_a_lost_lease_is_refused),
 		T(test_escalation_claim_locks_others_out),
+		T(test_escalation_assign_rules),
+		T(test_escalation_comments),
+		T(test_escalation_list_json_matches_rows),
+		T(test_open_migrates_schema_1),
 		T(test_names),
 		T(test_open_not_a_database),
 		T(test_open_short_garbage_and_newer_schema),
