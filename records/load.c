@@ -67,6 +67,12 @@ rec_rules_side(const struct rec_rules *r, const char *name)
 			return &r->side[i];
 	if (strcmp(name, "left") != 0 && strcmp(name, "right") != 0)
 		return rec_rules_side(r, "right");
+	/* Rules written for a cross-check have no "right": its first
+	 * registry stands in (clerkctl records match on a registry). */
+	if (strcmp(name, "right") == 0)
+		for (int i = 0; i < r->nsides; i++)
+			if (strcmp(r->side_name[i], "left") != 0)
+				return &r->side[i];
 	return &def;
 }
 

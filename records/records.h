@@ -52,8 +52,9 @@ enum { REC_BLOCK_ID = 1, REC_BLOCK_BIRTH_NAME = 2, REC_BLOCK_NAME_REGION = 4 };
 
 struct rec_rules {
 	/* Sides by name: "left", "right", and in a cross-check the
-	 * registries "death", "prison", "recipients"; a missing one falls
-	 * back to "right", then to the defaults. */
+	 * registries "death", "prison", "recipients"; a missing registry
+	 * falls back to "right", a missing "right" to the first side that is
+	 * not "left", then to the defaults. */
 	char *side_name[8];
 	struct rec_spec side[8];
 	int nsides;
