@@ -273,7 +273,7 @@ rec_case_json(const struct rec_set *rcp, const struct rec_case *c)
 	}
 	yuan(c->amount_at_risk, y, sizeof(y));
 	rec_day_format(c->next_payment, d);
-	return json_pack("{s:o,s:o,s:s,s:o,s:o,s:i,s:I,s:s,s:s,s:s}",
+	return json_pack("{s:o,s:o,s:s,s:o,s:o,s:I,s:I,s:s,s:s,s:s}",
 	    "recipient", rec_record_json(rcp, r),
 	    "reasons", reasons,
 	    "summary", msg,

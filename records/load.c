@@ -16,8 +16,8 @@
 #include "recon.h"
 #include "records.h"
 
-static const char *const col_default[RC_N] = { "id", "name", "birth", "sex",
-    "region", "from", "to", "amount", "benefit" };
+static const char *const col_default[RC_N + 1] = { "id", "name", "birth",
+    "sex", "region", "from", "to", "amount", "benefit", NULL };
 static const char *const rules_keys[] = { "left", "right", "death", "prison",
     "recipients", "blocking", "region_prefix", "thresholds", "max_block",
     "threads", "variants", "today", NULL };

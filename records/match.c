@@ -569,7 +569,7 @@ rec_record_json(const struct rec_set *s, const struct rec_record *x)
 	memcpy(id, x->id, 18);
 	id[18] = '\0';
 	rec_name_initials(rec_name(s, x), x->name_len, ini, sizeof(ini));
-	j = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}",
+	j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}",
 	    "file", s->path, "line", (json_int_t)x->line, "id", id,
 	    "id_check", ids_cnid_status_message((enum cnid_status)x->id_status),
 	    "name", rec_name(s, x), "name_initials", ini);
@@ -610,8 +610,8 @@ rec_pair_json(const struct rec_set *L, const struct rec_set *R,
 		json_array_append_new(blocks, json_string("birth_name"));
 	if (p->blocks & REC_BLOCK_NAME_REGION)
 		json_array_append_new(blocks, json_string("name_region"));
-	return json_pack("{s:s,s:i,s:{s:{s:s,s:i},s:{s:s,s:i},s:{s:s,s:i},"
-	    "s:{s:s,s:i},s:{s:s,s:i}},s:o,s:o,s:o}",
+	return json_pack("{s:s,s:I,s:{s:{s:s,s:I},s:{s:s,s:I},s:{s:s,s:I},"
+	    "s:{s:s,s:I},s:{s:s,s:I}},s:o,s:o,s:o}",
 	    "decision", rec_decision_name((enum rec_decision)p->decision),
 	    "score", (json_int_t)p->score,
 	    "components",

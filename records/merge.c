@@ -275,10 +275,10 @@ rec_cluster_json(const struct rec_set *S, const struct rec_result *res,
 		    "to", b));
 	}
 	free(p);
-	return json_pack("{s:s,s:s,s:o,s:o,s:o}", "kind", kind_name(c->kind),
-	    "reason", c->reason, "survivor", rec_record_json(S,
-	    &S->r[c->members[0]]), "members", members, "links", links,
-	    "combined_periods", periods);
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "kind",
+	    kind_name(c->kind), "reason", c->reason, "survivor",
+	    rec_record_json(S, &S->r[c->members[0]]), "members", members,
+	    "links", links, "combined_periods", periods);
 }
 
 int

@@ -137,7 +137,7 @@ rec_write_outputs(const char *dir, const struct rec_set *L,
 
 		for (size_t i = 0; i < s->nissues && json_array_size(issues) <
 		    100; i++)
-			json_array_append_new(issues, json_pack("{s:s,s:i,s:s}",
+			json_array_append_new(issues, json_pack("{s:s,s:I,s:s}",
 			    "file", s->path, "line", (json_int_t)s->issues[i].line,
 			    "issue", s->issues[i].what));
 	}

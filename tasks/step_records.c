@@ -215,7 +215,7 @@ load_failed(struct step_ctx *ctx, struct err *e)
 }
 
 /* One reviewer's item; keyed by the run and the case, so a re-run of the
- * same files spawns nothing twice. */
+ * same files spawns nothing twice. Takes evidence. */
 static int
 spawn_case(struct step_ctx *ctx, const char *playbook, const char *what,
     const char *reason, json_t *evidence, const char *message,
@@ -230,6 +230,7 @@ spawn_case(struct step_ctx *ctx, const char *playbook, const char *what,
 	json_object_set_new(evidence, "run_key", json_string(ctx->item->key));
 	text = json_dumps(evidence, JSON_COMPACT);
 	rc = ctx->spawn(ctx, playbook, key, text, e);
+	json_decref(evidence);
 	free(text);
 	free(key);
 	return rc;
