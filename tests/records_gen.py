@@ -397,7 +397,7 @@ def bench_sets(gen, nrcp, ndeath, enc):
     recipients again with 1% duplicates as the register."""
     r = gen.rnd
     d = enc[1]
-    hits = []
+    hits, dups = [], []
     drows = []
     with open(os.path.join(d, "recipients.csv"), "w", encoding=enc[0], newline="") as f, \
             open(os.path.join(d, "insured.csv"), "w", encoding=enc[0], newline="") as g:
@@ -405,9 +405,12 @@ def bench_sets(gen, nrcp, ndeath, enc):
         g.write(",".join(INSURED_COLS) + "\r\n")
         gline = 1
         for i in range(nrcp):
+            # unique IDs by construction: region, birth day and sequence
+            # from i (sequences below 500)
             region = REGIONS[i % len(REGIONS)]
-            b = datetime.date.fromordinal(711858 + r.randrange(12000))   # 1950..1982
-            first17 = "%s%s%03d" % (region, b.strftime("%Y%m%d"), r.randrange(1000))
+            j = i // len(REGIONS)
+            b = datetime.date.fromordinal(711858 + j % 12000)   # 1950..1982
+            first17 = "%s%s%03d" % (region, b.strftime("%Y%m%d"), j // 12000 % 500)
             pid = first17 + check_char(first17)
             name = r.choice(SURNAMES) + r.choice(GIVEN) + r.choice(GIVEN)
             sx = "男" if int(pid[16]) % 2 else "女"
@@ -420,13 +423,16 @@ def bench_sets(gen, nrcp, ndeath, enc):
                 g.write("%s,%s,%s,%s,%s,2011-01-01,2020-12-31\r\n"
                         % (pid, name, bt, sx, REGIONS[(i + 1) % len(REGIONS)]))
                 gline += 1
+                dups.append([gline - 1, gline])
             if i % 100 == 3 and len(drows) < ndeath:
                 drows.append("%s,%s,%s,%s,%s,2026-03-04\r\n" % (pid, name, bt, sx, region))
                 hits.append(i + 2)
         while len(drows) < ndeath:
+            # other people: born 1917..1949 with sequences from 500, so no
+            # ID is one typo away from a recipient's
             region = r.choice(REGIONS)
-            b = datetime.date.fromordinal(700000 + r.randrange(20000))
-            first17 = "%s%s%03d" % (region, b.strftime("%Y%m%d"), r.randrange(1000))
+            b = datetime.date.fromordinal(700000 + r.randrange(11800))
+            first17 = "%s%s%03d" % (region, b.strftime("%Y%m%d"), 500 + r.randrange(500))
             pid = first17 + check_char(first17)
             name = r.choice(SURNAMES) + r.choice(GIVEN) + r.choice(GIVEN)
             drows.append("%s,%s,%s,%s,%s,2025-06-01\r\n" % (
@@ -435,7 +441,7 @@ def bench_sets(gen, nrcp, ndeath, enc):
     with open(os.path.join(d, "deaths.csv"), "w", encoding=enc[0], newline="") as f:
         f.write(",".join(DEATH_COLS) + "\r\n")
         f.writelines(drows)
-    return {"death_hit_lines": hits}
+    return {"death_hit_lines": hits, "duplicate_pairs": dups}
 
 
 def main():
