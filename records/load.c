@@ -367,99 +367,32 @@ cell_show(const struct recon_cell *c, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)n, c->s);
 }
 
-int
-rec_set_load(const char *path, const struct rec_spec *spec,
-    const struct rec_rules *r, struct rec_set *s, struct err *e)
-{
+/* What the rows of one part of a file are read with. */
+struct rows_job {
+	const char *path;
+	const struct rec_spec *spec;
+	const struct rec_rules *r;
+	int today;
+	const int *idx;
+	int ncols;
 	struct recon_csv *x;
-	char *buf;
-	size_t len;
-	int idx[RC_N], ncols, rc = -1, rr;
-	unsigned line, hline = 0;
-	int today = r->today;
+	struct rec_set *s;
+	struct err *e;
+	int rc;
+};
 
-	if (today == 0) {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		localtime_r(&now, &tm);
-		today = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
-		    tm.tm_mday;
-	}
-	memset(s, 0, sizeof(*s));
-	s->path = xstrdup(path);
-	s->benefits = xcalloc(1, sizeof(*s->benefits));
-	s->benefits[0] = xstrdup("");
-	s->nbenefits = 1;
-	if ((buf = recon_read_text(path, spec->encoding, &len, e)) == NULL)
-		return -1;
-	/* Size the arrays once: a line per record at most (a quoted line
-	 * break only makes this larger), because growing 5M records by
-	 * doubling copies them twice over. */
-	{
-		size_t lines = 1;
-
-		for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf +
-		    len - p))) != NULL; p++)
-			lines++;
-		s->cap = lines;
-		s->r = xmalloc(s->cap * sizeof(*s->r));
-		s->names_cap = len / 3 + 64;
-		s->names = xmalloc(s->names_cap);
-	}
-	x = xcalloc(1, sizeof(*x));
-	recon_csv_init(x, path, buf, len, spec->delimiter, e);
-	do {
-		if ((rr = recon_csv_next(x, &hline)) < 0)
-			goto out;
-		if (rr == 0) {
-			err_setc(e, ERR_INVALID, "%s: no records (the file is"
-			    " empty); a header row names the columns", path);
-			goto out;
-		}
-	} while (x->n == 1 && x->cells[0].len == 0);
-	ncols = x->n;
-	for (int c = 0; c < RC_N; c++) {
-		const char *want = spec->col[c];
-
-		idx[c] = -1;
-		if (want != NULL && all_digits(want)) {
-			idx[c] = atoi(want) - 1;
-			if (idx[c] < 0 || idx[c] >= ncols) {
-				err_setc(e, ERR_INVALID, "%s:%u: column %s (%s)"
-				    " is beyond the %d columns of the header",
-				    path, hline, want, col_default[c], ncols);
-				goto out;
-			}
-			continue;
-		}
-		for (int k = 0; k < x->n; k++) {
-			const struct recon_cell *hc = &x->cells[k];
-
-			if (want != NULL ? (hc->len == strlen(want) &&
-			    memcmp(hc->s, want, hc->len) == 0) :
-			    (hc->len == strlen(col_default[c]) &&
-			    strncasecmp(hc->s, col_default[c], hc->len) == 0)) {
-				idx[c] = k;
-				break;
-			}
-		}
-		if (idx[c] < 0 && (want != NULL || c == RC_NAME ||
-		    c == RC_ID)) {
-			char have[200] = "";
-
-			for (int k = 0; k < x->n && strlen(have) < 150; k++)
-				snprintf(have + strlen(have), sizeof(have) -
-				    strlen(have), "%s\"%.*s\"", k ? ", " : "",
-				    (int)x->cells[k].len, x->cells[k].s);
-			err_setc(e, ERR_INVALID, "%s:%u: no column \"%s\" (%s)"
-			    " in the header; map it in the rules (columns ="
-			    " { %s = \"...\"; }); the header has %s", path,
-			    hline, want ? want : col_default[c],
-			    col_default[c], col_default[c], have);
-			goto out;
-		}
-	}
+static int
+load_rows(struct rows_job *j)
+{
+	const char *path = j->path;
+	const struct rec_spec *spec = j->spec;
+	const struct rec_rules *r = j->r;
+	const int *idx = j->idx;
+	int today = j->today, ncols = j->ncols, rr;
+	struct recon_csv *x = j->x;
+	struct rec_set *s = j->s;
+	struct err *e = j->e;
+	unsigned line;
 
 	while ((rr = recon_csv_next(x, &line)) > 0) {
 		struct recon_cell *cl = x->cells;
@@ -478,7 +411,7 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 			err_setc(e, ERR_INVALID, "%s:%u: the row has %d cells,"
 			    " the header has %d; a cell with the delimiter in"
 			    " it must be quoted", path, line, x->n, ncols);
-			goto out;
+			return -1;
 		}
 		if (s->n == s->cap) {
 			s->cap = s->cap ? s->cap * 2 : 4096;
@@ -487,7 +420,7 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 		if (s->n >= UINT32_MAX - 1) {
 			err_setc(e, ERR_INVALID, "%s:%u: too many records", path,
 			    line);
-			goto out;
+			return -1;
 		}
 		ri = (uint32_t)s->n;
 		rec = &s->r[s->n++];
@@ -509,7 +442,7 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 		if (s->names_len > UINT32_MAX - 512) {
 			err_setc(e, ERR_INVALID, "%s:%u: too many names", path,
 			    line);
-			goto out;
+			return -1;
 		}
 		rec->name = (uint32_t)s->names_len;
 		memcpy(s->names + s->names_len, norm, nlen);
@@ -602,7 +535,7 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 				    path, line, show, spec->col[c] ?
 				    spec->col[c] : col_default[c],
 				    col_default[c]);
-				goto out;
+				return -1;
 			}
 			if (c == RC_FROM)
 				rec->from = d;
@@ -617,14 +550,213 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 			    " not an amount (yuan, e.g. 1234.56)", path, line,
 			    show, spec->col[RC_AMOUNT] ? spec->col[RC_AMOUNT] :
 			    "amount");
-			goto out;
+			return -1;
 		}
 		if (idx[RC_BENEFIT] >= 0)
 			rec->benefit = benefit_intern(s, cl[idx[RC_BENEFIT]].s,
 			    cl[idx[RC_BENEFIT]].len);
 	}
-	if (rr < 0)
-		goto out;
+	return rr < 0 ? -1 : 0;
+}
+
+static void *
+rows_thread(void *arg)
+{
+	struct rows_job *j = arg;
+
+	j->rc = load_rows(j);
+	return NULL;
+}
+
+/* Appends the records of b (the second half of a file) to a. */
+static void
+set_append(struct rec_set *a, struct rec_set *b)
+{
+	uint32_t base = (uint32_t)a->names_len, n0 = (uint32_t)a->n;
+
+	if (a->n + b->n > a->cap) {
+		a->cap = a->n + b->n;
+		a->r = xrealloc(a->r, a->cap * sizeof(*a->r));
+	}
+	if (a->names_len + b->names_len > a->names_cap) {
+		a->names_cap = a->names_len + b->names_len;
+		a->names = xrealloc(a->names, a->names_cap);
+	}
+	memcpy(a->names + a->names_len, b->names, b->names_len);
+	a->names_len += b->names_len;
+	for (size_t i = 0; i < b->n; i++) {
+		struct rec_record *x = &a->r[a->n++];
+
+		*x = b->r[i];
+		x->name += base;
+		if (x->benefit != 0)
+			x->benefit = benefit_intern(a, b->benefits[x->benefit],
+			    strlen(b->benefits[x->benefit]));
+	}
+	for (size_t i = 0; i < b->nissues; i++) {
+		if (a->nissues == a->issues_cap) {
+			a->issues_cap = a->issues_cap ? a->issues_cap * 2 : 64;
+			a->issues = xrealloc(a->issues, a->issues_cap *
+			    sizeof(*a->issues));
+		}
+		a->issues[a->nissues] = b->issues[i];
+		a->issues[a->nissues++].rec += n0;
+	}
+}
+
+int
+rec_set_load(const char *path, const struct rec_spec *spec,
+    const struct rec_rules *r, struct rec_set *s, struct err *e)
+{
+	struct recon_csv *x;
+	char *buf;
+	size_t len;
+	int idx[RC_N], ncols, rc = -1, rr;
+	unsigned hline = 0;
+	int today = r->today;
+
+	if (today == 0) {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		today = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
+		    tm.tm_mday;
+	}
+	memset(s, 0, sizeof(*s));
+	s->path = xstrdup(path);
+	s->benefits = xcalloc(1, sizeof(*s->benefits));
+	s->benefits[0] = xstrdup("");
+	s->nbenefits = 1;
+	if ((buf = recon_read_text(path, spec->encoding, &len, e)) == NULL)
+		return -1;
+	/* Size the arrays once: a line per record at most (a quoted line
+	 * break only makes this larger), because growing 5M records by
+	 * doubling copies them twice over. */
+	{
+		size_t lines = 1;
+
+		for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf +
+		    len - p))) != NULL; p++)
+			lines++;
+		s->cap = lines;
+		s->r = xmalloc(s->cap * sizeof(*s->r));
+		s->names_cap = len / 3 + 64;
+		s->names = xmalloc(s->names_cap);
+	}
+	x = xcalloc(1, sizeof(*x));
+	recon_csv_init(x, path, buf, len, spec->delimiter, e);
+	do {
+		if ((rr = recon_csv_next(x, &hline)) < 0)
+			goto out;
+		if (rr == 0) {
+			err_setc(e, ERR_INVALID, "%s: no records (the file is"
+			    " empty); a header row names the columns", path);
+			goto out;
+		}
+	} while (x->n == 1 && x->cells[0].len == 0);
+	ncols = x->n;
+	for (int c = 0; c < RC_N; c++) {
+		const char *want = spec->col[c];
+
+		idx[c] = -1;
+		if (want != NULL && all_digits(want)) {
+			idx[c] = atoi(want) - 1;
+			if (idx[c] < 0 || idx[c] >= ncols) {
+				err_setc(e, ERR_INVALID, "%s:%u: column %s (%s)"
+				    " is beyond the %d columns of the header",
+				    path, hline, want, col_default[c], ncols);
+				goto out;
+			}
+			continue;
+		}
+		for (int k = 0; k < x->n; k++) {
+			const struct recon_cell *hc = &x->cells[k];
+
+			if (want != NULL ? (hc->len == strlen(want) &&
+			    memcmp(hc->s, want, hc->len) == 0) :
+			    (hc->len == strlen(col_default[c]) &&
+			    strncasecmp(hc->s, col_default[c], hc->len) == 0)) {
+				idx[c] = k;
+				break;
+			}
+		}
+		if (idx[c] < 0 && (want != NULL || c == RC_NAME ||
+		    c == RC_ID)) {
+			char have[200] = "";
+
+			for (int k = 0; k < x->n && strlen(have) < 150; k++)
+				snprintf(have + strlen(have), sizeof(have) -
+				    strlen(have), "%s\"%.*s\"", k ? ", " : "",
+				    (int)x->cells[k].len, x->cells[k].s);
+			err_setc(e, ERR_INVALID, "%s:%u: no column \"%s\" (%s)"
+			    " in the header; map it in the rules (columns ="
+			    " { %s = \"...\"; }); the header has %s", path,
+			    hline, want ? want : col_default[c],
+			    col_default[c], col_default[c], have);
+			goto out;
+		}
+	}
+
+	{
+		struct rows_job j1 = { path, spec, r, today, idx, ncols, x, s, e,
+		    0 };
+		char *body = x->p, *end = x->end, *split = NULL;
+		struct recon_csv *x2 = NULL;
+		struct rec_set s2;
+		struct rows_job j2;
+		struct err e2;
+		pthread_t t;
+		bool threaded;
+
+		/* A big file without quotes splits at a line break: its two
+		 * halves are read on two threads. With quotes a line break
+		 * may sit inside a cell, so it is read in one piece. */
+		if (r->threads > 1 && end - body > (8 << 20) &&
+		    memchr(body, '"', (size_t)(end - body)) == NULL &&
+		    (split = memchr(body + (end - body) / 2, '\n',
+		    (size_t)(end - body - (end - body) / 2))) != NULL &&
+		    ++split < end) {
+			unsigned line2 = x->line;
+
+			for (const char *p = body; (p = memchr(p, '\n',
+			    (size_t)(split - p))) != NULL; p++)
+				line2++;
+			x2 = xcalloc(1, sizeof(*x2));
+			recon_csv_init(x2, path, split, (size_t)(end - split),
+			    spec->delimiter, &e2);
+			x2->line = line2;
+			x->end = split;
+			memset(&s2, 0, sizeof(s2));
+			s2.benefits = xcalloc(1, sizeof(*s2.benefits));
+			s2.benefits[0] = xstrdup("");
+			s2.nbenefits = 1;
+			s2.cap = s->cap;
+			s2.r = xmalloc(s2.cap * sizeof(*s2.r));
+			s2.names_cap = (size_t)(end - split) / 3 + 64;
+			s2.names = xmalloc(s2.names_cap);
+			j2 = (struct rows_job){ path, spec, r, today, idx, ncols,
+			    x2, &s2, &e2, 0 };
+			threaded = pthread_create(&t, NULL, rows_thread, &j2) ==
+			    0;
+			if (!threaded)
+				rows_thread(&j2);
+			j1.rc = load_rows(&j1);
+			if (threaded)
+				pthread_join(t, NULL);
+			if (j1.rc == 0 && j2.rc < 0) {
+				*e = e2;
+				j1.rc = -1;
+			}
+			if (j1.rc == 0)
+				set_append(s, &s2);
+			rec_set_free(&s2);
+			free(x2);
+		} else
+			j1.rc = load_rows(&j1);
+		if (j1.rc < 0)
+			goto out;
+	}
 	if (s->n == 0) {
 		err_setc(e, ERR_INVALID, "%s: no records after the header", path);
 		goto out;

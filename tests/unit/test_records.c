@@ -475,6 +475,69 @@ test_malformed_file(void **state)
 	free(path);
 }
 
+/* A file over 8 MB without quotes is read in two halves on two threads:
+ * the result must be the one-thread result, record for record. */
+static void
+test_split_read_same_result(void **state)
+{
+	static const struct rec_spec spec = { .encoding = "UTF-8",
+	    .delimiter = ',', .col = { [RC_BENEFIT] = NULL } };
+	struct rec_set one, two;
+	struct err e;
+	char *path = xasprintf("%s/big.csv", tmpdir), id[19], first[18];
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f, "id,name,birth,benefit,amount,from,to\n");
+	for (int i = 0; i < 120000; i++) {
+		snprintf(first, sizeof(first), "3101041970%02d%02d%03d",
+		    i % 12 + 1, i % 28 + 1, i % 1000);
+		make_id(first, id);
+		if (i % 97 == 0)
+			id[17] = id[17] == '0' ? '1' : '0';   /* an issue */
+		fprintf(f, "%s,%s%s,1970-%02d-%02d,%s,%d.00,2020-01-15,"
+		    "2026-10-15\n", id, i % 2 ? "王" : "李", i % 3 ? "芳" :
+		    "建国", i % 12 + 1, i % 28 + 1, i % 5 == 0 ? "失业保险金" :
+		    "基本养老金", 1000 + i % 500);
+	}
+	assert_true(ftell(f) > 8 << 20);   /* big enough to be split */
+	fclose(f);
+	rec_rules_default(&rules);
+	rules.today = 20261123;
+	rules.threads = 1;
+	assert_int_equal(rec_set_load(path, &spec, &rules, &one, &e), 0);
+	rules.threads = 2;
+	assert_int_equal(rec_set_load(path, &spec, &rules, &two, &e), 0);
+	assert_int_equal(one.n, 120000);
+	assert_int_equal(two.n, one.n);
+	assert_int_equal(two.names_len, one.names_len);
+	assert_memory_equal(two.names, one.names, one.names_len);
+	for (size_t i = 0; i < one.n; i++) {
+		assert_memory_equal(&two.r[i], &one.r[i], offsetof(struct
+		    rec_record, benefit));
+		assert_string_equal(two.benefits[two.r[i].benefit],
+		    one.benefits[one.r[i].benefit]);
+		assert_int_equal(two.r[i].amount, one.r[i].amount);
+	}
+	assert_int_equal(two.nissues, one.nissues);
+	assert_true(one.nissues > 1000);
+	for (size_t i = 0; i < one.nissues; i++) {
+		assert_int_equal(two.issues[i].rec, one.issues[i].rec);
+		assert_int_equal(two.issues[i].line, one.issues[i].line);
+	}
+	/* A malformed row in the second half names its own line. */
+	rec_set_free(&two);
+	f = fopen(path, "a");
+	fprintf(f, "1,2\n");
+	fclose(f);
+	assert_int_equal(rec_set_load(path, &spec, &rules, &two, &e), -1);
+	assert_non_null(strstr(e.msg, "big.csv:120002:"));
+	rec_set_free(&one);
+	rec_set_free(&two);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -490,6 +553,7 @@ main(void)
 		cmocka_unit_test(test_merge_plan),
 		cmocka_unit_test(test_crosscheck_amounts),
 		cmocka_unit_test(test_malformed_file),
+		cmocka_unit_test(test_split_read_same_result),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
