@@ -568,16 +568,18 @@ rows_thread(void *arg)
 	return NULL;
 }
 
-/* Appends the records of b (the second half of a file) to a. */
+/*
+ * Joins b, the second half of a file, to a. b's records were read into
+ * a's own array after the room the first half could need (one record per
+ * line at most), so they move only if the first half had blank lines.
+ */
 static void
-set_append(struct rec_set *a, struct rec_set *b)
+set_join(struct rec_set *a, struct rec_set *b)
 {
 	uint32_t base = (uint32_t)a->names_len, n0 = (uint32_t)a->n;
 
-	if (a->n + b->n > a->cap) {
-		a->cap = a->n + b->n;
-		a->r = xrealloc(a->r, a->cap * sizeof(*a->r));
-	}
+	if (a->r + a->n != b->r)
+		memmove(a->r + a->n, b->r, b->n * sizeof(*b->r));
 	if (a->names_len + b->names_len > a->names_cap) {
 		a->names_cap = a->names_len + b->names_len;
 		a->names = xrealloc(a->names, a->names_cap);
@@ -587,7 +589,6 @@ set_append(struct rec_set *a, struct rec_set *b)
 	for (size_t i = 0; i < b->n; i++) {
 		struct rec_record *x = &a->r[a->n++];
 
-		*x = b->r[i];
 		x->name += base;
 		if (x->benefit != 0)
 			x->benefit = benefit_intern(a, b->benefits[x->benefit],
@@ -602,6 +603,7 @@ set_append(struct rec_set *a, struct rec_set *b)
 		a->issues[a->nissues] = b->issues[i];
 		a->issues[a->nissues++].rec += n0;
 	}
+	b->r = NULL;   /* a's */
 }
 
 int
@@ -731,8 +733,12 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 			s2.benefits = xcalloc(1, sizeof(*s2.benefits));
 			s2.benefits[0] = xstrdup("");
 			s2.nbenefits = 1;
-			s2.cap = s->cap;
-			s2.r = xmalloc(s2.cap * sizeof(*s2.r));
+			/* s->cap is the file's line count: the first half
+			 * takes at most line2 - x->line records, the second
+			 * the rest, so it never grows (and never reallocs a
+			 * pointer into s->r). */
+			s2.r = s->r + (line2 - x->line);
+			s2.cap = s->cap - (line2 - x->line);
 			s2.names_cap = (size_t)(end - split) / 3 + 64;
 			s2.names = xmalloc(s2.names_cap);
 			j2 = (struct rows_job){ path, spec, r, today, idx, ncols,
@@ -749,7 +755,8 @@ rec_set_load(const char *path, const struct rec_spec *spec,
 				j1.rc = -1;
 			}
 			if (j1.rc == 0)
-				set_append(s, &s2);
+				set_join(s, &s2);
+			s2.r = NULL;   /* s's */
 			rec_set_free(&s2);
 			free(x2);
 		} else

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <libconfig.h>
@@ -305,7 +306,6 @@ int rec_crosscheck_write(const char *dir, const struct rec_set *rcp,
     const struct rec_crosscheck *cc, struct err *e);
 
 /* Internal to records/: the writers' helpers. */
-#include <stdio.h>
 /* A CSV cell, quoted when it must be. */
 void rec_csv_cell(FILE *f, const char *s);
 /* dir/.name.tmp for writing; rec_out_close renames it to dir/name. */
