@@ -228,6 +228,10 @@ int rec_write_outputs(const char *dir, const struct rec_set *L,
     const struct rec_set *R, const struct rec_result *res, json_t **summary,
     struct err *e);
 
+/* Adds the issues of one more set (a third registry) to dir/issues.csv. */
+int rec_append_issues(const char *dir, const struct rec_set *s,
+    struct err *e);
+
 /*
  * 参保信息合并: clusters of duplicates in one set. A cluster is merged
  * automatically only when every record in it has the same valid ID, every

@@ -169,3 +169,29 @@ rec_write_outputs(const char *dir, const struct rec_set *L,
 	*summary = j;
 	return 0;
 }
+
+int
+rec_append_issues(const char *dir, const struct rec_set *s, struct err *e)
+{
+	char *path = xasprintf("%s/issues.csv", dir);
+	FILE *f = fopen(path, "a");
+	int rc = 0;
+
+	if (f == NULL) {
+		err_setc(e, ERR_FAIL, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	for (size_t i = 0; i < s->nissues; i++) {
+		rec_csv_cell(f, s->path);
+		fprintf(f, ",%u,", s->issues[i].line);
+		rec_csv_cell(f, s->issues[i].what);
+		fputc('\n', f);
+	}
+	if (ferror(f) | (fclose(f) != 0)) {
+		err_setc(e, ERR_FAIL, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(path);
+	return rc;
+}

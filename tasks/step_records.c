@@ -461,32 +461,44 @@ run_crosscheck(struct step_ctx *ctx, struct records_conf *c,
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < c->nreg; i++) {
-		struct rec_result *res = rec_match(&rcp, &reg[i], &c->rules);
-
-		rec_crosscheck_add(&cc, &rcp, &reg[i], c->reg[i].kind, res);
-		rec_result_free(res);
-	}
-	rec_crosscheck_finish(&cc, &rcp);
-	/* The pairs and issues of the recipients against the first
-	 * registry go in the usual files; the cases are the result. */
 	{
-		struct rec_result *res = rec_match(&rcp, &reg[0], &c->rules);
+		struct rec_result *first = NULL;
 
-		if (rec_write_outputs(outdir, &rcp, &reg[0], res, &summary,
+		for (size_t i = 0; i < c->nreg; i++) {
+			struct rec_result *res = rec_match(&rcp, &reg[i],
+			    &c->rules);
+
+			rec_crosscheck_add(&cc, &rcp, &reg[i], c->reg[i].kind,
+			    res);
+			if (i == 0)
+				first = res;
+			else
+				rec_result_free(res);
+		}
+		rec_crosscheck_finish(&cc, &rcp);
+		/* The pairs and issues of the recipients against the first
+		 * registry go in the usual files; the cases are the
+		 * result. */
+		if (rec_write_outputs(outdir, &rcp, &reg[0], first, &summary,
 		    &e) < 0) {
-			rec_result_free(res);
+			rec_result_free(first);
 			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 			    "%s", e.msg);
 			goto out;
 		}
-		rec_result_free(res);
+		rec_result_free(first);
 	}
 	if (rec_crosscheck_write(outdir, &rcp, &cc, &e) < 0) {
 		rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error", "%s",
 		    e.msg);
 		goto out;
 	}
+	for (size_t i = 1; i < c->nreg; i++)
+		if (rec_append_issues(outdir, &reg[i], &e) < 0) {
+			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+			    "%s", e.msg);
+			goto out;
+		}
 	for (size_t i = 1; i < c->nreg; i++) {
 		char key[32];
 
