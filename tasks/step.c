@@ -10,7 +10,7 @@
 
 extern const struct step_kind step_noop, step_sleep, step_escalate,
     step_file_move, step_notify, step_reconcile, step_reconcile_remember,
-    step_records;
+    step_records, step_records_apply;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -21,6 +21,7 @@ static const struct step_kind *const kinds[] = {
 	&step_reconcile,
 	&step_reconcile_remember,
 	&step_records,
+	&step_records_apply,
 	NULL,
 };
 

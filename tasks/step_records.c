@@ -16,9 +16,11 @@
  * run escalates); a file not there yet is a system error (retried). Every
  * reviewer's item carries the components of its pairs as evidence.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "playbook.h"
@@ -626,4 +628,229 @@ const struct step_kind step_records = {
 	.prepare = records_prepare,
 	.release = records_release,
 	.run = records_run,
+};
+
+/*
+ * "records.apply": the step after a reviewer's approval of a case that
+ * records.match handed over. mode "merge" appends the cluster's merges
+ * (survivor, each other member, the combined periods) to a merge
+ * instructions file; mode "suspend" appends the recipient's next payment
+ * to a suspension list. Both in the formats records.match writes. Each
+ * row names the review item, and a row already there for the item is
+ * not written again, so a re-run after a crash adds nothing twice.
+ */
+struct apply_conf {
+	bool suspend;
+	char *file;              /* template */
+};
+
+static const char *const apply_keys[] = { "mode", "file", NULL };
+
+/* Appends run in parallel on several workers. */
+static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+apply_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
+{
+	struct apply_conf *c = xcalloc(1, sizeof(*c));
+	const char *v;
+
+	*confp = c;
+	if (!config_setting_lookup_string(s, "mode", &v) ||
+	    (strcmp(v, "merge") != 0 && strcmp(v, "suspend") != 0)) {
+		pb_diag_add(d, s, "records.apply needs mode = \"merge\" or"
+		    " \"suspend\"");
+		return -1;
+	}
+	c->suspend = strcmp(v, "suspend") == 0;
+	if (!config_setting_lookup_string(s, "file", &v)) {
+		pb_diag_add(d, s, "records.apply needs file = \"...\" (the"
+		    " merge instructions or the suspension list to add to)");
+		return -1;
+	}
+	c->file = xstrdup(v);
+	return 0;
+}
+
+static void
+apply_release(void *p)
+{
+	struct apply_conf *c = p;
+
+	if (c != NULL)
+		free(c->file);
+	free(c);
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* A CSV cell into buf (quoted when it must be). */
+static void
+cell(char **buf, size_t *len, size_t *cap, const char *s, bool last)
+{
+	size_t need = strlen(s) * 2 + 4;
+
+	if (*len + need + 1 > *cap) {
+		*cap = (*len + need + 1) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	if (strpbrk(s, ",\"\n\r") != NULL) {
+		(*buf)[(*len)++] = '"';
+		for (; *s; s++) {
+			if (*s == '"')
+				(*buf)[(*len)++] = '"';
+			(*buf)[(*len)++] = *s;
+		}
+		(*buf)[(*len)++] = '"';
+	} else {
+		memcpy(*buf + *len, s, strlen(s));
+		*len += strlen(s);
+	}
+	(*buf)[(*len)++] = last ? '\n' : ',';
+	(*buf)[*len] = '\0';
+}
+
+/* Is tag a whole cell somewhere in text? */
+static bool
+has_tag(const char *text, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	for (const char *p = text; (p = strstr(p, tag)) != NULL; p += n)
+		if ((p == text || p[-1] == ',' || p[-1] == '\n') &&
+		    (p[n] == ',' || p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static enum step_result
+apply_run(struct step_ctx *ctx, void *p)
+{
+	struct apply_conf *c = p;
+	json_t *pl = ctx->payload;
+	char *pattern = step_expand(ctx, c->file);
+	char *path = util_path_join(ctx->work_dir, pattern);
+	char *tag = xasprintf("item:%lld", (long long)ctx->item->id);
+	char *rows = NULL, *old = NULL, num[32];
+	size_t len = 0, cap = 0, oldlen = 0, n = 0;
+	enum step_result rc = STEP_OK;
+	struct err e;
+
+	free(pattern);
+	if (c->suspend) {
+		json_t *r = json_object_get(pl, "recipient"), *reasons, *x;
+		char rs[256] = "";
+		size_t i;
+
+		if (!json_is_object(r) || json_object_get(pl, "next_payment") ==
+		    NULL) {
+			rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_case",
+			    "records.apply (suspend) needs the case of"
+			    " benefit-crosscheck: recipient, next_payment");
+			goto out;
+		}
+		reasons = json_object_get(pl, "reasons");
+		json_array_foreach(reasons, i, x)
+			snprintf(rs + strlen(rs), sizeof(rs) - strlen(rs), "%s%s",
+			    i ? ";" : "", json_string_value(x) ?
+			    json_string_value(x) : "");
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
+		    json_object_get(r, "line")));
+		cell(&rows, &len, &cap, num, false);
+		cell(&rows, &len, &cap, jstr(r, "id"), false);
+		cell(&rows, &len, &cap, jstr(r, "name"), false);
+		cell(&rows, &len, &cap, jstr(pl, "next_payment"), false);
+		cell(&rows, &len, &cap, rs, false);
+		cell(&rows, &len, &cap, jstr(pl, "amount_at_risk"), false);
+		cell(&rows, &len, &cap, tag, true);
+		n = 1;
+	} else {
+		json_t *s = json_object_get(pl, "survivor"), *m, *per, *x;
+		char ps[1024] = "";
+		size_t i;
+
+		if (!json_is_object(s) || !json_is_array(json_object_get(pl,
+		    "members"))) {
+			rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_case",
+			    "records.apply (merge) needs the cluster of"
+			    " record-merge: survivor, members");
+			goto out;
+		}
+		per = json_object_get(pl, "combined_periods");
+		json_array_foreach(per, i, x)
+			snprintf(ps + strlen(ps), sizeof(ps) - strlen(ps),
+			    "%s%s~%s", i ? ";" : "", jstr(x, "from"),
+			    jstr(x, "to"));
+		json_array_foreach(json_object_get(pl, "members"), i, m) {
+			if (json_integer_value(json_object_get(m, "line")) ==
+			    json_integer_value(json_object_get(s, "line")) &&
+			    strcmp(jstr(m, "file"), jstr(s, "file")) == 0)
+				continue;
+			cell(&rows, &len, &cap, tag, false);
+			cell(&rows, &len, &cap, "merge", false);
+			snprintf(num, sizeof(num), "%lld", (long long)
+			    json_integer_value(json_object_get(s, "line")));
+			cell(&rows, &len, &cap, num, false);
+			cell(&rows, &len, &cap, jstr(s, "id"), false);
+			cell(&rows, &len, &cap, jstr(s, "name"), false);
+			snprintf(num, sizeof(num), "%lld", (long long)
+			    json_integer_value(json_object_get(m, "line")));
+			cell(&rows, &len, &cap, num, false);
+			cell(&rows, &len, &cap, jstr(m, "id"), false);
+			cell(&rows, &len, &cap, jstr(m, "name"), false);
+			cell(&rows, &len, &cap, ps, true);
+			n++;
+		}
+	}
+	pthread_mutex_lock(&apply_lock);
+	if (access(path, F_OK) == 0 && (old = util_read_file(path, &oldlen,
+	    &e)) == NULL) {
+		rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error", "%s",
+		    e.msg);
+	} else if (old != NULL && has_tag(old, tag)) {
+		/* Written by an earlier run of this step: nothing to add. */
+	} else if (n > 0) {
+		const char *header = c->suspend ?
+		    "line,id,name,next_payment,reasons,amount_at_risk,review\n" :
+		    "cluster,action,survivor_line,survivor_id,survivor_name,"
+		    "merged_line,merged_id,merged_name,combined_periods\n";
+		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+		char *text = xasprintf("%s%s%s", old ? old : "", old ? "" :
+		    header, rows);
+
+		if (slash != NULL)
+			*slash = '\0';
+		if ((slash != NULL && util_mkdir_p(dir, 0755, &e) < 0) ||
+		    util_write_file_atomic(path, text, strlen(text), 0644,
+		    &e) < 0)
+			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+			    "%s", e.msg);
+		free(text);
+		free(dir);
+	}
+	pthread_mutex_unlock(&apply_lock);
+	if (rc == STEP_OK)
+		ctx->output = json_pack("{s:s,s:I}", "file", path, "rows",
+		    (json_int_t)n);
+out:
+	free(old);
+	free(rows);
+	free(tag);
+	free(path);
+	return rc;
+}
+
+const struct step_kind step_records_apply = {
+	.name = "records.apply",
+	.summary = "adds a reviewer-approved merge or suspension to its file",
+	.keys = apply_keys,
+	.prepare = apply_prepare,
+	.release = apply_release,
+	.run = apply_run,
 };

@@ -199,6 +199,22 @@ try:
                 "四比对: with the components, the registry record and the amount as evidence",
                 it["payload"])
 
+        # a reviewer confirms one fuzzy hit: its next payment is suspended
+        e0 = esc[0]
+        st, _ = dm.api("POST", f"/api/v1/escalations/{e0['id']}/decide",
+                       {"decision": "approve", "by": "reviewer"})
+        t.eq(st, 200, "四比对: a reviewer approves a fuzzy hit")
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{e0['item']}")[1]["state"] == "done",
+                    10, "approved case done")
+        case = dm.api("GET", f"/api/v1/items/{e0['item']}")[1]["payload"]
+        path = os.path.join(dm.state, "reports", "records", "crosscheck", "approved-suspensions.csv")
+        with open(path, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        t.check(len(rows) == 1 and rows[0]["line"] == str(case["recipient"]["line"]) and
+                rows[0]["next_payment"] == case["next_payment"] and
+                rows[0]["review"] == f"item:{e0['item']}",
+                "四比对: and the next payment goes on the approved suspension list", rows)
+
         # 参保信息合并
         drop("records-merge", os.path.join(dx, "insured.csv"), "register-2026-11.csv")
         run = dm.wait_for(lambda: (lambda r: r if r and r["state"] == "done" else None)(
@@ -229,6 +245,23 @@ try:
         t.check(it["payload"]["links"] and "components" in it["payload"]["links"][0] and
                 it["payload"]["survivor"]["line"], "合并: with the survivor and the links' components",
                 it["payload"])
+
+        # a reviewer confirms one fuzzy duplicate: the merge is written
+        e0 = [x for x in esc if x["reason"] == "duplicate_review"][0]
+        st, _ = dm.api("POST", f"/api/v1/escalations/{e0['id']}/decide",
+                       {"decision": "approve", "by": "reviewer"})
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{e0['item']}")[1]["state"] == "done",
+                    10, "approved cluster done")
+        cl = dm.api("GET", f"/api/v1/items/{e0['item']}")[1]["payload"]
+        with open(os.path.join(dm.state, "reports", "records", "merge", "approved-merges.csv"),
+                  encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        t.check(st == 200 and len(rows) == len(cl["members"]) - 1 and
+                all(r["survivor_line"] == str(cl["survivor"]["line"]) and
+                    r["cluster"] == f"item:{e0['item']}" for r in rows) and
+                {r["merged_line"] for r in rows} ==
+                {str(m["line"]) for m in cl["members"]} - {str(cl["survivor"]["line"])},
+                "合并: an approved cluster's merges are written with its survivor", rows)
 
         # a malformed recipients file escalates the run with file:line
         with open(os.path.join(dx, "recipients.csv"), encoding="utf-8") as f:

@@ -419,7 +419,8 @@ test_check_file_counts_and_prints(void **state)
 	    " '_' and '.' (at most 64)\n"
 	    "%s:3: \"concurrency\" is 0; it must be between 1 and 1000\n"
 	    "%s:5: unknown step kind \"nope\" (known: noop, sleep, escalate,"
-	    " file.move, notify, reconcile, reconcile.remember, records.match)\n",
+	    " file.move, notify, reconcile, reconcile.remember, records.match,"
+	    " records.apply)\n",
 	    path, path, path);
 	assert_string_equal(text, want);
 	free(want);
