@@ -162,14 +162,15 @@ for pb in ("benefit-crosscheck", "record-merge"):
     for it in get(f"/api/v1/items?playbook={pb}")["items"]:
         item = get(f"/api/v1/items/{it['id']}")
         out = (item.get("steps") or [{}])[0].get("output") or {}
+        name = (item.get("payload") or {}).get("name", item["key"])
         if pb == "benefit-crosscheck":
-            print(f"  四比对 {item['key']}: {out.get('cases')} case(s) among"
+            print(f"  四比对 {name}: {out.get('cases')} case(s) among"
                   f" {out.get('left', {}).get('records')} recipients; {out.get('suspended')}"
                   f" suspended (exact ID), {out.get('for_review')} for review;"
                   f" {out.get('total_at_risk')} yuan at risk")
             print(f"         suspension list {out.get('suspension_list')}")
         else:
-            print(f"  参保信息合并 {item['key']}: {out.get('clusters')} duplicate cluster(s) among"
+            print(f"  参保信息合并 {name}: {out.get('clusters')} duplicate cluster(s) among"
                   f" {out.get('left', {}).get('records')} records; {out.get('auto_merged')} merged,"
                   f" {out.get('for_review')} for review, {out.get('double_enrolment')}"
                   f" possible double enrolment(s)")
