@@ -2062,6 +2062,31 @@ static const struct option o_reconcile[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* records match (daemon/ctl_records.c): --left and --right ride on the
+ * reconcile options' slots, --self on --all's. */
+int ctl_records_match(const char *left, const char *right, const char *rules,
+    const char *out, bool self, bool json);
+
+static int
+cmd_records_match(struct ctl *c, struct args *a)
+{
+	if (a->nbank > 1) {
+		errorx("records match: one --left file");
+		return CTL_USAGE;
+	}
+	return ctl_records_match(a->nbank ? a->bank[0] : NULL, a->ledger,
+	    a->rules, a->out, a->all, c->json);
+}
+
+static const struct option o_records_match[] = {
+	{ "left", required_argument, NULL, OPT_BANK },
+	{ "right", required_argument, NULL, OPT_LEDGER },
+	{ "rules", required_argument, NULL, OPT_RULES },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "self", no_argument, NULL, OPT_ALL },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option o_audit_export[] = {
 	{ "after", required_argument, NULL, OPT_AFTER },
 	{ NULL, 0, NULL, 0 },
@@ -2243,6 +2268,29 @@ static const struct cmd cmds[] = {
 	  "exit status: 0 everything matched and the statement ties, 4 there\n"
 	  "are differences (see the report), 1 a file could not be read.\n",
 	  o_reconcile, 0, 0, cmd_reconcile },
+	{ "records", "match", "", "records match --left FILE (--right FILE |"
+	  " --self) --rules FILE [--out DIR]",
+	  "match two record sets, or one against itself (no daemon needed)",
+	  "Runs clerk's record-matching engine (参保信息合并, 四比对) on two\n"
+	  "CSV record sets, or on one against itself with --self, without the\n"
+	  "daemon: normalises IDs (15 -> 18 digits), names and dates, looks\n"
+	  "candidates up by blocks (never all pairs), scores each pair with its\n"
+	  "components and decides auto, review or no-match by the thresholds.\n"
+	  "Writes pairs.csv, issues.csv (rows with an invalid ID or date, still\n"
+	  "matched) and result.json to DIR and prints a summary. The rules file\n"
+	  "(libconfig) maps the columns and sets blocking and thresholds; see\n"
+	  "docs/clerkctl.md and playbooks/README.md.\n"
+	  "\n"
+	  "options:\n"
+	  "  --left FILE    the first record set (CSV, UTF-8 or GBK)\n"
+	  "  --right FILE   the second record set\n"
+	  "  --self         match --left against itself (duplicates)\n"
+	  "  --rules FILE   the rules (columns, blocking, thresholds)\n"
+	  "  --out DIR      where the report goes (default records-report)\n"
+	  "\n"
+	  "exit status: 0 done and no pair needs a reviewer, 4 some pairs are\n"
+	  "for review (see pairs.csv), 1 a file could not be read.\n",
+	  o_records_match, 0, 0, cmd_records_match },
 	{ "user", "hash", "", "user hash",
 	  "a password hash for the users file (no daemon needed)",
 	  "Reads a password from standard input (asked twice, without echo,\n"

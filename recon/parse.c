@@ -339,6 +339,26 @@ to_utf8(const char *path, char *buf, size_t len, const char *encoding,
 	return 0;
 }
 
+char *
+recon_read_text(const char *path, const char *encoding, size_t *lenp,
+    struct err *e)
+{
+	char *buf, *text;
+	size_t len, tlen;
+
+	if ((buf = read_all(path, &len, e)) == NULL)
+		return NULL;
+	if (to_utf8(path, buf, len, encoding ? encoding : "", &text, &tlen,
+	    e) < 0) {
+		free(buf);
+		return NULL;
+	}
+	if (text != buf)
+		free(buf);
+	*lenp = tlen;
+	return text;
+}
+
 enum format { FMT_CSV, FMT_CAMT, FMT_MT940 };
 
 static int

@@ -13,22 +13,8 @@
 
 #include "recon.h"
 
-#define MAX_CELLS 256
+#define MAX_CELLS RECON_CSV_MAX_CELLS
 
-struct cell {
-	char *s;
-	size_t len;
-};
-
-struct csv {
-	const char *path;
-	char *p, *end;
-	char delim;
-	unsigned line;           /* line of p */
-	struct cell cells[MAX_CELLS];
-	int n;
-	struct err *e;
-};
 
 enum col { C_DATE, C_VDATE, C_AMOUNT, C_DEBIT, C_CREDIT, C_FLAG, C_REF,
     C_CP, C_TEXT, C_BATCH, C_ACCOUNT, C_BALANCE, C_N };
@@ -38,7 +24,7 @@ static const char *const col_default[C_N] = { "date", "value_date", "amount",
     "account", "balance" };
 
 static void
-trim(struct cell *c)
+trim(struct recon_cell *c)
 {
 	while (c->len > 0 && (c->s[0] == ' ' || c->s[0] == '\t')) {
 		c->s++;
@@ -76,10 +62,24 @@ cell_end(char *p, char *end, char delim)
 	return p;
 }
 
-/* Reads one record into x->cells; 0 at the end, 1 with a record, -1 on a
- * broken one. */
-static int
-next_record(struct csv *x, unsigned *line)
+void
+recon_csv_init(struct recon_csv *x, const char *path, char *buf, size_t len,
+    char delim, struct err *e)
+{
+	x->path = path;
+	x->p = buf;
+	x->end = buf + len;
+	x->delim = delim ? delim : ',';
+	x->line = 1;
+	x->n = 0;
+	x->e = e;
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		x->p += 3;
+}
+
+/* The record reader is shared with records/ (recon.h). */
+int
+recon_csv_next(struct recon_csv *x, unsigned *line)
 {
 	char *p = x->p, *end = x->end;
 
@@ -88,7 +88,7 @@ next_record(struct csv *x, unsigned *line)
 	*line = x->line;
 	x->n = 0;
 	for (;;) {
-		struct cell *c;
+		struct recon_cell *c;
 
 		if (x->n == MAX_CELLS) {
 			err_setc(x->e, ERR_INVALID, "%s:%u: more than %d cells"
@@ -160,7 +160,7 @@ next_record(struct csv *x, unsigned *line)
 
 /* A value for a message: at most 60 bytes, cut on a character. */
 static void
-show(const struct cell *c, char *out, size_t size)
+show(const struct recon_cell *c, char *out, size_t size)
 {
 	size_t n = c->len < 60 ? c->len : 60;
 
@@ -266,8 +266,8 @@ all_digits(const char *s)
 }
 
 static int
-bad_cell(struct csv *x, unsigned line, const char *what, const char *colname,
-    const struct cell *c)
+bad_cell(struct recon_csv *x, unsigned line, const char *what, const char *colname,
+    const struct recon_cell *c)
 {
 	char v[80];
 
@@ -286,7 +286,7 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 	    spec->col_amount, spec->col_debit, spec->col_credit, spec->col_flag,
 	    spec->col_ref, spec->col_counterparty, spec->col_text,
 	    spec->col_batch, spec->col_account, spec->col_balance };
-	struct csv *x = xcalloc(1, sizeof(*x));
+	struct recon_csv *x = xcalloc(1, sizeof(*x));
 	int idx[C_N], ncols = -1, rc = -1, r;
 	char colname[C_N][64];
 	struct datefmt df;
@@ -304,20 +304,13 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 	recon_day day1 = 0, dayl = 0;
 	size_t nrows = 0;
 
-	x->path = path;
-	x->p = buf;
-	x->end = buf + len;
-	x->delim = spec->delimiter ? spec->delimiter : ',';
-	x->line = 1;
-	x->e = e;
-	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-		x->p += 3;
+	recon_csv_init(x, path, buf, len, spec->delimiter, e);
 	datefmt_compile(spec->date_format ? spec->date_format : "%Y-%m-%d",
 	    &df);
 
 	/* The header: the last of header_rows names the columns. */
 	for (int h = 0; h < spec->header_rows; h++) {
-		if ((r = next_record(x, &hline)) < 0)
+		if ((r = recon_csv_next(x, &hline)) < 0)
 			goto out;
 		if (r == 0) {
 			err_setc(e, ERR_INVALID, "%s: no statement lines (the"
@@ -368,7 +361,7 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 			continue;
 		}
 		for (int k = 0; k < x->n; k++) {
-			const struct cell *hc = &x->cells[k];
+			const struct recon_cell *hc = &x->cells[k];
 
 			if (names[c] != NULL ? (hc->len == strlen(names[c]) &&
 			    memcmp(hc->s, names[c], hc->len) == 0) :
@@ -401,8 +394,8 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 		}
 	}
 
-	while ((r = next_record(x, &line)) > 0) {
-		struct cell *cl = x->cells;
+	while ((r = recon_csv_next(x, &line)) > 0) {
+		struct recon_cell *cl = x->cells;
 		struct recon_line *l;
 		int64_t amount, v;
 		recon_day day;
@@ -431,7 +424,7 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 			}
 
 		/* date */
-		struct cell *dc = &cl[idx[C_DATE]];
+		struct recon_cell *dc = &cl[idx[C_DATE]];
 		if (dc->len == lastdatelen && lastday >= 0 &&
 		    memcmp(dc->s, lastdate, dc->len) == 0) {
 			day = lastday;
@@ -464,7 +457,7 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 				goto out;
 			}
 			if (spec->sign == SIGN_FLAG) {
-				struct cell *fc = &cl[idx[C_FLAG]];
+				struct recon_cell *fc = &cl[idx[C_FLAG]];
 
 				if (fc->len == 0) {
 					bad_cell(x, line, "empty debit/credit"
@@ -477,7 +470,7 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 			}
 			break;
 		case SIGN_DEBIT_CREDIT: {
-			struct cell *d = &cl[idx[C_DEBIT]], *c = &cl[idx[C_CREDIT]];
+			struct recon_cell *d = &cl[idx[C_DEBIT]], *c = &cl[idx[C_CREDIT]];
 			int64_t dv = 0, cv = 0;
 			bool hasd = d->len > 0 && !(d->len == 1 && d->s[0] == '-');
 			bool hasc = c->len > 0 && !(c->len == 1 && c->s[0] == '-');
@@ -546,7 +539,7 @@ recon_parse_csv(const char *path, char *buf, size_t len,
 			l->batch = recon_arena_strdup(&side->arena,
 			    cl[idx[C_BATCH]].s, cl[idx[C_BATCH]].len);
 		if (idx[C_ACCOUNT] >= 0 && cl[idx[C_ACCOUNT]].len > 0) {
-			struct cell *ac = &cl[idx[C_ACCOUNT]];
+			struct recon_cell *ac = &cl[idx[C_ACCOUNT]];
 
 			if (st->account == NULL) {
 				st->account = xstrndup(ac->s, ac->len);

@@ -127,6 +127,40 @@ int recon_parse_file(const char *path, const struct recon_csv_spec *spec,
 const char *recon_ref_normalise(struct recon_arena *a, const char *ref,
     size_t len);
 
+/*
+ * Shared with records/ (record matching reads the same exports):
+ * the whole file made UTF-8 (checked when encoding is "" or "UTF-8",
+ * converted with iconv otherwise), NUL-terminated and writable; free()
+ * it. Errors name the file and the line of a bad byte.
+ */
+char *recon_read_text(const char *path, const char *encoding, size_t *len,
+    struct err *e);
+
+/* An RFC 4180 reader over such a buffer: cells are unquoted in place. */
+#define RECON_CSV_MAX_CELLS 256
+
+struct recon_cell {
+	char *s;
+	size_t len;
+};
+
+struct recon_csv {
+	const char *path;
+	char *p, *end;
+	char delim;
+	unsigned line;           /* line of p */
+	struct recon_cell cells[RECON_CSV_MAX_CELLS];
+	int n;
+	struct err *e;
+};
+
+/* Skips a UTF-8 BOM; delim 0 means ','. */
+void recon_csv_init(struct recon_csv *x, const char *path, char *buf,
+    size_t len, char delim, struct err *e);
+/* Reads one record into x->cells (trimmed), its first line in *line;
+ * 0 at the end, 1 with a record, -1 on a broken one (x->e says where). */
+int recon_csv_next(struct recon_csv *x, unsigned *line);
+
 /* Internal to recon_parse_file and its per-format parsers (parse*.c). */
 
 /* What one file says about its statement; merged into the side. */

@@ -57,8 +57,12 @@ esc_run(struct step_ctx *ctx, void *p)
 {
 	struct esc_conf *c = p;
 	char *msg = step_expand(ctx, c->message);
+	/* A template too: items spawned for reviewers carry their own
+	 * reason (records.match: double enrolment, a fuzzy registry hit). */
+	char *reason = step_expand(ctx, c->reason);
 
-	step_fail(ctx, STEP_ESCALATE, c->reason, "%s", msg);
+	step_fail(ctx, STEP_ESCALATE, reason, "%s", msg);
+	free(reason);
 	free(msg);
 	ctx->context = json_pack("{s:O}", "payload", ctx->payload);
 	return STEP_ESCALATE;
