@@ -9,7 +9,8 @@
 #include "playbook.h"
 
 extern const struct step_kind step_noop, step_sleep, step_escalate,
-    step_file_move, step_notify, step_reconcile, step_reconcile_remember;
+    step_file_move, step_notify, step_reconcile, step_reconcile_remember,
+    step_ocr_check;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -19,6 +20,7 @@ static const struct step_kind *const kinds[] = {
 	&step_notify,
 	&step_reconcile,
 	&step_reconcile_remember,
+	&step_ocr_check,
 	NULL,
 };
 
