@@ -347,7 +347,9 @@ recognise_page(void *api, struct page *pg, const struct ocr_template *t,
 	if (ocr_page_recognise(api, pg->pix, t->deadline_ms, &pg->pt,
 	    &o->recognise_ms, e) < 0)
 		return -1;
-	if (pg->pt.mean_conf >= t->quality.min_confidence)
+	/* A blurred page reads poorly either way up; it escalates anyway. */
+	if (pg->pt.mean_conf >= t->quality.min_confidence ||
+	    pg->q.blur < t->quality.min_blur)
 		return 0;
 	/* OSD is unsure on sparse forms; Tesseract's own confidence on the
 	 * page turned over settles 180 degrees. */

@@ -418,7 +418,7 @@ ocr_template_load(const char *file, struct err *e)
 		    &t->quality.min_confidence);
 		get_num(&l, g, "field_confidence", 0, 100, &field_conf);
 	}
-	t->pre.deskew = t->pre.scale = t->pre.border = true;
+	t->pre.deskew = t->pre.scale = true;
 	if ((g = config_setting_get_member(root, "preprocess")) != NULL &&
 	    known_keys(&l, g, pkeys, "preprocess")) {
 		get_bool(&l, g, "deskew", &t->pre.deskew);
@@ -434,7 +434,7 @@ ocr_template_load(const char *file, struct err *e)
 			tfail(&l, config_setting_get_member(root, "bad_input"),
 			    "bad_input must be \"reject\" or \"escalate\"");
 	}
-	t->deadline_ms = 60000;
+	t->deadline_ms = 20000;
 	if ((s = get_str(&l, root, "deadline", false)) != NULL) {
 		int64_t ms;
 		struct err de;

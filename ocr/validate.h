@@ -101,7 +101,7 @@ struct ocr_vresult {
 	                                 amount_cn too is given as "1234.50"); the text as read when it did not parse */
 	char code[48];                /* reason code, e.g. "cn_id.check", "uscc.check", "date.after_today", "match.name" */
 	char message[256];            /* for the applicant/reviewer, Chinese + English is fine */
-	bool folded;                  /* the match held only after confusable folding */
+	bool folded;                  /* look-alike folding (O→0 ...) was needed, for the value or the match */
 };
 
 /*
