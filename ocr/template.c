@@ -47,6 +47,10 @@ static bool
 known_keys(struct tload *l, const config_setting_t *g,
     const char *const *keys, const char *what)
 {
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		tfail(l, g, "%s must be a group: { key = value; ... }", what);
+		return false;
+	}
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(m);
@@ -380,7 +384,9 @@ ocr_template_load(const char *file, struct err *e)
 	t->min_pages = 1;
 	t->max_pages = 1;
 	ocr_limits_default(&t->limits);
-	if ((g = config_setting_get_member(root, "pages")) != NULL) {
+	if ((g = config_setting_get_member(root, "pages")) != NULL &&
+	    known_keys(&l, g, (const char *const[]){ "min", "max", NULL },
+	    "pages")) {
 		if (get_num(&l, g, "min", 0, 1000, &v))
 			t->min_pages = (int)v;
 		if (get_num(&l, g, "max", 1, 1000, &v))

@@ -128,10 +128,19 @@ try:
         shutil.copy(os.path.join(fixtures, name), os.path.join(inbox, "." + name))
         os.rename(os.path.join(inbox, "." + name), os.path.join(inbox, name))
 
+    names = {}
+
     def items():
         st, body = d.api("GET", "/api/v1/items?playbook=docs")
-        return {json.loads(i["payload"])["name"] if isinstance(i.get("payload"), str)
-                else i["payload"]["name"]: i for i in body.get("items", [])}
+        out = {}
+        for i in body.get("items", []):
+            if i["id"] not in names:
+                st, full = d.api("GET", f"/api/v1/items/{i['id']}")
+                p = full.get("payload") if st == 200 else None
+                p = json.loads(p) if isinstance(p, str) else (p or {})
+                names[i["id"]] = p.get("name", "?")
+            out[names[i["id"]]] = i
+        return out
 
     def settled():
         it = items()
