@@ -534,108 +534,151 @@ field_json(const struct ocr_tfield *f, const struct hit *h,
 	return o;
 }
 
+/*
+ * Tesseract's chi_sim reads the rarer capital numerals as look-alikes:
+ * 仟 as 什, 叁 as 参 (itself a variant of 叁 seen on real forms). Folded
+ * only in amount_cn fields, whose value must then agree with the figures.
+ */
+static void
+fold_capital_numerals(char *s)
+{
+	static const char *const map[][2] = { { "什", "仟" }, { "参", "叁" },
+	    { "圆", "元" } };
+	char *p;
+
+	/* Each pair is 3 bytes in UTF-8: replaced in place. */
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		while ((p = strstr(s, map[i][0])) != NULL)
+			memcpy(p, map[i][1], strlen(map[i][1]));
+}
+
+struct fstate {
+	struct hit h;
+	struct ocr_vresult vr;
+	double conf;
+	bool low;
+	bool confirmed;           /* agrees with the figures or the case */
+};
+
 static void
 check_fields(const struct ocr_template *t, struct page *pages, int np,
     bool any_poor, struct ocr_check_opts *o, struct verdict *v, json_t *out)
 {
-	struct ocr_vresult *vr = xcalloc(t->nfields, sizeof(*vr));
+	struct fstate *fs = xcalloc(t->nfields, sizeof(*fs));
 	json_t *fields = json_array();
 
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct ocr_tfield *f = &t->fields[i];
-		struct hit h;
-		double conf;
-		bool low;
+		struct hit *h = &fs[i].h;
 
-		memset(&h, 0, sizeof(h));
-		for (int p = 0; p < np && !h.found; p++) {
+		for (int p = 0; p < np && !h->found; p++) {
 			if (!pages[p].recognised || (f->page > 0 &&
 			    f->page != p + 1))
 				continue;
 			if (f->locate == OCR_LOC_LABEL)
-				locate_label(t, f, &pages[p].pt, p, &h);
+				locate_label(t, f, &pages[p].pt, p, h);
 			else if (f->locate == OCR_LOC_ZONE)
 				locate_zone(f, &pages[p].pt, p,
 				    (int)pixGetWidth(pages[p].pix),
-				    (int)pixGetHeight(pages[p].pix), &h);
+				    (int)pixGetHeight(pages[p].pix), h);
 			else
-				locate_pattern(f, &pages[p].pt, p, &h);
+				locate_pattern(f, &pages[p].pt, p, h);
 		}
-		ocr_validate_field(&f->spec, h.found ? h.raw : "", o->payload,
-		    o->today, &vr[i]);
+		if (f->spec.type == OCR_F_AMOUNT_CN)
+			fold_capital_numerals(h->raw);
+		ocr_validate_field(&f->spec, h->found ? h->raw : "", o->payload,
+		    o->today, &fs[i].vr);
 		/* An identifier is only as sure as its least sure character:
 		 * one misread digit makes another person's ID. */
-		conf = is_identifier(f->spec.type) ? h.sym_conf : h.word_conf;
-		low = h.found && conf < f->spec.min_confidence;
-		if (low) {
-			if (vr[i].status == OCR_FS_OK ||
-			    vr[i].status == OCR_FS_WARNING)
-				vr[i].status = OCR_FS_LOW_CONFIDENCE;
-			/* A misread is not the applicant's fault. */
-			if (vr[i].severity != OCR_SEV_ESCALATE) {
-				vr[i].severity = OCR_SEV_ESCALATE;
-				snprintf(vr[i].code, sizeof(vr[i].code),
-				    "field.low_confidence");
-			}
-			snprintf(vr[i].message + strlen(vr[i].message),
-			    sizeof(vr[i].message) - strlen(vr[i].message),
-			    "%s识别置信度低 confidence %.0f < %.0f",
-			    vr[i].message[0] ? "; " : "", conf,
-			    f->spec.min_confidence);
-		}
-		/* Blank is the applicant's to fix; unread is not: a label or
-		 * pattern we did not find may be a misread, and a poor page
-		 * may hide what was written. */
-		if (vr[i].status == OCR_FS_MISSING && vr[i].severity ==
-		    OCR_SEV_REJECT && (any_poor || f->locate == OCR_LOC_PATTERN ||
-		    (f->locate == OCR_LOC_LABEL && !h.label_found))) {
-			vr[i].severity = OCR_SEV_ESCALATE;
-			snprintf(vr[i].code, sizeof(vr[i].code), "%s",
-			    any_poor ? "field.unreadable" : "field.not_found");
-		}
-		if (vr[i].severity >= OCR_SEV_ESCALATE)
-			reason_add(v, vr[i].severity, vr[i].status ==
-			    OCR_FS_MISSING ? "field.missing" : vr[i].status ==
-			    OCR_FS_MISMATCH ? "field.mismatch" : vr[i].status ==
-			    OCR_FS_LOW_CONFIDENCE ? "field.low_confidence" :
-			    "field.invalid", f->spec.name, "%s: %s (%s)",
-			    f->spec.label ? f->spec.label : f->spec.name,
-			    vr[i].message, vr[i].code);
-		json_array_append_new(fields, field_json(f, &h, &vr[i], conf));
+		fs[i].conf = is_identifier(f->spec.type) ? h->sym_conf :
+		    h->word_conf;
+		fs[i].low = h->found && fs[i].conf < f->spec.min_confidence;
+		/* Read exactly as the case has it (no confusable folded): a
+		 * misread that lands on the expected value is not a risk
+		 * worth a reviewer's time. Folded matches stay unsure. */
+		if (f->spec.match != NULL && fs[i].vr.status == OCR_FS_OK &&
+		    !fs[i].vr.folded)
+			fs[i].confirmed = true;
 	}
-	/* 大写金额 against the figures on the same document. */
+	/* 大写金额 against the figures on the same document: agreement of
+	 * two readings is surer than either's confidence; disagreement is a
+	 * person's to look at. */
 	for (size_t i = 0; i < t->nfields; i++) {
 		const char *cc = t->fields[i].spec.cross_check;
 		int64_t a, b;
 
-		if (cc == NULL || vr[i].status != OCR_FS_OK)
+		if (cc == NULL || fs[i].vr.status != OCR_FS_OK)
 			continue;
 		for (size_t j = 0; j < t->nfields; j++) {
 			if (strcmp(t->fields[j].spec.name, cc) != 0 ||
-			    vr[j].status != OCR_FS_OK)
+			    fs[j].vr.status != OCR_FS_OK || fs[j].low)
 				continue;
-			if (ocr_parse_amount_cn(vr[i].value, &a) < 0 &&
-			    ocr_parse_amount(vr[i].value, &a) < 0)
+			if (ocr_parse_amount_cn(fs[i].vr.value, &a) < 0 &&
+			    ocr_parse_amount(fs[i].vr.value, &a) < 0)
 				continue;
-			if (ocr_parse_amount(vr[j].value, &b) < 0)
+			if (ocr_parse_amount(fs[j].vr.value, &b) < 0)
 				continue;
-			if (a != b) {
-				json_t *fj = json_array_get(fields, i);
+			if (a == b) {
+				fs[i].confirmed = true;
+				continue;
+			}
+			fs[i].vr.status = OCR_FS_INVALID;
+			fs[i].vr.severity = OCR_SEV_ESCALATE;
+			snprintf(fs[i].vr.code, sizeof(fs[i].vr.code),
+			    "amount_cn.cross_check");
+			{
 				char sa[32], sb[32];
 
 				ocr_format_amount(a, sa, sizeof(sa));
 				ocr_format_amount(b, sb, sizeof(sb));
-				json_object_set_new(fj, "status",
-				    json_string("invalid"));
-				reason_add(v, OCR_SEV_ESCALATE,
-				    "amount_cn.cross_check", t->fields[i].spec.name,
+				snprintf(fs[i].vr.message, sizeof(fs[i].vr.message),
 				    "大写金额与小写金额不符 the amount in words (%s)"
 				    " differs from %s (%s)", sa, cc, sb);
 			}
 		}
 	}
+	for (size_t i = 0; i < t->nfields; i++) {
+		const struct ocr_tfield *f = &t->fields[i];
+		struct ocr_vresult *vr = &fs[i].vr;
+
+		if (fs[i].low && !fs[i].confirmed) {
+			if (vr->status == OCR_FS_OK || vr->status == OCR_FS_WARNING)
+				vr->status = OCR_FS_LOW_CONFIDENCE;
+			/* A misread is not the applicant's fault. */
+			if (vr->severity != OCR_SEV_ESCALATE) {
+				vr->severity = OCR_SEV_ESCALATE;
+				snprintf(vr->code, sizeof(vr->code),
+				    "field.low_confidence");
+			}
+			snprintf(vr->message + strlen(vr->message),
+			    sizeof(vr->message) - strlen(vr->message),
+			    "%s识别置信度低 confidence %.0f < %.0f",
+			    vr->message[0] ? "; " : "", fs[i].conf,
+			    f->spec.min_confidence);
+		}
+		/* Blank is the applicant's to fix; unread is not: a label or
+		 * pattern we did not find may be a misread, and a poor page
+		 * may hide what was written. */
+		if (vr->status == OCR_FS_MISSING && vr->severity ==
+		    OCR_SEV_REJECT && (any_poor || f->locate == OCR_LOC_PATTERN ||
+		    (f->locate == OCR_LOC_LABEL && !fs[i].h.label_found))) {
+			vr->severity = OCR_SEV_ESCALATE;
+			snprintf(vr->code, sizeof(vr->code), "%s",
+			    any_poor ? "field.unreadable" : "field.not_found");
+		}
+		if (vr->severity >= OCR_SEV_ESCALATE)
+			reason_add(v, vr->severity, vr->status ==
+			    OCR_FS_MISSING ? "field.missing" : vr->status ==
+			    OCR_FS_MISMATCH ? "field.mismatch" : vr->status ==
+			    OCR_FS_LOW_CONFIDENCE ? "field.low_confidence" :
+			    "field.invalid", f->spec.name, "%s: %s (%s)",
+			    f->spec.label ? f->spec.label : f->spec.name,
+			    vr->message, vr->code);
+		json_array_append_new(fields, field_json(f, &fs[i].h, vr,
+		    fs[i].conf));
+	}
 	json_object_set_new(out, "fields", fields);
-	free(vr);
+	free(fs);
 }
 
 static const char *
