@@ -674,6 +674,75 @@ get_static(struct daemon *d, struct evhttp_request *req, const char *name)
 	free(data);
 }
 
+/*
+ * GET /api/v1/items/ID/artifacts/NAME: what a step wrote for the item
+ * under WORK_DIR/artifacts/ID/ (the OCR check's page images). Plain
+ * names only - no '/', no leading dot, no ".." - so no request can leave
+ * the item's folder.
+ */
+static void
+get_artifact(struct daemon *d, struct evhttp_request *req, int64_t id,
+    const char *name, const struct auth_who *who)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".png", "image/png" }, { ".jpg", "image/jpeg" },
+		{ ".json", "application/json" }, { ".pdf", "application/pdf" },
+		{ ".txt", "text/plain; charset=utf-8" },
+		{ ".html", "text/html; charset=utf-8" },
+	};
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *type = "application/octet-stream";
+	size_t len, n = strlen(name);
+	struct evbuffer *buf;
+	char *path, *data;
+	bool ok = n > 0 && name[0] != '.' && strstr(name, "..") == NULL;
+	json_t *it;
+	struct err e;
+
+	for (const char *p = name; ok && *p != '\0'; p++)
+		ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
+		    *p == '_';
+	if (!ok) {
+		reply_err(req, ERR_INVALID, "an artifact name is letters, digits,"
+		    " '.', '-' and '_', not starting with '.'");
+		return;
+	}
+	err_clear(&e);
+	if ((it = queue_item_get(d->q, id, &e)) == NULL) {
+		reply_e(req, &e);
+		return;
+	}
+	json_decref(it);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		size_t el = strlen(types[i].ext);
+
+		if (n > el && strcmp(name + n - el, types[i].ext) == 0)
+			type = types[i].type;
+	}
+	path = xasprintf("%s/artifacts/%lld/%s", d->cfg.work_dir,
+	    (long long)id, name);
+	data = util_read_file(path, &len, NULL);
+	free(path);
+	if (data == NULL) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "item %lld has no artifact %s",
+		    (long long)id, name);
+		reply_err(req, ERR_NOTFOUND, msg);
+		return;
+	}
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Cache-Control", "private, no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy", "default-src 'none';"
+	    " sandbox");
+	buf = evbuffer_new();
+	evbuffer_add(buf, data, len);
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+	free(data);
+}
+
 static void
 route(struct evhttp_request *req, void *arg)
 {
@@ -789,6 +858,8 @@ route(struct evhttp_request *req, void *arg)
 				reply_e(req, &e);
 			else
 				reply_json(req, 200, mask_for(&who, it));
+		} else if (get && strncmp(rest, "artifacts/", 10) == 0) {
+			get_artifact(d, req, id, rest + 10, &who);
 		} else if (post && (strcmp(rest, "retry") == 0 ||
 		    strcmp(rest, "cancel") == 0)) {
 			if (!permit(req, &who, AUTH_ITEM_OP))

@@ -76,6 +76,16 @@ for f in playbooks/samples/uploads/*; do
 	cp "$f" "$run/inbox/uploads/.$name.tmp"
 	mv "$run/inbox/uploads/.$name.tmp" "$run/inbox/uploads/$name"
 done
+# Claim forms for document-check, rendered now (text2image, ImageMagick):
+# one good, one with a wrong ID check digit and one with the bank account
+# left blank (rejected), one blurred (escalated).
+mkdir -p "$run/inbox/documents" "$run/samples-documents"
+python3 tests/ocr_gen.py --set demo --out "$run/samples-documents" --seed 7
+for f in "$run"/samples-documents/*.png; do
+	name=$(basename "$f")
+	mv "$f" "$run/inbox/documents/.$name.tmp"
+	mv "$run/inbox/documents/.$name.tmp" "$run/inbox/documents/$name"
+done
 # A month of the three fund accounts: 收入户 (bank CSV in GBK), 支出户
 # (CAMT.053), 财政专户 (MT940). Each ledger export first, then the
 # statement that triggers fund-reconcile.

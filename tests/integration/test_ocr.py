@@ -172,6 +172,32 @@ try:
     t.check(os.path.exists(os.path.join(d.state, "artifacts", str(good.get("id")),
                                         "page-1.png")),
             "daemon: the page image is written under artifacts/<item id>/")
+    # The page image through the API, for the reviewer UI.
+    import urllib.error
+    import urllib.request
+
+    def raw_get(path, token=True):
+        req = urllib.request.Request(f"http://127.0.0.1:{d.port}{path}")
+        if token:
+            req.add_header("Authorization", "Bearer " + d.token())
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.headers.get("Content-Type"), r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get("Content-Type"), err.read()
+    base = f"/api/v1/items/{good.get('id')}/artifacts/"
+    st, ctype, body = raw_get(base + "page-1.png")
+    t.check(st == 200 and ctype == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n",
+            "API: the page image is served as image/png", (st, ctype))
+    st, _, _ = raw_get(base + "page-1.png", token=False)
+    t.eq(st, 401, "API: an artifact needs a token")
+    for bad_name in ("..", ".hidden", "a..b", "%2e%2e", "a%2Fb"):
+        st, _, _ = raw_get(base + bad_name)
+        t.eq(st, 400, f"API: artifact name {bad_name!r} is refused")
+    st, _, _ = raw_get(base + "page-9.png")
+    t.eq(st, 404, "API: a missing artifact is 404")
+    st, _, _ = raw_get("/api/v1/items/999999/artifacts/page-1.png")
+    t.eq(st, 404, "API: an artifact of an unknown item is 404")
     if "id-bad.png" in uploads:
         bad_item = it.get("id-bad.png", {})
         st, body = d.api("GET", f"/api/v1/items/{bad_item.get('id')}")
