@@ -159,6 +159,9 @@ Where to look next:
   demo-run/clerkd.log                                           JSON-lines log
   demo-run/archive/uploads/                                     the filed uploads
   demo-run/reports/reconcile/*/report.html                      the 余额调节表 of each account
+  demo-run/archive/documents/ demo-run/quarantine/documents/    claim forms accepted / rejected or escalated
+  build/clerkctl ocr check demo-run/quarantine/documents/*-claim-wrong-id.png \
+      --template unemployment-claim                             the OCR check, without the daemon
   build/clerkctl reconcile --bank playbooks/samples/reconcile/income-2026-11.bank.csv \\
       --ledger playbooks/samples/reconcile/income-2026-11.ledger.csv \\
       --rules playbooks/rules/fund-reconcile.cfg                 the same, without the daemon
