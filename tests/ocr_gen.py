@@ -307,6 +307,12 @@ def gen_test(out, rng):
                     "300", "-units", "PixelsPerInch",
                     os.path.join(out, "blank.png")], check=True)
     add("blank.png", "id-card-front", "reject", payload, {}, "blank page")
+    subprocess.run(["convert", os.path.join(out, "id-clean.png"),
+                    os.path.join(out, "blank.png"), "-compress", "Group4",
+                    os.path.join(out, "id-two-pages.tif")], check=True)
+    first = [c for c in cases if c["file"] == "id-clean.png"][0]
+    add("id-two-pages.tif", "id-card-front", "accept", first["payload"],
+        first["fields"], "two-page TIFF, the second page blank")
 
     with open(os.path.join(out, "id-clean.png"), "rb") as f:
         data = f.read()

@@ -75,6 +75,12 @@ for c in cases:
             t.check(f["box"][2] > 0 and f["box"][3] > 0,
                     f"{name}: field {f['name']} has a box")
             break
+    if c["file"] == "id-two-pages.tif":
+        t.check(res["mime"] == "image/tiff" and len(res["pages"]) == 2,
+                f"{name}: both TIFF pages, told by content",
+                (res["mime"], len(res["pages"])))
+    if c["file"] == "id-really-png.pdf":
+        t.eq(res["mime"], "image/png", f"{name}: type by content, not name")
     if c["file"] in ("bomb.png", "many-pages.pdf", "truncated.png",
                      "empty.png", "notes.png"):
         codes = [r["code"] for r in res["reasons"]]
