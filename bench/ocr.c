@@ -4,7 +4,8 @@
  * on standard input (one path per line) against one template. Prints one
  * JSON line per file (file, verdict, fields, recognise_ms, total_ms) on
  * stdout and the totals on stderr. bench/ocr_bench.sh runs it against the
- * tesseract CLI baselines and scores the results.
+ * tesseract CLI baselines and scores the results. A line may carry the
+ * item's payload after a tab ("path<TAB>{json}"), for match fields.
  *
  * usage: bench_ocr -t TEMPLATE [-j THREADS] < files
  */
@@ -19,6 +20,7 @@
 struct bench {
 	struct ocr_template *t;
 	char **files;
+	json_t **payloads;
 	size_t n, next;
 	pthread_mutex_t lock;
 	double recognise_ms, total_ms;
@@ -43,6 +45,7 @@ worker(void *arg)
 		if (i >= b->n)
 			break;
 		memset(&o, 0, sizeof(o));
+		o.payload = b->payloads[i];
 		r = ocr_check_file(b->files[i], b->t, &o, &e);
 		pthread_mutex_lock(&b->lock);
 		if (r == NULL) {
@@ -103,10 +106,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char *tab;
+
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0] == '\0')
 			continue;
 		b.files = xrealloc(b.files, (b.n + 1) * sizeof(*b.files));
+		b.payloads = xrealloc(b.payloads, (b.n + 1) *
+		    sizeof(*b.payloads));
+		b.payloads[b.n] = NULL;
+		if ((tab = strchr(line, '\t')) != NULL) {
+			*tab = '\0';
+			b.payloads[b.n] = json_loads(tab + 1, 0, NULL);
+		}
 		b.files[b.n++] = xstrdup(line);
 	}
 	tids = xcalloc((size_t)threads, sizeof(*tids));
@@ -121,9 +133,12 @@ main(int argc, char **argv)
 	    " %zu failed\n", b.n, threads, wall, wall > 0 ? b.n / wall : 0,
 	    b.recognise_ms, b.total_ms, b.recognise_ms > 0 ? 100.0 *
 	    (b.total_ms - b.recognise_ms) / b.recognise_ms : 0, b.failed);
-	for (size_t i = 0; i < b.n; i++)
+	for (size_t i = 0; i < b.n; i++) {
 		free(b.files[i]);
+		json_decref(b.payloads[i]);
+	}
 	free(b.files);
+	free(b.payloads);
 	free(tids);
 	ocr_template_free(b.t);
 	return b.failed ? 1 : 0;

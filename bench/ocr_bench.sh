@@ -11,8 +11,12 @@
 # TessBaseAPIRecognize, and accuracy: field exact matches, auto-accepts of
 # clean and mildly degraded forms, false accepts.
 #
+# Each form is checked with its applicant's case data as the item
+# payload (name, id_no), as an upload attached to a case is; --no-case
+# checks without it.
+#
 # usage: bench/ocr_bench.sh [-n FILES] [-b BUILD_DIR] [-t TEMPLATE]
-#                           [-l LANGS] [--clerk-only]
+#                           [-l LANGS] [--clerk-only] [--no-case]
 # Run it under nice on a shared machine: nice -n 10 bench/ocr_bench.sh
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,6 +25,7 @@ build=build
 template=playbooks/templates/unemployment-claim.cfg
 langs=chi_sim+eng
 clerk_only=0
+no_case=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) n=$2; shift ;;
@@ -28,7 +33,8 @@ while [ $# -gt 0 ]; do
 	-t) template=$2; shift ;;
 	-l) langs=$2; shift ;;
 	--clerk-only) clerk_only=1 ;;
-	*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	--no-case) no_case=1 ;;
+	*) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 	shift
 done
@@ -38,6 +44,22 @@ if [ ! -f "$out/truth.json" ]; then
 	python3 tests/ocr_gen.py --out "$out" --set bench --count "$n" --seed 11
 fi
 ls "$out"/claim-* > "$out/files"
+if [ $no_case -eq 0 ]; then
+	# With case data the name and the ID number on the form must be the
+	# applicant's: the shipped template plus two match settings.
+	sed -e 's/type = "name";/type = "name"; match = "name";/' \
+	    -e 's/type = "cn_id";/type = "cn_id"; match = "id_no";/' \
+	    "$template" > "$out/template-case.cfg"
+	template=$out/template-case.cfg
+fi
+python3 - "$out" "$no_case" > "$out/work" <<'PY'
+import json, os, sys
+out, no_case = sys.argv[1], sys.argv[2] == "1"
+truth = {c["file"]: c for c in json.load(open(out + "/truth.json"))}
+for f in open(out + "/files").read().split():
+    p = "" if no_case else json.dumps(truth[os.path.basename(f)]["payload"], ensure_ascii=False)
+    print(f + ("\t" + p if p else ""))
+PY
 
 now() { date +%s.%N; }
 if [ $clerk_only -eq 0 ]; then
@@ -51,7 +73,7 @@ if [ $clerk_only -eq 0 ]; then
 	t2=$(now)
 fi
 t3=$(now)
-"$build/bench/bench_ocr" -t "$template" -j 2 < "$out/files" > "$out/results.jsonl"
+"$build/bench/bench_ocr" -t "$template" -j 2 < "$out/work" > "$out/results.jsonl"
 t4=$(now)
 
 python3 - "$out" "$n" "$clerk_only" "${t0:-0}" "${t1:-0}" "${t2:-0}" "$t3" "$t4" <<'PY'
