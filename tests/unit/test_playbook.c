@@ -337,7 +337,8 @@ static void
 test_bad_unknown_step_kind(void **state)
 {
 	expect_problem("bad_step_kind.cfg", 6, "unknown step kind \"ocr.chek\""
-	    " (known: noop, sleep, escalate, file.move, notify, reconcile, reconcile.remember)");
+	    " (known: noop, sleep, escalate, file.move, notify, reconcile,"
+	    " reconcile.remember, ocr.check)");
 }
 
 static void
@@ -418,7 +419,8 @@ test_check_file_counts_and_prints(void **state)
 	    " '_' and '.' (at most 64)\n"
 	    "%s:3: \"concurrency\" is 0; it must be between 1 and 1000\n"
 	    "%s:5: unknown step kind \"nope\" (known: noop, sleep, escalate,"
-	    " file.move, notify, reconcile, reconcile.remember)\n", path, path, path);
+	    " file.move, notify, reconcile, reconcile.remember, ocr.check)\n",
+	    path, path, path);
 	assert_string_equal(text, want);
 	free(want);
 	free(text);
