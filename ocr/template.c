@@ -424,7 +424,7 @@ ocr_template_load(const char *file, struct err *e)
 		    &t->quality.min_confidence);
 		get_num(&l, g, "field_confidence", 0, 100, &field_conf);
 	}
-	t->pre.deskew = t->pre.scale = true;
+	t->pre.deskew = true;   /* the only one that measurably helps: docs/BENCHMARKS.md */
 	if ((g = config_setting_get_member(root, "preprocess")) != NULL &&
 	    known_keys(&l, g, pkeys, "preprocess")) {
 		get_bool(&l, g, "deskew", &t->pre.deskew);
