@@ -9,6 +9,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,80 @@ line_value(const struct ocr_template *t, const struct ocr_tfield *f,
 	return n;
 }
 
+/* Code points of s with their byte offsets (offs[n] = strlen). */
+static size_t
+utf8_split(const char *s, uint32_t *cp, size_t *offs, size_t cap)
+{
+	size_t n = 0, i = 0;
+
+	while (s[i] != '\0' && n < cap) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		uint32_t v = 0;
+
+		for (size_t k = 0; k < len && s[i + k] != '\0'; k++)
+			v = v << 8 | (unsigned char)s[i + k];
+		offs[n] = i;
+		cp[n++] = v;
+		while (len-- > 0 && s[i] != '\0')
+			i++;
+	}
+	offs[n] = i;
+	return n;
+}
+
+/*
+ * Where lab is in hay: exactly, or (fuzzy) with one character read
+ * wrong, for labels of four characters or more ("良行账号" for 银行账号):
+ * a misread label is no reason to lose its value, which is validated
+ * anyway. NULL if not there; *len is the matched length in bytes.
+ */
+static const char *
+find_label(const char *hay, const char *lab, bool fuzzy, size_t *len)
+{
+	uint32_t hc[512], lc[64];
+	size_t ho[513], lo[65], nh, nl;
+	const char *p;
+
+	if (!fuzzy) {
+		if ((p = strstr(hay, lab)) != NULL)
+			*len = strlen(lab);
+		return p;
+	}
+	nl = utf8_split(lab, lc, lo, 64);
+	nh = utf8_split(hay, hc, ho, 512);
+	if (nl < 4 || nh < nl)
+		return NULL;
+	for (size_t st = 0; st + nl <= nh; st++) {
+		int miss = 0;
+
+		for (size_t k = 0; k < nl && miss <= 1; k++)
+			miss += hc[st + k] != lc[k];
+		if (miss <= 1) {
+			*len = ho[st + nl] - ho[st];
+			return hay + ho[st];
+		}
+	}
+	return NULL;
+}
+
+/* p[0..len) is, exactly, the label of another field of t. */
+static bool
+is_other_label(const struct ocr_template *t, const struct ocr_tfield *self,
+    const char *p, size_t len)
+{
+	for (size_t i = 0; i < t->nfields; i++) {
+		char lab[256];
+
+		if (&t->fields[i] == self || t->fields[i].locate != OCR_LOC_LABEL)
+			continue;
+		compact_of(t->fields[i].spec.label, lab, sizeof(lab));
+		if (strlen(lab) == len && memcmp(lab, p, len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool
 locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
     const struct ocr_ptext *pt, int page, struct hit *h)
@@ -198,16 +273,17 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 	compact_of(f->spec.label, lab, sizeof(lab));
 	if (lab[0] == '\0')
 		return false;
+	for (int pass = 0; pass < 2; pass++)
 	for (size_t i = 0; i < pt->nl; i++) {
 		const struct ocr_line *ln = &pt->l[i], *below = NULL;
-		const char *p = strstr(ln->compact, lab);
-		size_t from;
+		size_t from, mlen = 0;
+		const char *p = find_label(ln->compact, lab, pass == 1, &mlen);
 		int best = 0;
 
-		if (p == NULL)
+		if (p == NULL || (pass == 1 && is_other_label(t, f, p, mlen)))
 			continue;
 		h->label_found = true;
-		from = (size_t)(p - ln->compact) + strlen(lab);
+		from = (size_t)(p - ln->compact) + mlen;
 		if ((n = line_value(t, f, pt, ln, from, syms, 256)) > 0) {
 			hit_fill(pt, page, syms, n, h);
 			h->label_found = true;
