@@ -181,6 +181,29 @@ def pdf_pages(out, n):
     write_pdf(out, objs)
 
 
+def pdf_encrypted(out):
+    """A one-page PDF behind the Standard security handler (RC4, R 2)
+    whose empty user password does not open it: poppler asks for one."""
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+            "<< /Filter /Standard /V 1 /R 2 /O <%s> /U <%s> /P -4 >>" % (
+                "11" * 32, "22" * 32)]
+    body, offs = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs):
+        offs.append(len(body))
+        body += ("%d 0 obj\n%s\nendobj\n" % (i + 1, o)).encode()
+    xref = len(body)
+    body += ("xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)).encode()
+    for o in offs:
+        body += ("%010d 00000 n \n" % o).encode()
+    body += ("trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [<%s><%s>]"
+             " >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, "ab" * 16,
+                                                  "ab" * 16, xref)).encode()
+    with open(out, "wb") as f:
+        f.write(body)
+
+
 def pdf_of_image(src, out, tmp):
     """One A4 page showing src as a JPEG (ImageMagick's policy on Debian
     forbids writing PDF)."""
@@ -328,6 +351,9 @@ def gen_test(out, rng):
     pdf_pages(os.path.join(out, "many-pages.pdf"), 40)
     add("many-pages.pdf", "id-card-front", "reject", payload, {},
         "PDF with 40 pages")
+    pdf_encrypted(os.path.join(out, "encrypted.pdf"))
+    add("encrypted.pdf", "id-card-front", "reject", payload, {},
+        "password-protected PDF")
     with open(os.path.join(out, "notes.png"), "w") as f:
         f.write("这不是图片 just text with a .png name\n")
     add("notes.png", "id-card-front", "reject", payload, {},

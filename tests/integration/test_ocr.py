@@ -28,7 +28,7 @@ with open(os.path.join(fixtures, "truth.json")) as f:
     cases = json.load(f)
 
 QUICK = {"id-clean.png", "id-wrong-check.png", "truncated.png", "empty.png",
-         "bomb.png", "many-pages.pdf", "notes.png"}
+         "bomb.png", "many-pages.pdf", "notes.png", "encrypted.pdf"}
 
 
 def check(path, template, payload):
@@ -81,8 +81,11 @@ for c in cases:
                 (res["mime"], len(res["pages"])))
     if c["file"] == "id-really-png.pdf":
         t.eq(res["mime"], "image/png", f"{name}: type by content, not name")
+    if c["file"] == "encrypted.pdf":
+        t.check("input.encrypted" in [r["code"] for r in res["reasons"]],
+                f"{name}: reason input.encrypted", res["reasons"])
     if c["file"] in ("bomb.png", "many-pages.pdf", "truncated.png",
-                     "empty.png", "notes.png"):
+                     "empty.png", "notes.png", "encrypted.pdf"):
         codes = [r["code"] for r in res["reasons"]]
         t.check(any(x.startswith("input.") for x in codes),
                 f"{name}: an input.* reason code", codes)
