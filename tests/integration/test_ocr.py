@@ -90,12 +90,34 @@ for c in cases:
         t.check(any(x.startswith("input.") for x in codes),
                 f"{name}: an input.* reason code", codes)
 
+# Fields by zone and by pattern, on the clean ID card.
+zp = os.path.join(work, "zone-pattern.cfg")
+with open(zp, "w") as f:
+    f.write('document_type = "居民身份证";\nidentify = [ "公民身份号码" ];\n'
+            'fields = (\n'
+            '  { name = "title"; zone = [0.0, 0.0, 1.0, 0.1]; type = "enum";'
+            ' values = [ "居民身份证" ]; },\n'
+            '  { name = "id_no"; pattern = "公民身份号码\\\\s*([0-9Xx]{18})";'
+            ' type = "cn_id"; min_confidence = 80.0; }\n);\n')
+clean = [c for c in cases if c["file"] == "id-clean.png" and c["verdict"] == "accept"][0]
+r = subprocess.run([CLERKCTL, "--json", "ocr", "check",
+                    os.path.join(fixtures, "id-clean.png"), "--template", zp],
+                   capture_output=True, text=True, timeout=120)
+res = json.loads(r.stdout) if r.returncode in (0, 4, 5) else None
+if t.check(res is not None, "zone/pattern template: clerkctl answers", r.stderr):
+    got = {f["name"]: f for f in res["fields"]}
+    t.eq(res["verdict"], "accept", "zone/pattern template: accepted")
+    t.eq(got["title"]["value"], "居民身份证", "a field by zone (top tenth of the page)")
+    t.eq(got["id_no"]["value"], clean["fields"]["id_no"],
+         "a field by pattern (group 1 of a PCRE2 on the page text)")
+    t.check(all(got[k]["box"] and got[k]["box"][2] > 0 for k in got),
+            "zone and pattern fields have boxes")
+
 # A template error says where it is.
 bad = os.path.join(work, "bad.cfg")
 with open(bad, "w") as f:
     f.write('document_type = "x";\nfields = ( { name = "a"; type = "nosuch"; '
             'label = "A"; } );\n')
-rc, res, err = check(os.path.join(fixtures, "id-clean.png"), "x", {})
 r = subprocess.run([CLERKCTL, "ocr", "check", os.path.join(fixtures, "id-clean.png"),
                     "--template", bad], capture_output=True, text=True)
 t.eq(r.returncode, 1, "a broken template: exit 1")
