@@ -28,6 +28,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "config.h"
+#include "ocr.h"
 #include "daemon.h"     /* CLERK_VERSION */
 #include "playbook.h"
 #include "queue.h"
@@ -69,6 +70,7 @@ enum {
 	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
 	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER, OPT_MINUTES,
 	OPT_ASSIGNEE, OPT_OVERDUE,
+	OPT_TEMPLATE,
 };
 
 struct args {
@@ -78,6 +80,7 @@ struct args {
 	const char *bank[8];       /* reconcile: statement files */
 	int nbank;
 	const char *ledger, *rules, *out;
+	const char *tmpl;          /* ocr check --template */
 	long long limit, before, priority, after, minutes;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
@@ -2092,6 +2095,29 @@ static const struct option o_audit_export[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option o_ocr_check[] = {
+	{ "template", required_argument, NULL, OPT_TEMPLATE },
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* daemon/ctl_ocr.c */
+int ctl_ocr_check(const char *file, const char *tmpl, const char *tdir,
+    const char *payload, bool json);
+
+static int
+cmd_ocr_check(struct ctl *c, struct args *a)
+{
+	char *dir = NULL;
+	int rc;
+
+	if (a->tmpl != NULL && strchr(a->tmpl, '/') == NULL && ctl_config(c) == 0)
+		dir = xasprintf("%s/templates", c->cfg.playbook_dir);
+	rc = ctl_ocr_check(a->argv[0], a->tmpl, dir, a->payload, c->json);
+	free(dir);
+	return rc;
+}
+
 static const struct cmd cmds[] = {
 	{ NULL, "status", "", "status",
 	  "daemon health, work items per playbook and state",
@@ -2319,6 +2345,23 @@ static const struct cmd cmds[] = {
 	  "options:\n"
 	  "  --after N  only rows after row N\n",
 	  o_audit_export, 0, 0, cmd_audit_export },
+	{ "ocr", "check", "FILE", "ocr check FILE --template NAME|FILE"
+	  " [--payload JSON|@FILE]",
+	  "OCR-check a document against a template (no daemon needed)",
+	  "Runs the ocr.check step's document check on FILE (PNG, JPEG, TIFF\n"
+	  "or PDF, told by content) without the daemon and prints the\n"
+	  "verdict, each page's quality checks, the fields read and the\n"
+	  "reasons; --json prints the OCR result as the step stores it.\n"
+	  "\n"
+	  "options:\n"
+	  "  --template NAME|FILE  a template file, or NAME for\n"
+	  "                        PLAYBOOK_DIR/templates/NAME.cfg\n"
+	  "  --payload JSON|@FILE  the item payload that match = \"...\" fields\n"
+	  "                        compare with, e.g. {\"name\": \"张三\"}\n"
+	  "\n"
+	  "exit status: 0 accept, 4 reject, 5 escalate, 1 the check could not\n"
+	  "run (template or engine problem), 2 usage error.\n",
+	  o_ocr_check, 1, 1, cmd_ocr_check },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -2504,6 +2547,9 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 		case OPT_OUT:
 			a.out = optarg;
 			break;
+		case OPT_TEMPLATE:
+			a.tmpl = optarg;
+			break;
 		case ':':
 			errorx("%s: option %s needs a value", name,
 			    bad_option(argv, buf, sizeof(buf)));
@@ -2548,6 +2594,8 @@ main(int argc, char **argv)
 	char buf[256];
 	int ch, rc;
 
+	/* Before anything else: this may re-execute clerkctl (ocr.h says why). */
+	ocr_env_ensure(argv);
 	memset(&c, 0, sizeof(c));
 	opterr = 0;
 	/* '+': stop at the command; its options are parsed by run_cmd. */

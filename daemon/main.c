@@ -20,6 +20,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ocr.h"
 
 #define EXIT_CONFIG 78   /* sysexits EX_CONFIG: systemd must not restart */
 
@@ -356,6 +357,8 @@ main(int argc, char **argv)
 	int c, lockfd, rc = 0;
 	int64_t wd_ms;
 
+	/* Before anything else: this may re-execute clerkd (ocr.h says why). */
+	ocr_env_ensure(argv);
 	while ((c = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -113,6 +113,16 @@ for f in playbooks/samples/uploads/*; do
 	cp "$f" "$run/inbox/uploads/.$name.tmp"
 	mv "$run/inbox/uploads/.$name.tmp" "$run/inbox/uploads/$name"
 done
+# Claim forms for document-check, rendered now (text2image, ImageMagick):
+# one good, one with a wrong ID check digit and one with the bank account
+# left blank (rejected), one blurred (escalated).
+mkdir -p "$run/inbox/documents" "$run/samples-documents"
+python3 tests/ocr_gen.py --set demo --out "$run/samples-documents" --seed 7
+for f in "$run"/samples-documents/*.png; do
+	name=$(basename "$f")
+	mv "$f" "$run/inbox/documents/.$name.tmp"
+	mv "$run/inbox/documents/.$name.tmp" "$run/inbox/documents/$name"
+done
 # A month of the three fund accounts: 收入户 (bank CSV in GBK), 支出户
 # (CAMT.053), 财政专户 (MT940). Each ledger export first, then the
 # statement that triggers fund-reconcile.
@@ -244,6 +254,9 @@ Where to look next:
   demo-run/legacysim.log                                        every request the legacy systems saw
   demo-run/archive/uploads/                                     the filed uploads
   demo-run/reports/reconcile/*/report.html                      the 余额调节表 of each account
+  demo-run/archive/documents/ demo-run/quarantine/documents/    claim forms accepted / rejected or escalated
+  build/clerkctl ocr check demo-run/quarantine/documents/*-claim-wrong-id.png \
+      --template unemployment-claim                             the OCR check, without the daemon
   build/clerkctl reconcile --bank playbooks/samples/reconcile/income-2026-11.bank.csv \\
       --ledger playbooks/samples/reconcile/income-2026-11.ledger.csv \\
       --rules playbooks/rules/fund-reconcile.cfg                 the same, without the daemon

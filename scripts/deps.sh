@@ -5,10 +5,12 @@ set -eu
 
 PKGS="gcc pkg-config meson ninja-build libevent-dev libsqlite3-dev
 libconfig-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
-libxml2-dev libpcre2-dev python3 tzdata sqlite3 procps"
+libxml2-dev libpcre2-dev python3 tzdata sqlite3 procps
+tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng libtesseract-dev
+libleptonica-dev libmagic-dev libpoppler-glib-dev libcairo2-dev"
 # The test suite also replays the fuzz corpora (clang) and drives the
 # reviewer UI in Debian's chromium; bench/escalations.py drives clerkd with wrk.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium fonts-noto-cjk fontconfig wrk"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium fonts-noto-cjk fontconfig wrk imagemagick"
 
 missing=""
 for p in $PKGS; do

@@ -11,7 +11,8 @@
 extern const struct step_kind step_noop, step_sleep, step_escalate,
     step_file_move, step_notify, step_reconcile, step_reconcile_remember,
     step_http_request, step_http_submit, step_validate, step_file_put,
-    step_file_get, step_records, step_records_apply;
+    step_file_get, step_records, step_records_apply,
+    step_ocr_check;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -28,6 +29,7 @@ static const struct step_kind *const kinds[] = {
 	&step_file_get,
 	&step_records,
 	&step_records_apply,
+	&step_ocr_check,
 	NULL,
 };
 

@@ -1,0 +1,881 @@
+/*
+ * check.c - the document check end to end: load, per page quality and
+ * recognition, fields located and validated, one verdict.
+ *
+ * The verdict is the most severe thing any check asks for: a reason the
+ * applicant can act on rejects, anything unsure escalates, and only a
+ * document where every required field was read with confidence and
+ * validated is accepted.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <leptonica/allheaders.h>
+#include <pcre2.h>
+
+#include "ids.h"
+#include "ocr_page.h"
+
+struct page {
+	PIX *pix;                 /* what was recognised (and is shown) */
+	struct ocr_pagequal q;
+	struct ocr_ptext pt;
+	bool recognised;
+	bool quality_poor;
+	char image[32];
+};
+
+struct hit {
+	bool found;
+	bool label_found;         /* by label: the label was read */
+	char raw[512];
+	int page;                 /* 0-based */
+	int box[4];
+	double word_conf, sym_conf;
+};
+
+struct verdict {
+	json_t *reasons;
+	enum ocr_severity worst;
+};
+
+static void
+reason_add(struct verdict *v, enum ocr_severity sev, const char *code,
+    const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void
+reason_add(struct verdict *v, enum ocr_severity sev, const char *code,
+    const char *field, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r = json_pack("{s:s,s:s,s:s}", "code", code, "severity",
+	    ocr_severity_name(sev), "message", msg);
+	if (field != NULL)
+		json_object_set_new(r, "field", json_string(field));
+	json_array_append_new(v->reasons, r);
+	if (sev > v->worst)
+		v->worst = sev;
+}
+
+static bool
+is_ascii_alnum(const char *t)
+{
+	unsigned char c = (unsigned char)t[0];
+
+	return c < 0x80 && (c == '.' || c == '-' || (c >= '0' && c <= '9') ||
+	    (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
+}
+
+/* Leading separators between a label and its value. */
+static bool
+is_separator(const char *t)
+{
+	return strcmp(t, ":") == 0 || strcmp(t, "：") == 0 || strcmp(t, "|") ==
+	    0 || strcmp(t, "_") == 0 || strcmp(t, "'") == 0 || strcmp(t, ",") ==
+	    0 || strcmp(t, ".") == 0;
+}
+
+static void
+compact_of(const char *in, char *out, size_t n)
+{
+	size_t j = 0;
+
+	for (; *in != '\0' && j + 1 < n; in++)
+		if (*in != ' ' && *in != '\t')
+			out[j++] = *in;
+	out[j] = '\0';
+}
+
+/* The value made of symbols syms[0..n): a space only between words that
+ * are both Latin or digits ("ZHANG SAN"), none in Chinese. */
+static void
+hit_fill(const struct ocr_ptext *pt, int page, const size_t *syms, size_t n,
+    struct hit *h)
+{
+	size_t len = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->page = page;
+	h->word_conf = 100;
+	h->sym_conf = 100;
+	for (size_t i = 0; i < n; i++) {
+		const struct ocr_sym *s = &pt->s[syms[i]];
+		size_t sl = strlen(s->t);
+
+		if (i > 0 && s->word != pt->s[syms[i - 1]].word &&
+		    is_ascii_alnum(s->t) && is_ascii_alnum(pt->s[syms[i -
+		    1]].t) && len + 1 < sizeof(h->raw))
+			h->raw[len++] = ' ';
+		if (len + sl + 1 >= sizeof(h->raw))
+			break;
+		memcpy(h->raw + len, s->t, sl);
+		len += sl;
+		if (s->conf < h->sym_conf)
+			h->sym_conf = s->conf;
+		if (pt->w[s->word].conf < h->word_conf)
+			h->word_conf = pt->w[s->word].conf;
+		if (i == 0)
+			memcpy(h->box, s->box, sizeof(h->box));
+		else {
+			int x1 = h->box[0] + h->box[2], y1 = h->box[1] + h->box[3];
+			int sx1 = s->box[0] + s->box[2], sy1 = s->box[1] + s->box[3];
+
+			h->box[0] = h->box[0] < s->box[0] ? h->box[0] : s->box[0];
+			h->box[1] = h->box[1] < s->box[1] ? h->box[1] : s->box[1];
+			h->box[2] = (x1 > sx1 ? x1 : sx1) - h->box[0];
+			h->box[3] = (y1 > sy1 ? y1 : sy1) - h->box[1];
+		}
+	}
+	h->raw[len] = '\0';
+	h->found = n > 0;
+}
+
+/* First byte offset in line ln at or after `from` where any other label
+ * of the template starts; strlen(compact) if none. */
+static size_t
+stop_at(const struct ocr_template *t, const struct ocr_tfield *self,
+    const struct ocr_line *ln, size_t from)
+{
+	size_t end = strlen(ln->compact), best = end;
+
+	for (size_t i = 0; i < t->nfields; i++) {
+		const struct ocr_tfield *f = &t->fields[i];
+		char lab[256];
+		const char *p;
+
+		if (f == self || f->locate != OCR_LOC_LABEL)
+			continue;
+		compact_of(f->spec.label, lab, sizeof(lab));
+		if (lab[0] != '\0' && from <= end &&
+		    (p = strstr(ln->compact + from, lab)) != NULL &&
+		    (size_t)(p - ln->compact) < best)
+			best = (size_t)(p - ln->compact);
+	}
+	return best;
+}
+
+/* Symbols of line ln from byte `from` up to the next label, separators at
+ * the start left out. */
+static size_t
+line_value(const struct ocr_template *t, const struct ocr_tfield *f,
+    const struct ocr_ptext *pt, const struct ocr_line *ln, size_t from,
+    size_t *syms, size_t cap)
+{
+	size_t stop = stop_at(t, f, ln, from), n = 0;
+	int last = -1;
+
+	for (size_t b = from; b < stop && n < cap; b++) {
+		int k = ln->cmap[b];
+
+		if (k < 0 || k == last)
+			continue;
+		last = k;
+		if (n == 0 && is_separator(pt->s[k].t))
+			continue;
+		syms[n++] = (size_t)k;
+	}
+	return n;
+}
+
+/* Code points of s with their byte offsets (offs[n] = strlen). */
+static size_t
+utf8_split(const char *s, uint32_t *cp, size_t *offs, size_t cap)
+{
+	size_t n = 0, i = 0;
+
+	while (s[i] != '\0' && n < cap) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		uint32_t v = 0;
+
+		for (size_t k = 0; k < len && s[i + k] != '\0'; k++)
+			v = v << 8 | (unsigned char)s[i + k];
+		offs[n] = i;
+		cp[n++] = v;
+		while (len-- > 0 && s[i] != '\0')
+			i++;
+	}
+	offs[n] = i;
+	return n;
+}
+
+/*
+ * Where lab is in hay: exactly, or (fuzzy) with one character read
+ * wrong, for labels of four characters or more ("良行账号" for 银行账号):
+ * a misread label is no reason to lose its value, which is validated
+ * anyway. NULL if not there; *len is the matched length in bytes.
+ */
+static const char *
+find_label(const char *hay, const char *lab, bool fuzzy, size_t *len)
+{
+	uint32_t hc[512], lc[64];
+	size_t ho[513], lo[65], nh, nl;
+	const char *p;
+
+	if (!fuzzy) {
+		if ((p = strstr(hay, lab)) != NULL)
+			*len = strlen(lab);
+		return p;
+	}
+	nl = utf8_split(lab, lc, lo, 64);
+	nh = utf8_split(hay, hc, ho, 512);
+	if (nl < 4 || nh < nl)
+		return NULL;
+	for (size_t st = 0; st + nl <= nh; st++) {
+		int miss = 0;
+
+		for (size_t k = 0; k < nl && miss <= 1; k++)
+			miss += hc[st + k] != lc[k];
+		if (miss <= 1) {
+			*len = ho[st + nl] - ho[st];
+			return hay + ho[st];
+		}
+	}
+	return NULL;
+}
+
+/* p[0..len) is, exactly, the label of another field of t. */
+static bool
+is_other_label(const struct ocr_template *t, const struct ocr_tfield *self,
+    const char *p, size_t len)
+{
+	for (size_t i = 0; i < t->nfields; i++) {
+		char lab[256];
+
+		if (&t->fields[i] == self || t->fields[i].locate != OCR_LOC_LABEL)
+			continue;
+		compact_of(t->fields[i].spec.label, lab, sizeof(lab));
+		if (strlen(lab) == len && memcmp(lab, p, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
+    const struct ocr_ptext *pt, int page, struct hit *h)
+{
+	char lab[256];
+	size_t syms[256], n;
+
+	compact_of(f->spec.label, lab, sizeof(lab));
+	if (lab[0] == '\0')
+		return false;
+	for (int pass = 0; pass < 2; pass++)
+	for (size_t i = 0; i < pt->nl; i++) {
+		const struct ocr_line *ln = &pt->l[i], *below = NULL;
+		size_t from, mlen = 0;
+		const char *p = find_label(ln->compact, lab, pass == 1, &mlen);
+		int best = 0;
+
+		if (p == NULL || (pass == 1 && is_other_label(t, f, p, mlen)))
+			continue;
+		h->label_found = true;
+		from = (size_t)(p - ln->compact) + mlen;
+		if ((n = line_value(t, f, pt, ln, from, syms, 256)) > 0) {
+			hit_fill(pt, page, syms, n, h);
+			h->label_found = true;
+			return true;
+		}
+		/* Nothing after the label on its line: the value is on the
+		 * nearest line below that starts under or right of it. */
+		for (size_t j = 0; j < pt->nl; j++) {
+			const struct ocr_line *c = &pt->l[j];
+			int dy = c->box[1] - (ln->box[1] + ln->box[3] / 2);
+			int lx = pt->s[ln->cmap[p - ln->compact]].box[0];
+
+			if (j == i || dy <= 0 || dy > 4 * ln->box[3] ||
+			    c->box[0] + c->box[2] < lx)
+				continue;
+			if (below == NULL || dy < best) {
+				below = c;
+				best = dy;
+			}
+		}
+		if (below != NULL && (n = line_value(t, f, pt, below, 0, syms,
+		    256)) > 0) {
+			hit_fill(pt, page, syms, n, h);
+			h->label_found = true;
+			return true;
+		}
+		h->page = page;
+		return false;   /* the label is there, the value is not */
+	}
+	return false;
+}
+
+static bool
+locate_zone(const struct ocr_tfield *f, const struct ocr_ptext *pt, int page,
+    int W, int H, struct hit *h)
+{
+	double x0 = f->zone[0] * W, y0 = f->zone[1] * H;
+	double x1 = x0 + f->zone[2] * W, y1 = y0 + f->zone[3] * H;
+	size_t *syms = xcalloc(pt->ns + 1, sizeof(*syms)), n = 0;
+	bool found;
+
+	for (size_t i = 0; i < pt->ns && n < 256; i++) {
+		double cx = pt->s[i].box[0] + pt->s[i].box[2] / 2.0;
+		double cy = pt->s[i].box[1] + pt->s[i].box[3] / 2.0;
+
+		if (cx >= x0 && cx <= x1 && cy >= y0 && cy <= y1)
+			syms[n++] = i;
+	}
+	hit_fill(pt, page, syms, n, h);
+	found = n > 0;
+	free(syms);
+	return found;
+}
+
+static bool
+locate_pattern(const struct ocr_tfield *f, const struct ocr_ptext *pt,
+    int page, struct hit *h)
+{
+	size_t cap = 1024, len = 0, n = 0, syms[256];
+	char *text = xmalloc(cap);
+	int *map = xmalloc(cap * sizeof(*map)), rc;
+	pcre2_match_data *md;
+	PCRE2_SIZE *ov;
+	size_t b0, b1;
+	int last = -1;
+
+	for (size_t i = 0; i < pt->ns; i++) {
+		const struct ocr_sym *s = &pt->s[i];
+		size_t sl = strlen(s->t);
+		const char *sep = "";
+
+		if (i > 0 && s->line != pt->s[i - 1].line)
+			sep = "\n";
+		else if (i > 0 && s->word != pt->s[i - 1].word &&
+		    is_ascii_alnum(s->t) && is_ascii_alnum(pt->s[i - 1].t))
+			sep = " ";
+		if (len + sl + 2 >= cap) {
+			cap = (len + sl + 2) * 2;
+			text = xrealloc(text, cap);
+			map = xrealloc(map, cap * sizeof(*map));
+		}
+		if (*sep != '\0')
+			map[len] = -1, text[len++] = *sep;
+		for (size_t j = 0; j < sl; j++)
+			map[len] = (int)i, text[len++] = s->t[j];
+	}
+	text[len] = '\0';
+	md = pcre2_match_data_create_from_pattern(f->pattern_re, NULL);
+	rc = pcre2_match(f->pattern_re, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
+	if (rc > 0) {
+		ov = pcre2_get_ovector_pointer(md);
+		if (rc > 1 && ov[2] != PCRE2_UNSET) {
+			b0 = ov[2];
+			b1 = ov[3];
+		} else {
+			b0 = ov[0];
+			b1 = ov[1];
+		}
+		for (size_t b = b0; b < b1 && n < 256; b++)
+			if (map[b] >= 0 && map[b] != last)
+				syms[n++] = (size_t)(last = map[b]);
+	}
+	pcre2_match_data_free(md);
+	free(text);
+	free(map);
+	hit_fill(pt, page, syms, n, h);
+	return n > 0;
+}
+
+static bool
+is_identifier(enum ocr_ftype t)
+{
+	return t == OCR_F_CN_ID || t == OCR_F_USCC || t == OCR_F_BANK_CARD;
+}
+
+static json_t *
+check_obj(double value, const char *limit_key, double limit, bool ok)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "value", json_real(round(value * 100) / 100));
+	if (limit_key != NULL)
+		json_object_set_new(o, limit_key, json_real(limit));
+	json_object_set_new(o, "ok", json_boolean(ok));
+	return o;
+}
+
+/* Recognises the page; if the result is poor, tries it upside down and
+ * keeps whichever reads better. */
+static int
+recognise_page(void *api, struct page *pg, const struct ocr_template *t,
+    struct ocr_check_opts *o, struct err *e)
+{
+	struct ocr_ptext alt;
+	PIX *rot;
+
+	if (ocr_page_recognise(api, pg->pix, t->deadline_ms, &pg->pt,
+	    &o->recognise_ms, e) < 0)
+		return -1;
+	/* A blurred page reads poorly either way up; it escalates anyway. */
+	if (pg->pt.mean_conf >= t->quality.min_confidence ||
+	    pg->q.blur < t->quality.min_blur)
+		return 0;
+	/* OSD is unsure on sparse forms; Tesseract's own confidence on the
+	 * page turned over settles 180 degrees. */
+	if ((rot = pixRotateOrth(pg->pix, 2)) == NULL)
+		return 0;
+	if (ocr_page_recognise(api, rot, t->deadline_ms, &alt,
+	    &o->recognise_ms, e) == 0 && alt.mean_conf > pg->pt.mean_conf +
+	    10 && alt.nw > 0) {
+		ocr_ptext_clear(&pg->pt);
+		pg->pt = alt;
+		pixDestroy(&pg->pix);
+		pg->pix = rot;
+		pg->q.rotation = (pg->q.rotation + 2) % 4;
+		return 0;
+	}
+	ocr_ptext_clear(&alt);
+	pixDestroy(&rot);
+	return 0;
+}
+
+/* A sideways reading has no boxes to show a reviewer: it loses. */
+static double
+page_score(const struct page *pg)
+{
+	return pg->pt.mean_conf - (pg->pt.orientation != 0 ? 50 : 0);
+}
+
+static void
+page_clear(struct page *pg)
+{
+	pixDestroy(&pg->pix);
+	ocr_ptext_clear(&pg->pt);
+}
+
+/* The page turned `quads` quarter-turns clockwise, prepared and read. */
+static int
+build_page(void *api, PIX *gray, int quads, const struct ocr_template *t,
+    struct ocr_check_opts *o, struct page *pg, struct err *e)
+{
+	PIX *g = quads ? pixRotateOrth(gray, quads) : pixClone(gray);
+
+	if (g == NULL)
+		g = pixClone(gray);
+	pg->q.rotation = quads;
+	pg->pix = ocr_page_prepare(g, t, &pg->q);
+	pixDestroy(&g);
+	if (pg->q.blank)
+		return 0;
+	if (recognise_page(api, pg, t, o, e) < 0)
+		return -1;
+	pg->recognised = true;
+	pg->q.mean_conf = pg->pt.mean_conf;
+	pg->q.glyph_height = ocr_ptext_glyph_height(&pg->pt) / pg->q.scale;
+	return 0;
+}
+
+static json_t *
+page_json(const struct page *pg, int n, const struct ocr_template *t)
+{
+	const struct ocr_quality *qt = &t->quality;
+	const struct ocr_pagequal *q = &pg->q;
+	json_t *checks = json_object(), *pj, *d;
+	bool glyph_ok = q->glyph_height >= qt->min_glyph_height;
+	bool dpi_ok = q->dpi >= qt->min_dpi || (q->dpi == 0 && glyph_ok);
+
+	d = check_obj(q->dpi, "min", qt->min_dpi, dpi_ok);
+	json_object_set_new(d, "source", json_string(q->dpi_source));
+	json_object_set_new(d, "file", json_integer(q->file_dpi));
+	json_object_set_new(checks, "dpi", d);
+	if (pg->recognised)
+		json_object_set_new(checks, "glyph_height", check_obj(
+		    q->glyph_height, "min", qt->min_glyph_height, glyph_ok));
+	json_object_set_new(checks, "blur", check_obj(q->blur, "min",
+	    qt->min_blur, q->blank || q->blur >= qt->min_blur));
+	d = check_obj(q->skew, "max", qt->max_skew, fabs(q->skew) <=
+	    qt->max_skew);
+	json_object_set_new(d, "corrected", json_boolean(q->deskewed));
+	json_object_set_new(checks, "skew", d);
+	d = check_obj(q->ink, "min", qt->min_ink, !q->blank);
+	json_object_set_new(d, "blank", json_boolean(q->blank));
+	json_object_set_new(checks, "blank", d);
+	d = json_pack("{s:i,s:b,s:b}", "value", q->rotation * 90, "ok", true,
+	    "corrected", q->rotation != 0);
+	json_object_set_new(checks, "orientation", d);
+	if (pg->recognised)
+		json_object_set_new(checks, "confidence", check_obj(
+		    pg->pt.mean_conf, "min", qt->min_confidence,
+		    pg->pt.mean_conf >= qt->min_confidence));
+	pj = json_pack("{s:i,s:i,s:i,s:i}", "page", n, "width",
+	    pg->pix ? (int)pixGetWidth(pg->pix) : 0, "height",
+	    pg->pix ? (int)pixGetHeight(pg->pix) : 0, "dpi", q->dpi ?
+	    (int)(q->dpi * q->scale + 0.5) : 0);
+	json_object_set_new(pj, "image", pg->image[0] ? json_string(pg->image) :
+	    json_null());
+	json_object_set_new(pj, "checks", checks);
+	return pj;
+}
+
+/* Quality problems of a page, as reasons; true if any. */
+static bool
+page_quality(struct verdict *v, const struct page *pg, int n,
+    const struct ocr_template *t)
+{
+	const struct ocr_quality *qt = &t->quality;
+	const struct ocr_pagequal *q = &pg->q;
+	bool poor = false, glyph_ok = q->glyph_height >= qt->min_glyph_height;
+
+	if (q->blank)
+		return false;
+	if (!(q->dpi >= qt->min_dpi || (q->dpi == 0 && glyph_ok))) {
+		reason_add(v, OCR_SEV_ESCALATE, "quality.dpi", NULL, "第%d页分辨率"
+		    "过低 page %d: %d DPI, at least %d needed", n, n, q->dpi,
+		    qt->min_dpi);
+		poor = true;
+	}
+	if (pg->recognised && !glyph_ok) {
+		reason_add(v, OCR_SEV_ESCALATE, "quality.glyph_height", NULL,
+		    "第%d页文字过小 page %d: characters are %.0f px high, at"
+		    " least %.0f needed", n, n, q->glyph_height,
+		    qt->min_glyph_height);
+		poor = true;
+	}
+	if (q->blur < qt->min_blur) {
+		reason_add(v, OCR_SEV_ESCALATE, "quality.blur", NULL, "第%d页模糊"
+		    " page %d is blurred (sharpness %.0f, at least %.0f)", n,
+		    n, q->blur, qt->min_blur);
+		poor = true;
+	}
+	if (fabs(q->skew) > qt->max_skew) {
+		reason_add(v, OCR_SEV_ESCALATE, "quality.skew", NULL, "第%d页倾斜"
+		    " page %d is skewed by %.1f degrees (at most %.1f)", n, n,
+		    q->skew, qt->max_skew);
+		poor = true;
+	}
+	if (pg->recognised && pg->pt.mean_conf < qt->min_confidence) {
+		reason_add(v, OCR_SEV_ESCALATE, "quality.confidence", NULL,
+		    "第%d页识别置信度低 page %d reads poorly (mean confidence"
+		    " %.0f, at least %.0f)", n, n, pg->pt.mean_conf,
+		    qt->min_confidence);
+		poor = true;
+	}
+	return poor;
+}
+
+static bool
+identified(const struct ocr_template *t, const struct page *pages, int np)
+{
+	if (t->n_identify == 0)
+		return true;
+	for (size_t k = 0; k < t->n_identify; k++) {
+		char want[256];
+
+		compact_of(t->identify[k], want, sizeof(want));
+		for (int i = 0; i < np; i++)
+			for (size_t j = 0; j < pages[i].pt.nl; j++)
+				if (strstr(pages[i].pt.l[j].compact, want) != NULL)
+					return true;
+	}
+	return false;
+}
+
+static json_t *
+field_json(const struct ocr_tfield *f, const struct hit *h,
+    const struct ocr_vresult *vr, double conf)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s}", "name", f->spec.name, "label",
+	    f->spec.label ? f->spec.label : "", "type",
+	    ocr_ftype_name(f->spec.type));
+
+	json_object_set_new(o, "value", json_string(vr->value));
+	json_object_set_new(o, "raw", json_string(h->raw));
+	json_object_set_new(o, "confidence", h->found ?
+	    json_real(round(conf * 10) / 10) : json_null());
+	json_object_set_new(o, "page", h->found ? json_integer(h->page + 1) :
+	    json_null());
+	json_object_set_new(o, "box", h->found ? json_pack("[i,i,i,i]",
+	    h->box[0], h->box[1], h->box[2], h->box[3]) : json_null());
+	json_object_set_new(o, "status", json_string(
+	    ocr_fstatus_name(vr->status)));
+	json_object_set_new(o, "code", json_string(vr->code));
+	json_object_set_new(o, "message", json_string(vr->message));
+	return o;
+}
+
+/*
+ * Tesseract's chi_sim reads the rarer capital numerals as look-alikes:
+ * 仟 as 什, 叁 as 参 (itself a variant of 叁 seen on real forms). Folded
+ * only in amount_cn fields, whose value must then agree with the figures.
+ */
+static void
+fold_capital_numerals(char *s)
+{
+	static const char *const map[][2] = { { "什", "仟" }, { "参", "叁" },
+	    { "圆", "元" } };
+	char *p;
+
+	/* Each pair is 3 bytes in UTF-8: replaced in place. */
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		while ((p = strstr(s, map[i][0])) != NULL)
+			memcpy(p, map[i][1], strlen(map[i][1]));
+}
+
+struct fstate {
+	struct hit h;
+	struct ocr_vresult vr;
+	double conf;
+	bool low;
+	bool confirmed;           /* agrees with the figures or the case */
+};
+
+static void
+check_fields(const struct ocr_template *t, struct page *pages, int np,
+    bool any_poor, struct ocr_check_opts *o, struct verdict *v, json_t *out)
+{
+	struct fstate *fs = xcalloc(t->nfields, sizeof(*fs));
+	json_t *fields = json_array();
+
+	for (size_t i = 0; i < t->nfields; i++) {
+		const struct ocr_tfield *f = &t->fields[i];
+		struct hit *h = &fs[i].h;
+
+		for (int p = 0; p < np && !h->found; p++) {
+			if (!pages[p].recognised || (f->page > 0 &&
+			    f->page != p + 1))
+				continue;
+			if (f->locate == OCR_LOC_LABEL)
+				locate_label(t, f, &pages[p].pt, p, h);
+			else if (f->locate == OCR_LOC_ZONE)
+				locate_zone(f, &pages[p].pt, p,
+				    (int)pixGetWidth(pages[p].pix),
+				    (int)pixGetHeight(pages[p].pix), h);
+			else
+				locate_pattern(f, &pages[p].pt, p, h);
+		}
+		if (f->spec.type == OCR_F_AMOUNT_CN)
+			fold_capital_numerals(h->raw);
+		ocr_validate_field(&f->spec, h->found ? h->raw : "", o->payload,
+		    o->today, &fs[i].vr);
+		/* An identifier is only as sure as its least sure character:
+		 * one misread digit makes another person's ID. */
+		fs[i].conf = is_identifier(f->spec.type) ? h->sym_conf :
+		    h->word_conf;
+		fs[i].low = h->found && fs[i].conf < f->spec.min_confidence;
+		/* Read exactly as the case has it (no confusable folded): a
+		 * misread that lands on the expected value is not a risk
+		 * worth a reviewer's time. Folded matches stay unsure. */
+		if (f->spec.match != NULL && fs[i].vr.status == OCR_FS_OK &&
+		    !fs[i].vr.folded)
+			fs[i].confirmed = true;
+	}
+	/* 大写金额 against the figures on the same document: agreement of
+	 * two readings is surer than either's confidence; disagreement is a
+	 * person's to look at. */
+	for (size_t i = 0; i < t->nfields; i++) {
+		const char *cc = t->fields[i].spec.cross_check;
+		int64_t a, b;
+
+		if (cc == NULL || fs[i].vr.status != OCR_FS_OK)
+			continue;
+		for (size_t j = 0; j < t->nfields; j++) {
+			if (strcmp(t->fields[j].spec.name, cc) != 0 ||
+			    fs[j].vr.status != OCR_FS_OK || fs[j].low)
+				continue;
+			if (ocr_parse_amount_cn(fs[i].vr.value, &a) < 0 &&
+			    ocr_parse_amount(fs[i].vr.value, &a) < 0)
+				continue;
+			if (ocr_parse_amount(fs[j].vr.value, &b) < 0)
+				continue;
+			if (a == b) {
+				fs[i].confirmed = true;
+				continue;
+			}
+			fs[i].vr.status = OCR_FS_INVALID;
+			fs[i].vr.severity = OCR_SEV_ESCALATE;
+			snprintf(fs[i].vr.code, sizeof(fs[i].vr.code),
+			    "amount_cn.cross_check");
+			{
+				char sa[32], sb[32];
+
+				ocr_format_amount(a, sa, sizeof(sa));
+				ocr_format_amount(b, sb, sizeof(sb));
+				snprintf(fs[i].vr.message, sizeof(fs[i].vr.message),
+				    "大写金额与小写金额不符 the amount in words (%s)"
+				    " differs from %s (%s)", sa, cc, sb);
+			}
+		}
+	}
+	for (size_t i = 0; i < t->nfields; i++) {
+		const struct ocr_tfield *f = &t->fields[i];
+		struct ocr_vresult *vr = &fs[i].vr;
+
+		if (fs[i].low && !fs[i].confirmed) {
+			if (vr->status == OCR_FS_OK || vr->status == OCR_FS_WARNING)
+				vr->status = OCR_FS_LOW_CONFIDENCE;
+			/* A misread is not the applicant's fault. */
+			if (vr->severity != OCR_SEV_ESCALATE) {
+				vr->severity = OCR_SEV_ESCALATE;
+				snprintf(vr->code, sizeof(vr->code),
+				    "field.low_confidence");
+			}
+			snprintf(vr->message + strlen(vr->message),
+			    sizeof(vr->message) - strlen(vr->message),
+			    "%s识别置信度低 confidence %.0f < %.0f",
+			    vr->message[0] ? "; " : "", fs[i].conf,
+			    f->spec.min_confidence);
+		}
+		/* Blank is the applicant's to fix; unread is not: a label or
+		 * pattern we did not find may be a misread, and a poor page
+		 * may hide what was written. */
+		if (vr->status == OCR_FS_MISSING && vr->severity ==
+		    OCR_SEV_REJECT && (any_poor || f->locate == OCR_LOC_PATTERN ||
+		    (f->locate == OCR_LOC_LABEL && !fs[i].h.label_found))) {
+			vr->severity = OCR_SEV_ESCALATE;
+			snprintf(vr->code, sizeof(vr->code), "%s",
+			    any_poor ? "field.unreadable" : "field.not_found");
+		}
+		if (vr->severity >= OCR_SEV_ESCALATE)
+			reason_add(v, vr->severity, vr->status ==
+			    OCR_FS_MISSING ? "field.missing" : vr->status ==
+			    OCR_FS_MISMATCH ? "field.mismatch" : vr->status ==
+			    OCR_FS_LOW_CONFIDENCE ? "field.low_confidence" :
+			    "field.invalid", f->spec.name, "%s: %s (%s)",
+			    f->spec.label ? f->spec.label : f->spec.name,
+			    vr->message, vr->code);
+		json_array_append_new(fields, field_json(f, &fs[i].h, vr,
+		    fs[i].conf));
+	}
+	json_object_set_new(out, "fields", fields);
+	free(fs);
+}
+
+static const char *
+verdict_name(enum ocr_severity s)
+{
+	return s == OCR_SEV_REJECT ? "reject" : s == OCR_SEV_ESCALATE ?
+	    "escalate" : "accept";
+}
+
+json_t *
+ocr_check_file(const char *path, const struct ocr_template *t,
+    struct ocr_check_opts *o, struct err *e)
+{
+	struct verdict v = { json_array(), OCR_SEV_NONE };
+	struct page *pages = NULL;
+	struct ocr_doc doc;
+	char reason[48], sha[65] = "";
+	int64_t t0 = util_mono_ms();
+	json_t *out, *pj = json_array();
+	bool any_poor = false;
+	int nblank = 0;
+	void *api = NULL;
+	struct err le;
+
+	o->recognise_ms = 0;
+	util_sha256_file(path, sha, &le);
+	out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "escalate",
+	    "template", t->name, "document_type", t->document_type, "file",
+	    path, "sha256", sha);
+	if (ocr_doc_load(path, &t->limits, &doc, reason, &le) < 0) {
+		json_object_set_new(out, "mime", json_string(doc.mime));
+		reason_add(&v, t->bad_input_escalates ? OCR_SEV_ESCALATE :
+		    OCR_SEV_REJECT, reason, NULL, "无法读取文件 %s", le.msg);
+		goto done;
+	}
+	json_object_set_new(out, "mime", json_string(doc.mime));
+	if (doc.npages < t->min_pages || doc.npages > t->max_pages)
+		reason_add(&v, OCR_SEV_REJECT, "pages.count", NULL, "页数不符"
+		    " the document has %d page(s); %s expects %d to %d",
+		    doc.npages, t->document_type, t->min_pages, t->max_pages);
+	if ((api = ocr_engine_acquire(t->languages, e)) == NULL) {
+		ocr_doc_clear(&doc);
+		json_decref(out);
+		json_decref(v.reasons);
+		json_decref(pj);
+		return NULL;
+	}
+	pages = xcalloc((size_t)doc.npages, sizeof(*pages));
+	for (int i = 0; i < doc.npages && i < t->max_pages; i++) {
+		struct page *pg = &pages[i];
+		PIX *gray = ocr_page_normalise(doc.pages[i], doc.dpi[i], t, &pg->q);
+		struct ocr_pagequal nq = pg->q;
+		struct err oe;
+		int quads;
+
+		if (gray == NULL) {
+			reason_add(&v, OCR_SEV_ESCALATE, "input.corrupt", NULL,
+			    "page %d cannot be converted to grey", i + 1);
+			continue;
+		}
+		/* Tesseract's layout analysis says when lines run up or down
+		 * the page, not which way: the page is read turned both ways
+		 * and the reading Tesseract is surest of wins. (OSD with
+		 * osd.traineddata was unsure on sparse forms, and its engine
+		 * double-frees in TessBaseAPIEnd with Tesseract 5.3.0.) */
+		if (build_page(api, gray, 0, t, o, pg, &oe) < 0)
+			reason_add(&v, OCR_SEV_ESCALATE, "ocr.failed", NULL,
+			    "page %d: %s", i + 1, oe.msg);
+		quads = pg->recognised ? (4 - pg->pt.orientation) % 4 : 0;
+		for (int k = 0; quads > 0 && k < 2 && pg->recognised; k++) {
+			struct page alt;
+
+			memset(&alt, 0, sizeof(alt));
+			alt.q = nq;
+			if (build_page(api, gray, (quads + 2 * k) % 4, t, o, &alt,
+			    &oe) == 0 && alt.recognised && page_score(&alt) >
+			    page_score(pg) + 5) {
+				page_clear(pg);
+				*pg = alt;
+			} else
+				page_clear(&alt);
+		}
+		pixDestroy(&gray);
+		if (pg->q.blank)
+			nblank++;
+		if (page_quality(&v, pg, i + 1, t))
+			any_poor = true;
+		if (o->image_dir != NULL && pg->pix != NULL) {
+			char *img;
+
+			snprintf(pg->image, sizeof(pg->image), "page-%d.png", i + 1);
+			img = xasprintf("%s/%s", o->image_dir, pg->image);
+			if (util_mkdir_p(o->image_dir, 0755, &oe) < 0 ||
+			    pixWrite(img, pg->pix, IFF_PNG) != 0)
+				pg->image[0] = '\0';
+			free(img);
+		}
+		json_array_append_new(pj, page_json(pg, i + 1, t));
+	}
+	if (nblank == doc.npages)
+		reason_add(&v, OCR_SEV_REJECT, "page.blank", NULL, "上传的文件是"
+		    "空白页 the upload is blank; scan the document again");
+	else if (nblank > 0)
+		reason_add(&v, OCR_SEV_WARN, "page.blank", NULL, "%d blank"
+		    " page(s) left out", nblank);
+	if (nblank < doc.npages && !identified(t, pages, doc.npages))
+		reason_add(&v, OCR_SEV_ESCALATE, "document.type", NULL, "不像"
+		    "是%s the upload does not look like a %s (none of its"
+		    " identifying words were read)", t->document_type,
+		    t->document_type);
+	check_fields(t, pages, doc.npages, any_poor, o, &v, out);
+	for (int i = 0; i < doc.npages; i++)
+		page_clear(&pages[i]);
+	free(pages);
+	ocr_doc_clear(&doc);
+done:
+	if (json_object_get(out, "fields") == NULL)
+		json_object_set_new(out, "fields", json_array());
+	json_object_set_new(out, "pages", pj);
+	json_object_set_new(out, "verdict", json_string(verdict_name(v.worst)));
+	json_object_set_new(out, "reasons", v.reasons);
+	o->total_ms = (double)(util_mono_ms() - t0);
+	return out;
+}

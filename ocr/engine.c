@@ -1,0 +1,110 @@
+/*
+ * engine.c - one Tesseract engine per worker thread and language set.
+ *
+ * Initialising TessBaseAPI (loading chi_sim's LSTM model) takes longer
+ * than recognising a page, so each worker thread keeps the engines it
+ * made, keyed by the language string, and reuses them for every page.
+ * A TessBaseAPI is not safe to share between threads; a thread-local
+ * list needs no lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tesseract/capi.h>
+
+#include "ocr.h"
+
+struct engine {
+	char *langs;
+	TessBaseAPI *api;
+	struct engine *next;
+};
+
+static pthread_key_t engine_key;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void
+engines_free(void *p)
+{
+	struct engine *en = p, *next;
+
+	for (; en != NULL; en = next) {
+		next = en->next;
+		TessBaseAPIEnd(en->api);
+		TessBaseAPIDelete(en->api);
+		free(en->langs);
+		free(en);
+	}
+}
+
+static void
+engine_key_make(void)
+{
+	if (pthread_key_create(&engine_key, engines_free) != 0)
+		fatal("ocr: cannot create the engine thread key");
+}
+
+void *
+ocr_engine_acquire(const char *langs, struct err *e)
+{
+	struct engine *en;
+	TessBaseAPI *api;
+
+	pthread_once(&engine_once, engine_key_make);
+	for (en = pthread_getspecific(engine_key); en != NULL; en = en->next)
+		if (strcmp(en->langs, langs) == 0)
+			return en->api;
+	if ((api = TessBaseAPICreate()) == NULL) {
+		err_set(e, "ocr: cannot create a Tesseract engine");
+		return NULL;
+	}
+	if (TessBaseAPIInit3(api, NULL, langs) != 0) {
+		TessBaseAPIDelete(api);
+		err_set(e, "ocr: Tesseract cannot load the languages \"%s\";"
+		    " install tesseract-ocr-chi-sim / tesseract-ocr-eng (or the"
+		    " packages for those languages)", langs);
+		return NULL;
+	}
+	/* Tesseract's own diagnostics ("Invalid resolution", "Empty page")
+	 * would go to stderr for every page; the result says what matters. */
+	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	en = xcalloc(1, sizeof(*en));
+	en->langs = xstrdup(langs);
+	en->api = api;
+	en->next = pthread_getspecific(engine_key);
+	pthread_setspecific(engine_key, en);
+	return api;
+}
+
+void
+ocr_engine_thread_done(void)
+{
+	pthread_once(&engine_once, engine_key_make);
+	engines_free(pthread_getspecific(engine_key));
+	pthread_setspecific(engine_key, NULL);
+}
+
+void
+ocr_env_ensure(char **argv)
+{
+	const char *v = getenv("OMP_THREAD_LIMIT");
+
+	if (v != NULL && strcmp(v, "1") == 0)
+		return;
+	/*
+	 * libgomp read OMP_THREAD_LIMIT when it was loaded with
+	 * libtesseract, before main(); setting it now would change nothing,
+	 * so run this program again with it in the environment. Tesseract's
+	 * OpenMP threads only fight clerk's own workers for the cores: a
+	 * page takes several times longer with them.
+	 */
+	if (setenv("OMP_THREAD_LIMIT", "1", 1) != 0)
+		return;
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "%s: cannot re-execute with OMP_THREAD_LIMIT=1: %s;"
+	    " OCR will be slow\n", argv[0], strerror(errno));
+}

@@ -1,0 +1,74 @@
+/*
+ * ocr_page.h - internal to ocr/: one page's measurements and its
+ * recognised text (page.c), used by the check (check.c).
+ */
+#ifndef CLERK_OCR_PAGE_H
+#define CLERK_OCR_PAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ocr.h"
+
+typedef struct Pix PIX;
+
+struct ocr_pagequal {
+	int file_dpi;             /* from the file, 0 if none */
+	int dpi;                  /* what we believe */
+	const char *dpi_source;   /* "file", "page_size", "none" */
+	double scale;             /* applied to reach ~300 DPI */
+	double glyph_height;      /* median, px at the file's resolution */
+	double blur;
+	double skew;
+	bool skew_known, deskewed;
+	double ink;
+	bool blank;
+	int rotation;             /* quarter-turns clockwise applied */
+	int border;               /* white px added on each side */
+	double mean_conf;
+};
+
+struct ocr_sym {
+	char t[16];               /* UTF-8 */
+	float conf;
+	int box[4];               /* x, y, w, h */
+	int word, line;
+};
+
+struct ocr_word {
+	float conf;
+	size_t first_sym, nsym;
+	size_t line;
+	int box[4];
+};
+
+struct ocr_line {
+	size_t first_sym, nsym;
+	int box[4];
+	char *compact;            /* the line's symbols without spaces */
+	int *cmap;                /* byte of compact -> symbol */
+};
+
+struct ocr_ptext {
+	struct ocr_sym *s;
+	size_t ns;
+	struct ocr_word *w;
+	size_t nw;
+	struct ocr_line *l;
+	size_t nl;
+	double mean_conf;
+	int orientation;          /* TessOrientation of most blocks */
+};
+
+/* Grey, scaled to ~300 DPI when the template says so; fills dpi fields. */
+PIX *ocr_page_normalise(PIX *in, int file_dpi, const struct ocr_template *t,
+    struct ocr_pagequal *q);
+/* Measures ink, blur and skew, then deskews, etc. per the template. */
+PIX *ocr_page_prepare(PIX *gray, const struct ocr_template *t,
+    struct ocr_pagequal *q);
+int ocr_page_recognise(void *engine, PIX *pix, int deadline_ms,
+    struct ocr_ptext *pt, double *ms, struct err *e);
+void ocr_ptext_clear(struct ocr_ptext *pt);
+double ocr_ptext_glyph_height(const struct ocr_ptext *pt);
+
+#endif

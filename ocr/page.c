@@ -1,0 +1,413 @@
+/*
+ * page.c - one page: its quality measured (resolution, blur, skew, ink),
+ * its orientation found and corrected, the preprocessing a template asks
+ * for, and Tesseract's result read back as symbols, words and lines with
+ * their boxes and confidences.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leptonica/allheaders.h>
+#include <tesseract/capi.h>
+
+#include "ocr_page.h"
+
+/* A4 is 8.27 x 11.69 inches; an upload that has A4's shape tells its
+ * resolution by its size even when the file's metadata does not. */
+static int
+a4_dpi(int w, int h)
+{
+	double lo = w < h ? w : h, hi = w < h ? h : w;
+	double ratio = hi / lo;
+
+	if (ratio < 1.36 || ratio > 1.47)
+		return 0;
+	return (int)(hi / 11.69 + 0.5);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Sharpness: the variance of the Laplacian, per 64x64 tile that has ink,
+ * and the 90th percentile over those tiles - so the white space of a form
+ * does not make a sharp page look blurred.
+ */
+static double
+blur_measure(PIX *gray)
+{
+	int w = pixGetWidth(gray), h = pixGetHeight(gray);
+	int wpl = pixGetWpl(gray), T = 64;
+	l_uint32 *data = pixGetData(gray);
+	size_t nt = 0, cap = (size_t)((w / T + 1) * (h / T + 1));
+	double *vals = xcalloc(cap, sizeof(*vals)), res;
+
+	for (int ty = 1; ty + T < h - 1; ty += T)
+		for (int tx = 1; tx + T < w - 1; tx += T) {
+			double sum = 0, sum2 = 0;
+			int dark = 0, n = 0;
+
+			for (int y = ty; y < ty + T; y++) {
+				l_uint32 *up = data + (size_t)(y - 1) * wpl;
+				l_uint32 *row = data + (size_t)y * wpl;
+				l_uint32 *dn = data + (size_t)(y + 1) * wpl;
+
+				for (int x = tx; x < tx + T; x++) {
+					int c = GET_DATA_BYTE(row, x);
+					double lap = GET_DATA_BYTE(up, x) +
+					    GET_DATA_BYTE(dn, x) +
+					    GET_DATA_BYTE(row, x - 1) +
+					    GET_DATA_BYTE(row, x + 1) - 4 * c;
+
+					dark += c < 128;
+					sum += lap;
+					sum2 += lap * lap;
+					n++;
+				}
+			}
+			if (dark * 200 < n)
+				continue;   /* under 0.5% ink: margin or gap */
+			vals[nt++] = sum2 / n - (sum / n) * (sum / n);
+		}
+	if (nt == 0) {
+		free(vals);
+		return 0;
+	}
+	qsort(vals, nt, sizeof(*vals), cmp_double);
+	res = vals[(nt * 9) / 10 < nt ? (nt * 9) / 10 : nt - 1];
+	free(vals);
+	return res;
+}
+
+/* Fraction of dark pixels, 3% margins left out (scanner edges). */
+static double
+ink_measure(PIX *bin)
+{
+	int w = pixGetWidth(bin), h = pixGetHeight(bin);
+	int mx = w * 3 / 100, my = h * 3 / 100;
+	BOX *box = boxCreate(mx, my, w - 2 * mx, h - 2 * my);
+	PIX *c = pixClipRectangle(bin, box, NULL);
+	l_int32 n = 0;
+
+	boxDestroy(&box);
+	if (c == NULL)
+		return 0;
+	pixCountPixels(c, &n, NULL);
+	pixDestroy(&c);
+	return (double)n / ((double)(w - 2 * mx) * (h - 2 * my));
+}
+
+PIX *
+ocr_page_normalise(PIX *in, int file_dpi, const struct ocr_template *t,
+    struct ocr_pagequal *q)
+{
+	PIX *gray = pixConvertTo8(in, 0), *p;
+	int w = pixGetWidth(in), h = pixGetHeight(in);
+	int est = a4_dpi(w, h);
+
+	memset(q, 0, sizeof(*q));
+	q->file_dpi = file_dpi;
+	q->dpi = file_dpi;
+	q->dpi_source = "file";
+	/* Metadata that is missing, or off by 2x from what the A4 size
+	 * says (72 DPI written by a phone app on a 300 DPI scan), lies. */
+	if (est > 0 && (file_dpi <= 0 || file_dpi > 2 * est || 2 * file_dpi <
+	    est)) {
+		q->dpi = est;
+		q->dpi_source = "page_size";
+	} else if (file_dpi <= 0) {
+		q->dpi = 0;
+		q->dpi_source = "none";
+	}
+	q->scale = 1;
+	if (gray != NULL && t->pre.scale && q->dpi > 0 && (q->dpi < 250 ||
+	    q->dpi > 400)) {
+		q->scale = 300.0 / q->dpi;
+		if (q->scale > 4)
+			q->scale = 4;
+		p = q->scale > 1 ? pixScaleGrayLI(gray, (float)q->scale,
+		    (float)q->scale) : pixScale(gray, (float)q->scale,
+		    (float)q->scale);
+		if (p != NULL) {
+			pixDestroy(&gray);
+			gray = p;
+		} else
+			q->scale = 1;
+	}
+	return gray;
+}
+
+PIX *
+ocr_page_prepare(PIX *gray, const struct ocr_template *t,
+    struct ocr_pagequal *q)
+{
+	PIX *bin = pixConvertTo1(gray, 128), *p = pixClone(gray), *r;
+	float angle = 0, conf = 0;
+
+	q->ink = bin ? ink_measure(bin) : 0;
+	q->blank = q->ink < t->quality.min_ink;
+	q->blur = blur_measure(gray);
+	/* Leptonica trusts an angle from a score ratio of 3; a form's sparse
+	 * lines score ~2 at a clear 4 degrees, so 2 it is. */
+	if (bin != NULL && !q->blank && pixFindSkew(bin, &angle, &conf) == 0 &&
+	    conf >= 2.0) {
+		q->skew = angle;
+		q->skew_known = true;
+	}
+	pixDestroy(&bin);
+	/* Tesseract copes with a degree or so itself (the benchmark reads
+	 * 0.8-degree pages as well unrotated); rotating costs ~75 ms. */
+	if (t->pre.deskew && q->skew_known && fabs(q->skew) >= 1.0) {
+		r = pixRotate(p, (float)(M_PI / 180.0 * q->skew),
+		    L_ROTATE_AREA_MAP, L_BRING_IN_WHITE, 0, 0);
+		if (r != NULL) {
+			pixDestroy(&p);
+			p = r;
+			q->deskewed = true;
+		}
+	}
+	if (t->pre.background && (r = pixBackgroundNormSimple(p, NULL,
+	    NULL)) != NULL) {
+		pixDestroy(&p);
+		p = r;
+	}
+	if (t->pre.binarise) {
+		PIX *th = NULL;
+
+		if (pixOtsuAdaptiveThreshold(p, 300, 300, 0, 0, 0.1f, NULL,
+		    &th) == 0 && th != NULL) {
+			pixDestroy(&p);
+			p = th;
+		}
+	}
+	if (t->pre.border) {
+		q->border = 20;
+		r = pixAddBorderGeneral(p, q->border, q->border, q->border,
+		    q->border, pixGetDepth(p) == 1 ? 0 : 255);
+		if (r != NULL) {
+			pixDestroy(&p);
+			p = r;
+		} else
+			q->border = 0;
+	}
+	return p;
+}
+
+void
+ocr_ptext_clear(struct ocr_ptext *pt)
+{
+	for (size_t i = 0; i < pt->nl; i++) {
+		free(pt->l[i].compact);
+		free(pt->l[i].cmap);
+	}
+	free(pt->s);
+	free(pt->w);
+	free(pt->l);
+	memset(pt, 0, sizeof(*pt));
+}
+
+static void
+box_union(int *acc, const int *b, bool first)
+{
+	int x1, y1;
+
+	if (first) {
+		memcpy(acc, b, 4 * sizeof(int));
+		return;
+	}
+	x1 = acc[0] + acc[2] > b[0] + b[2] ? acc[0] + acc[2] : b[0] + b[2];
+	y1 = acc[1] + acc[3] > b[1] + b[3] ? acc[1] + acc[3] : b[1] + b[3];
+	acc[0] = acc[0] < b[0] ? acc[0] : b[0];
+	acc[1] = acc[1] < b[1] ? acc[1] : b[1];
+	acc[2] = x1 - acc[0];
+	acc[3] = y1 - acc[1];
+}
+
+int
+ocr_page_recognise(void *engine, PIX *pix, int deadline_ms,
+    struct ocr_ptext *pt, double *ms, struct err *e)
+{
+	TessBaseAPI *api = engine;
+	ETEXT_DESC *mon = TessMonitorCreate();
+	TessResultIterator *ri;
+	int64_t t0 = util_mono_ms();
+	double confsum = 0;
+	int rc, votes[4] = { 0, 0, 0, 0 };
+
+	memset(pt, 0, sizeof(*pt));
+	TessBaseAPISetPageSegMode(api, PSM_AUTO);
+	TessBaseAPISetImage2(api, pix);
+	TessBaseAPISetSourceResolution(api, 300);
+	TessMonitorSetDeadlineMSecs(mon, deadline_ms);
+	rc = TessBaseAPIRecognize(api, mon);
+	TessMonitorDelete(mon);
+	*ms += (double)(util_mono_ms() - t0);
+	if (rc != 0) {
+		TessBaseAPIClear(api);
+		if (util_mono_ms() - t0 >= deadline_ms)
+			err_set(e, "recognition took longer than the template's"
+			    " deadline of %d ms", deadline_ms);
+		else
+			err_set(e, "Tesseract could not recognise the page");
+		return -1;
+	}
+	ri = TessBaseAPIGetIterator(api);
+	if (ri != NULL) {
+		const TessPageIterator *pi = TessResultIteratorGetPageIterator(ri);
+		size_t cap_s = 0, cap_w = 0, cap_l = 0;
+
+		do {
+			char *txt = TessResultIteratorGetUTF8Text(ri, RIL_SYMBOL);
+			struct ocr_sym *s;
+			int l, tp, r, b;
+
+			if (txt == NULL)
+				continue;
+			if (TessPageIteratorIsAtBeginningOf(pi, RIL_BLOCK)) {
+				TessOrientation or = ORIENTATION_PAGE_UP;
+				TessWritingDirection wd;
+				TessTextlineOrder to;
+				float da;
+
+				TessPageIteratorOrientation((TessPageIterator *)pi,
+				    &or, &wd, &to, &da);
+				votes[(int)or & 3]++;
+			}
+			if (pt->nl == 0 || TessPageIteratorIsAtBeginningOf(pi,
+			    RIL_TEXTLINE)) {
+				if (pt->nl == cap_l) {
+					cap_l = cap_l ? cap_l * 2 : 32;
+					pt->l = xrealloc(pt->l, cap_l *
+					    sizeof(*pt->l));
+				}
+				memset(&pt->l[pt->nl], 0, sizeof(pt->l[0]));
+				pt->l[pt->nl].first_sym = pt->ns;
+				pt->nl++;
+			}
+			if (pt->nw == 0 || TessPageIteratorIsAtBeginningOf(pi,
+			    RIL_WORD) || pt->w[pt->nw - 1].line != pt->nl - 1) {
+				if (pt->nw == cap_w) {
+					cap_w = cap_w ? cap_w * 2 : 64;
+					pt->w = xrealloc(pt->w, cap_w *
+					    sizeof(*pt->w));
+				}
+				memset(&pt->w[pt->nw], 0, sizeof(pt->w[0]));
+				pt->w[pt->nw].conf = TessResultIteratorConfidence(
+				    ri, RIL_WORD);
+				pt->w[pt->nw].line = pt->nl - 1;
+				pt->w[pt->nw].first_sym = pt->ns;
+				confsum += pt->w[pt->nw].conf;
+				pt->nw++;
+			}
+			if (pt->ns == cap_s) {
+				cap_s = cap_s ? cap_s * 2 : 256;
+				pt->s = xrealloc(pt->s, cap_s * sizeof(*pt->s));
+			}
+			s = &pt->s[pt->ns];
+			memset(s, 0, sizeof(*s));
+			snprintf(s->t, sizeof(s->t), "%s", txt);
+			TessDeleteText(txt);
+			s->conf = TessResultIteratorConfidence(ri, RIL_SYMBOL);
+			TessPageIteratorBoundingBox(pi, RIL_SYMBOL, &l, &tp, &r, &b);
+			s->box[0] = l;
+			s->box[1] = tp;
+			s->box[2] = r - l;
+			s->box[3] = b - tp;
+			s->word = (int)pt->nw - 1;
+			s->line = (int)pt->nl - 1;
+			box_union(pt->w[pt->nw - 1].box, s->box,
+			    pt->w[pt->nw - 1].nsym == 0);
+			pt->w[pt->nw - 1].nsym++;
+			box_union(pt->l[pt->nl - 1].box, s->box,
+			    pt->l[pt->nl - 1].nsym == 0);
+			pt->l[pt->nl - 1].nsym++;
+			pt->ns++;
+		} while (TessResultIteratorNext(ri, RIL_SYMBOL));
+		TessResultIteratorDelete(ri);
+	}
+	TessBaseAPIClear(api);
+	pt->mean_conf = pt->nw ? confsum / (double)pt->nw : 0;
+	/* Layout analysis tells text lines that run up or down the page
+	 * (a page scanned sideways); the majority of blocks decides. Lines
+	 * taller than wide say the same when it does not. */
+	for (int k = 1; k < 4; k++)
+		if (votes[k] > votes[pt->orientation])
+			pt->orientation = k;
+	{
+		size_t tall = 0, wide = 0;
+
+		for (size_t i = 0; i < pt->nl; i++) {
+			if (pt->l[i].nsym < 3)
+				continue;
+			if (pt->l[i].box[3] > pt->l[i].box[2])
+				tall++;
+			else
+				wide++;
+		}
+		/* Tesseract 5.3 reads a sideways page but reports no boxes
+		 * for its symbols. */
+		for (size_t i = 0; i < pt->ns; i++)
+			if (pt->s[i].box[2] == 0 && pt->s[i].box[3] == 0)
+				tall++;
+			else
+				wide++;
+		if (pt->orientation == 0 && tall > wide)
+			pt->orientation = 1;
+	}
+	/* Compact line texts (no spaces) with a byte -> symbol map, where
+	 * labels are looked up. */
+	for (size_t i = 0; i < pt->nl; i++) {
+		struct ocr_line *ln = &pt->l[i];
+		size_t len = 0;
+
+		for (size_t k = ln->first_sym; k < ln->first_sym + ln->nsym; k++)
+			len += strlen(pt->s[k].t);
+		ln->compact = xmalloc(len + 1);
+		ln->cmap = xmalloc((len + 1) * sizeof(*ln->cmap));
+		len = 0;
+		for (size_t k = ln->first_sym; k < ln->first_sym + ln->nsym;
+		    k++) {
+			size_t n = strlen(pt->s[k].t);
+
+			memcpy(ln->compact + len, pt->s[k].t, n);
+			for (size_t j = 0; j < n; j++)
+				ln->cmap[len + j] = (int)k;
+			len += n;
+		}
+		ln->compact[len] = '\0';
+		ln->cmap[len] = -1;
+	}
+	return 0;
+}
+
+double
+ocr_ptext_glyph_height(const struct ocr_ptext *pt)
+{
+	double *h, med;
+	size_t n = 0;
+
+	if (pt->ns == 0)
+		return 0;
+	h = xcalloc(pt->ns, sizeof(*h));
+	for (size_t i = 0; i < pt->ns; i++)
+		if (pt->s[i].conf >= 60 && (unsigned char)pt->s[i].t[0] >= 0x80)
+			h[n++] = pt->s[i].box[3];   /* CJK: full-height glyphs */
+	if (n == 0)
+		for (size_t i = 0; i < pt->ns; i++)
+			if (pt->s[i].conf >= 60)
+				h[n++] = pt->s[i].box[3];
+	if (n == 0) {
+		free(h);
+		return 0;
+	}
+	qsort(h, n, sizeof(*h), cmp_double);
+	med = h[n / 2];
+	free(h);
+	return med;
+}

@@ -1,0 +1,152 @@
+/*
+ * validate.h - field validators of the OCR document check: each field of a
+ * template has a type (resident ID, credit code, date, amount ...) and
+ * optional constraints; ocr_validate_field() turns the OCR text of one
+ * field into a normalised value, a status and the severity it asks of the
+ * verdict.
+ *
+ * Severity policy (safety first - never auto-accept a wrong document):
+ *   cn_id wrong check/birth/region        -> INVALID + REJECT
+ *       (the core lowers it to ESCALATE if a character had low confidence)
+ *   cn_id wrong length or characters      -> INVALID + ESCALATE (a misread)
+ *   cn_id 15-digit (no check character)   -> WARNING + WARN
+ *   cn_id/uscc/bank_card valid only after confusable folding (O→0 ...)
+ *                                         -> OK + WARN, folded = true
+ *   uscc failure                          -> INVALID + ESCALATE
+ *   bank_card Luhn failure                -> WARNING + WARN
+ *   bank_card not digits / wrong length   -> INVALID + ESCALATE
+ *   date unparseable                      -> INVALID + ESCALATE
+ *   date out of range                     -> INVALID + REJECT
+ *   amount / amount_cn unparseable        -> INVALID + ESCALATE
+ *   enum / regex mismatch                 -> INVALID + ESCALATE
+ *   match mismatch                        -> MISMATCH + ESCALATE
+ *   match equal only after confusables    -> OK + WARN (code "match.folded")
+ *   required and empty                    -> MISSING + REJECT
+ *   optional and empty                    -> OK + NONE, value ""
+ * The amount_cn cross-check against the numeric amount is done by the core
+ * across fields (ocr_parse_amount_cn / ocr_parse_amount).
+ */
+#ifndef CLERK_OCR_VALIDATE_H
+#define CLERK_OCR_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+enum ocr_ftype {
+	OCR_F_TEXT,
+	OCR_F_NAME,
+	OCR_F_CN_ID,
+	OCR_F_USCC,
+	OCR_F_BANK_CARD,
+	OCR_F_DATE,
+	OCR_F_AMOUNT,
+	OCR_F_AMOUNT_CN,
+	OCR_F_ENUM,
+	OCR_F_REGEX,
+};
+
+/* "text", "name", "cn_id", ... ; -1 if unknown. */
+int ocr_ftype_from_name(const char *name);
+const char *ocr_ftype_name(enum ocr_ftype t);
+
+struct ocr_field_spec {            /* filled by the template loader (core) */
+	char *name, *label;
+	enum ocr_ftype type;
+	bool required;
+	char **enum_values; size_t n_enum;     /* OCR_F_ENUM */
+	char *regex; void *re;                 /* OCR_F_REGEX: PCRE2 UTF-8, whole value; re compiled by ocr_field_spec_compile().
+	                                          On other types it is an extra check of the normalised value. */
+	int not_before, not_after;             /* dates YYYYMMDD; 0 = no bound; -1 = today */
+	char *match;                           /* payload key the value must equal (after normalisation), or NULL */
+	char *cross_check;                     /* OCR_F_AMOUNT_CN: name of the numeric amount field it must equal */
+	double min_confidence;                 /* 0..100; below it the field is low_confidence */
+};
+
+/*
+ * Compiles spec->regex (if any) into spec->re, anchored to the whole value.
+ * 0, or -1 with "pattern error at offset N: ..." in e. Safe to call twice.
+ */
+int ocr_field_spec_compile(struct ocr_field_spec *spec, struct err *e);
+/* Frees every string, the enum values and the compiled regex; zeroes spec. */
+void ocr_field_spec_clear(struct ocr_field_spec *spec);
+
+enum ocr_fstatus {
+	OCR_FS_OK,
+	OCR_FS_WARNING,
+	OCR_FS_LOW_CONFIDENCE,   /* set by the core from word confidences */
+	OCR_FS_MISMATCH,
+	OCR_FS_INVALID,
+	OCR_FS_MISSING,
+};
+
+enum ocr_severity {
+	OCR_SEV_NONE,
+	OCR_SEV_WARN,
+	OCR_SEV_ESCALATE,
+	OCR_SEV_REJECT,
+};
+
+const char *ocr_fstatus_name(enum ocr_fstatus s);     /* "ok", "warning", "low_confidence", "mismatch", "invalid", "missing" */
+const char *ocr_severity_name(enum ocr_severity s);   /* "none", "warn", "escalate", "reject" */
+
+struct ocr_vresult {
+	enum ocr_fstatus status;
+	enum ocr_severity severity;   /* what this field alone asks of the verdict */
+	char value[256];              /* normalised value (e.g. ID upper-case X, date "YYYY-MM-DD", amount "1234.50";
+	                                 amount_cn too is given as "1234.50"); the text as read when it did not parse */
+	char code[48];                /* reason code, e.g. "cn_id.check", "uscc.check", "date.after_today", "match.name" */
+	char message[256];            /* for the applicant/reviewer, Chinese + English is fine */
+	bool folded;                  /* look-alike folding (O→0 ...) was needed, for the value or the match */
+};
+
+/*
+ * raw = OCR text of the field (UTF-8); payload = item payload (may be
+ * NULL); today YYYYMMDD (0 = local date). Returns 0 when out is filled
+ * (whatever the status), -1 only on a programming error (NULL spec/out, a
+ * regex field whose pattern was not compiled) with out->code "internal".
+ *
+ * Reason codes: "ok", "required", "cn_id.length", "cn_id.chars",
+ * "cn_id.region", "cn_id.birth", "cn_id.check", "cn_id.old15",
+ * "cn_id.folded", "uscc.length", "uscc.chars", "uscc.check",
+ * "uscc.folded", "bank_card.chars", "bank_card.length", "bank_card.luhn",
+ * "bank_card.folded", "date.format", "date.before_min", "date.after_max",
+ * "date.after_today", "date.before_today", "amount.format",
+ * "amount_cn.format", "enum.value", "regex.nomatch", "regex.limit",
+ * "match.<key>" (mismatch; the key cut to fit), "match.missing" (payload
+ * NULL or without a string/number under the key: MISMATCH + ESCALATE),
+ * "match.folded". The match key may be a dotted path ("applicant.id").
+ * An earlier INVALID is kept: the match is checked only when the value
+ * itself is OK or WARNING.
+ */
+int ocr_validate_field(const struct ocr_field_spec *spec, const char *raw,
+    const json_t *payload, int today, struct ocr_vresult *out);
+
+/* building blocks, also used elsewhere */
+
+/* YYYY年M月D日, YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD, YYYYMMDD, full-width
+ * digits and spaces tolerated; a real Gregorian date 1000..9999. 0/-1. */
+int ocr_parse_date(const char *s, int *ymd);
+/* "1,234.56" "￥1234.5" "1234.56元" "RMB 1 234.56" → fen (cents); 0/-1. */
+int ocr_parse_amount(const char *s, int64_t *fen);
+/* 大写: 壹贰叁肆伍陆柒捌玖零 拾佰仟万亿 元圆 角分 整正, "人民币" prefix; 0/-1. */
+int ocr_parse_amount_cn(const char *s, int64_t *fen);
+/* fen as "1234.50" (a leading '-' if negative). */
+void ocr_format_amount(int64_t fen, char *buf, size_t n);
+
+/*
+ * For identifiers, after ids_fold() (width, white space, upper case):
+ * O/D/Q/〇→0, I/L/|/!→1, Z→2, S→5, B→8, G→6, ×→X. Writes at most n - 1
+ * bytes (never a partial UTF-8 sequence) and returns the length written.
+ */
+size_t ocr_fold_confusables(const char *in, char *out, size_t n);
+/* Equality after ids_fold (width, spaces, case), and for identifiers after
+ * confusable folding too; *folded (may be NULL) says folding was needed. */
+bool ocr_text_equal(const char *ocr, const char *expected, bool identifier,
+    bool *folded);
+
+#endif

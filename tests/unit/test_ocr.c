@@ -1,0 +1,300 @@
+/*
+ * test_ocr.c - the OCR check's loader and template parser (ocr/ocr.h),
+ * without recognition: types told by content, limits from headers before
+ * decoding, and templates' errors as file:line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <leptonica/allheaders.h>
+
+#include "ocr.h"
+
+static uint32_t
+crc32_of(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+	}
+	return c ^ 0xffffffffu;
+}
+
+/* A PNG with a valid IHDR declaring w x h and a token IDAT. */
+static unsigned char *
+png_header(uint32_t w, uint32_t h, size_t *len)
+{
+	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
+	    0x1a, '\n' };
+	unsigned char *p = calloc(1, 128), ihdr[17];
+	size_t n = 0;
+	uint32_t crc;
+
+	memcpy(p, sig, 8);
+	n = 8;
+	memcpy(ihdr, "IHDR", 4);
+	for (int i = 0; i < 4; i++) {
+		ihdr[4 + i] = (unsigned char)(w >> (24 - 8 * i));
+		ihdr[8 + i] = (unsigned char)(h >> (24 - 8 * i));
+	}
+	ihdr[12] = 8;      /* bit depth */
+	ihdr[13] = 0;      /* grey */
+	ihdr[14] = ihdr[15] = ihdr[16] = 0;
+	p[n + 3] = 13;     /* length */
+	n += 4;
+	memcpy(p + n, ihdr, 17);
+	n += 17;
+	crc = crc32_of(ihdr, 17);
+	for (int i = 0; i < 4; i++)
+		p[n + i] = (unsigned char)(crc >> (24 - 8 * i));
+	n += 4;
+	memcpy(p + n, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
+	n += 12;
+	*len = n;
+	return p;
+}
+
+static struct ocr_limits
+limits(void)
+{
+	struct ocr_limits l;
+
+	ocr_limits_default(&l);
+	return l;
+}
+
+static void
+expect_refusal_lim(const void *data, size_t len, struct ocr_limits l,
+    const char *code)
+{
+	struct ocr_doc doc;
+	struct err e = { 0 };
+	char reason[48];
+
+	assert_int_equal(ocr_doc_load_mem(data, len, &l, &doc, reason, &e), -1);
+	assert_string_equal(reason, code);
+	assert_true(e.msg[0] != '\0');
+	assert_int_equal(doc.npages, 0);
+}
+
+static void
+expect_refusal(const void *data, size_t len, const char *code)
+{
+	expect_refusal_lim(data, len, limits(), code);
+}
+
+static void
+test_load_refuses_bad_input(void **state)
+{
+	static const char text[] = "这不是图片 not an image\n";
+	unsigned char *png;
+	size_t len;
+
+	(void)state;
+	expect_refusal("", 0, "input.empty");
+	expect_refusal(text, sizeof(text) - 1, "input.unsupported_type");
+	/* 100000 x 100000 would be 10 GB: refused from the header alone. */
+	png = png_header(100000, 100000, &len);
+	expect_refusal(png, len, "input.too_many_pixels");
+	free(png);
+	png = png_header(100, 100, &len);   /* no image data: truncated */
+	expect_refusal(png, len, "input.corrupt");
+	free(png);
+}
+
+static void
+test_load_png_by_content(void **state)
+{
+	struct ocr_limits l = limits();
+	PIX *pix = pixCreate(300, 200, 8);
+	unsigned char *data = NULL;
+	struct ocr_doc doc;
+	struct err e = { 0 };
+	char reason[48];
+	size_t len = 0;
+
+	(void)state;
+	pixSetAllArbitrary(pix, 255);
+	pixSetResolution(pix, 300, 300);
+	assert_int_equal(pixWriteMemPng(&data, &len, pix, 0), 0);
+	assert_int_equal(ocr_doc_load_mem(data, len, &l, &doc, reason, &e), 0);
+	assert_string_equal(doc.mime, "image/png");
+	assert_int_equal(doc.npages, 1);
+	assert_int_equal(pixGetWidth(doc.pages[0]), 300);
+	assert_int_equal(doc.dpi[0], 300);
+	ocr_doc_clear(&doc);
+	/* The pixel limit is checked before decoding, against the header. */
+	l.max_pixels = 300 * 200 - 1;
+	expect_refusal_lim(data, len, l, "input.too_many_pixels");
+	l = limits();
+	l.max_bytes = (int64_t)len - 1;
+	assert_int_equal(ocr_doc_load_mem(data, len, &l, &doc, reason, &e), -1);
+	assert_string_equal(reason, "input.too_large");
+	/* Half a file. */
+	expect_refusal(data, len / 2, "input.corrupt");
+	free(data);
+	pixDestroy(&pix);
+}
+
+static char *
+pdf_of_pages(int n, size_t *len)
+{
+	size_t cap = 4096 + (size_t)n * 128, off[64];
+	char *p = malloc(cap), kids[64 * 8] = "";
+	int objs = 2 + n;
+	size_t l = 0, xref;
+
+	assert_true(n < 60);
+	for (int i = 0; i < n; i++)
+		snprintf(kids + strlen(kids), sizeof(kids) - strlen(kids),
+		    "%d 0 R ", 3 + i);
+	l += (size_t)snprintf(p + l, cap - l, "%%PDF-1.4\n");
+	off[1] = l;
+	l += (size_t)snprintf(p + l, cap - l, "1 0 obj\n<< /Type /Catalog"
+	    " /Pages 2 0 R >>\nendobj\n");
+	off[2] = l;
+	l += (size_t)snprintf(p + l, cap - l, "2 0 obj\n<< /Type /Pages /Kids"
+	    " [%s] /Count %d >>\nendobj\n", kids, n);
+	for (int i = 0; i < n; i++) {
+		off[3 + i] = l;
+		l += (size_t)snprintf(p + l, cap - l, "%d 0 obj\n<< /Type /Page"
+		    " /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n", 3 + i);
+	}
+	xref = l;
+	l += (size_t)snprintf(p + l, cap - l, "xref\n0 %d\n0000000000 65535 f \n",
+	    objs + 1);
+	for (int i = 1; i <= objs; i++)
+		l += (size_t)snprintf(p + l, cap - l, "%010zu 00000 n \n", off[i]);
+	l += (size_t)snprintf(p + l, cap - l, "trailer\n<< /Size %d /Root 1 0 R"
+	    " >>\nstartxref\n%zu\n%%%%EOF\n", objs + 1, xref);
+	*len = l;
+	return p;
+}
+
+static void
+test_load_pdf_pages(void **state)
+{
+	struct ocr_limits l = limits();
+	struct ocr_doc doc;
+	struct err e = { 0 };
+	char reason[48], *pdf;
+	size_t len;
+
+	(void)state;
+	if (!ocr_have_pdf())
+		skip();
+	l.pdf_dpi = 72;
+	pdf = pdf_of_pages(2, &len);
+	assert_int_equal(ocr_doc_load_mem((unsigned char *)pdf, len, &l, &doc,
+	    reason, &e), 0);
+	assert_string_equal(doc.mime, "application/pdf");
+	assert_int_equal(doc.npages, 2);
+	assert_int_equal(pixGetWidth(doc.pages[0]), 595);
+	assert_int_equal(doc.dpi[1], 72);
+	ocr_doc_clear(&doc);
+	free(pdf);
+	/* Too many pages: refused from the page tree, nothing rendered. */
+	pdf = pdf_of_pages(40, &len);
+	expect_refusal_lim(pdf, len, l, "input.too_many_pages");
+	/* A PDF cut off before its xref. */
+	expect_refusal_lim(pdf, 200, l, "input.corrupt");
+	free(pdf);
+}
+
+static char *
+write_template(const char *text)
+{
+	char *path = strdup("/tmp/clerk-test-ocr-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+expect_template_error(const char *text, int line, const char *what)
+{
+	char *path = write_template(text), want[128];
+	struct err e = { 0 };
+
+	assert_null(ocr_template_load(path, &e));
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	if (strncmp(e.msg, want, strlen(want)) != 0 || strstr(e.msg, what) ==
+	    NULL)
+		fail_msg("got \"%s\", want \"%s...%s\"", e.msg, want, what);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_template_errors_say_where(void **state)
+{
+	(void)state;
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"a\"; label = \"A\"; type = \"nosuch\"; }\n);\n", 3,
+	    "unknown type \"nosuch\"");
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"a\"; type = \"text\"; }\n);\n", 3, "exactly one of");
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"a\"; pattern = \"([0-9]\"; }\n);\n", 3,
+	    "pattern error at offset");
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"a\"; label = \"A\"; type = \"amount_cn\";"
+	    " cross_check = \"b\"; }\n);\n", 3, "cross_check names no field");
+	expect_template_error("document_type = \"x\";\nlimits = ( 1 );\n"
+	    "fields = ( { name = \"a\"; label = \"A\"; } );\n", 2,
+	    "limits must be a group");
+	expect_template_error("document_type = \"x\";\nqualty = { };\n"
+	    "fields = ( { name = \"a\"; label = \"A\"; } );\n", 2,
+	    "unknown setting \"qualty\"");
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = ; }\n);\n", 3, "syntax error");
+}
+
+static void
+test_shipped_templates_load(void **state)
+{
+	static const char *const names[] = { "id-card-front",
+	    "unemployment-claim", "contribution-certificate",
+	    "bank-account-proof" };
+	char *dir = SRCDIR "/playbooks/templates";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct err e = { 0 };
+		struct ocr_template *t = ocr_template_find(names[i], dir, &e);
+
+		if (t == NULL)
+			fail_msg("%s: %s", names[i], e.msg);
+		assert_string_equal(t->name, names[i]);
+		assert_true(t->nfields > 0);
+		assert_true(t->n_identify > 0);
+		ocr_template_free(t);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_refuses_bad_input),
+		cmocka_unit_test(test_load_png_by_content),
+		cmocka_unit_test(test_load_pdf_pages),
+		cmocka_unit_test(test_template_errors_say_where),
+		cmocka_unit_test(test_shipped_templates_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
