@@ -669,11 +669,13 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 		fs[i].conf = is_identifier(f->spec.type) ? h->sym_conf :
 		    h->word_conf;
 		fs[i].low = h->found && fs[i].conf < f->spec.min_confidence;
-		/* Read exactly as the case has it (no confusable folded): a
-		 * misread that lands on the expected value is not a risk
-		 * worth a reviewer's time. Folded matches stay unsure. */
-		if (f->spec.match != NULL && fs[i].vr.status == OCR_FS_OK &&
-		    !fs[i].vr.folded)
+		/* A name read exactly as the case has it (no confusable
+		 * folded): a misread that lands on the expected name is not a
+		 * risk worth a reviewer's time. Identifiers never get this
+		 * pass - a low-confidence digit must not end in accept, even
+		 * when it agrees with the case. Folded matches stay unsure. */
+		if (f->spec.match != NULL && !is_identifier(f->spec.type) &&
+		    fs[i].vr.status == OCR_FS_OK && !fs[i].vr.folded)
 			fs[i].confirmed = true;
 	}
 	/* 大写金额 against the figures on the same document: agreement of
