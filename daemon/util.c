@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <libconfig.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -500,4 +501,43 @@ util_path_join(const char *dir, const char *path)
 	if (path[0] == '/' || dir == NULL || dir[0] == '\0')
 		return xstrdup(path);
 	return xasprintf("%s/%s", dir, path);
+}
+
+int
+util_cfg_error(struct err *e, const config_setting_t *s, const char *fallback,
+    const char *fmt, ...)
+{
+	const char *file = config_setting_source_file(s);
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_setc(e, ERR_INVALID, "%s:%u: %s", file ? file : fallback,
+	    config_setting_source_line(s), msg);
+	return -1;
+}
+
+int
+util_cfg_check_keys(const config_setting_t *g, const char *const *keys,
+    const char *where, const char *fallback, struct err *e)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(m);
+		bool known = false;
+		char list[300] = "";
+
+		for (int k = 0; keys[k] != NULL; k++)
+			known |= name != NULL && strcmp(keys[k], name) == 0;
+		if (known)
+			continue;
+		for (int k = 0; keys[k] != NULL; k++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			    "%s%s", k ? ", " : "", keys[k]);
+		return util_cfg_error(e, m, fallback, "unknown key \"%s\" in %s;"
+		    " known keys: %s", name ? name : "?", where, list);
+	}
+	return 0;
 }

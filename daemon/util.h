@@ -33,6 +33,21 @@ void err_set(struct err *e, const char *fmt, ...)
 void err_setc(struct err *e, enum err_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+
+/*
+ * Rules files (libconfig) read by the engines: "file:line: message" for
+ * the setting s, as ERR_INVALID; returns -1. fallback names the file when
+ * libconfig knows none (a config read from a string).
+ */
+struct config_setting_t;
+int util_cfg_error(struct err *e, const struct config_setting_t *s,
+    const char *fallback, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Every member of the group g must be one of keys (NULL-terminated). */
+int util_cfg_check_keys(const struct config_setting_t *g,
+    const char *const *keys, const char *where, const char *fallback,
+    struct err *e);
+
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 void *xmalloc(size_t n);

@@ -79,50 +79,9 @@ recon_rules_clear(struct recon_rules *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int
-bad(struct err *e, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-bad(struct err *e, const config_setting_t *s, const char *fmt, ...)
-{
-	const char *file = config_setting_source_file(s);
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	err_setc(e, ERR_INVALID, "%s:%u: %s", file ? file : "rules",
-	    config_setting_source_line(s), msg);
-	return -1;
-}
-
-/* Every member of g must be one of keys. */
-static int
-check_keys(const config_setting_t *g, const char *const *keys,
-    const char *where, struct err *e)
-{
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *m = config_setting_get_elem(g, i);
-		const char *name = config_setting_name(m);
-		bool known = false;
-		char list[256] = "";
-
-		for (int k = 0; keys[k] != NULL; k++)
-			known |= name != NULL && strcmp(keys[k], name) == 0;
-		if (known)
-			continue;
-		for (int k = 0; keys[k] != NULL; k++) {
-			strncat(list, keys[k], sizeof(list) - strlen(list) - 1);
-			if (keys[k + 1] != NULL)
-				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-		}
-		return bad(e, m, "unknown key \"%s\" in %s; known keys: %s",
-		    name ? name : "?", where, list);
-	}
-	return 0;
-}
+#define bad(e, s, ...) util_cfg_error((e), (s), "rules", __VA_ARGS__)
+#define check_keys(g, keys, where, e) \
+	util_cfg_check_keys((g), (keys), (where), "rules", (e))
 
 static int
 get_string(const config_setting_t *m, const char *what, const char **v,

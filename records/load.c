@@ -76,45 +76,16 @@ rec_rules_side(const struct rec_rules *r, const char *name)
 	return &def;
 }
 
-static int
-bad(struct err *e, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define bad(e, s, ...) util_cfg_error((e), (s), "rules", __VA_ARGS__)
 
-static int
-bad(struct err *e, const config_setting_t *s, const char *fmt, ...)
-{
-	const char *file = config_setting_source_file(s);
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	err_setc(e, ERR_INVALID, "%s:%u: %s", file ? file : "rules",
-	    config_setting_source_line(s), msg);
-	return -1;
-}
-
+/* Every member of g must be one of keys; g's name says where. */
 static int
 check_keys(const config_setting_t *g, const char *const *keys, struct err *e)
 {
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *m = config_setting_get_elem(g, i);
-		const char *name = config_setting_name(m);
-		bool known = false;
-		char list[300] = "";
+	const char *where = config_setting_name(g);
 
-		for (int k = 0; keys[k] != NULL; k++)
-			known |= name != NULL && strcmp(keys[k], name) == 0;
-		if (known)
-			continue;
-		for (int k = 0; keys[k] != NULL; k++)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list),
-			    "%s%s", k ? ", " : "", keys[k]);
-		return bad(e, m, "unknown setting \"%s\" (known: %s)",
-		    name ? name : "?", list);
-	}
-	return 0;
+	return util_cfg_check_keys(g, keys, where ? where : "rules", "rules",
+	    e);
 }
 
 static int
