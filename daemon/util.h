@@ -33,7 +33,6 @@ void err_set(struct err *e, const char *fmt, ...)
 void err_setc(struct err *e, enum err_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-
 /*
  * Rules files (libconfig) read by the engines: "file:line: message" for
  * the setting s, as ERR_INVALID; returns -1. fallback names the file when
