@@ -460,6 +460,9 @@ function go(hash) {
 
 /* ---- the queue -------------------------------------------------------------- */
 
+/* Due time first (none last), then the item's priority, highest first:
+ * the server pages by due time and id, so two items due at the same time
+ * are put in priority order here. */
 function sortQueue(list) {
 	const due = (e) => (e.due === null || e.due === undefined ? Infinity : e.due);
 	return list.slice().sort((x, y) => due(x) - due(y) ||
@@ -583,6 +586,7 @@ function renderQueue() {
 		},
 		h('td', { class: 'id' }, h('a', { href: `#/e/${e.id}` }, `#${e.id}`)),
 		dueCell,
+		h('td', { class: 'prio num' }, String(e.priority ?? 0)),
 		h('td', null, e.playbook),
 		h('td', null, h('code', null, e.reason)),
 		h('td', { class: 'msg', title: e.message || '' }, e.message || ''),
@@ -814,6 +818,7 @@ function renderDetailMeta() {
 	    h('span', null, `到期 due ${fmtTime(e.due)}`),
 	    h('span', null, `事项 item #${e.item}` + (e.key ? ` · ${e.key}` : '')),
 	    h('span', null, `步骤 step ${e.step_id}`),
+	    e.priority ? h('span', null, `优先级 priority ${e.priority}`) : null,
 	    h('span', { class: 'badge state' }, `${e.state}` + (e.item_state ? ` / ${e.item_state}` : '')),
 	    e.assignee ? h('span', { class: 'badge ' + (e.assignee === me() ? 'mine' : 'state'), id: 'd-assignee' },
 		`指派 assigned to ${e.assignee}`) : null,

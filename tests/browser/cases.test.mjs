@@ -72,8 +72,8 @@ async function settles(id, decision, itemState) {
 	});
 }
 
-async function shot(name) {
-	const ev = await page.evaluate(() => document.getElementById('d-evidence').innerText);
+async function shot(name, detail = true) {
+	const ev = !detail ? '' : await page.evaluate(() => document.getElementById('d-evidence').innerText);
 	assert.ok(!/\[object |undefined|NaN/.test(ev), `no object, undefined or NaN printed: ${ev.match(/.{0,40}(\[object |undefined|NaN).{0,40}/)}`);
 	const path = `${SHOTS}/clerk-ui-${name}.png`;
 	await page.screenshot({ path, fullPage: true });
@@ -110,6 +110,18 @@ before(async () => {
 after(async () => {
 	if (browser)
 		await browser.close();
+});
+
+test('the queue: due time first, then priority (highest first)', async () => {
+	const want = JSON.parse(process.env.CLERK_PRIO_ORDER || '[]');
+	assert.equal(want.length, 3, 'CLERK_PRIO_ORDER: the ids due first, in the order wanted');
+	await page.waitForSelector(`#queue-body tr[data-id="${want[2]}"]`);
+	const rows = await page.$$eval('#queue-body tr', (trs) => trs.map((tr) => ({
+		id: Number(tr.dataset.id), prio: tr.querySelector('td.prio').textContent })));
+	assert.deepEqual(rows.slice(0, 3).map((r) => r.id), want,
+	    'priority 7 before priority 1 at the same due time, priority 9 due later after both');
+	assert.deepEqual(rows.slice(0, 3).map((r) => r.prio), ['7', '1', '9'], 'the priority is shown');
+	await shot('case-queue', false);
 });
 
 test('a blurred claim form: the page with the boxes ocr.check found; correct a field and resume', async () => {

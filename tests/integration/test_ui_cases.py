@@ -86,8 +86,22 @@ try:
     ocr_gen.convert(os.path.join(tmp, "sharp.png"), ocr_gen.BAD,
                     os.path.join(tmp, "claim-blurred.png"))
 
+    # Three approvals of different priority, for the queue's order.
+    d.write_playbook("prio-gate.cfg", '''
+name = "prio-gate";
+trigger = { manual = true; };
+sla = "1h";
+steps = ( { id = "review"; use = "escalate"; reason = "needs_review";
+            message = "优先级 ${prio} 的复核"; } );
+''')
     d.start()
     t.check(True, "clerkd started with the bundled playbooks")
+    prio_items = []
+    for prio in (1, 7, 9):
+        st, body = d.api("POST", "/api/v1/playbooks/prio-gate/run",
+                         {"key": f"P{prio}", "priority": prio, "payload": {"prio": prio}})
+        prio_items.append(body.get("item") if st == 201 else None)
+    t.check(all(prio_items), "three items of priority 1, 7 and 9", prio_items)
 
     def drop(inbox, src, name):
         inbox = os.path.join(d.state, "inbox", inbox)
@@ -127,11 +141,35 @@ try:
     except TimeoutError as e:
         t.check(False, "one escalation of each kind", f"{e}; found {list(found)}")
 
-    if len(found) == 4:
+    # Due times are milliseconds after creation, so two items are seldom
+    # due at once; make 1 and 7 due at the same time (9 a minute later) so
+    # that only the priority can order them.
+    try:
+        def prio_escs():
+            st, body = d.api("GET", "/api/v1/escalations?open=1&playbook=prio-gate")
+            es = body.get("escalations", []) if st == 200 else []
+            return len(es) == 3 and {e["item"]: e for e in es}
+        pe = d.wait_for(prio_escs, 20, "the three approvals")
+        t.eq(sorted((e["item"], e.get("priority")) for e in pe.values()),
+             sorted(zip(prio_items, (1, 7, 9))), "each list row carries its item's priority")
+        due = min(e["due"] for e in pe.values()) + 10 * 60000
+        import sqlite3
+        db = sqlite3.connect(os.path.join(d.state, "clerk.db"), timeout=10)
+        with db:
+            for item, at in zip(prio_items, (due, due, due + 60000)):
+                db.execute("UPDATE escalations SET due = ? WHERE item = ?", (at, item))
+        db.close()
+        prio_order = [pe[prio_items[1]]["id"], pe[prio_items[0]]["id"], pe[prio_items[2]]["id"]]
+    except TimeoutError as e:
+        prio_order = []
+        t.check(False, "the three approvals escalate", e)
+
+    if len(found) == 4 and prio_order:
         env = dict(os.environ,
                    CLERK_URL=f"http://127.0.0.1:{d.port}",
                    CLERK_TOKEN=d.token(),
                    CLERK_CASES=json.dumps({k: v["id"] for k, v in found.items()}),
+                   CLERK_PRIO_ORDER=json.dumps(prio_order),
                    CLERK_DOC_TRUTH=json.dumps(truth, ensure_ascii=False),
                    CLERK_REFUSAL=REFUSAL,
                    CLERK_PAGE_SCRIPT=PAGE_SCRIPT,
