@@ -1292,6 +1292,10 @@ function renderLegacy(ev, e, exchanges) {
 		    h('th', null, '#'), h('th', null, '方法 Method'), h('th', null, '地址 URL'),
 		    h('th', null, '状态 Status'), h('th', null, '类型 Type'), h('th', null, '耗时 Time'), h('th'))),
 		tbody),
+	    h('p', { class: 'muted' }, '驳回 = 结案并说明原因；重试 = 再次提交；更正 = 修改案件字段后重新办理此步；' +
+		'批准 = 视此步为已办结（仅当已在旧系统中办好）。 Reject closes the case with a reason; retry' +
+		' sends it again; correct changes the case and runs this step again; approve counts this step' +
+		' as done (only when it was done in the legacy system by hand).'),
 	    h('details', { class: 'edit-box', id: 'edit-box' },
 		h('summary', null, '更正案件字段并继续 Correct the case and resume'),
 		payloadForm(p)));
