@@ -1268,17 +1268,19 @@ rprepare(struct sqlite_store *s, const char *sql, struct err *e)
 
 #define ITEM_COLS "id, key, playbook, pb_hash, priority, not_before, state," \
 	" attempts, lease_expires, last_error, last_error_kind, created, updated"
+/* The item's priority, the queue's second sort key after the due time. */
+#define ESC_PRIORITY "(SELECT priority FROM items WHERE id = e.item) AS priority"
 #define ESC_COLS "e.id, e.item, e.playbook, e.step_id, e.kind, e.reason," \
 	" e.message, e.context, e.created, e.due, e.state, e.decision," \
 	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
-	" e.claim_expires, e.assignee"
+	" e.claim_expires, e.assignee, " ESC_PRIORITY
 
 /* A list row without the context: the queue shows why, not the evidence,
  * and parsing and printing every row's context was most of a page's cost. */
 #define ESC_BRIEF_COLS "e.id, e.item, e.playbook, e.step_id, e.kind," \
 	" e.reason, e.message, e.created, e.due, e.state, e.decision," \
 	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
-	" e.claim_expires, e.assignee"
+	" e.claim_expires, e.assignee, " ESC_PRIORITY
 
 static json_t *
 sq_item_get(void *p, int64_t id, struct err *e)
@@ -1487,7 +1489,8 @@ sq_escalation_list_json(void *p, const struct esc_filter *f,
 	    " 'due', e.due, 'state', e.state, 'decision', e.decision,"
 	    " 'decided_by', e.decided_by, 'decided_at', e.decided_at,"
 	    " 'decision_reason', e.decision_reason, 'claimed_by', e.claimed_by,"
-	    " 'claim_expires', e.claim_expires, 'assignee', e.assignee),"
+	    " 'claim_expires', e.claim_expires, 'assignee', e.assignee,"
+	    " 'priority', (SELECT priority FROM items WHERE id = e.item)),"
 	    " e.due, e.id", e);
 	if (st == NULL) {
 		pthread_mutex_unlock(&s->rlock);

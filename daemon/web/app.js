@@ -130,7 +130,10 @@ const LABELS = {
 	text: '摘要 text', difference: '差额 difference', candidates: '候选 candidates',
 	reversal: '冲正 reversal', run_key: '对账批次 run', run_item: '对账事项 run item',
 	report: '报告 report', name: '姓名 name', id_number: '身份证号 ID number',
-	account: '账号 account', case: '案件 case',
+	account: '账号 account', case: '案件 case', id_no: '身份证号 ID number',
+	case_id: '案件号 case', from_uscc: '转出单位 from (USCC)', to_uscc: '转入单位 to (USCC)',
+	to_region: '转入地 to region', periods: '缴费期间 periods', months: '缴费月数 months',
+	cert_no: '凭证编号 certificate', status: '状态 status',
 };
 
 const DIFF_KINDS = {
@@ -457,6 +460,9 @@ function go(hash) {
 
 /* ---- the queue -------------------------------------------------------------- */
 
+/* Due time first (none last), then the item's priority, highest first:
+ * the server pages by due time and id, so two items due at the same time
+ * are put in priority order here. */
 function sortQueue(list) {
 	const due = (e) => (e.due === null || e.due === undefined ? Infinity : e.due);
 	return list.slice().sort((x, y) => due(x) - due(y) ||
@@ -580,6 +586,7 @@ function renderQueue() {
 		},
 		h('td', { class: 'id' }, h('a', { href: `#/e/${e.id}` }, `#${e.id}`)),
 		dueCell,
+		h('td', { class: 'prio num' }, String(e.priority ?? 0)),
 		h('td', null, e.playbook),
 		h('td', null, h('code', null, e.reason)),
 		h('td', { class: 'msg', title: e.message || '' }, e.message || ''),
@@ -811,6 +818,7 @@ function renderDetailMeta() {
 	    h('span', null, `到期 due ${fmtTime(e.due)}`),
 	    h('span', null, `事项 item #${e.item}` + (e.key ? ` · ${e.key}` : '')),
 	    h('span', null, `步骤 step ${e.step_id}`),
+	    e.priority ? h('span', null, `优先级 priority ${e.priority}`) : null,
 	    h('span', { class: 'badge state' }, `${e.state}` + (e.item_state ? ` / ${e.item_state}` : '')),
 	    e.assignee ? h('span', { class: 'badge ' + (e.assignee === me() ? 'mine' : 'state'), id: 'd-assignee' },
 		`指派 assigned to ${e.assignee}`) : null,
@@ -829,8 +837,13 @@ function renderDetail() {
 
 	const ev = clear($('d-evidence'));
 	const ocr = ocrOf(e);
+	const exchanges = ocr ? null : exchangesOf(e);
 	if (ocr)
 		renderDocument(ev, e, ocr);
+	else if (exchanges)
+		renderLegacy(ev, e, exchanges);
+	else if (isRecordCase(e))
+		renderRecords(ev, e);
 	else if (isRecon(e))
 		renderRecon(ev, e);
 	else
@@ -1186,6 +1199,241 @@ function renderRecon(ev, e) {
 	    h('details', { class: 'edit-box', id: 'edit-box' },
 		h('summary', null, '更正字段并继续 Correct fields and resume'),
 		payloadForm(p)));
+}
+
+/* ---- a legacy-system case: the refusal, the case, every exchange ------------ */
+
+/* The http.submit / http.request contract: {connector, outcome, code,
+ * evidence: [{method, url, ms, request, status, type, body, truncated,
+ * error, note}], values}. */
+function exchangesOf(esc) {
+	const ev = (esc.context || {}).evidence;
+	return Array.isArray(ev) && ev.some((x) => x && typeof x === 'object' && typeof x.url === 'string') ?
+	    ev.filter((x) => x && typeof x === 'object') : null;
+}
+
+const OUTCOMES = {
+	business: '业务拒绝 refused by the system',
+	system: '系统错误 system error',
+	unknown: '结果不明 outcome unknown',
+	auth: '登录失败 sign-in refused',
+	wait: '等待 waiting',
+};
+
+function exchangeFailed(x) {
+	return !!x.error || (typeof x.status === 'number' && x.status >= 400) ||
+	    (typeof x.body === 'string' && /biz-error|"error"\s*:|<soap:Fault|:Fault>/i.test(x.body));
+}
+
+function toggleBody(btn, row, open) {
+	row.hidden = !open;
+	btn.setAttribute('aria-expanded', String(open));
+	btn.textContent = open ? '收起 Hide' : '正文 Body';
+}
+
+function renderLegacy(ev, e, exchanges) {
+	const ctx = e.context || {}, p = payloadOf(e);
+	const tbody = h('tbody');
+	/* The reply that made the step give up is the last one that failed,
+	 * else the last one: opened, the others a click away. */
+	let focus = -1;
+	exchanges.forEach((x, i) => { if (exchangeFailed(x)) focus = i; });
+	if (focus < 0)
+		focus = exchanges.length - 1;
+
+	exchanges.forEach((x, i) => {
+		const hasBody = typeof x.body === 'string' && x.body.length > 0;
+		/* The legacy system's page as text: textContent in a <pre>, so
+		 * none of its markup or scripts becomes part of this page. */
+		const pre = h('pre', { class: 'xbody mono' });
+		pre.textContent = hasBody ? x.body : '';
+		const bodyRow = h('tr', { class: 'xbody-row', 'data-index': i, hidden: true },
+		    h('td', { colspan: 7 },
+			x.request ? h('div', { class: 'xreq' }, h('span', { class: 'muted' }, '请求 request: '),
+			    h('code', null, x.request)) : null,
+			x.note ? h('div', { class: 'muted' }, x.note) : null,
+			hasBody ? pre : h('p', { class: 'muted' }, x.error ? `无应答 no answer: ${x.error}` : '无正文 no body'),
+			x.truncated ? h('p', { class: 'muted' }, '正文已截断（evidence_limit）the body was cut at evidence_limit') : null));
+		const btn = h('button', { type: 'button', class: 'link xtoggle', 'aria-expanded': 'false' }, '正文 Body');
+		btn.addEventListener('click', () => toggleBody(btn, bodyRow, bodyRow.hidden));
+		const bad = exchangeFailed(x);
+		tbody.append(h('tr', { class: 'xrow' + (bad ? ' bad' : ''), 'data-index': i },
+		    h('td', null, String(i + 1)),
+		    h('td', null, h('code', null, x.method || '?')),
+		    h('td', { class: 'xurl mono' }, x.url || ''),
+		    h('td', { class: 'xstatus' }, x.error ? h('span', { class: 'badge st-bad' }, '无应答 no answer') :
+			h('span', { class: 'badge ' + (bad ? 'st-bad' : 'st-ok') }, String(x.status ?? '—'))),
+		    h('td', { class: 'muted' }, x.type ? String(x.type).split(';')[0] : ''),
+		    h('td', { class: 'num' }, typeof x.ms === 'number' ? `${x.ms.toFixed(0)} ms` : ''),
+		    h('td', null, btn)), bodyRow);
+		if (i === focus)
+			toggleBody(btn, bodyRow, true);
+	});
+
+	const outcome = ctx.outcome ? (OUTCOMES[ctx.outcome] || ctx.outcome) : null;
+	const caseKv = h('dl', { class: 'kv' }, Object.entries(p).filter(([, v]) => v === null || typeof v !== 'object')
+	    .map(([k, v]) => [h('dt', null, label(k)), h('dd', { class: 'mono' }, v === null ? '—' : String(v))]));
+	const values = ctx.values && typeof ctx.values === 'object' && Object.keys(ctx.values).length ?
+	    ctx.values : null;
+
+	ev.append(
+	    h('h2', null, '旧系统案件 Legacy-system case' + (ctx.connector ? ` · ${ctx.connector}` : '')),
+	    h('div', { class: 'refusal' + (ctx.outcome === 'business' ? ' business' : '') },
+		h('div', { class: 'rhead' },
+		    outcome ? h('span', { class: 'badge st-bad' }, outcome) : null,
+		    ctx.code ? h('code', { class: 'rcode' }, ctx.code) : null),
+		h('p', { class: 'rmsg' }, e.message || '')),
+	    h('div', { class: 'legacy' },
+		h('div', null, h('h3', null, '案件 Case'), caseKv),
+		values ? h('div', null, h('h3', null, '系统返回的值 Values read'), renderValue(values)) : null),
+	    h('h3', null, `往来记录 Exchanges (${exchanges.length})`),
+	    h('table', { class: 'exchanges' },
+		h('thead', null, h('tr', null,
+		    h('th', null, '#'), h('th', null, '方法 Method'), h('th', null, '地址 URL'),
+		    h('th', null, '状态 Status'), h('th', null, '类型 Type'), h('th', null, '耗时 Time'), h('th'))),
+		tbody),
+	    h('p', { class: 'muted' }, '驳回 = 结案并说明原因；重试 = 再次提交；更正 = 修改案件字段后重新办理此步；' +
+		'批准 = 视此步为已办结（仅当已在旧系统中办好）。 Reject closes the case with a reason; retry' +
+		' sends it again; correct changes the case and runs this step again; approve counts this step' +
+		' as done (only when it was done in the legacy system by hand).'),
+	    h('details', { class: 'edit-box', id: 'edit-box' },
+		h('summary', null, '更正案件字段并继续 Correct the case and resume'),
+		payloadForm(p)));
+}
+
+/* ---- record matching: the records side by side with the score ------------- */
+
+const REC_ROWS = [
+	['source', '来源 source'], ['id', '身份证号 ID'], ['id_check', 'ID 校验 check'],
+	['name', '姓名 name'], ['name_initials', '拼音首字母 initials'], ['birth', '出生 birth'],
+	['sex', '性别 sex'], ['region', '地区 region'], ['from', '起 from'], ['to', '止 to'],
+	['benefit', '待遇 benefit'], ['amount', '金额 amount'],
+];
+
+/* What says who a person is: a difference here is what the reviewer
+ * weighs (periods and amounts differ between duplicates anyway). */
+const IDENTITY = new Set(['id', 'id_check', 'name', 'name_initials', 'birth', 'sex', 'region']);
+
+const COMPONENTS = [['id', '身份证号 ID'], ['name', '姓名 name'], ['birth', '出生 birth'],
+	['sex', '性别 sex'], ['region', '地区 region']];
+
+function recCell(r, k) {
+	if (k === 'source')
+		return `${(r.file || '?').split('/').pop()}:${r.line ?? '?'}`;
+	if (k === 'amount')
+		return typeof r.amount_fen === 'number' ? fmtFen(r.amount_fen) : '';
+	if (k === 'id' && r.id_written_in_15_digits)
+		return `${r.id || ''} (15 位 15-digit)`;
+	return r[k] === undefined || r[k] === null ? '' : String(r[k]);
+}
+
+const recKey = (r) => `${r.file}:${r.line}`;
+
+/* Records as columns, fields as rows; a value unlike the first column's
+ * is marked. */
+function recordsTable(cols) {
+	const rows = REC_ROWS.filter(([k]) => cols.some((c) => recCell(c.rec, k) !== ''));
+	return h('table', { class: 'records' },
+	    h('thead', null, h('tr', null, h('th'), cols.map((c) =>
+		h('th', { 'data-rec': recKey(c.rec) }, c.title)))),
+	    h('tbody', null, rows.map(([k, name]) => h('tr', { 'data-field': k },
+		h('th', null, name),
+		cols.map((c, i) => {
+			const v = recCell(c.rec, k);
+			const differs = i > 0 && IDENTITY.has(k) && v !== recCell(cols[0].rec, k);
+			return h('td', { class: 'mono' + (differs ? ' differs' : '') }, v || '—');
+		})))));
+}
+
+function scoreTable(pairs, name) {
+	return h('table', { class: 'scores' },
+	    h('thead', null, h('tr', null, h('th', null, '记录 records'),
+		COMPONENTS.map(([, t]) => h('th', null, t)),
+		h('th', null, '总分 score'), h('th', null, '判定 decision'))),
+	    h('tbody', null, pairs.map((pr) => h('tr', { class: 'pair' },
+		h('td', { class: 'mono' }, name(pr)),
+		COMPONENTS.map(([k]) => {
+			const c = (pr.components || {})[k] || {};
+			const pts = typeof c.points === 'number' ? c.points : null;
+			return h('td', { class: 'comp' + (pts !== null && pts < 0 ? ' neg' : pts > 0 ? ' pos' : '') },
+			    h('div', null, c.result || '—'),
+			    pts !== null ? h('div', { class: 'pts' }, `${pts > 0 ? '+' : ''}${pts}`) : null);
+		}),
+		h('td', { class: 'num score' }, String(pr.score ?? '—')),
+		h('td', null, h('span', { class: 'badge state' }, pr.decision || '—'))))));
+}
+
+function isRecordCase(esc) {
+	const p = payloadOf(esc);
+	return (Array.isArray(p.members) && Array.isArray(p.links) && p.survivor) ||
+	    (p.recipient && typeof p.recipient === 'object' && Array.isArray(p.hits));
+}
+
+function renderMerge(ev, e, p) {
+	const sv = recKey(p.survivor);
+	const members = p.members.slice().sort((a, b) => (recKey(b) === sv) - (recKey(a) === sv));
+	const cols = members.map((r, i) => ({ rec: r,
+	    title: recKey(r) === sv ? '保留 survivor' : `记录 record ${i + 1}` }));
+	const idx = new Map(members.map((r, i) => [recKey(r), i]));
+	const nameOf = (r) => {
+		const i = idx.get(recKey(r));
+		return i === undefined ? recCell(r, 'source') : (i === 0 && recKey(r) === sv ? '保留' : `#${i + 1}`) +
+		    ` ${recCell(r, 'source')}`;
+	};
+	const periods = Array.isArray(p.combined_periods) ? p.combined_periods : [];
+	ev.append(
+	    h('h2', null, (p.reason === 'possible_double_enrolment' ? '可能重复参保 Possible double enrolment' :
+		'疑似同一人 Possible duplicate') + ` · ${members.length} 条记录 records`),
+	    h('div', { class: 'records-wrap' }, recordsTable(cols)),
+	    h('h3', null, `比对得分 Score components (${p.links.length})`),
+	    scoreTable(p.links, (pr) => `${nameOf(pr.left)} ↔ ${nameOf(pr.right)}`),
+	    periods.length ? h('div', null, h('h3', null, '合并后的缴费期间 Combined contribution periods'),
+		h('p', { class: 'mono periods' }, periods.map((x) => `${x.from} ~ ${x.to}`).join('　'))) : null,
+	    h('p', { class: 'muted' }, '批准 = 同一人，写入合并指令；驳回 = 不同的人（需说明原因）。' +
+		' Approve: one person, the merge is written. Reject: different people (give the reason).'));
+}
+
+const REGISTRIES = { deceased: '死亡登记 death registry', in_prison: '服刑人员 prison registry',
+	double_draw: '异地领取 another region\'s recipients' };
+
+function renderCrosscheck(ev, e, p) {
+	const hits = p.hits;
+	const cols = [{ rec: p.recipient, title: '领取人 recipient' }].concat(hits.map((x) => ({
+		rec: x.right || {}, title: `${REGISTRIES[x.registry] || x.registry || '登记'}`,
+	})));
+	const dates = Array.isArray(p.payments_at_risk) ? p.payments_at_risk : [];
+	ev.append(
+	    h('h2', null, '四比对 Benefit cross-check' + (p.summary ? `：${p.summary}` : '')),
+	    h('div', { class: 'risk' },
+		h('div', null, h('div', { class: 'muted' }, '风险金额 Amount at risk'),
+		    h('div', { class: 'amount', id: 'amount-at-risk' }, '¥ ', p.amount_at_risk ??
+			(fmtFen(p.amount_at_risk_fen) || '—'))),
+		h('div', null, h('div', { class: 'muted' }, '涉及发放 Payments at risk'),
+		    h('div', { class: 'big' }, String(p.payments_at_risk_count ?? dates.length))),
+		h('div', null, h('div', { class: 'muted' }, '下次发放 Next payment'),
+		    h('div', { class: 'big mono' }, p.next_payment || '—')),
+		h('div', null, h('div', { class: 'muted' }, '建议 Action'),
+		    h('div', { class: 'big' }, p.action === 'suspend' ? '暂停发放 suspend' : '人工核实 review'))),
+	    h('div', { class: 'records-wrap' }, recordsTable(cols)),
+	    h('h3', null, `登记记录 Registry hits (${hits.length})`),
+	    h('ul', { class: 'hits' }, hits.map((x) => h('li', null,
+		h('b', null, REGISTRIES[x.registry] || x.registry || '?'), ' · ', x.event || '',
+		x.registry_file ? h('span', { class: 'muted mono' }, ` (${x.registry_file.split('/').pop()}:${(x.right || {}).line ?? '?'})`) : null))),
+	    h('h3', null, '比对得分 Score components'),
+	    scoreTable(hits, (x) => `领取人 ↔ ${REGISTRIES[x.registry] || x.registry}`),
+	    h('h3', null, `风险发放日期 Payment dates at risk (${dates.length})`),
+	    dates.length ? h('p', { class: 'mono periods', id: 'risk-dates' }, dates.join('　')) :
+		h('p', { class: 'muted' }, '无 none'),
+	    h('p', { class: 'muted' }, '批准 = 登记记录就是此人，暂停下次发放；驳回 = 另一个人（需说明原因）。' +
+		' Approve: the hit is this recipient, the next payment is suspended. Reject: another person (give the reason).'));
+}
+
+function renderRecords(ev, e) {
+	const p = payloadOf(e);
+	if (Array.isArray(p.members))
+		renderMerge(ev, e, p);
+	else
+		renderCrosscheck(ev, e, p);
 }
 
 function renderGeneric(ev, e) {

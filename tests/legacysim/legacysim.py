@@ -66,6 +66,7 @@ DEFAULT_FAULTS = {
     "accept_after_polls": 2,
     "lock_after": 5,
     "fault_paths": [],
+    "page_script": "",
 }
 
 
@@ -140,6 +141,10 @@ def check_faults(update):
                                               for x in v):
                 raise FaultError(f"{k}: want a list of path prefixes like \"/out/transfer/\"")
             out[k] = list(v)
+        elif k == "page_script":
+            if not isinstance(v, str) or "</script" in v.lower():
+                raise FaultError(f"{k}: want the text of a script (no </script>), got {v!r}")
+            out[k] = v
     return out
 
 
@@ -369,6 +374,17 @@ class Sim:
     def handle(self, req):
         """req: dict(method, path, query, form, body, cookies, headers).
         Returns a Resp. May sleep (latency, hangs) outside the lock."""
+        r = self.handle_request(req)
+        with self.lock:
+            script = self.faults["page_script"]
+        # Old systems put inline scripts in their pages; a client that
+        # shows a page to a person must not run them.
+        if script and r.ctype == HTML and b"</head>" in r.body:
+            tag = f'<script type="text/javascript">{script}</script>\n</head>'
+            r.body = r.body.replace(b"</head>", tag.encode("utf-8"), 1)
+        return r
+
+    def handle_request(self, req):
         path = req["path"]
         parts = path.split("/")
         system = parts[1] if len(parts) > 1 and parts[1] in SYSTEMS else None

@@ -421,6 +421,15 @@ try:
     t.eq(c.text("GET", "/out/home")[0], 200, "a window in the future -> service as usual")
     sim.faults(maintenance=False)
 
+    sim.faults(page_script="window.x = 1;")
+    st, h, body = c.text("GET", "/out/home")
+    js = c.text("GET", "/out/transfer/lookup?id_no=" + "4" * 18)[2]
+    t.check(st == 200 and '<script type="text/javascript">window.x = 1;</script>\n</head>' in body
+            and "<script" not in js, "page_script: every HTML page carries the script in its head, JSON none")
+    st, js = sim.ctl("POST", "/_sim/faults", {"page_script": "a</script><b>"})
+    t.check(st == 400 and "page_script" in js["error"], "a page_script that ends its tag -> 400", js)
+    sim.faults(page_script="")
+
     def garbage(kind, path):
         sim.faults(garbage_rate=1, garbage_kinds=[kind])
         try:
