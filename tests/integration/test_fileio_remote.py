@@ -8,6 +8,7 @@ in the log or the database."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -76,6 +77,30 @@ def skip(n, why):
 
 
 try:
+    # Settings a playbook check refuses, with file:line.
+    bad = {
+        "no known_hosts": ('to = "sftp://127.0.0.1:2222/x/"; credentials = "srv";',
+                           "needs known_hosts"),
+        "password in the URL": ('to = "ftp://u:pw@127.0.0.1/x/";',
+                                "go in the credentials file"),
+        "server settings on a local folder": ('to = "out"; credentials = "srv";',
+                                              "only for sftp:// and ftp://"),
+    }
+    for what, (setting, want) in bad.items():
+        path = os.path.join(tmp, "bad.cfg")
+        with open(path, "w") as f:
+            f.write(f'''name = "bad";
+trigger = {{ manual = true; }};
+steps = (
+  {{ id = "put"; use = "file.put"; name = "a.txt"; content = "x";
+    {setting} }}
+);
+''')
+        r = d.ctl("playbook", "check", path)
+        t.check(r.returncode != 0 and re.search(re.escape(path) + r":\d+: ", r.stdout + r.stderr) and
+                want in r.stdout + r.stderr, f"playbook check refuses {what}",
+                r.stdout + r.stderr)
+
     client_key = os.path.join(tmp, "client_key")
     client_pub = fs.keygen(client_key)
     if fs.have_sshd():
