@@ -176,6 +176,7 @@ struct conn_file {
 	char *key;                 /* SFTP private key file, or NULL */
 	char *known_hosts;         /* SFTP: required */
 	int64_t connect_ms, timeout_ms;
+	void *curl;                /* one handle, one session, per step run */
 };
 
 /*
@@ -204,14 +205,14 @@ void conn_file_rename_cmds(enum conn_file_proto p, const char *from,
 char *conn_file_mkdir_cmd(enum conn_file_proto p, const char *dir);
 
 /* Downloads url (after the quote commands) into *data (caller frees). */
-enum conn_file_rc conn_file_fetch(const struct conn_file *f, const char *url,
+enum conn_file_rc conn_file_fetch(struct conn_file *f, const char *url,
     const char *const *quote, char **data, size_t *len, struct err *e);
 /* Uploads data to url, running postquote after the upload. */
-enum conn_file_rc conn_file_store(const struct conn_file *f, const char *url,
+enum conn_file_rc conn_file_store(struct conn_file *f, const char *url,
     const char *data, size_t len, const char *const *quote,
     const char *const *postquote, struct err *e);
 /* Sorted names in the folder dir_url (ending in '/'), NULL-ended. */
-enum conn_file_rc conn_file_list(const struct conn_file *f,
+enum conn_file_rc conn_file_list(struct conn_file *f,
     const char *dir_url, char ***names, size_t *n, struct err *e);
 void conn_file_names_free(char **v, size_t n);
 

@@ -55,6 +55,8 @@ conn_file_clear(struct conn_file *f)
 	free(f->pass);
 	free(f->key);
 	free(f->known_hosts);
+	if (f->curl != NULL)
+		curl_easy_cleanup(f->curl);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -200,14 +202,21 @@ host_of(const char *url, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)(p ? p - s : (ptrdiff_t)strlen(s)), s);
 }
 
+/*
+ * The handle of f, reset for the next transfer: its connection cache keeps
+ * the login, so the calls of one step share one session.
+ */
 static CURL *
-easy_new(const struct conn_file *f, const char *url, char *errbuf)
+easy_new(struct conn_file *f, const char *url, char *errbuf)
 {
 	CURL *h;
 
 	pthread_once(&curl_once, curl_init_once);
-	if ((h = curl_easy_init()) == NULL)
+	if (f->curl != NULL)
+		curl_easy_reset(f->curl);
+	else if ((f->curl = curl_easy_init()) == NULL)
 		return NULL;
+	h = f->curl;
 	errbuf[0] = '\0';
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "sftp,ftp");
@@ -276,7 +285,7 @@ classify(const struct conn_file *f, const char *url, CURLcode rc,
 }
 
 enum conn_file_rc
-conn_file_fetch(const struct conn_file *f, const char *url,
+conn_file_fetch(struct conn_file *f, const char *url,
     const char *const *quote, char **data, size_t *len, struct err *e)
 {
 	char errbuf[CURL_ERROR_SIZE];
@@ -303,7 +312,6 @@ conn_file_fetch(const struct conn_file *f, const char *url,
 		out = CONN_FILE_SYSTEM;
 	} else
 		out = classify(f, url, rc, errbuf, e);
-	curl_easy_cleanup(h);
 	curl_slist_free_all(q);
 	if (out != CONN_FILE_OK) {
 		free(b.p);
@@ -315,7 +323,7 @@ conn_file_fetch(const struct conn_file *f, const char *url,
 }
 
 enum conn_file_rc
-conn_file_store(const struct conn_file *f, const char *url,
+conn_file_store(struct conn_file *f, const char *url,
     const char *data, size_t len, const char *const *quote,
     const char *const *postquote, struct err *e)
 {
@@ -343,7 +351,6 @@ conn_file_store(const struct conn_file *f, const char *url,
 	if (pq != NULL)
 		curl_easy_setopt(h, CURLOPT_POSTQUOTE, pq);
 	out = classify(f, url, curl_easy_perform(h), errbuf, e);
-	curl_easy_cleanup(h);
 	curl_slist_free_all(q);
 	curl_slist_free_all(pq);
 	return out;
@@ -364,7 +371,7 @@ conn_file_names_free(char **v, size_t n)
 }
 
 enum conn_file_rc
-conn_file_list(const struct conn_file *f, const char *dir_url, char ***names,
+conn_file_list(struct conn_file *f, const char *dir_url, char ***names,
     size_t *n, struct err *e)
 {
 	char errbuf[CURL_ERROR_SIZE];
@@ -393,7 +400,6 @@ conn_file_list(const struct conn_file *f, const char *dir_url, char ***names,
 		if (code == 550 || code == 450)
 			out = CONN_FILE_NOTFOUND;
 	}
-	curl_easy_cleanup(h);
 	if (out != CONN_FILE_OK) {
 		free(b.p);
 		return out;
