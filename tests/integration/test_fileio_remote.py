@@ -272,7 +272,7 @@ steps = (
                 f"{proto}: nothing written with the wrong password")
 
     # Secrets: neither password in the log or the database files.
-    d.stop()
+    t.eq(d.stop(), 0, "clerkd stops cleanly (exit 0; under ASan: no leak)")
     leaks = []
     for path in [d.log] + [os.path.join(d.state, n) for n in os.listdir(d.state)
                            if n.startswith("clerk.db")]:
