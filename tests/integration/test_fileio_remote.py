@@ -167,7 +167,7 @@ steps = (
 
     for proto, srv in (("sftp", ssh), ("ftp", ftp)):
         if srv is None:
-            skip(16 if proto == "sftp" else 14, f"{proto} server not installed")
+            skip(17 if proto == "sftp" else 15, f"{proto} server not installed")
             continue
         out = user.mkdir(f"out{proto}")
         drop = user.mkdir(f"drop{proto}")
@@ -183,6 +183,13 @@ steps = (
         t.check(body == "case C0: 张伟\n".encode() and o and
                 o["sha256"] == hashlib.sha256(body).hexdigest() and
                 o["bytes"] == len(body), f"{proto}: content and SHA-256 in the step output", o)
+
+        # A folder not there yet is made.
+        i = run(f"{proto}-put", "p-fresh", {"dir": f"fresh{proto}", "case": "F1", "name": "x"})
+        settle([i])
+        t.check(item(i)["state"] == "done" and
+                os.path.exists(os.path.join(user.home, f"fresh{proto}", "F1.txt")),
+                f"{proto}: file.put makes a missing folder", escalation(i))
 
         # The same name with other content is not overwritten.
         i = run(f"{proto}-put", "p-other", {"dir": f"out{proto}", "case": "C0", "name": "李娜"})
