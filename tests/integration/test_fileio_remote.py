@@ -158,6 +158,14 @@ steps = (
     to = "got-{proto}"; poll = "200ms"; wait_max = "2s"; credentials = "srv"; {extra} }}
 );
 ''')
+    d.write_playbook("sftp-getkill.cfg", f'''
+name = "sftp-getkill";
+trigger = {{ manual = true; }};
+steps = (
+  {{ id = "get"; use = "file.get"; from = "{sftp_url}/dropkill/"; pattern = "*.csv";
+    to = "got-kill"; poll = "200ms"; credentials = "srv"; known_hosts = "known_hosts"; }}
+);
+''')
     put_playbook("sftp-put-srv-key", sftp_url, cred="srv-key")
     put_playbook("sftp-put-hostkey", sftp_url, kh="other_known_hosts")
     big = os.urandom(24 << 20)
@@ -277,6 +285,38 @@ steps = (
                 f"{proto}: a wrong password escalates as auth_failed", r)
         t.check(not os.path.exists(os.path.join(out, "B1.txt")),
                 f"{proto}: nothing written with the wrong password")
+
+    # kill -9 while a claimed file downloads: after the restart the item
+    # finds its claim on the server; no second file is taken.
+    if ssh:
+        drop = user.mkdir("dropkill")
+        for n, data in (("k.csv", big), ("z.csv", b"small\n")):
+            with open(os.path.join(drop, n), "wb") as f:
+                f.write(data)
+        taken = os.path.join(drop, ".clerk-taken")
+        i = run("sftp-getkill", "gk")
+        d.wait_for(lambda: os.path.isdir(taken) and os.listdir(taken), 30,
+                   "the claim on the server")
+        d.kill9()
+        db = d.db()
+        early = db.execute("SELECT count(*) FROM steps WHERE item = ?", (i,)).fetchone()[0]
+        db.close()
+        print(f"# the kill landed {'after' if early else 'before'} the step's commit",
+              flush=True)
+        d.start()
+        settle([i], 60)
+        o = output(i, "get") or {}
+        t.check(item(i)["state"] == "done" and o.get("name") == "k.csv" and
+                o.get("sha256") == hashlib.sha256(big).hexdigest() and
+                hashlib.sha256(open(o["path"], "rb").read()).hexdigest() == o["sha256"],
+                "sftp: after kill -9 mid-download the item gets its claimed file", o)
+        t.check(sorted(os.listdir(drop)) == [".clerk-taken", "z.csv"] and
+                len(os.listdir(taken)) == 1 and
+                len(os.listdir(os.path.join(d.state, "got-kill"))) == 1,
+                "sftp: nothing else taken after the restart",
+                f"{os.listdir(drop)} {os.listdir(taken)}")
+    else:
+        skip(2, "sftp server not installed")
 
     # Secrets: neither password in the log or the database files.
     t.eq(d.stop(), 0, "clerkd stops cleanly (exit 0; under ASan: no leak)")
