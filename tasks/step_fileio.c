@@ -97,9 +97,10 @@ remote_prepare(const config_setting_t *s, const char *url, struct remote *r,
 		const char *at = strchr(h, '@');
 
 		if (at != NULL && (sl == NULL || at < sl)) {
-			pb_diag_add(d, s, "\"%s\": user names and passwords go"
-			    " in the credentials file (credentials = \"NAME\"),"
-			    " not in the URL", url);
+			/* Not echoed: the URL may hold a password. */
+			pb_diag_add(d, s, "a user name or password in the URL;"
+			    " they go in the credentials file (credentials ="
+			    " \"NAME\")");
 			return -1;
 		}
 	}
@@ -751,7 +752,8 @@ out:
 
 const struct step_kind step_file_put = {
 	.name = "file.put",
-	.summary = "writes a file into a drop folder (temp name + rename)",
+	.summary = "writes a file into a drop folder or to an SFTP/FTP"
+	    " server (temp name + rename)",
 	.keys = put_keys,
 	.prepare = put_prepare,
 	.release = put_release,
@@ -760,7 +762,8 @@ const struct step_kind step_file_put = {
 
 const struct step_kind step_file_get = {
 	.name = "file.get",
-	.summary = "claims one file from a drop folder, once",
+	.summary = "claims one file from a drop folder or an SFTP/FTP"
+	    " server, once",
 	.keys = get_keys,
 	.prepare = get_prepare,
 	.release = get_release,
