@@ -163,4 +163,57 @@ char *conn_mask_ids(const char *text);
 /* Forgets every connector's run-time state (tests, shutdown). */
 void conn_reset_all(void);
 
+/* ---- SFTP / FTP file exchange (conn_file.c) ---- */
+
+enum conn_file_proto { CONN_FILE_LOCAL, CONN_FILE_SFTP, CONN_FILE_FTP };
+
+/* sftp:// or ftp:// by the URL's scheme; anything else is a local path. */
+enum conn_file_proto conn_file_proto(const char *url);
+
+/* How to reach one server. */
+struct conn_file {
+	char *user, *pass;         /* NULL user: anonymous FTP */
+	char *key;                 /* SFTP private key file, or NULL */
+	char *known_hosts;         /* SFTP: required */
+	int64_t connect_ms, timeout_ms;
+	void *curl;                /* one handle, one session, per step run */
+};
+
+/*
+ * Reads entry `name` ({ username; password; } or { username; private_key;
+ * }) of the credentials file (relative to work_dir, mode 0600) into f.
+ */
+int conn_file_creds(struct conn_file *f, const char *work_dir,
+    const char *file, const char *name, struct err *e);
+void conn_file_clear(struct conn_file *f);
+
+enum conn_file_rc {
+	CONN_FILE_OK,
+	CONN_FILE_NOTFOUND,        /* no such file or folder */
+	CONN_FILE_QUOTE,           /* a quote command (rename, mkdir) failed */
+	CONN_FILE_AUTH,            /* the server refused the login */
+	CONN_FILE_HOSTKEY,         /* SFTP host key unknown or changed */
+	CONN_FILE_SYSTEM,          /* anything else: unreachable, timeout, ... */
+};
+
+/* The server-side path of a URL, as quote commands need it; caller frees. */
+char *conn_file_path(const char *url);
+/* Quote commands renaming from -> to (server paths), NULL-terminated. */
+void conn_file_rename_cmds(enum conn_file_proto p, const char *from,
+    const char *to, char *cmds[3]);
+/* A quote command creating a folder, not failing when it exists. */
+char *conn_file_mkdir_cmd(enum conn_file_proto p, const char *dir);
+
+/* Downloads url (after the quote commands) into *data (caller frees). */
+enum conn_file_rc conn_file_fetch(struct conn_file *f, const char *url,
+    const char *const *quote, char **data, size_t *len, struct err *e);
+/* Uploads data to url, running postquote after the upload. */
+enum conn_file_rc conn_file_store(struct conn_file *f, const char *url,
+    const char *data, size_t len, const char *const *quote,
+    const char *const *postquote, struct err *e);
+/* Sorted names in the folder dir_url (ending in '/'), NULL-ended. */
+enum conn_file_rc conn_file_list(struct conn_file *f,
+    const char *dir_url, char ***names, size_t *n, struct err *e);
+void conn_file_names_free(char **v, size_t n);
+
 #endif

@@ -9,8 +9,9 @@ libxml2-dev libpcre2-dev python3 tzdata sqlite3 procps
 tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng libtesseract-dev
 libleptonica-dev libmagic-dev libpoppler-glib-dev libcairo2-dev"
 # The test suite also replays the fuzz corpora (clang) and drives the
-# reviewer UI in Debian's chromium; bench/escalations.py drives clerkd with wrk.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium fonts-noto-cjk fontconfig wrk imagemagick"
+# reviewer UI in Debian's chromium; bench/escalations.py drives clerkd with wrk;
+# the SFTP/FTP tests start their own sshd and vsftpd on loopback.
+[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium fonts-noto-cjk fontconfig wrk imagemagick vsftpd openssh-server"
 
 missing=""
 for p in $PKGS; do

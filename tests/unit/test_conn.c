@@ -228,6 +228,47 @@ test_def_and_request(void **state)
 	config_destroy(&cfg);
 }
 
+/* Server paths as quote commands need them (conn_file.c). */
+static void
+test_file_paths(void **state)
+{
+	struct { const char *url, *path; } cases[] = {
+		{ "sftp://h:22/srv/ex/out/", "/srv/ex/out/" },
+		{ "sftp://h/~/out/", "out/" },
+		{ "sftp://h/%E6%96%87%20x/", "/\xe6\x96\x87 x/" },
+		{ "ftp://h:21/out/", "out/" },
+		{ "ftp://h//srv/out/", "/srv/out/" },
+		{ "ftp://h/", "" },
+	};
+	char *cmds[3], *p;
+
+	(void)state;
+	assert_int_equal(conn_file_proto("sftp://h/"), CONN_FILE_SFTP);
+	assert_int_equal(conn_file_proto("ftp://h/"), CONN_FILE_FTP);
+	assert_int_equal(conn_file_proto("ftps://h/"), CONN_FILE_LOCAL);
+	assert_int_equal(conn_file_proto("outbox/sftp://"), CONN_FILE_LOCAL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = conn_file_path(cases[i].url);
+		assert_non_null(p);
+		assert_string_equal(p, cases[i].path);
+		free(p);
+	}
+	conn_file_rename_cmds(CONN_FILE_SFTP, "/a/.t.part", "/a/t", cmds);
+	assert_string_equal(cmds[0], "rename \"/a/.t.part\" \"/a/t\"");
+	assert_null(cmds[1]);
+	free(cmds[0]);
+	conn_file_rename_cmds(CONN_FILE_FTP, "a/x", "a/.clerk-taken/1-get-x",
+	    cmds);
+	assert_string_equal(cmds[0], "RNFR a/x");
+	assert_string_equal(cmds[1], "RNTO a/.clerk-taken/1-get-x");
+	assert_null(cmds[2]);
+	free(cmds[0]);
+	free(cmds[1]);
+	p = conn_file_mkdir_cmd(CONN_FILE_SFTP, "/a/.clerk-taken");
+	assert_string_equal(p, "*mkdir \"/a/.clerk-taken\"");
+	free(p);
+}
+
 int
 main(void)
 {
@@ -239,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_probe_errors),
 		cmocka_unit_test(test_mask_ids),
 		cmocka_unit_test(test_def_and_request),
+		cmocka_unit_test(test_file_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
