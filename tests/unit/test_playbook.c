@@ -422,7 +422,7 @@ test_check_file_counts_and_prints(void **state)
 	    "%s:5: unknown step kind \"nope\" (known: noop, sleep, escalate,"
 	    " file.move, notify, reconcile, reconcile.remember, http.request,"
 	    " http.submit, validate, file.put, file.get, records.match,"
-	    " records.apply, ocr.check)\n", path, path, path);
+	    " records.apply, ocr.check, cases.split)\n", path, path, path);
 	assert_string_equal(text, want);
 	free(want);
 	free(text);
