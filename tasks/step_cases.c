@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cases.h"
 #include "log.h"
 #include "playbook.h"
 #include "recon.h"
@@ -31,18 +32,11 @@ struct cases_conf {
 	char *file;               /* template: the dropped file */
 	char *archive;            /* template + strftime */
 	char *encoding;           /* NULL: UTF-8, else GB18030 */
-	char **required;          /* fields every application must have */
-	size_t nrequired;
-	char **col_field;         /* columns = { field = "header"; } */
-	char **col_header;
-	size_t ncols;
+	struct cases_spec spec;
 };
 
 static const char *const cases_keys[] = { "playbook", "file", "archive",
     "encoding", "required", "columns", NULL };
-
-/* At most this many bad rows are kept in the escalation's context. */
-#define MAX_BAD 200
 
 static void
 cases_release(void *p)
@@ -55,15 +49,15 @@ cases_release(void *p)
 	free(c->file);
 	free(c->archive);
 	free(c->encoding);
-	for (size_t i = 0; i < c->nrequired; i++)
-		free(c->required[i]);
-	free(c->required);
-	for (size_t i = 0; i < c->ncols; i++) {
-		free(c->col_field[i]);
-		free(c->col_header[i]);
+	for (size_t i = 0; i < c->spec.nrequired; i++)
+		free(c->spec.required[i]);
+	free(c->spec.required);
+	for (size_t i = 0; i < c->spec.ncols; i++) {
+		free(c->spec.col_field[i]);
+		free(c->spec.col_header[i]);
 	}
-	free(c->col_field);
-	free(c->col_header);
+	free(c->spec.col_field);
+	free(c->spec.col_header);
 	free(c);
 }
 
@@ -101,7 +95,7 @@ cases_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 			    " names, e.g. [ \"id_no\", \"name\" ]");
 			return -1;
 		}
-		c->required = xcalloc((size_t)config_setting_length(g) + 1,
+		c->spec.required = xcalloc((size_t)config_setting_length(g) + 1,
 		    sizeof(char *));
 		for (int i = 0; i < config_setting_length(g); i++) {
 			const char *f = config_setting_get_string_elem(g, i);
@@ -111,7 +105,7 @@ cases_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 				    " field name", i + 1);
 				return -1;
 			}
-			c->required[c->nrequired++] = xstrdup(f);
+			c->spec.required[c->spec.nrequired++] = xstrdup(f);
 		}
 	}
 	if ((g = config_setting_get_member(s, "columns")) != NULL) {
@@ -122,8 +116,8 @@ cases_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 			    " \"身份证号\"; ... } (field = CSV header)");
 			return -1;
 		}
-		c->col_field = xcalloc((size_t)n + 1, sizeof(char *));
-		c->col_header = xcalloc((size_t)n + 1, sizeof(char *));
+		c->spec.col_field = xcalloc((size_t)n + 1, sizeof(char *));
+		c->spec.col_header = xcalloc((size_t)n + 1, sizeof(char *));
 		for (int i = 0; i < n; i++) {
 			const config_setting_t *m = config_setting_get_elem(g, i);
 			const char *h = config_setting_get_string(m);
@@ -133,22 +127,22 @@ cases_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 				    " header", config_setting_name(m));
 				return -1;
 			}
-			c->col_field[c->ncols] = xstrdup(config_setting_name(m));
-			c->col_header[c->ncols++] = xstrdup(h);
+			c->spec.col_field[c->spec.ncols] = xstrdup(config_setting_name(m));
+			c->spec.col_header[c->spec.ncols++] = xstrdup(h);
 		}
 	}
 	return 0;
 }
 
 struct split {
-	struct step_ctx *ctx;
-	struct cases_conf *c;
-	const char *path;         /* the archived file */
-	const char *sha;
+	const struct cases_spec *spec;
+	const char *path;
+	cases_emit_fn emit;
+	void *arg;
 	json_t *bad;              /* [{line, message}] */
-	size_t nbad, napps, nspawned;
-	struct err e;
-	bool failed;              /* spawning failed: a system error */
+	size_t nbad, napps;
+	struct err *e;
+	bool failed;              /* emit failed: stop emitting */
 };
 
 static void
@@ -165,7 +159,7 @@ bad_row(struct split *sp, unsigned line, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	sp->nbad++;
-	if (json_array_size(sp->bad) < MAX_BAD)
+	if (sp->bad != NULL && json_array_size(sp->bad) < CASES_MAX_BAD)
 		json_array_append_new(sp->bad, json_pack("{s:i,s:o}", "line",
 		    (int)line, "message", json_sprintf("%s:%u: %s", sp->path, line,
 		    msg)));
@@ -173,38 +167,23 @@ bad_row(struct split *sp, unsigned line, const char *fmt, ...)
 
 /* Takes app. row is the application's number in the file, 1-based. */
 static void
-spawn_app(struct split *sp, json_t *app, size_t row, unsigned line)
+take_app(struct split *sp, json_t *app, size_t row, unsigned line)
 {
-	char *key, *text;
-
-	for (size_t i = 0; i < sp->c->nrequired; i++) {
-		json_t *v = json_object_get(app, sp->c->required[i]);
+	for (size_t i = 0; i < sp->spec->nrequired; i++) {
+		json_t *v = json_object_get(app, sp->spec->required[i]);
 
 		if (v == NULL || json_is_null(v) || (json_is_string(v) &&
 		    json_string_length(v) == 0)) {
 			bad_row(sp, line, "application %zu has no %s; fill it"
 			    " in and drop the corrected rows as a new file", row,
-			    sp->c->required[i]);
+			    sp->spec->required[i]);
 			json_decref(app);
 			return;
 		}
 	}
 	sp->napps++;
-	if (sp->failed) {
-		json_decref(app);
-		return;
-	}
-	json_object_set_new(app, "source", json_pack("{s:s,s:i,s:i,s:s}",
-	    "file", sp->path, "row", (int)row, "line", (int)line, "sha256",
-	    sp->sha));
-	key = xasprintf("app:%s:%zu", sp->sha, row);
-	text = json_dumps(app, JSON_COMPACT);
-	if (sp->ctx->spawn(sp->ctx, sp->c->playbook, key, text, &sp->e) < 0)
+	if (!sp->failed && sp->emit(sp->arg, app, row, line, sp->e) < 0)
 		sp->failed = true;
-	else
-		sp->nspawned++;
-	free(text);
-	free(key);
 	json_decref(app);
 }
 
@@ -260,17 +239,17 @@ split_json(struct split *sp, const char *text, size_t len)
 	size_t i;
 
 	if (root == NULL) {
-		err_setc(&sp->e, ERR_INVALID, "%s:%d: not valid JSON: %s; fix"
+		err_setc(sp->e, ERR_INVALID, "%s:%d: not valid JSON: %s; fix"
 		    " the file and drop it again", sp->path, je.line, je.text);
 		return -1;
 	}
 	if (json_is_object(root)) {
-		spawn_app(sp, root, 1, 1);
+		take_app(sp, root, 1, 1);
 		return 0;
 	}
 	if (!json_is_array(root)) {
 		json_decref(root);
-		err_setc(&sp->e, ERR_INVALID, "%s:1: want one application (a"
+		err_setc(sp->e, ERR_INVALID, "%s:1: want one application (a"
 		    " JSON object) or an array of them", sp->path);
 		return -1;
 	}
@@ -280,7 +259,7 @@ split_json(struct split *sp, const char *text, size_t len)
 			bad_row(sp, lines[i], "application %zu is not a JSON"
 			    " object", i + 1);
 		else
-			spawn_app(sp, json_incref(v), i + 1, lines[i]);
+			take_app(sp, json_incref(v), i + 1, lines[i]);
 	}
 	free(lines);
 	json_decref(root);
@@ -290,18 +269,18 @@ split_json(struct split *sp, const char *text, size_t len)
 static int
 split_csv(struct split *sp, char *text, size_t len)
 {
-	struct cases_conf *c = sp->c;
+	const struct cases_spec *c = sp->spec;
 	struct recon_csv x;
 	char **names = NULL;
 	unsigned line;
 	size_t row = 0;
 	int ncols = 0, r;
 
-	recon_csv_init(&x, sp->path, text, len, ',', &sp->e);
+	recon_csv_init(&x, sp->path, text, len, ',', sp->e);
 	do {
 		if ((r = recon_csv_next(&x, &line)) <= 0) {
 			if (r == 0)
-				err_setc(&sp->e, ERR_INVALID, "%s: no header row;"
+				err_setc(sp->e, ERR_INVALID, "%s: no header row;"
 				    " the first line names the fields", sp->path);
 			return -1;
 		}
@@ -336,7 +315,7 @@ split_csv(struct split *sp, char *text, size_t len)
 			if (names[i][0] != '\0')
 				json_object_set_new(app, names[i],
 				    json_stringn(x.cells[i].s, x.cells[i].len));
-		spawn_app(sp, app, row, line);
+		take_app(sp, app, row, line);
 	}
 	for (int i = 0; i < ncols; i++)
 		free(names[i]);
@@ -344,18 +323,70 @@ split_csv(struct split *sp, char *text, size_t len)
 	return r < 0 ? -1 : 0;
 }
 
+int
+cases_parse(const char *path, char *text, size_t len,
+    const struct cases_spec *spec, cases_emit_fn emit, void *arg,
+    json_t *bad, struct cases_counts *n, struct err *e)
+{
+	struct split sp = { .spec = spec, .path = path, .emit = emit,
+	    .arg = arg, .bad = bad, .e = e };
+	const char *first = text + strspn(text, " \t\r\n");
+	int rc;
+
+	/* Told by content: JSON starts with { or [, anything else is CSV. */
+	if (strncmp(first, "\xEF\xBB\xBF", 3) == 0)
+		first += 3 + strspn(first + 3, " \t\r\n");
+	rc = (*first == '{' || *first == '[') ?
+	    split_json(&sp, first, len - (size_t)(first - text)) :
+	    split_csv(&sp, text, len);
+	n->apps = sp.napps;
+	n->bad = sp.nbad;
+	if (sp.failed)
+		return -2;
+	return rc;
+}
+
+/* The daemon's emit: one item of the target playbook per application,
+ * keyed by the file's content and the row. */
+struct spawn_arg {
+	struct step_ctx *ctx;
+	const struct cases_conf *c;
+	const char *path, *sha;
+	size_t nspawned;
+};
+
+static int
+spawn_app(void *p, json_t *app, size_t row, unsigned line, struct err *e)
+{
+	struct spawn_arg *a = p;
+	char *key, *text;
+	int rc;
+
+	json_object_set_new(app, "source", json_pack("{s:s,s:i,s:i,s:s}",
+	    "file", a->path, "row", (int)row, "line", (int)line, "sha256",
+	    a->sha));
+	key = xasprintf("app:%s:%zu", a->sha, row);
+	text = json_dumps(app, JSON_COMPACT);
+	rc = a->ctx->spawn(a->ctx, a->c->playbook, key, text, e);
+	if (rc == 0)
+		a->nspawned++;
+	free(text);
+	free(key);
+	return rc;
+}
+
 /* UTF-8, or when the bytes are not, GB18030 (which GBK is a subset of). */
 static char *
-read_text(struct split *sp, size_t *len, const char **enc)
+read_text(const struct cases_conf *c, const char *path, size_t *len,
+    const char **enc, struct err *e)
 {
 	char *text;
 
-	*enc = sp->c->encoding ? sp->c->encoding : "UTF-8";
-	text = recon_read_text(sp->path, *enc, len, &sp->e);
-	if (text == NULL && sp->c->encoding == NULL &&
-	    sp->e.code == ERR_INVALID) {
+	*enc = c->encoding ? c->encoding : "UTF-8";
+	text = recon_read_text(path, *enc, len, e);
+	if (text == NULL && c->encoding == NULL && e->code == ERR_INVALID) {
 		*enc = "GB18030";
-		text = recon_read_text(sp->path, *enc, len, &sp->e);
+		text = recon_read_text(path, *enc, len, e);
 	}
 	return text;
 }
@@ -391,16 +422,20 @@ cases_run(struct step_ctx *ctx, void *p)
 	char *rel = step_expand(ctx, c->file), *src, *exp, *dir, *dst, *tmp,
 	    *text = NULL, buf[1024], sha[65];
 	time_t t = (time_t)(ctx->item->created / 1000);
-	struct split sp = { .ctx = ctx, .c = c };
+	struct spawn_arg sa = { .ctx = ctx, .c = c, .sha = sha };
+	struct cases_counts n = { 0 };
 	enum step_result res = STEP_OK;
-	const char *enc = "UTF-8", *first;
+	json_t *bad = json_array();
+	const char *enc = "UTF-8";
 	struct stat st;
+	struct err e;
 	struct tm tm;
 	size_t len;
 	int rc;
 
 	if (ctx->spawn == NULL) {
 		free(rel);
+		json_decref(bad);
 		return step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 		    "cases.split runs only inside clerkd (it creates items)");
 	}
@@ -417,15 +452,14 @@ cases_run(struct step_ctx *ctx, void *p)
 	dst = xasprintf("%s/%lld-%s", dir, (long long)ctx->item->id,
 	    basename(tmp));
 	free(tmp);
-	sp.path = dst;
-	sp.bad = json_array();
+	sa.path = dst;
 
 	/* Archived first: nothing below can lose the file. A rerun after a
 	 * crash finds it there. */
 	if (stat(src, &st) == 0) {
-		if (move_in(src, dir, dst, &sp.e) < 0) {
+		if (move_in(src, dir, dst, &e) < 0) {
 			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
-			    "%s", sp.e.msg);
+			    "%s", e.msg);
 			goto out;
 		}
 	} else if (stat(dst, &st) != 0) {
@@ -433,57 +467,53 @@ cases_run(struct step_ctx *ctx, void *p)
 		    "%s: %s (and not in %s)", src, strerror(errno), dir);
 		goto out;
 	}
-	if (util_sha256_file(dst, sha, &sp.e) < 0 ||
-	    (text = read_text(&sp, &len, &enc)) == NULL) {
-		res = step_fail(ctx, sp.e.code == ERR_INVALID ?
-		    STEP_BUSINESS_ERROR : STEP_SYSTEM_ERROR, sp.e.code ==
+	if (util_sha256_file(dst, sha, &e) < 0 ||
+	    (text = read_text(c, dst, &len, &enc, &e)) == NULL) {
+		res = step_fail(ctx, e.code == ERR_INVALID ?
+		    STEP_BUSINESS_ERROR : STEP_SYSTEM_ERROR, e.code ==
 		    ERR_INVALID ? "bad_input_file" : "system_error", "%s",
-		    sp.e.msg);
+		    e.msg);
 		goto out;
 	}
-	sp.sha = sha;
-	/* Told by content: JSON starts with { or [, anything else is CSV. */
-	first = text + strspn(text, " \t\r\n");
-	if (strncmp(first, "\xEF\xBB\xBF", 3) == 0)
-		first += 3 + strspn(first + 3, " \t\r\n");
-	rc = (*first == '{' || *first == '[') ?
-	    split_json(&sp, first, len - (size_t)(first - text)) :
-	    split_csv(&sp, text, len);
-	if (sp.failed) {
+	rc = cases_parse(dst, text, len, &c->spec, spawn_app, &sa, bad, &n, &e);
+	if (rc == -2) {
 		res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
-		    "creating the %s items: %s", c->playbook, sp.e.msg);
+		    "creating the %s items: %s", c->playbook, e.msg);
 		goto out;
 	}
-	if (rc < 0) {
-		/* The whole file is unreadable past some point: what was
-		 * spawned before stays (its keys make a corrected file's
-		 * rows no-ops), the rest is a person's. */
+	if (rc < 0 || n.apps + n.bad == 0) {
+		/* Unreadable past some point: what was spawned before stays
+		 * (its keys make a corrected file's rows no-ops), the rest is
+		 * a person's. */
+		if (rc == 0)
+			err_setc(&e, ERR_INVALID, "%s: no applications in the"
+			    " file", dst);
 		res = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_input_file",
-		    "%s", sp.e.msg);
+		    "%s", e.msg);
 		ctx->context = json_pack("{s:s,s:s,s:i,s:O}", "file", dst,
-		    "sha256", sha, "spawned", (int)sp.nspawned, "bad", sp.bad);
+		    "sha256", sha, "spawned", (int)sa.nspawned, "bad", bad);
 		goto out;
 	}
 	log_emit(LL_INFO, ctx->item->id, ctx->pb->name, ctx->step->id,
 	    "%s: %zu application(s) for %s, %zu bad row(s) (%s)", dst,
-	    sp.napps, c->playbook, sp.nbad, enc);
-	if (sp.nbad > 0) {
-		json_t *b0 = json_array_get(sp.bad, 0);
+	    n.apps, c->playbook, n.bad, enc);
+	if (n.bad > 0) {
+		json_t *b0 = json_array_get(bad, 0);
 
 		res = step_fail(ctx, STEP_ESCALATE, "bad_rows",
 		    "%zu bad row(s) in %s, %zu application(s) passed on to %s;"
-		    " first: %s", sp.nbad, dst, sp.napps, c->playbook,
+		    " first: %s", n.bad, dst, n.apps, c->playbook,
 		    json_string_value(json_object_get(b0, "message")));
 		ctx->context = json_pack("{s:s,s:s,s:s,s:i,s:i,s:O}", "file",
 		    dst, "sha256", sha, "encoding", enc, "spawned",
-		    (int)sp.nspawned, "bad_rows", (int)sp.nbad, "bad", sp.bad);
+		    (int)sa.nspawned, "bad_rows", (int)n.bad, "bad", bad);
 		goto out;
 	}
 	ctx->output = json_pack("{s:s,s:s,s:s,s:s,s:i}", "file", dst, "sha256",
 	    sha, "encoding", enc, "playbook", c->playbook, "applications",
-	    (int)sp.napps);
+	    (int)n.apps);
 out:
-	json_decref(sp.bad);
+	json_decref(bad);
 	free(text);
 	free(src);
 	free(dir);
