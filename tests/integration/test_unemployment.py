@@ -28,7 +28,8 @@ work = tempfile.mkdtemp(prefix="clerk-unemp-")
 rng = random.Random(7)
 forms = {}
 for name, kw in (("claim-good.png", {}), ("claim-wrong-id.png", {"bad_id": True}),
-                 ("claim-other.png", {}), ("claim-refused.png", {})):
+                 ("claim-other.png", {}), ("claim-refused.png", {}),
+                 ("claim-matched.png", {})):
     text, truth, case = ocr_gen.claim_form(rng, **kw)
     ocr_gen.render(text, os.path.join(work, name), tmp=work)
     forms[name] = (truth, case)
@@ -100,10 +101,18 @@ try:
     n = 3
     refused_id = None
     if not asan:
+        # ... and one whose case data is its own.
+        m_truth, _ = forms["claim-matched.png"]
+        shutil.copy(os.path.join(work, "claim-matched.png"), upload)
+        st, body = d.api("POST", "/api/v1/playbooks/unemployment-claim/run", {
+            "key": "case-matched", "payload": {
+                "file": os.path.join(upload, "claim-matched.png"),
+                "case": {"name": m_truth["name"], "id_no": m_truth["id_no"]}}})
+        n += 1
         refused_id = forms["claim-refused.png"][1]["id_no"]
         sim.faults(refuse_ids={refused_id: "参保人失业保险缴费不满一年"})
         drop("claim-refused.png")
-        n = 4
+        n += 1
     d.wait_for(settled(n), 300 if asan else 120, "claims checked and submitted")
     it = items()
     good = it.get("claim-good.png", {})
@@ -137,6 +146,12 @@ try:
             and "match.case.id_no" in esc.get("message", ""),
             "a form whose ID differs from the case's escalates as a mismatch", esc)
     t.eq(ben_subs(other_truth["id_no"]), [], "nothing was submitted for the mismatched claim")
+
+    if not asan:
+        m = it.get("claim-matched.png", {})
+        t.eq(m.get("state"), "done", "a form matching its case data is done")
+        t.eq([s["kind"] for s in ben_subs(m_truth["id_no"])], ["new"],
+             "and its claim was submitted once")
 
     if refused_id:
         ref = it.get("claim-refused.png", {})
