@@ -674,7 +674,7 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 		 * risk worth a reviewer's time. Identifiers never get this
 		 * pass - a low-confidence digit must not end in accept, even
 		 * when it agrees with the case. Folded matches stay unsure. */
-		if (f->spec.match != NULL && !is_identifier(f->spec.type) &&
+		if (fs[i].vr.matched && !is_identifier(f->spec.type) &&
 		    fs[i].vr.status == OCR_FS_OK && !fs[i].vr.folded)
 			fs[i].confirmed = true;
 	}

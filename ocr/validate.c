@@ -1215,6 +1215,8 @@ v_match(const struct ocr_field_spec *spec, const json_t *payload,
 	bool eq, folded = false;
 
 	if (!payload_string(payload, spec->match, expected, sizeof(expected))) {
+		if (spec->match_optional)
+			return;
 		set(out, OCR_FS_MISMATCH, OCR_SEV_ESCALATE, "match.missing",
 		    "案件数据中没有%s，无法比对 / the case has no \"%s\" to "
 		    "compare with", spec->match, spec->match);
@@ -1263,7 +1265,10 @@ v_match(const struct ocr_field_spec *spec, const json_t *payload,
 		set(out, OCR_FS_MISMATCH, OCR_SEV_ESCALATE, code,
 		    "与案件数据不一致 / does not match the case's \"%s\"",
 		    spec->match);
-	} else if (folded) {
+	} else if (!folded)
+		out->matched = true;
+	else {
+		out->matched = true;
 		out->folded = true;
 		if (out->severity < OCR_SEV_WARN)
 			out->severity = OCR_SEV_WARN;

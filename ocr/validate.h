@@ -63,6 +63,7 @@ struct ocr_field_spec {            /* filled by the template loader (core) */
 	                                          On other types it is an extra check of the normalised value. */
 	int not_before, not_after;             /* dates YYYYMMDD; 0 = no bound; -1 = today */
 	char *match;                           /* payload key the value must equal (after normalisation), or NULL */
+	bool match_optional;                   /* a payload without the key: no comparison (case data not known) */
 	char *cross_check;                     /* OCR_F_AMOUNT_CN: name of the numeric amount field it must equal */
 	double min_confidence;                 /* 0..100; below it the field is low_confidence */
 };
@@ -102,6 +103,7 @@ struct ocr_vresult {
 	char code[48];                /* reason code, e.g. "cn_id.check", "uscc.check", "date.after_today", "match.name" */
 	char message[256];            /* for the applicant/reviewer, Chinese + English is fine */
 	bool folded;                  /* look-alike folding (O→0 ...) was needed, for the value or the match */
+	bool matched;                 /* compared with the case's value and equal */
 };
 
 /*
@@ -120,6 +122,8 @@ struct ocr_vresult {
  * "match.<key>" (mismatch; the key cut to fit), "match.missing" (payload
  * NULL or without a string/number under the key: MISMATCH + ESCALATE),
  * "match.folded". The match key may be a dotted path ("applicant.id").
+ * With match_optional, a payload without the key is no mismatch: the
+ * value is not compared (and not "matched").
  * An earlier INVALID is kept: the match is checked only when the value
  * itself is OK or WARNING.
  */

@@ -45,7 +45,8 @@ poll = "200ms";
 CONF
 ctl() { "$top/build/clerkctl" --config "$run/clerkd.conf" "$@"; }
 
-# The two legacy pension systems (转出地 /out, 转入地 /in), simulated on a
+# The two legacy pension systems (转出地 /out, 转入地 /in) and the
+# benefits system (/ben, for unemployment-claim), simulated on a
 # free loopback port, with a few faults: 10% 5xx pages, sessions that
 # expire every 20 requests, one case the transfer-out system refuses and
 # one the transfer-in system sends back.
@@ -75,6 +76,7 @@ simurl="http://$(sed -n 's/^listening //p' "$run/legacysim.out" | head -1)"
 	cat > "$run/credentials.cfg" <<CRED
 pension-out = { username = "clerk"; password = "$simpw"; base_url = "$simurl/out"; };
 pension-in = { username = "clerk"; password = "$simpw"; base_url = "$simurl/in"; };
+benefits = { username = "clerk"; password = "$simpw"; base_url = "$simurl/ben"; };
 CRED
 )
 
@@ -118,6 +120,13 @@ done
 # left blank (rejected), one blurred (escalated).
 mkdir -p "$run/inbox/documents" "$run/samples-documents"
 python3 tests/ocr_gen.py --set demo --out "$run/samples-documents" --seed 7
+# The good one and the wrong-ID one also go to unemployment-claim, which
+# registers an accepted claim at the benefits system (/ben).
+mkdir -p "$run/inbox/unemployment"
+for name in claim-good.png claim-wrong-id.png; do
+	cp "$run/samples-documents/$name" "$run/inbox/unemployment/.$name.tmp"
+	mv "$run/inbox/unemployment/.$name.tmp" "$run/inbox/unemployment/$name"
+done
 for f in "$run"/samples-documents/*.png; do
 	name=$(basename "$f")
 	mv "$f" "$run/inbox/documents/.$name.tmp"
@@ -149,11 +158,16 @@ python3 -c 'import json,sys; [print(json.dumps(c, ensure_ascii=False)) for c in 
 	key=$(printf '%s' "$case" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
 	ctl playbook run transfer-review --key "$key" --payload "$case" >/dev/null
 done
-# Pension-relationship transfers through the two legacy systems.
-python3 -c 'import json,sys; [print(json.dumps(c, ensure_ascii=False)) for c in json.load(open(sys.argv[1]))]' \
-	playbooks/samples/pension-transfer-cases.json | while read -r case; do
-	key=$(printf '%s' "$case" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
-	ctl playbook run pension-transfer --key "$key" --payload "$case" >/dev/null
+# Pension-relationship transfers through the two legacy systems: the
+# applications arrive as files in inbox/pension-transfer, a JSON array and
+# a GBK CSV (with one row a cell short, which escalates as file:line);
+# pension-transfer-intake makes one case of each application.
+mkdir -p "$run/inbox/pension-transfer"
+for f in playbooks/samples/pension-transfer-cases.json \
+    playbooks/samples/pension-transfer-cases-gbk.csv; do
+	name=$(basename "$f")
+	cp "$f" "$run/inbox/pension-transfer/.$name.tmp"
+	mv "$run/inbox/pension-transfer/.$name.tmp" "$run/inbox/pension-transfer/$name"
 done
 for r in 1 2 3; do
 	ctl playbook run legacy-sync-demo --key "record-$r" --payload "{\"record\":\"R$r\"}" >/dev/null
@@ -197,12 +211,25 @@ for name, c in sorted(status["counts"].items()):
         continue
     print(f"  {name:<26} {c.get('done', 0):>5} {retried.get(name, 0):>8} "
           f"{c.get('escalated', 0):>10} {c.get('rejected', 0):>9}")
-escs = json.loads(get("/api/v1/escalations?playbook=pension-transfer"))
-rows = escs.get("escalations", escs.get("items", [])) if isinstance(escs, dict) else escs
-if rows:
-    print("\nPension transfers waiting for a reviewer:")
-    for e in rows:
-        print(f"  #{e.get('id')} item {e.get('item')} [{e.get('reason')}] {str(e.get('message', ''))[:110]}")
+for pb, what in (("pension-transfer", "Pension transfers"),
+                 ("pension-transfer-intake", "Transfer application files"),
+                 ("unemployment-claim", "Unemployment claims")):
+    escs = json.loads(get(f"/api/v1/escalations?playbook={pb}"))
+    rows = escs.get("escalations", escs.get("items", [])) if isinstance(escs, dict) else escs
+    if rows:
+        print(f"\n{what} waiting for a reviewer:")
+        for e in rows:
+            print(f"  #{e.get('id')} item {e.get('item')} [{e.get('reason')}] {str(e.get('message', ''))[:110]}")
+for it in json.loads(get("/api/v1/items?playbook=unemployment-claim"))["items"]:
+    item = json.loads(get(f"/api/v1/items/{it['id']}"))
+    p = item.get("payload")
+    p = json.loads(p) if isinstance(p, str) else (p or {})
+    sub = [s for s in item.get("steps") or [] if (s.get("step") or s.get("step_id")) == "submit"]
+    out = (sub[0].get("output") if sub else None) or {}
+    out = json.loads(out) if isinstance(out, str) else out
+    print(f"  失业保险金申领 {p.get('name')}: {item['state']}"
+          + (f", claim {out.get('claim_no')} at the benefits system" if out.get("claim_no")
+             else f" ({str(item.get('last_error') or '')[:90]})"))
 if status["errors"]:
     print("\nPlaybook problems:")
     for e in status["errors"]:
@@ -255,7 +282,8 @@ Where to look next:
   demo-run/archive/uploads/                                     the filed uploads
   demo-run/reports/reconcile/*/report.html                      the 余额调节表 of each account
   demo-run/archive/documents/ demo-run/quarantine/documents/    claim forms accepted / rejected or escalated
-  build/clerkctl ocr check demo-run/quarantine/documents/*-claim-wrong-id.png \
+  demo-run/archive/applications/                                transfer application files, after intake
+  build/clerkctl ocr check demo-run/quarantine/documents/*-claim-wrong-id.png \\
       --template unemployment-claim                             the OCR check, without the daemon
   build/clerkctl reconcile --bank playbooks/samples/reconcile/income-2026-11.bank.csv \\
       --ledger playbooks/samples/reconcile/income-2026-11.ledger.csv \\

@@ -12,7 +12,7 @@ extern const struct step_kind step_noop, step_sleep, step_escalate,
     step_file_move, step_notify, step_reconcile, step_reconcile_remember,
     step_http_request, step_http_submit, step_validate, step_file_put,
     step_file_get, step_records, step_records_apply,
-    step_ocr_check;
+    step_ocr_check, step_cases_split;
 
 static const struct step_kind *const kinds[] = {
 	&step_noop,
@@ -30,6 +30,7 @@ static const struct step_kind *const kinds[] = {
 	&step_records,
 	&step_records_apply,
 	&step_ocr_check,
+	&step_cases_split,
 	NULL,
 };
 
@@ -62,6 +63,22 @@ step_fail(struct step_ctx *ctx, enum step_result res, const char *reason,
 	return res;
 }
 
+/* ${steps.ID.a.b}: the output's field a, then its field b (or
+ * element b of an array), for outputs with nested values. */
+static json_t *
+step_output_path(json_t *v, char *path)
+{
+	char *seg, *save = NULL;
+
+	if (json_object_get(v, path) != NULL)
+		return json_object_get(v, path);
+	for (seg = strtok_r(path, ".", &save); seg != NULL && v != NULL;
+	    seg = strtok_r(NULL, ".", &save))
+		v = json_is_array(v) ? json_array_get(v, strtoul(seg, NULL,
+		    10)) : json_object_get(v, seg);
+	return v;
+}
+
 char *
 step_expand(const struct step_ctx *ctx, const char *tmpl)
 {
@@ -87,7 +104,7 @@ step_expand(const struct step_ctx *ctx, const char *tmpl)
 					v = NULL;
 					if (dot != NULL && ctx->outputs != NULL) {
 						*dot = '\0';
-						v = json_object_get(json_object_get(
+						v = step_output_path(json_object_get(
 						    ctx->outputs, name + 6), dot + 1);
 					}
 				} else

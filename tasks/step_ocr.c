@@ -196,6 +196,16 @@ ocr_run(struct step_ctx *ctx, void *p)
 	} else
 		json_object_set_new(result, "file", json_string(check_path));
 	if (strcmp(verdict, "accept") == 0) {
+		json_t *values = json_object(), *f;
+		size_t i;
+
+		/* Flat, for the next steps' templates: ${steps.ID.values.id_no}. */
+		json_array_foreach(json_object_get(result, "fields"), i, f)
+			if (json_is_string(json_object_get(f, "value")))
+				json_object_set(values, json_string_value(
+				    json_object_get(f, "name")), json_object_get(f,
+				    "value"));
+		json_object_set_new(result, "values", values);
 		ctx->output = result;
 		res = STEP_OK;
 	} else {

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Legacy-system simulator for clerk's connector tests.
 
-Two old-fashioned social-insurance web systems behind one HTTP/1.1 server on
-127.0.0.1: /out (转出地, transfer-out: registers a case and issues the
-参保缴费凭证) and /in (转入地, transfer-in: accepts the certificate and decides
-the case). Login forms with CSRF tokens, sessions that expire, idempotency
+Three old-fashioned social-insurance web systems behind one HTTP/1.1 server
+on 127.0.0.1: /out (转出地, transfer-out: registers a case and issues the
+参保缴费凭证), /in (转入地, transfer-in: accepts the certificate and decides
+the case) and /ben (失业保险待遇, benefits: registers unemployment-benefit
+claims). Login forms with CSRF tokens, sessions that expire, idempotency
 keys, business refusals, a SOAP endpoint, and injectable faults (5xx before
 or after processing, hangs, maintenance windows, garbage answers), all
 decided by a seeded RNG. /_sim/* lets a test inspect every submission.
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 SYSTEMS = {
     "out": "转出地社会保险关系转移系统",
     "in": "转入地社会保险关系转移系统",
+    "ben": "失业保险待遇经办系统",
 }
 MSG_DUPLICATE = "参保人已在转入地存在未完结转移业务"
 MSG_NO_CERT = "缴费凭证不存在"
@@ -42,6 +44,8 @@ MSG_MAINTENANCE = "系统维护中，请于维护结束后访问"
 REGISTER_FIELDS = ("request_key", "id_no", "name", "from_uscc", "to_uscc",
                    "to_region", "periods", "months")
 ACCEPT_FIELDS = ("request_key", "id_no", "name", "cert_no")
+CLAIM_FIELDS = ("request_key", "id_no", "name", "amount")
+MSG_CLAIM_DUPLICATE = "参保人已有未完结的失业保险金申领"
 GARBAGE_KINDS = ("truncated", "content_type", "login_page", "short_read")
 MAX_BODY = 4 << 20
 # Pre-login sessions are created by every GET of a login page; keep the
@@ -283,6 +287,7 @@ class Sim:
         self.log_lock = threading.Lock()
         self.cert_seq = self.ids.randrange(10 ** 11, 9 * 10 ** 11)
         self.case_seq = self.ids.randrange(10 ** 9, 9 * 10 ** 9)
+        self.claim_seq = self.ids.randrange(10 ** 9, 9 * 10 ** 9)
         self.clear()
 
     def clear(self):
@@ -295,6 +300,7 @@ class Sim:
         self.certs = {}                    # cert_no -> id_no
         self.in_cases = {}                 # id_no -> case
         self.in_by_id = {}                 # case_id -> case
+        self.ben_claims = {}               # id_no -> claim
         self.submissions = []
         self.dup_ids = set()               # (system, id_no) with a "duplicate" attempt
         self.new_count = {}                # (system, id_no) -> "new" count
@@ -401,7 +407,7 @@ class Sim:
         if system is None:
             return html_resp(None, 404, "页面不存在",
                              '<div class="error">页面不存在</div>'
-                             '<p><a href="/out/login">转出地系统</a>　<a href="/in/login">转入地系统</a></p>')
+                             '<p><a href="/out/login">转出地系统</a>　<a href="/in/login">转入地系统</a>　<a href="/ben/login">失业保险待遇系统</a></p>')
         on, retry = self.in_maintenance(f)
         if on:
             with self.lock:
@@ -501,6 +507,9 @@ class Sim:
             if m:
                 req["arg"] = m.group(1)
                 routes[rest] = ("GET", self.certificate)
+        elif system == "ben":
+            routes["/claim/register"] = ("GET POST", self.claim_register)
+            routes["/claim/lookup"] = ("GET", self.claim_lookup)
         else:
             routes["/transfer/accept"] = ("POST", self.accept)
             routes["/transfer/lookup"] = ("GET", self.in_lookup)
@@ -631,6 +640,9 @@ class Sim:
         if system == "out":
             menu = ('<a href="/out/transfer/register">转移登记</a>　'
                     '<a href="/out/transfer/lookup">登记查询</a>')
+        elif system == "ben":
+            menu = ('<a href="/ben/claim/register">失业保险金申领登记</a>　'
+                    '<a href="/ben/claim/lookup">申领查询</a>')
         else:
             menu = '<a href="/in/transfer/lookup">接续查询</a>'
         body = f"""<table align="center" border="1" cellspacing="0" cellpadding="8" bgcolor="#FFFFFF">
@@ -758,6 +770,68 @@ class Sim:
             self.record("in", id_no, key, "new", ref=cid)
             return json_resp({"case_id": cid, "status": "处理中"})
 
+    def claim_page(self, claim):
+        rows = [("申领编号", "claim_no", claim["claim_no"]), ("公民身份号码", "id_no", claim["id_no"]),
+                ("姓名", "name", claim["name"]), ("月发放金额", "amount", claim["amount"]),
+                ("业务状态", "status", claim["status"])]
+        trs = "\n".join(f'<tr><th align="right" bgcolor="#D6E3F5">{label}</th>'
+                        f'<td id="{fid}">{esc(v)}</td></tr>' for label, fid, v in rows)
+        body = (f'<table align="center" border="1" cellspacing="0" cellpadding="6" '
+                f'bgcolor="#FFFFFF" id="result">\n<tr><th colspan="2">失业保险金申领登记</th></tr>\n'
+                f'{trs}\n</table>')
+        return html_resp("ben", 200, "申领登记结果", body)
+
+    def claim_register(self, req, sess, f):
+        if req["method"] == "GET":
+            fields = "\n".join(
+                f'<tr><td align="right">{k}</td><td><input type="text" name="{k}"></td></tr>'
+                for k in CLAIM_FIELDS)
+            body = (f'<form method="post" action="/ben/claim/register">\n'
+                    f'<input type="hidden" name="_csrf" value="{sess["csrf"]}">\n'
+                    f'<table align="center" border="1" cellspacing="0" cellpadding="6">\n{fields}\n'
+                    f'<tr><td colspan="2" align="center"><input type="submit" value="提 交"></td></tr>'
+                    f'</table></form>')
+            return html_resp("ben", 200, "失业保险金申领登记", body)
+        form = req["form"]
+        missing = [k for k in CLAIM_FIELDS if not form.get(k, "").strip()]
+        id_no, key = form.get("id_no", ""), form.get("request_key", "")
+        with self.lock:
+            if missing:
+                self.record("ben", id_no, key, "invalid", "E0001")
+                return self.biz_error("ben", "E0001", "必填项缺失：" + "、".join(missing))
+            if not re.fullmatch(r"\d{1,7}(\.\d{1,2})?", form["amount"].strip()) or \
+                    float(form["amount"]) <= 0:
+                self.record("ben", id_no, key, "invalid", "E0002")
+                return self.biz_error("ben", "E0002", "月发放金额须为正数，最多两位小数")
+            claim = self.ben_claims.get(id_no)
+            if claim is not None:
+                if claim["request_key"] == key:
+                    self.record("ben", id_no, key, "replay", ref=claim["claim_no"])
+                    return self.claim_page(claim)
+                self.record("ben", id_no, key, "duplicate", "E1002")
+                return self.biz_error("ben", "E1002", MSG_CLAIM_DUPLICATE)
+            refusal = f["refuse_ids"].get(id_no)
+            if refusal is not None:
+                self.record("ben", id_no, key, "refused", "E4001")
+                return self.biz_error("ben", "E4001", refusal)
+            self.claim_seq += 1
+            claim = {k: form[k].strip() for k in CLAIM_FIELDS}
+            claim.update(claim_no=f"SY{self.claim_seq:010d}", status="已受理",
+                         t=round(time.time(), 3))
+            self.ben_claims[id_no] = claim
+            self.record("ben", id_no, key, "new", ref=claim["claim_no"])
+            return self.claim_page(claim)
+
+    def claim_lookup(self, req, sess, f):
+        id_no = req["query"].get("id_no", "")
+        with self.lock:
+            claim = self.ben_claims.get(id_no)
+            if claim is None:
+                return json_resp({"found": False})
+            return json_resp({"found": True, "claim_no": claim["claim_no"],
+                              "request_key": claim["request_key"], "status": claim["status"],
+                              "amount": claim["amount"]})
+
     def poll(self, case, f):
         """One status poll of an in case (lock held): advances it after
         accept_after_polls polls."""
@@ -874,7 +948,10 @@ class Sim:
                             for c in self.out_cases.values()],
                     "in": [dict(id_no=c["id_no"], request_key=c["request_key"],
                                 cert_no=c["cert_no"], polls=c["polls"], **self.case_json(c))
-                           for c in self.in_cases.values()]})
+                           for c in self.in_cases.values()],
+                    "ben": [{k: c[k] for k in ("id_no", "name", "request_key", "claim_no", "amount",
+                                               "status")}
+                            for c in self.ben_claims.values()]})
         if path == "/_sim/health" and method == "GET":
             return json_resp({"ok": True, "uptime_s": round(self.elapsed(), 3)})
         return json_resp({"error": f"{method} {path}: no such control endpoint; see "
@@ -893,7 +970,8 @@ class Sim:
                 duplicates=len(self.dup_ids),
                 duplicate_ids=sorted(f"{s}:{i}" for s, i in self.dup_ids),
                 double_registrations=sum(1 for n in self.new_count.values() if n > 1),
-                cases={"out": len(self.out_cases), "in": len(self.in_cases)},
+                cases={"out": len(self.out_cases), "in": len(self.in_cases),
+                       "ben": len(self.ben_claims)},
                 locked_accounts=sorted(f"{s}:{u}" for s, u in self.locked),
                 active_sessions=len(self.sessions),
                 by_status=dict(self.by_status),
@@ -1092,7 +1170,7 @@ class Server(ThreadingHTTPServer):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Legacy-system simulator (/out and /in) "
+    ap = argparse.ArgumentParser(description="Legacy-system simulator (/out, /in and /ben) "
                                              "for clerk's connector tests.")
     ap.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1, 0 = any free one")
     ap.add_argument("--faults", default="{}",

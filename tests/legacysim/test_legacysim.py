@@ -355,6 +355,50 @@ try:
             and stt["requests"] > 30, "stats: logins, failed logins, CSRF failures, requests",
             json.dumps({k: stt[k] for k in ("logins", "failed_logins", "csrf_failures", "requests")}))
 
+    # --- /ben: unemployment-benefit claims ---
+    cb = sim.client()
+    st, h, body = cb.login("ben")
+    t.check(st == 302 and h["Location"] == "/ben/home" and "Path=/ben" in h["Set-Cookie"],
+            "POST /ben/login -> 302 /ben/home, a /ben session")
+    bcsrf = cb.csrf("ben")
+    t.check(bcsrf is not None, "GET /ben/home: 欢迎 page with <meta name=\"csrf\">")
+    claim = {"request_key": "b-1", "id_no": ID2, "name": "王芳", "amount": "1980.00"}
+    st, h, page = cb.text("POST", "/ben/claim/register", claim)
+    t.check(st == 403 and not sim.subs(system="ben"), "claim without the session _csrf -> 403, nothing recorded")
+    st, h, page = cb.text("POST", "/ben/claim/register", dict(claim, _csrf=bcsrf))
+    m = re.search(r'<td id="claim_no">(SY\d{10})</td>', page)
+    claim_no = m.group(1) if m else None
+    t.check(st == 200 and claim_no and '<td id="status">已受理</td>' in page
+            and '<table align="center" border="1" cellspacing="0" cellpadding="6" bgcolor="#FFFFFF" id="result">' in page,
+            "claim register -> result table with claim_no SY + 10 digits, status 已受理", page[:400])
+    st, h, page = cb.text("POST", "/ben/claim/register", dict(claim, _csrf=bcsrf))
+    t.check(st == 200 and claim_no and f'<td id="claim_no">{claim_no}</td>' in page,
+            "same id_no and key again -> the same claim (replay)")
+    st, h, page = cb.text("POST", "/ben/claim/register", dict(claim, request_key="b-2", _csrf=bcsrf))
+    t.eq(biz_code(page), ("E1002", "参保人已有未完结的失业保险金申领"),
+         "same id_no, another key -> biz-error E1002 (duplicate)")
+    st, h, page = cb.text("POST", "/ben/claim/register",
+                          dict(claim, id_no=ID1, request_key="b-3", amount="12,00", _csrf=bcsrf))
+    t.eq((biz_code(page) or ("",))[0], "E0002", "an amount that is not a number -> E0002")
+    st, h, page = cb.text("POST", "/ben/claim/register",
+                          dict(claim, id_no=ID3, request_key="b-4", _csrf=bcsrf))
+    t.eq(biz_code(page), ("E4001", "该参保人存在欠费记录"), "refuse_ids -> biz-error E4001 on /ben too")
+    st, js = cb.json("GET", f"/ben/claim/lookup?id_no={ID2}")
+    t.eq(js, {"found": True, "claim_no": claim_no, "request_key": "b-1", "status": "已受理",
+              "amount": "1980.00"}, "claim lookup by id_no: found, with the key it was registered with")
+    st, js = cb.json("GET", f"/ben/claim/lookup?id_no={ID1}")
+    t.eq(js, {"found": False}, "claim lookup of an unknown id_no")
+    st, h, _ = sim.client().req("GET", f"/ben/claim/lookup?id_no={ID2}")
+    t.check(st == 302 and h["Location"] == "/ben/login?expired=1", "/ben without a session -> login")
+    bst = sim.stats()
+    t.check(bst["systems"]["ben"]["new"] == 1 and bst["systems"]["ben"]["replay"] == 1
+            and bst["systems"]["ben"]["duplicate"] == 1 and f"ben:{ID2}" in bst["duplicate_ids"]
+            and bst["cases"]["ben"] == 1 and bst["double_registrations"] == 0,
+            "stats: /ben claims counted by kind, its duplicate named", json.dumps(bst["systems"]["ben"]))
+    cases_now = sim.ctl("GET", "/_sim/cases")[1]
+    t.check([c["claim_no"] for c in cases_now.get("ben", [])] == [claim_no],
+            "/_sim/cases lists the /ben claims")
+
     # --- lock-out ---
     lk = sim.client()
     bodies = [lk.login("in", password=f"bad{i}")[2] for i in range(5)]
@@ -574,7 +618,7 @@ try:
             "/_sim/sessions lists issued session ids")
     st, js = sim.ctl("POST", "/_sim/reset", {})
     stt = sim.stats()
-    t.check(st == 200 and stt["submissions"] == 0 and stt["cases"] == {"out": 0, "in": 0}
+    t.check(st == 200 and stt["submissions"] == 0 and stt["cases"] == {"out": 0, "in": 0, "ben": 0}
             and not stt["locked_accounts"] and c.req("GET", "/out/home")[0] == 302,
             "POST /_sim/reset forgets cases, submissions, locks and sessions")
     t.check(sim.ctl("GET", "/_sim/faults")[1]["refuse_ids"], "reset keeps the faults")

@@ -382,6 +382,14 @@ test_bad_on_business_error(void **state)
 }
 
 static void
+test_bad_cases_split(void **state)
+{
+	expect_problem("bad_cases_split.cfg", 4, "cases.split needs playbook");
+	expect_problem("bad_cases_split_enc.cfg", 6,
+	    "encoding must be \"UTF-8\", \"GBK\" or \"GB18030\"");
+}
+
+static void
 test_missing_file(void **state)
 {
 	struct pb_diag d = { 0 };
@@ -422,7 +430,7 @@ test_check_file_counts_and_prints(void **state)
 	    "%s:5: unknown step kind \"nope\" (known: noop, sleep, escalate,"
 	    " file.move, notify, reconcile, reconcile.remember, http.request,"
 	    " http.submit, validate, file.put, file.get, records.match,"
-	    " records.apply, ocr.check)\n", path, path, path);
+	    " records.apply, ocr.check, cases.split)\n", path, path, path);
 	assert_string_equal(text, want);
 	free(want);
 	free(text);
@@ -584,6 +592,16 @@ test_step_expand(void **state)
 	    "/${steps.other.cert_no}/${steps.register}");
 	free(s);
 	json_decref(ctx.outputs);
+	/* nested outputs: ${steps.ID.a.b}, array elements by number */
+	ctx.outputs = json_pack("{s:{s:{s:s,s:i},s:[s,s]}}", "check", "values",
+	    "id_no", "11010519491231002X", "n", 3, "list", "a", "b");
+	s = step_expand(&ctx, "${steps.check.values.id_no} ${steps.check.values.n}"
+	    " ${steps.check.list.1} ${steps.check.values.x}"
+	    " ${steps.check.list.9} ${steps.check.values.id_no.z}");
+	assert_string_equal(s, "11010519491231002X 3 b ${steps.check.values.x}"
+	    " ${steps.check.list.9} ${steps.check.values.id_no.z}");
+	free(s);
+	json_decref(ctx.outputs);
 	ctx.outputs = NULL;
 	/* a template much longer than the first buffer */
 	{
@@ -634,6 +652,7 @@ main(void)
 		cmocka_unit_test(test_bad_move_without_to),
 		cmocka_unit_test(test_bad_notify_without_message),
 		cmocka_unit_test(test_bad_on_business_error),
+		cmocka_unit_test(test_bad_cases_split),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_check_file_counts_and_prints),
 		cmocka_unit_test(test_next_step),

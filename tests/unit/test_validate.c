@@ -742,6 +742,27 @@ test_match(void **state)
 	CHECK(&name, "张三", payload, OCR_FS_MISMATCH, OCR_SEV_ESCALATE,
 	    "match.missing");
 
+	/* match_optional: no case data is no comparison (and no "matched",
+	 * so a low confidence is not vouched for); case data that is there
+	 * is compared as ever */
+	name.match_optional = true;
+	name.match = "spouse";
+	CHECK(&name, "张三", payload, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	assert_false(r.matched);
+	name.match = "applicant.name";
+	CHECK(&name, "李四", payload, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	assert_true(r.matched);
+	CHECK(&name, "张三", payload, OCR_FS_MISMATCH, OCR_SEV_ESCALATE,
+	    "match.applicant.name");
+	assert_false(r.matched);
+	name.match_optional = false;
+	id.match = "spouse_id";
+	id.match_optional = true;
+	CHECK(&id, "11010519491231002X", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&id, "110105194912310023", NULL, OCR_FS_INVALID,
+	    OCR_SEV_REJECT, "cn_id.check");
+	id.match_optional = false;
+
 	amount.match = "benefit";
 	CHECK(&amount, "1,234.50元", payload, OCR_FS_OK, OCR_SEV_NONE, "ok");
 	CHECK(&amount, "1,234.56", payload, OCR_FS_MISMATCH, OCR_SEV_ESCALATE,
