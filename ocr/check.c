@@ -696,6 +696,7 @@ struct fstate {
 	bool low;                 /* unsure: escalates */
 	struct ocr_reads reads;
 	struct ocr_lineread line; /* the second read, if reads.reread */
+	double extra_ms;          /* recognition time of lines read again */
 };
 
 /* The characters a field of type ty can hold, for its second read; ""
@@ -719,6 +720,29 @@ type_whitelist(enum ocr_ftype ty)
 	default:
 		return "";
 	}
+}
+
+/* big, spaces left out, has small's code points in order, and at most
+ * extra more. */
+static bool
+holds_with_noise(const char *big, const char *small, size_t extra)
+{
+	uint32_t bc[512], sc[512];
+	size_t bo[513], so[513], nb, ns, j = 0, nbig = 0;
+	char cb[512], cs[512];
+
+	compact_of(big, cb, sizeof(cb));
+	compact_of(small, cs, sizeof(cs));
+	nb = utf8_split(cb, bc, bo, 512);
+	ns = utf8_split(cs, sc, so, 512);
+	if (ns == 0)
+		return false;
+	for (size_t i = 0; i < nb; i++) {
+		nbig++;
+		if (j < ns && bc[i] == sc[j])
+			j++;
+	}
+	return j == ns && nbig - ns <= extra;
 }
 
 /* The code says the value was not of its type's form at all. */
@@ -757,6 +781,131 @@ name_blacklist(const struct ocr_tfield *f, const json_t *payload)
 			return "";
 	return "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+}
+
+/*
+ * A label the page read did not find may be on a line it misread as a
+ * whole ("#RITUKS 6222..." for 银行账号 6222...): lines that hold no label
+ * of the template are read again on their own, and if the label is on
+ * one, the region right of it is where the value is (field_reread reads
+ * it). Only for templates that reread.
+ */
+static void
+find_label_again(void *api, const struct ocr_template *t,
+    const struct ocr_tfield *f, struct page *pages, int np,
+    struct fstate *fs)
+{
+	struct hit *h = &fs->h;
+	char lab[256];
+
+	compact_of(f->spec.label, lab, sizeof(lab));
+	if (!t->reread || f->locate != OCR_LOC_LABEL || h->found ||
+	    h->label_found || lab[0] == '\0')
+		return;
+	for (int p = 0; p < np; p++) {
+		const struct ocr_ptext *pt = &pages[p].pt;
+
+		if (!pages[p].recognised || (f->page > 0 && f->page != p + 1))
+			continue;
+		for (size_t i = 0; i < pt->nl; i++) {
+			const struct ocr_line *ln = &pt->l[i];
+			int lh = ln->box[3], reg[4], W, H;
+			struct ocr_lineread *lr = &fs->line;
+			char text[512];
+			size_t len = 0, mlen = 0, at, b = 0;
+			const char *q;
+			struct err e;
+			bool labelled = false;
+
+			if (ln->nsym < 2 || lh <= 0)
+				continue;
+			for (size_t k = 0; k < t->nfields && !labelled; k++) {
+				char other[256];
+
+				compact_of(t->fields[k].spec.label, other,
+				    sizeof(other));
+				labelled = t->fields[k].locate == OCR_LOC_LABEL &&
+				    other[0] != '\0' && strstr(ln->compact,
+				    other) != NULL;
+			}
+			if (labelled)
+				continue;
+			W = (int)pixGetWidth(pages[p].pix);
+			H = (int)pixGetHeight(pages[p].pix);
+			reg[0] = ln->box[0] - lh / 2 < 0 ? 0 : ln->box[0] - lh / 2;
+			reg[1] = ln->box[1] - 2 * lh / 5 < 0 ? 0 : ln->box[1] -
+			    2 * lh / 5;
+			reg[2] = ln->box[0] + ln->box[2] + lh / 2 > W ? W - reg[0] :
+			    ln->box[0] + ln->box[2] + lh / 2 - reg[0];
+			reg[3] = ln->box[1] + lh + 2 * lh / 5 > H ? H - reg[1] :
+			    ln->box[1] + lh + 2 * lh / 5 - reg[1];
+			if (reg[2] < 4 || reg[3] < 4 || ocr_line_reread(api,
+			    pages[p].pix, reg, "", "", t->deadline_ms, lr,
+			    &fs->extra_ms, &e) < 0)
+				continue;
+			/* The line's symbols without spaces, and where the
+			 * label ends among them. */
+			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				size_t sl = strlen(lr->sym[k].t);
+
+				if (len + sl + 1 >= sizeof(text))
+					break;
+				memcpy(text + len, lr->sym[k].t, sl);
+				len += sl;
+			}
+			text[len] = '\0';
+			if ((q = find_label(text, lab, false, &mlen)) == NULL &&
+			    ((q = find_label(text, lab, true, &mlen)) == NULL ||
+			    is_other_label(t, f, q, mlen)))
+				continue;
+			at = (size_t)(q - text) + mlen;
+			/* the symbol that ends the label */
+			len = 0;
+			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				len += strlen(lr->sym[k].t);
+				if (len >= at) {
+					b = (size_t)k;
+					break;
+				}
+			}
+			h->label_found = true;
+			h->page = p;
+			/* The line read is the field's first read. */
+			{
+				size_t n = 0, sl;
+
+				h->sym_conf = h->word_conf = 100;
+				for (int k = (int)b + 1; k < lr->nsym && k < 128;
+				    k++) {
+					if (n == 0 && is_separator(lr->sym[k].t))
+						continue;
+					sl = strlen(lr->sym[k].t);
+					if (n + sl + 1 >= sizeof(h->raw))
+						break;
+					memcpy(h->raw + n, lr->sym[k].t, sl);
+					n += sl;
+					if (lr->sym[k].conf < h->sym_conf)
+						h->sym_conf = lr->sym[k].conf;
+				}
+				h->raw[n] = '\0';
+				h->word_conf = h->sym_conf;
+				h->found = n > 0;
+				h->box[0] = lr->sym[b].x1;
+				h->box[1] = ln->box[1];
+				h->box[2] = ln->box[0] + ln->box[2] - h->box[0];
+				h->box[3] = lh;
+			}
+			h->region[0] = lr->sym[b].x1 + lh / 10;
+			h->region[1] = ln->box[1] - 2 * lh / 5;
+			h->region[2] = ln->box[0] + ln->box[2] + 2 * lh -
+			    h->region[0];
+			h->region[3] = lh + 4 * lh / 5;
+			h->has_region = h->region[2] > lh / 2;
+			memset(lr, 0, sizeof(*lr));
+			return;
+		}
+	}
+	memset(&fs->line, 0, sizeof(fs->line));
 }
 
 /*
@@ -824,8 +973,12 @@ field_reread(void *api, const struct ocr_template *t,
 	r->found = true;
 	r->agree = h->found && ocr_text_equal(fs->vr.value, vr2.value, false,
 	    NULL);
-	r->page_malformed = !h->found || (fs->vr.status == OCR_FS_INVALID &&
-	    malformed_code(fs->vr.code));
+	/* A page read that was no value of the type (an extra character,
+	 * a 了 in a date) agrees when it holds the second read's characters
+	 * in order with at most two more. */
+	if (h->found && !r->agree && fs->vr.status == OCR_FS_INVALID &&
+	    malformed_code(fs->vr.code))
+		r->agree = holds_with_noise(h->raw, raw, 2);
 	r->conf = is_identifier(f->spec.type) ? fs->line.sym_conf :
 	    fs->line.word_conf;
 	fs->conf = r->conf;
@@ -861,6 +1014,11 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 				    (int)pixGetHeight(pages[p].pix), h);
 			else
 				locate_pattern(f, &pages[p].pt, p, h);
+		}
+		if (!h->found && !h->label_found && f->locate ==
+		    OCR_LOC_LABEL) {
+			find_label_again(api, t, f, pages, np, &fs[i]);
+			o->recognise_ms += fs[i].extra_ms;
 		}
 		if (f->spec.type == OCR_F_AMOUNT_CN)
 			fold_capital_numerals(h->raw);

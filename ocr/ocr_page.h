@@ -76,6 +76,11 @@ struct ocr_lineread {
 	double sym_conf;          /* least symbol confidence */
 	double word_conf;         /* least word confidence */
 	int nsym;
+	struct {
+		char t[16];
+		int x0, x1;           /* left and right edge on the page */
+		float conf;
+	} sym[128];               /* the first 128 symbols */
 };
 
 /*

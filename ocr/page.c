@@ -500,6 +500,17 @@ ocr_line_reread(void *engine, PIX *pix, const int box[4],
 				c = TessResultIteratorConfidence(ri, RIL_SYMBOL);
 				if (c < out->sym_conf)
 					out->sym_conf = c;
+				if (out->nsym < 128) {
+					int l, tp, r, bt;
+
+					TessPageIteratorBoundingBox(pi, RIL_SYMBOL,
+					    &l, &tp, &r, &bt);
+					snprintf(out->sym[out->nsym].t,
+					    sizeof(out->sym[0].t), "%s", txt);
+					out->sym[out->nsym].x0 = l - border + box[0];
+					out->sym[out->nsym].x1 = r - border + box[0];
+					out->sym[out->nsym].conf = c;
+				}
 				out->nsym++;
 			}
 			snprintf(prev, sizeof(prev), "%s", txt);

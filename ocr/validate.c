@@ -1385,7 +1385,7 @@ ocr_field_unsure(const struct ocr_field_spec *spec,
 
 	if (!r->found)
 		return false;
-	conflict = r->reread && !r->agree && !r->page_malformed;
+	conflict = r->reread && !r->agree;
 	if (is_identifier(spec->type))
 		return r->conf < r->min_confidence || conflict;
 	/* A misread that lands exactly on the applicant's name is not a

@@ -154,10 +154,11 @@ bool ocr_text_equal(const char *ocr, const char *expected, bool identifier,
  * from its readings: the page's and, when one was made, a second read of
  * the field's box alone as one line with the characters of its type
  * (ocr/check.c). The rules, most important first:
- *   - two reads conflict when they differ and the page's was a value of
- *     the field's type (a page read of the wrong length, with characters
- *     the type cannot hold or not in its format was a misread, not a
- *     different value: then the second read alone decides);
+ *   - two reads conflict when the second does not agree with the page's
+ *     (check.c: the same value, or the page's read with a character or
+ *     two of noise more); a second read alone, of a value the page did
+ *     not read, vouches for nothing: a crop that cuts a glyph reads as
+ *     another character with high confidence;
  *   - an identifier (cn_id, uscc, bank_card) is sure only when its least
  *     sure character (of the second read, if made) reaches min_confidence
  *     and the reads do not conflict: agreeing with the case does not
@@ -176,8 +177,7 @@ bool ocr_text_equal(const char *ocr, const char *expected, bool identifier,
 struct ocr_reads {
 	bool found;                   /* a value was read (either read) */
 	bool reread;                  /* a second, constrained read was made and gave text */
-	bool agree;                   /* the two reads gave the same normalised value */
-	bool page_malformed;          /* the page read was no value of the type (empty, length, characters, format) */
+	bool agree;                   /* the second read agrees with the page's */
 	double conf;                  /* the deciding read's confidence: least symbol for identifiers, least word otherwise */
 	double min_confidence;        /* the field's threshold */
 	double agree_confidence;      /* two agreeing reads are sure from this confidence on */
