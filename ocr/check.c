@@ -37,6 +37,8 @@ struct hit {
 	int page;                 /* 0-based */
 	int box[4];
 	double word_conf, sym_conf;
+	int region[4];            /* where the value is or should be */
+	bool has_region;
 };
 
 struct verdict {
@@ -171,10 +173,13 @@ stop_at(const struct ocr_template *t, const struct ocr_tfield *self,
 static size_t
 line_value(const struct ocr_template *t, const struct ocr_tfield *f,
     const struct ocr_ptext *pt, const struct ocr_line *ln, size_t from,
-    size_t *syms, size_t cap)
+    size_t *syms, size_t cap, int *xlimit)
 {
 	size_t stop = stop_at(t, f, ln, from), n = 0;
 	int last = -1;
+
+	*xlimit = stop < strlen(ln->compact) && ln->cmap[stop] >= 0 ?
+	    pt->s[ln->cmap[stop]].box[0] : -1;
 
 	for (size_t b = from; b < stop && n < cap; b++) {
 		int k = ln->cmap[b];
@@ -263,6 +268,43 @@ is_other_label(const struct ocr_template *t, const struct ocr_tfield *self,
 	return false;
 }
 
+/* The right edge of the label that ends at byte `from` of ln; -1 if
+ * unknown. */
+static int
+label_right(const struct ocr_ptext *pt, const struct ocr_line *ln,
+    size_t from)
+{
+	int k = from > 0 ? ln->cmap[from - 1] : -1;
+
+	return k >= 0 ? pt->s[k].box[0] + pt->s[k].box[2] : -1;
+}
+
+/* The value's box widened to its line's height and, to the right, up
+ * to the next label (xlimit > 0) or past the line's end: glyphs the page
+ * read left out may be there. */
+static void
+hit_region(struct hit *h, const struct ocr_line *ln, int xlimit, int xlabel)
+{
+	int lh = ln->box[3] > 0 ? ln->box[3] : 1;
+	int y0 = ln->box[1] < h->box[1] ? ln->box[1] : h->box[1];
+	int y1 = ln->box[1] + ln->box[3], x1;
+
+	if (h->box[1] + h->box[3] > y1)
+		y1 = h->box[1] + h->box[3];
+	x1 = h->box[0] + h->box[2];
+	if (ln->box[0] + ln->box[2] > x1)
+		x1 = ln->box[0] + ln->box[2];
+	x1 = xlimit > 0 ? xlimit - lh / 5 : x1 + 2 * lh;
+	/* From just right of the label: the page read's first glyph may be
+	 * a piece of the value's first character. */
+	h->region[0] = xlabel > 0 && xlabel < h->box[0] ? xlabel + lh / 10 :
+	    h->box[0] - lh / 5;
+	h->region[1] = y0 - 2 * lh / 5;
+	h->region[2] = x1 - h->region[0];
+	h->region[3] = y1 - y0 + 4 * lh / 5;
+	h->has_region = h->region[2] > 0 && h->region[3] > 0;
+}
+
 static bool
 locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
     const struct ocr_ptext *pt, int page, struct hit *h)
@@ -278,15 +320,17 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 		const struct ocr_line *ln = &pt->l[i], *below = NULL;
 		size_t from, mlen = 0;
 		const char *p = find_label(ln->compact, lab, pass == 1, &mlen);
-		int best = 0;
+		int best = 0, xlimit;
 
 		if (p == NULL || (pass == 1 && is_other_label(t, f, p, mlen)))
 			continue;
 		h->label_found = true;
 		from = (size_t)(p - ln->compact) + mlen;
-		if ((n = line_value(t, f, pt, ln, from, syms, 256)) > 0) {
+		if ((n = line_value(t, f, pt, ln, from, syms, 256,
+		    &xlimit)) > 0) {
 			hit_fill(pt, page, syms, n, h);
 			h->label_found = true;
+			hit_region(h, ln, xlimit, label_right(pt, ln, from));
 			return true;
 		}
 		/* Nothing after the label on its line: the value is on the
@@ -305,12 +349,29 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 			}
 		}
 		if (below != NULL && (n = line_value(t, f, pt, below, 0, syms,
-		    256)) > 0) {
+		    256, &xlimit)) > 0) {
 			hit_fill(pt, page, syms, n, h);
 			h->label_found = true;
+			hit_region(h, below, xlimit, -1);
 			return true;
 		}
 		h->page = page;
+		/* Where the value should be: right of the label, on its line
+		 * (or up to the next label). */
+		{
+			int lh = ln->box[3] > 0 ? ln->box[3] : 1;
+			int k = ln->cmap[from > 0 ? from - 1 : 0];
+			int x0 = k >= 0 ? pt->s[k].box[0] + pt->s[k].box[2] :
+			    ln->box[0] + ln->box[2];
+
+			(void)line_value(t, f, pt, ln, from, syms, 256, &xlimit);
+			h->region[0] = x0 + lh / 5;
+			h->region[1] = ln->box[1] - 2 * lh / 5;
+			h->region[2] = (xlimit > 0 ? xlimit - lh / 5 : x0 + 16 *
+			    lh) - h->region[0];
+			h->region[3] = lh + 4 * lh / 5;
+			h->has_region = h->region[2] > lh / 2;
+		}
 		return false;   /* the label is there, the value is not */
 	}
 	return false;
@@ -632,13 +693,307 @@ struct fstate {
 	struct hit h;
 	struct ocr_vresult vr;
 	double conf;
-	bool low;
-	bool confirmed;           /* agrees with the figures or the case */
+	bool low;                 /* unsure: escalates */
+	struct ocr_reads reads;
+	struct ocr_lineread line; /* the second read, if reads.reread */
+	double extra_ms;          /* recognition time of lines read again */
 };
 
+/* The characters a field of type ty can hold, for its second read; ""
+ * for any. */
+static const char *
+type_whitelist(enum ocr_ftype ty)
+{
+	switch (ty) {
+	case OCR_F_CN_ID:
+		return "0123456789X";
+	case OCR_F_USCC:
+		return "0123456789ABCDEFGHJKLMNPQRTUWXY";
+	case OCR_F_BANK_CARD:
+		return "0123456789";
+	case OCR_F_DATE:
+		return "0123456789年月日-/.";
+	case OCR_F_AMOUNT:
+		return "0123456789.,￥¥元";
+	case OCR_F_AMOUNT_CN:
+		return "零壹贰叁肆伍陆柒捌玖拾佰仟万亿元圆角分整正人民币";
+	default:
+		return "";
+	}
+}
+
+/* big, spaces left out, has small's code points in order, and at most
+ * extra more. */
+static bool
+holds_with_noise(const char *big, const char *small, size_t extra)
+{
+	uint32_t bc[512], sc[512];
+	size_t bo[513], so[513], nb, ns, j = 0, nbig = 0;
+	char cb[512], cs[512];
+
+	compact_of(big, cb, sizeof(cb));
+	compact_of(small, cs, sizeof(cs));
+	nb = utf8_split(cb, bc, bo, 512);
+	ns = utf8_split(cs, sc, so, 512);
+	if (ns == 0)
+		return false;
+	for (size_t i = 0; i < nb; i++) {
+		nbig++;
+		if (j < ns && bc[i] == sc[j])
+			j++;
+	}
+	return j == ns && nbig - ns <= extra;
+}
+
+/* The code says the value was not of its type's form at all. */
+static bool
+malformed_code(const char *code)
+{
+	static const char *const ends[] = { ".length", ".chars", ".format" };
+	size_t n = strlen(code);
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t k = strlen(ends[i]);
+
+		if (n >= k && strcmp(code + n - k, ends[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A name the case has in Chinese characters is read again without Latin
+ * letters, digits or ASCII punctuation: chi_sim+eng reads some printed
+ * Chinese names as Latin strings ("RR" for 吴磊超). Which script to expect
+ * is taken from the case; the value still has to match it as read.
+ */
+static const char *
+name_blacklist(const struct ocr_tfield *f, const json_t *payload)
+{
+	char want[256];
+
+	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
+	    !ocr_payload_string(payload, f->spec.match, want, sizeof(want)) ||
+	    want[0] == '\0')
+		return "";
+	for (const char *p = want; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x80 && *p != ' ')
+			return "";
+	return "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+}
+
+/*
+ * A label the page read did not find may be on a line it misread as a
+ * whole ("#RITUKS 6222..." for 银行账号 6222...): lines that hold no label
+ * of the template are read again on their own, and if the label is on
+ * one, the region right of it is where the value is (field_reread reads
+ * it). Only for templates that reread.
+ */
 static void
-check_fields(const struct ocr_template *t, struct page *pages, int np,
-    bool any_poor, struct ocr_check_opts *o, struct verdict *v, json_t *out)
+find_label_again(void *api, const struct ocr_template *t,
+    const struct ocr_tfield *f, struct page *pages, int np,
+    struct fstate *fs)
+{
+	struct hit *h = &fs->h;
+	char lab[256];
+
+	compact_of(f->spec.label, lab, sizeof(lab));
+	if (!t->reread || f->locate != OCR_LOC_LABEL || h->found ||
+	    h->label_found || lab[0] == '\0')
+		return;
+	for (int p = 0; p < np; p++) {
+		const struct ocr_ptext *pt = &pages[p].pt;
+
+		if (!pages[p].recognised || (f->page > 0 && f->page != p + 1))
+			continue;
+		for (size_t i = 0; i < pt->nl; i++) {
+			const struct ocr_line *ln = &pt->l[i];
+			int lh = ln->box[3], reg[4], W, H;
+			struct ocr_lineread *lr = &fs->line;
+			char text[512];
+			size_t len = 0, mlen = 0, at, b = 0;
+			const char *q;
+			struct err e;
+			bool labelled = false;
+
+			if (ln->nsym < 2 || lh <= 0)
+				continue;
+			for (size_t k = 0; k < t->nfields && !labelled; k++) {
+				char other[256];
+
+				compact_of(t->fields[k].spec.label, other,
+				    sizeof(other));
+				labelled = t->fields[k].locate == OCR_LOC_LABEL &&
+				    other[0] != '\0' && strstr(ln->compact,
+				    other) != NULL;
+			}
+			if (labelled)
+				continue;
+			W = (int)pixGetWidth(pages[p].pix);
+			H = (int)pixGetHeight(pages[p].pix);
+			reg[0] = ln->box[0] - lh / 2 < 0 ? 0 : ln->box[0] - lh / 2;
+			reg[1] = ln->box[1] - 2 * lh / 5 < 0 ? 0 : ln->box[1] -
+			    2 * lh / 5;
+			reg[2] = ln->box[0] + ln->box[2] + lh / 2 > W ? W - reg[0] :
+			    ln->box[0] + ln->box[2] + lh / 2 - reg[0];
+			reg[3] = ln->box[1] + lh + 2 * lh / 5 > H ? H - reg[1] :
+			    ln->box[1] + lh + 2 * lh / 5 - reg[1];
+			if (reg[2] < 4 || reg[3] < 4 || ocr_line_reread(api,
+			    pages[p].pix, reg, "", "", t->deadline_ms, lr,
+			    &fs->extra_ms, &e) < 0)
+				continue;
+			/* The line's symbols without spaces, and where the
+			 * label ends among them. */
+			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				size_t sl = strlen(lr->sym[k].t);
+
+				if (len + sl + 1 >= sizeof(text))
+					break;
+				memcpy(text + len, lr->sym[k].t, sl);
+				len += sl;
+			}
+			text[len] = '\0';
+			if ((q = find_label(text, lab, false, &mlen)) == NULL &&
+			    ((q = find_label(text, lab, true, &mlen)) == NULL ||
+			    is_other_label(t, f, q, mlen)))
+				continue;
+			at = (size_t)(q - text) + mlen;
+			/* the symbol that ends the label */
+			len = 0;
+			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				len += strlen(lr->sym[k].t);
+				if (len >= at) {
+					b = (size_t)k;
+					break;
+				}
+			}
+			h->label_found = true;
+			h->page = p;
+			/* The line read is the field's first read. */
+			{
+				size_t n = 0, sl;
+
+				h->sym_conf = h->word_conf = 100;
+				for (int k = (int)b + 1; k < lr->nsym && k < 128;
+				    k++) {
+					if (n == 0 && is_separator(lr->sym[k].t))
+						continue;
+					sl = strlen(lr->sym[k].t);
+					if (n + sl + 1 >= sizeof(h->raw))
+						break;
+					memcpy(h->raw + n, lr->sym[k].t, sl);
+					n += sl;
+					if (lr->sym[k].conf < h->sym_conf)
+						h->sym_conf = lr->sym[k].conf;
+				}
+				h->raw[n] = '\0';
+				h->word_conf = h->sym_conf;
+				h->found = n > 0;
+				h->box[0] = lr->sym[b].x1;
+				h->box[1] = ln->box[1];
+				h->box[2] = ln->box[0] + ln->box[2] - h->box[0];
+				h->box[3] = lh;
+			}
+			h->region[0] = lr->sym[b].x1 + lh / 10;
+			h->region[1] = ln->box[1] - 2 * lh / 5;
+			h->region[2] = ln->box[0] + ln->box[2] + 2 * lh -
+			    h->region[0];
+			h->region[3] = lh + 4 * lh / 5;
+			h->has_region = h->region[2] > lh / 2;
+			memset(lr, 0, sizeof(*lr));
+			return;
+		}
+	}
+	memset(&fs->line, 0, sizeof(fs->line));
+}
+
+/*
+ * A field the page read is not sure of (low confidence, a value that
+ * does not validate or match, or a label with nothing read after it) is
+ * read again: its region alone, as one line, with only its type's
+ * characters. The field then takes the second read's value and
+ * confidence, and whether the two reads agree is evidence
+ * (ocr_field_unsure decides). A field the page read is sure of is left
+ * as it is: the second read costs recognition time.
+ */
+static void
+field_reread(void *api, const struct ocr_template *t,
+    const struct ocr_tfield *f, struct page *pages,
+    struct ocr_check_opts *o, struct fstate *fs)
+{
+	struct hit *h = &fs->h;
+	struct ocr_reads *r = &fs->reads;
+	struct ocr_vresult vr2;
+	int reg[4], W, H;
+	struct err e;
+	char raw[512];
+
+	memset(r, 0, sizeof(*r));
+	r->found = h->found;
+	r->conf = fs->conf;
+	r->min_confidence = f->spec.min_confidence;
+	r->agree_confidence = t->quality.agree_confidence;
+	if (!t->reread || (!h->found && !h->label_found))
+		return;
+	if (h->found && fs->conf >= f->spec.min_confidence &&
+	    fs->vr.status == OCR_FS_OK)
+		return;
+	if (h->found && !h->has_region) {
+		int m = h->box[3] / 3;
+
+		h->region[0] = h->box[0] - m;
+		h->region[1] = h->box[1] - m;
+		h->region[2] = h->box[2] + 2 * m;
+		h->region[3] = h->box[3] + 2 * m;
+		h->has_region = true;
+	}
+	if (!h->has_region || pages[h->page].pix == NULL)
+		return;
+	W = (int)pixGetWidth(pages[h->page].pix);
+	H = (int)pixGetHeight(pages[h->page].pix);
+	reg[0] = h->region[0] < 0 ? 0 : h->region[0];
+	reg[1] = h->region[1] < 0 ? 0 : h->region[1];
+	reg[2] = (h->region[0] + h->region[2] > W ? W : h->region[0] +
+	    h->region[2]) - reg[0];
+	reg[3] = (h->region[1] + h->region[3] > H ? H : h->region[1] +
+	    h->region[3]) - reg[1];
+	if (reg[2] < 4 || reg[3] < 4)
+		return;
+	if (ocr_line_reread(api, pages[h->page].pix, reg,
+	    type_whitelist(f->spec.type), name_blacklist(f, o->payload),
+	    t->deadline_ms, &fs->line, &o->recognise_ms, &e) < 0 ||
+	    fs->line.nsym == 0)
+		return;
+	snprintf(raw, sizeof(raw), "%s", fs->line.text);
+	if (f->spec.type == OCR_F_AMOUNT_CN)
+		fold_capital_numerals(raw);
+	ocr_validate_field(&f->spec, raw, o->payload, o->today, &vr2);
+	r->reread = true;
+	r->found = true;
+	r->agree = h->found && ocr_text_equal(fs->vr.value, vr2.value, false,
+	    NULL);
+	/* A page read that was no value of the type (an extra character,
+	 * a 了 in a date) agrees when it holds the second read's characters
+	 * in order with at most two more. */
+	if (h->found && !r->agree && fs->vr.status == OCR_FS_INVALID &&
+	    malformed_code(fs->vr.code))
+		r->agree = holds_with_noise(h->raw, raw, 2);
+	r->conf = is_identifier(f->spec.type) ? fs->line.sym_conf :
+	    fs->line.word_conf;
+	fs->conf = r->conf;
+	fs->vr = vr2;
+	if (!h->found) {
+		h->found = true;
+		memcpy(h->box, reg, sizeof(h->box));
+	}
+	snprintf(h->raw, sizeof(h->raw), "%s", raw);
+}
+
+static void
+check_fields(void *api, const struct ocr_template *t, struct page *pages,
+    int np, bool any_poor, struct ocr_check_opts *o, struct verdict *v,
+    json_t *out)
 {
 	struct fstate *fs = xcalloc(t->nfields, sizeof(*fs));
 	json_t *fields = json_array();
@@ -660,6 +1015,11 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 			else
 				locate_pattern(f, &pages[p].pt, p, h);
 		}
+		if (!h->found && !h->label_found && f->locate ==
+		    OCR_LOC_LABEL) {
+			find_label_again(api, t, f, pages, np, &fs[i]);
+			o->recognise_ms += fs[i].extra_ms;
+		}
 		if (f->spec.type == OCR_F_AMOUNT_CN)
 			fold_capital_numerals(h->raw);
 		ocr_validate_field(&f->spec, h->found ? h->raw : "", o->payload,
@@ -668,15 +1028,8 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 		 * one misread digit makes another person's ID. */
 		fs[i].conf = is_identifier(f->spec.type) ? h->sym_conf :
 		    h->word_conf;
-		fs[i].low = h->found && fs[i].conf < f->spec.min_confidence;
-		/* A name read exactly as the case has it (no confusable
-		 * folded): a misread that lands on the expected name is not a
-		 * risk worth a reviewer's time. Identifiers never get this
-		 * pass - a low-confidence digit must not end in accept, even
-		 * when it agrees with the case. Folded matches stay unsure. */
-		if (fs[i].vr.matched && !is_identifier(f->spec.type) &&
-		    fs[i].vr.status == OCR_FS_OK && !fs[i].vr.folded)
-			fs[i].confirmed = true;
+		field_reread(api, t, f, pages, o, &fs[i]);
+		fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr, &fs[i].reads);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
 	 * two readings is surer than either's confidence; disagreement is a
@@ -697,7 +1050,9 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 			if (ocr_parse_amount(fs[j].vr.value, &b) < 0)
 				continue;
 			if (a == b) {
-				fs[i].confirmed = true;
+				fs[i].reads.cross_confirmed = true;
+				fs[i].low = ocr_field_unsure(&t->fields[i].spec,
+				    &fs[i].vr, &fs[i].reads);
 				continue;
 			}
 			fs[i].vr.status = OCR_FS_INVALID;
@@ -719,7 +1074,7 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 		const struct ocr_tfield *f = &t->fields[i];
 		struct ocr_vresult *vr = &fs[i].vr;
 
-		if (fs[i].low && !fs[i].confirmed) {
+		if (fs[i].low) {
 			if (vr->status == OCR_FS_OK || vr->status == OCR_FS_WARNING)
 				vr->status = OCR_FS_LOW_CONFIDENCE;
 			/* A misread is not the applicant's fault. */
@@ -752,8 +1107,18 @@ check_fields(const struct ocr_template *t, struct page *pages, int np,
 			    "field.invalid", f->spec.name, "%s: %s (%s)",
 			    f->spec.label ? f->spec.label : f->spec.name,
 			    vr->message, vr->code);
-		json_array_append_new(fields, field_json(f, &fs[i].h, vr,
-		    fs[i].conf));
+		{
+			json_t *fj = field_json(f, &fs[i].h, vr, fs[i].conf);
+
+			if (fs[i].reads.reread)
+				json_object_set_new(fj, "second_read", json_pack(
+				    "{s:s,s:f,s:b}", "raw", fs[i].line.text,
+				    "confidence", round((is_identifier(
+				    f->spec.type) ? fs[i].line.sym_conf :
+				    fs[i].line.word_conf) * 10) / 10, "agree",
+				    fs[i].reads.agree));
+			json_array_append_new(fields, fj);
+		}
 	}
 	json_object_set_new(out, "fields", fields);
 	free(fs);
@@ -867,7 +1232,7 @@ ocr_check_file(const char *path, const struct ocr_template *t,
 		    "是%s the upload does not look like a %s (none of its"
 		    " identifying words were read)", t->document_type,
 		    t->document_type);
-	check_fields(t, pages, doc.npages, any_poor, o, &v, out);
+	check_fields(api, t, pages, doc.npages, any_poor, o, &v, out);
 	for (int i = 0; i < doc.npages; i++)
 		page_clear(&pages[i]);
 	free(pages);

@@ -99,6 +99,9 @@ struct ocr_quality {
 	double max_skew;          /* degrees */
 	double min_ink;           /* fraction of dark pixels; below = blank */
 	double min_confidence;    /* mean word confidence of the page */
+	/* A non-identifier field read twice (page, then its line alone)
+	 * with the same value is sure from this confidence on; 101 never. */
+	double agree_confidence;
 };
 
 struct ocr_template {
@@ -116,6 +119,7 @@ struct ocr_template {
 		bool deskew, background, binarise, scale, border;
 	} pre;
 	int deadline_ms;          /* per page */
+	bool reread;              /* read unsure fields again, line alone (quality.reread) */
 	struct ocr_tfield *fields;
 	size_t nfields;
 };

@@ -69,6 +69,31 @@ PIX *ocr_page_prepare(PIX *gray, const struct ocr_template *t,
 int ocr_page_recognise(void *engine, PIX *pix, int deadline_ms,
     struct ocr_ptext *pt, double *ms, struct err *e);
 void ocr_ptext_clear(struct ocr_ptext *pt);
+
+/* One field's box read again on its own. */
+struct ocr_lineread {
+	char text[512];           /* words joined as hit_fill joins them */
+	double sym_conf;          /* least symbol confidence */
+	double word_conf;         /* least word confidence */
+	int nsym;
+	struct {
+		char t[16];
+		int x0, x1;           /* left and right edge on the page */
+		float conf;
+	} sym[128];               /* the first 128 symbols */
+};
+
+/*
+ * Reads box (x, y, w, h in pix) of pix as a single text line with only
+ * the characters of whitelist ("" = any) and none of blacklist: a line on its own, with no
+ * layout analysis to get wrong and fewer characters to confuse, usually
+ * reads better and surer than the same characters on the full page.
+ * 0, or -1 with e set; *ms grows by the time inside TessBaseAPIRecognize.
+ */
+int ocr_line_reread(void *engine, PIX *pix, const int box[4],
+    const char *whitelist, const char *blacklist, int deadline_ms,
+    struct ocr_lineread *out,
+    double *ms, struct err *e);
 double ocr_ptext_glyph_height(const struct ocr_ptext *pt);
 
 #endif

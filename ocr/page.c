@@ -411,3 +411,124 @@ ocr_ptext_glyph_height(const struct ocr_ptext *pt)
 	free(h);
 	return med;
 }
+
+static bool
+latin_or_digit(const char *t)
+{
+	unsigned char c = (unsigned char)t[0];
+
+	return c < 0x80 && ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z') || c == '.' || c == '-');
+}
+
+int
+ocr_line_reread(void *engine, PIX *pix, const int box[4],
+    const char *whitelist, const char *blacklist, int deadline_ms,
+    struct ocr_lineread *out,
+    double *ms, struct err *e)
+{
+	TessBaseAPI *api = engine;
+	ETEXT_DESC *mon;
+	TessResultIterator *ri;
+	BOX *b;
+	PIX *crop, *framed;
+	int64_t t0;
+	int rc, border, lastword = -1;
+	size_t len = 0;
+	char prev[16] = "";
+
+	memset(out, 0, sizeof(*out));
+	out->sym_conf = out->word_conf = 100;
+	if ((b = boxCreate(box[0], box[1], box[2], box[3])) == NULL) {
+		err_set(e, "cannot make the field's box");
+		return -1;
+	}
+	crop = pixClipRectangle(pix, b, NULL);
+	boxDestroy(&b);
+	if (crop == NULL) {
+		err_set(e, "the field's box is off the page");
+		return -1;
+	}
+	/* A white frame of half a line: Tesseract reads glyphs that touch
+	 * the edge poorly. */
+	border = box[3] / 2 + 4;
+	framed = pixAddBorderGeneral(crop, border, border, border, border,
+	    pixGetDepth(crop) == 1 ? 0 : 255);
+	pixDestroy(&crop);
+	if (framed == NULL) {
+		err_set(e, "cannot frame the field's box");
+		return -1;
+	}
+	TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE);
+	TessBaseAPISetVariable(api, "tessedit_char_whitelist", whitelist);
+	TessBaseAPISetVariable(api, "tessedit_char_blacklist", blacklist);
+	TessBaseAPISetImage2(api, framed);
+	TessBaseAPISetSourceResolution(api, 300);
+	mon = TessMonitorCreate();
+	TessMonitorSetDeadlineMSecs(mon, deadline_ms);
+	t0 = util_mono_ms();
+	rc = TessBaseAPIRecognize(api, mon);
+	*ms += (double)(util_mono_ms() - t0);
+	TessMonitorDelete(mon);
+	if (rc == 0 && (ri = TessBaseAPIGetIterator(api)) != NULL) {
+		const TessPageIterator *pi = TessResultIteratorGetPageIterator(ri);
+		int word = -1;
+
+		do {
+			char *txt = TessResultIteratorGetUTF8Text(ri, RIL_SYMBOL);
+			size_t sl;
+			float c;
+
+			if (txt == NULL)
+				continue;
+			if (TessPageIteratorIsAtBeginningOf(pi, RIL_WORD) ||
+			    word < 0) {
+				word++;
+				c = TessResultIteratorConfidence(ri, RIL_WORD);
+				if (c < out->word_conf)
+					out->word_conf = c;
+			}
+			sl = strlen(txt);
+			if (word != lastword && lastword >= 0 &&
+			    latin_or_digit(txt) && latin_or_digit(prev) &&
+			    len + 1 < sizeof(out->text))
+				out->text[len++] = ' ';
+			lastword = word;
+			if (len + sl + 1 < sizeof(out->text)) {
+				memcpy(out->text + len, txt, sl);
+				len += sl;
+				c = TessResultIteratorConfidence(ri, RIL_SYMBOL);
+				if (c < out->sym_conf)
+					out->sym_conf = c;
+				if (out->nsym < 128) {
+					int l, tp, r, bt;
+
+					TessPageIteratorBoundingBox(pi, RIL_SYMBOL,
+					    &l, &tp, &r, &bt);
+					snprintf(out->sym[out->nsym].t,
+					    sizeof(out->sym[0].t), "%s", txt);
+					out->sym[out->nsym].x0 = l - border + box[0];
+					out->sym[out->nsym].x1 = r - border + box[0];
+					out->sym[out->nsym].conf = c;
+				}
+				out->nsym++;
+			}
+			snprintf(prev, sizeof(prev), "%s", txt);
+			TessDeleteText(txt);
+		} while (TessResultIteratorNext(ri, RIL_SYMBOL));
+		TessResultIteratorDelete(ri);
+	}
+	out->text[len] = '\0';
+	TessBaseAPIClear(api);
+	TessBaseAPISetVariable(api, "tessedit_char_whitelist", "");
+	TessBaseAPISetVariable(api, "tessedit_char_blacklist", "");
+	TessBaseAPISetPageSegMode(api, PSM_AUTO);
+	pixDestroy(&framed);
+	if (rc != 0) {
+		err_set(e, "Tesseract could not read the field's line");
+		return -1;
+	}
+	if (out->nsym == 0)
+		out->sym_conf = out->word_conf = 0;
+	return 0;
+}

@@ -342,7 +342,7 @@ ocr_template_load(const char *file, struct err *e)
 	    "bad_input", "deadline", "fields", NULL };
 	static const char *const qkeys[] = { "min_dpi", "min_glyph_height",
 	    "min_blur", "max_skew", "min_ink", "min_confidence",
-	    "field_confidence", NULL };
+	    "field_confidence", "agree_confidence", "reread", NULL };
 	static const char *const lkeys[] = { "max_bytes", "max_pixels",
 	    "max_pages", "pdf_dpi", NULL };
 	static const char *const pkeys[] = { "deskew", "background",
@@ -412,7 +412,8 @@ ocr_template_load(const char *file, struct err *e)
 		t->limits.max_pages = t->max_pages;
 	t->quality = (struct ocr_quality){ .min_dpi = 150,
 	    .min_glyph_height = 14, .min_blur = 300, .max_skew = 5,
-	    .min_ink = 0.002, .min_confidence = 60 };
+	    .min_ink = 0.002, .min_confidence = 60, .agree_confidence = 50 };
+	t->reread = true;
 	if ((g = config_setting_get_member(root, "quality")) != NULL &&
 	    known_keys(&l, g, qkeys, "quality")) {
 		if (get_num(&l, g, "min_dpi", 0, 2400, &v))
@@ -425,6 +426,9 @@ ocr_template_load(const char *file, struct err *e)
 		get_num(&l, g, "min_confidence", 0, 100,
 		    &t->quality.min_confidence);
 		get_num(&l, g, "field_confidence", 0, 100, &field_conf);
+		get_num(&l, g, "agree_confidence", 0, 101,
+		    &t->quality.agree_confidence);
+		get_bool(&l, g, "reread", &t->reread);
 	}
 	t->pre.deskew = true;   /* the only one that measurably helps: docs/BENCHMARKS.md */
 	if ((g = config_setting_get_member(root, "preprocess")) != NULL &&

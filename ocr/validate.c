@@ -1368,3 +1368,41 @@ ocr_validate_field(const struct ocr_field_spec *spec, const char *raw,
 		v_match(spec, payload, today, out);
 	return 0;
 }
+
+bool
+ocr_payload_string(const json_t *payload, const char *key, char *buf,
+    size_t n)
+{
+	return payload_string(payload, key, buf, n);
+}
+
+bool
+ocr_ftype_is_identifier(enum ocr_ftype t)
+{
+	return is_identifier(t);
+}
+
+bool
+ocr_field_unsure(const struct ocr_field_spec *spec,
+    const struct ocr_vresult *vr, const struct ocr_reads *r)
+{
+	bool case_name, conflict;
+
+	if (!r->found)
+		return false;
+	conflict = r->reread && !r->agree;
+	if (is_identifier(spec->type))
+		return r->conf < r->min_confidence || conflict;
+	/* A misread that lands exactly on the applicant's name is not a
+	 * risk worth a reviewer's time; a folded match stays unsure, and so
+	 * does a match_optional field that had no case value to meet. */
+	case_name = spec->match != NULL && vr->matched &&
+	    vr->status == OCR_FS_OK && !vr->folded;
+	if (case_name || r->cross_confirmed)
+		return false;
+	if (conflict)
+		return true;
+	if (r->reread && r->conf >= r->agree_confidence)
+		return false;
+	return r->conf < r->min_confidence;
+}

@@ -153,4 +153,46 @@ size_t ocr_fold_confusables(const char *in, char *out, size_t n);
 bool ocr_text_equal(const char *ocr, const char *expected, bool identifier,
     bool *folded);
 
+/*
+ * Whether a located field is sure enough to be accepted without a person,
+ * from its readings: the page's and, when one was made, a second read of
+ * the field's box alone as one line with the characters of its type
+ * (ocr/check.c). The rules, most important first:
+ *   - two reads conflict when the second does not agree with the page's
+ *     (check.c: the same value, or the page's read with a character or
+ *     two of noise more); a second read alone, of a value the page did
+ *     not read, vouches for nothing: a crop that cuts a glyph reads as
+ *     another character with high confidence;
+ *   - an identifier (cn_id, uscc, bank_card) is sure only when its least
+ *     sure character (of the second read, if made) reaches min_confidence
+ *     and the reads do not conflict: agreeing with the case does not
+ *     vouch for a low-confidence digit, nor does agreement of two reads;
+ *   - any other field whose reads conflict is unsure, unless it is read
+ *     exactly (nothing folded) as the case has it (names);
+ *   - a non-identifier is sure when its reads agree (two readings of the
+ *     same pixels segmented differently) with at least agree_confidence,
+ *     when a name matches the case exactly, when an amount in words
+ *     agrees with the figures (cross_confirmed), or when its confidence
+ *     reaches min_confidence.
+ * A field not found is not this function's to judge (false). An unsure
+ * field that would reject escalates instead: a misread is not the
+ * applicant's fault.
+ */
+struct ocr_reads {
+	bool found;                   /* a value was read (either read) */
+	bool reread;                  /* a second, constrained read was made and gave text */
+	bool agree;                   /* the second read agrees with the page's */
+	double conf;                  /* the deciding read's confidence: least symbol for identifiers, least word otherwise */
+	double min_confidence;        /* the field's threshold */
+	double agree_confidence;      /* two agreeing reads are sure from this confidence on */
+	bool cross_confirmed;         /* amount_cn equal to its numeric twin */
+};
+bool ocr_field_unsure(const struct ocr_field_spec *spec,
+    const struct ocr_vresult *vr, const struct ocr_reads *r);
+bool ocr_ftype_is_identifier(enum ocr_ftype t);
+/* The payload's value under key (a dotted path too) as text; false if
+ * there is none. */
+bool ocr_payload_string(const json_t *payload, const char *key, char *buf,
+    size_t n);
+
 #endif

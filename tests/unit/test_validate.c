@@ -800,6 +800,91 @@ test_names(void **state)
 	assert_string_equal(ocr_severity_name(OCR_SEV_ESCALATE), "escalate");
 }
 
+
+/* ---- when a read field is unsure (ocr_field_unsure) ---- */
+
+/* An ID number that validates and is the applicant's, read twice alike,
+ * but one digit of it at low confidence: it must escalate (issue 3:
+ * "a low-confidence digit in an identifier must never end in accept"),
+ * whatever the case or the second read says. */
+static void
+test_unsure_identifier_low_digit(void **state)
+{
+	json_t *payload = json_loads("{\"id_no\": \"11010519491231002X\"}",
+	    0, NULL);
+	struct ocr_field_spec id = spec_of(OCR_F_CN_ID);
+	struct ocr_reads rd;
+	struct ocr_vresult r;
+
+	(void)state;
+	id.match = "id_no";
+	id.min_confidence = 80;
+	CHECK(&id, "11010519491231002X", payload, OCR_FS_OK, OCR_SEV_NONE,
+	    "ok");
+	memset(&rd, 0, sizeof(rd));
+	rd.found = true;
+	rd.min_confidence = 80;
+	rd.agree_confidence = 50;
+	rd.conf = 62;                   /* the least sure digit */
+	assert_true(ocr_field_unsure(&id, &r, &rd));
+	rd.reread = rd.agree = true;    /* two reads agreeing do not vouch */
+	assert_true(ocr_field_unsure(&id, &r, &rd));
+	rd.conf = 79.9;
+	assert_true(ocr_field_unsure(&id, &r, &rd));
+	rd.conf = 80;
+	assert_false(ocr_field_unsure(&id, &r, &rd));
+	/* sure digits, but the page read another well-formed number */
+	rd.agree = false;
+	assert_true(ocr_field_unsure(&id, &r, &rd));
+	/* a second read alone (the page read nothing there) is not
+	 * enough, however sure its digits */
+	rd.conf = 99;
+	assert_true(ocr_field_unsure(&id, &r, &rd));
+	json_decref(payload);
+}
+
+static void
+test_unsure_other_fields(void **state)
+{
+	json_t *payload = json_loads("{\"name\": \"张三\"}", 0, NULL);
+	struct ocr_field_spec name = spec_of(OCR_F_NAME);
+	struct ocr_field_spec date = spec_of(OCR_F_DATE);
+	struct ocr_reads rd;
+	struct ocr_vresult r;
+
+	(void)state;
+	memset(&rd, 0, sizeof(rd));
+	rd.found = true;
+	rd.min_confidence = 70;
+	rd.agree_confidence = 50;
+	/* a date read once below the threshold */
+	CHECK(&date, "2024年2月21日", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	rd.conf = 43;
+	assert_true(ocr_field_unsure(&date, &r, &rd));
+	/* read twice alike: sure from agree_confidence on */
+	rd.reread = rd.agree = true;
+	assert_true(ocr_field_unsure(&date, &r, &rd));
+	rd.conf = 50;
+	assert_false(ocr_field_unsure(&date, &r, &rd));
+	/* two different dates: unsure however confident */
+	rd.agree = false;
+	rd.conf = 99;
+	assert_true(ocr_field_unsure(&date, &r, &rd));
+	/* a name exactly as the case has it is sure at any confidence */
+	name.match = "name";
+	CHECK(&name, "张三", payload, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	rd.conf = 5;
+	assert_false(ocr_field_unsure(&name, &r, &rd));
+	/* without a case to agree with, the conflict stands */
+	name.match = NULL;
+	CHECK(&name, "张三", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	assert_true(ocr_field_unsure(&name, &r, &rd));
+	/* nothing read: not this function's to judge */
+	rd.found = false;
+	assert_false(ocr_field_unsure(&name, &r, &rd));
+	json_decref(payload);
+}
+
 int
 main(void)
 {
@@ -827,6 +912,8 @@ main(void)
 		cmocka_unit_test(test_required_empty),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_unsure_identifier_low_digit),
+		cmocka_unit_test(test_unsure_other_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
