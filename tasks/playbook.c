@@ -127,9 +127,9 @@ get_int(const config_setting_t *g, const char *key, int def, int lo, int hi,
 	return (int)v;
 }
 
-static int64_t
-get_duration(const config_setting_t *g, const char *key, const char *def,
-    struct pb_diag *d)
+int64_t
+pb_setting_duration(const config_setting_t *g, const char *key,
+    const char *def, struct pb_diag *d)
 {
 	const config_setting_t *s = config_setting_get_member(g, key);
 	struct err e;
@@ -145,7 +145,7 @@ get_duration(const config_setting_t *g, const char *key, const char *def,
 		return -1;
 	}
 	if (util_parse_duration(config_setting_get_string(s), &ms, &e) < 0) {
-		pb_diag_add(d, s, "%s", e.msg);
+		pb_diag_add(d, s, "%s: %s", key, e.msg);
 		return -1;
 	}
 	return ms;
@@ -194,7 +194,7 @@ load_trigger(struct playbook *pb, const config_setting_t *t,
 	if ((m = config_setting_get_member(t, "interval")) != NULL) {
 		n++;
 		pb->trigger = TRIG_INTERVAL;
-		pb->interval_ms = get_duration(t, "interval", "1m", d);
+		pb->interval_ms = pb_setting_duration(t, "interval", "1m", d);
 		if (pb->interval_ms >= 0 && pb->interval_ms < 1000)
 			pb_diag_add(d, m, "\"interval\" must be at least 1s");
 	}
@@ -382,9 +382,9 @@ pb_load(const char *file, struct pb_diag *d)
 		else {
 			check_keys(s, rkeys, NULL, "retry", d);
 			pb->retry.attempts = get_int(s, "attempts", 5, 1, 100, d);
-			pb->retry.initial_ms = get_duration(s, "initial", "10s",
+			pb->retry.initial_ms = pb_setting_duration(s, "initial", "10s",
 			    d);
-			pb->retry.max_ms = get_duration(s, "max", "30m", d);
+			pb->retry.max_ms = pb_setting_duration(s, "max", "30m", d);
 			/* -1 means unparsable, reported already. */
 			if (pb->retry.initial_ms >= 0 && pb->retry.max_ms >= 0 &&
 			    pb->retry.max_ms < pb->retry.initial_ms)
@@ -392,7 +392,7 @@ pb_load(const char *file, struct pb_diag *d)
 				    " initial");
 		}
 	}
-	pb->sla_ms = get_duration(root, "sla", "24h", d);
+	pb->sla_ms = pb_setting_duration(root, "sla", "24h", d);
 	load_steps(pb, config_setting_get_member(root, "steps"), d);
 	config_destroy(&cfg);
 	if (d->n > before) {

@@ -36,6 +36,13 @@ void pb_diag_add(struct pb_diag *d, const config_setting_t *at,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void pb_diag_clear(struct pb_diag *d);
 
+/*
+ * The duration setting key of group g in ms: def when it is absent, -1
+ * (with a problem added) when it is not a duration string.
+ */
+int64_t pb_setting_duration(const config_setting_t *g, const char *key,
+    const char *def, struct pb_diag *d);
+
 /* What a step kind's run() reports. */
 enum step_result {
 	STEP_OK,

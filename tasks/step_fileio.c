@@ -434,8 +434,6 @@ static int
 get_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 {
 	struct get_conf *c = xcalloc(1, sizeof(*c));
-	const char *v;
-	struct err e;
 
 	*confp = c;
 	c->from = opt_str(s, "from");
@@ -448,20 +446,10 @@ get_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 	}
 	if (c->pattern == NULL)
 		c->pattern = xstrdup("*");
-	c->poll_ms = 30000;
-	c->wait_max_ms = 86400000;
-	if (config_setting_lookup_string(s, "poll", &v) &&
-	    util_parse_duration(v, &c->poll_ms, &e) < 0) {
-		pb_diag_add(d, config_setting_get_member(s, "poll"), "poll: %s",
-		    e.msg);
+	if ((c->poll_ms = pb_setting_duration(s, "poll", "30s", d)) < 0 ||
+	    (c->wait_max_ms = pb_setting_duration(s, "wait_max", "24h",
+	    d)) < 0)
 		return -1;
-	}
-	if (config_setting_lookup_string(s, "wait_max", &v) &&
-	    util_parse_duration(v, &c->wait_max_ms, &e) < 0) {
-		pb_diag_add(d, config_setting_get_member(s, "wait_max"),
-		    "wait_max: %s", e.msg);
-		return -1;
-	}
 	if (remote_prepare(s, c->from, &c->r, d) < 0)
 		return -1;
 	if (conn_file_proto(c->to) != CONN_FILE_LOCAL) {

@@ -162,20 +162,10 @@ prepare(const config_setting_t *s, void **confp, struct pb_diag *d,
 			    " \"REGEX\"", c->until);
 			return -1;
 		}
-		c->poll_ms = 5000;
-		c->wait_max_ms = 86400000;
-		if (config_setting_lookup_string(s, "poll", &v) &&
-		    util_parse_duration(v, &c->poll_ms, &e) < 0) {
-			pb_diag_add(d, config_setting_get_member(s, "poll"),
-			    "poll: %s", e.msg);
+		if ((c->poll_ms = pb_setting_duration(s, "poll", "5s",
+		    d)) < 0 || (c->wait_max_ms = pb_setting_duration(s,
+		    "wait_max", "24h", d)) < 0)
 			return -1;
-		}
-		if (config_setting_lookup_string(s, "wait_max", &v) &&
-		    util_parse_duration(v, &c->wait_max_ms, &e) < 0) {
-			pb_diag_add(d, config_setting_get_member(s, "wait_max"),
-			    "wait_max: %s", e.msg);
-			return -1;
-		}
 	}
 	return 0;
 }
