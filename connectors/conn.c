@@ -1045,19 +1045,13 @@ out:
 
 /* ---- one exchange ---- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool overflow;
-};
-
-static size_t
-write_cb(char *data, size_t size, size_t n, void *arg)
+size_t
+conn_buf_write(char *data, size_t size, size_t n, void *arg)
 {
-	struct buf *b = arg;
+	struct conn_buf *b = arg;
 	size_t len = size * n;
 
-	if (b->len + len + 1 > BODY_MAX) {
+	if (b->len + len + 1 > b->max) {
 		b->overflow = true;
 		return 0;
 	}
@@ -1170,7 +1164,7 @@ http_do(struct conn *c, const struct conn_def *d, const struct xfer *x,
 {
 	CURL *h = easy_get();
 	struct curl_slist *hl = NULL;
-	struct buf b = { 0 };
+	struct conn_buf b = { .max = BODY_MAX };
 	struct hdrs hd = { 0 };
 	char *ck, *hdr, errbuf[CURL_ERROR_SIZE] = "";
 	curl_off_t pre = 0;
@@ -1192,7 +1186,7 @@ http_do(struct conn *c, const struct conn_def *d, const struct xfer *x,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)d->connect_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, conn_buf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);

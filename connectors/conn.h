@@ -37,6 +37,16 @@ struct conn_probe {
 int conn_probe_parse(struct conn_probe *p, const char *spec, struct err *e);
 void conn_probe_clear(struct conn_probe *p);
 
+/* A body read through libcurl, NUL-terminated, refused past max bytes. */
+struct conn_buf {
+	char *p;
+	size_t len, cap, max;
+	bool overflow;
+};
+
+/* CURLOPT_WRITEFUNCTION for a struct conn_buf. */
+size_t conn_buf_write(char *data, size_t size, size_t n, void *arg);
+
 struct conn_resp {
 	long status;
 	char *ctype;               /* Content-Type, or NULL */

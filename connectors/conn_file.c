@@ -137,32 +137,6 @@ conn_file_path(const char *url)
 	return out;
 }
 
-struct rbuf {
-	char *p;
-	size_t len, cap;
-	bool overflow;
-};
-
-static size_t
-write_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct rbuf *b = arg;
-	size_t len = size * n;
-
-	if (b->len + len + 1 > FILE_MAX) {
-		b->overflow = true;
-		return 0;
-	}
-	if (b->len + len + 1 > b->cap) {
-		b->cap = (b->len + len + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return len;
-}
-
 struct wbuf {
 	const char *p;
 	size_t len, off;
@@ -289,7 +263,7 @@ conn_file_fetch(struct conn_file *f, const char *url,
     const char *const *quote, char **data, size_t *len, struct err *e)
 {
 	char errbuf[CURL_ERROR_SIZE];
-	struct rbuf b = { 0 };
+	struct conn_buf b = { .max = FILE_MAX };
 	struct curl_slist *q = slist_of(quote);
 	enum conn_file_rc out;
 	CURL *h = easy_new(f, url, errbuf);
@@ -302,7 +276,7 @@ conn_file_fetch(struct conn_file *f, const char *url,
 		err_set(e, "%s: cannot create a curl handle", url);
 		return CONN_FILE_SYSTEM;
 	}
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, conn_buf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	if (q != NULL)
 		curl_easy_setopt(h, CURLOPT_QUOTE, q);
@@ -375,7 +349,7 @@ conn_file_list(struct conn_file *f, const char *dir_url, char ***names,
     size_t *n, struct err *e)
 {
 	char errbuf[CURL_ERROR_SIZE];
-	struct rbuf b = { 0 };
+	struct conn_buf b = { .max = FILE_MAX };
 	enum conn_file_rc out;
 	CURL *h = easy_new(f, dir_url, errbuf);
 	char *line, *save = NULL;
@@ -387,7 +361,7 @@ conn_file_list(struct conn_file *f, const char *dir_url, char ***names,
 		return CONN_FILE_SYSTEM;
 	}
 	curl_easy_setopt(h, CURLOPT_DIRLISTONLY, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, conn_buf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	out = classify(f, dir_url, curl_easy_perform(h), errbuf, e);
 	/* An FTP server answers NLST of a missing folder with 550 before

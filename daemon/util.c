@@ -541,3 +541,33 @@ util_cfg_check_keys(const config_setting_t *g, const char *const *keys,
 	}
 	return 0;
 }
+
+int
+util_move_file(const char *src, const char *dir, const char *dst,
+    struct err *e)
+{
+	size_t len;
+	char *data;
+
+	if (util_mkdir_p(dir, 0755, e) < 0)
+		return -1;
+	if (rename(src, dst) == 0)
+		return 0;
+	if (errno != EXDEV) {
+		err_set(e, "move %s -> %s: %s", src, dst, strerror(errno));
+		return -1;
+	}
+	if ((data = util_read_file(src, &len, e)) == NULL)
+		return -1;
+	if (util_write_file_atomic(dst, data, len, 0644, e) < 0) {
+		free(data);
+		return -1;
+	}
+	free(data);
+	if (unlink(src) < 0) {
+		err_set(e, "remove %s after copying it: %s", src,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}

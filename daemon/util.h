@@ -34,6 +34,13 @@ void err_setc(struct err *e, enum err_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
+ * Moves src to dst, creating dst's folder dir first: a rename, or across
+ * file systems an atomic copy and an unlink. 0, or -1 with e set.
+ */
+int util_move_file(const char *src, const char *dir, const char *dst,
+    struct err *e);
+
+/*
  * Rules files (libconfig) read by the engines: "file:line: message" for
  * the setting s, as ERR_INVALID; returns -1. fallback names the file when
  * libconfig knows none (a config read from a string).

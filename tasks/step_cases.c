@@ -391,30 +391,6 @@ read_text(const struct cases_conf *c, const char *path, size_t *len,
 	return text;
 }
 
-static int
-move_in(const char *src, const char *dir, const char *dst, struct err *e)
-{
-	size_t len;
-	char *data;
-
-	if (util_mkdir_p(dir, 0755, e) < 0)
-		return -1;
-	if (rename(src, dst) == 0)
-		return 0;
-	if (errno != EXDEV) {
-		err_set(e, "move %s -> %s: %s", src, dst, strerror(errno));
-		return -1;
-	}
-	if ((data = util_read_file(src, &len, e)) == NULL)
-		return -1;
-	if (util_write_file_atomic(dst, data, len, 0644, e) < 0) {
-		free(data);
-		return -1;
-	}
-	free(data);
-	return unlink(src);
-}
-
 static enum step_result
 cases_run(struct step_ctx *ctx, void *p)
 {
@@ -457,7 +433,7 @@ cases_run(struct step_ctx *ctx, void *p)
 	/* Archived first: nothing below can lose the file. A rerun after a
 	 * crash finds it there. */
 	if (stat(src, &st) == 0) {
-		if (move_in(src, dir, dst, &e) < 0) {
+		if (util_move_file(src, dir, dst, &e) < 0) {
 			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 			    "%s", e.msg);
 			goto out;

@@ -113,30 +113,6 @@ dest_path(struct step_ctx *ctx, const char *dir, const char *src)
 	return dst;
 }
 
-static int
-move_file(const char *src, const char *dir, const char *dst, struct err *e)
-{
-	size_t len;
-	char *data;
-
-	if (util_mkdir_p(dir, 0755, e) < 0)
-		return -1;
-	if (rename(src, dst) == 0)
-		return 0;
-	if (errno != EXDEV) {
-		err_set(e, "move %s -> %s: %s", src, dst, strerror(errno));
-		return -1;
-	}
-	if ((data = util_read_file(src, &len, e)) == NULL)
-		return -1;
-	if (util_write_file_atomic(dst, data, len, 0644, e) < 0) {
-		free(data);
-		return -1;
-	}
-	free(data);
-	return unlink(src);
-}
-
 static enum step_result
 ocr_run(struct step_ctx *ctx, void *p)
 {
@@ -186,7 +162,7 @@ ocr_run(struct step_ctx *ctx, void *p)
 		const char *dir = strcmp(verdict, "accept") == 0 ? adir : qdir;
 		const char *dst = strcmp(verdict, "accept") == 0 ? apath : qpath;
 
-		if (move_file(src, dir, dst, &e) < 0) {
+		if (util_move_file(src, dir, dst, &e) < 0) {
 			json_decref(result);
 			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 			    "%s", e.msg);
