@@ -232,7 +232,15 @@ test('a possible duplicate: the records side by side with the score components; 
 test('a registry hit: the recipient beside the registry record, payments and amount at risk; approve', async () => {
 	const e = await open(CASES.cross);
 	const p = e.payload;
-	await page.waitForSelector('#amount-at-risk');
+	try {
+		await page.waitForSelector('#amount-at-risk');
+	} catch (err) {
+		/* Seen once in many runs: say what the page showed instead. */
+		console.error('the page at', await page.evaluate(() => location.hash),
+		    'for escalation', JSON.stringify(e).slice(0, 1500), 'showed:',
+		    await page.evaluate(() => document.body.innerText.slice(0, 2000)));
+		throw err;
+	}
 	assert.ok((await page.textContent('#amount-at-risk')).includes(p.amount_at_risk), 'the amount at risk');
 	assert.equal(await page.locator('table.records thead th[data-rec]').count(), 1 + p.hits.length,
 	    'the recipient and each registry record');

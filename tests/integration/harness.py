@@ -5,6 +5,7 @@ Used by every tests/integration/test_*.py. Only the Python standard library.
 """
 import json
 import os
+import re
 import shutil
 import signal as sigmod
 import socket
@@ -205,3 +206,40 @@ poll = "100ms";
         self.stop()
         if not self.keep and not os.environ.get("CLERK_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_node_tests(t, script, cwd, env, timeout):
+    """Runs `node --test` on a browser test file and passes each of its
+    top-level TAP results on to t, with the diagnostics of failures."""
+    name = os.path.basename(script)
+    try:
+        r = subprocess.run(["node", "--test", "--test-reporter=tap", script],
+                           cwd=cwd, capture_output=True, text=True, env=env,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        def text(b):
+            return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+        r = subprocess.CompletedProcess(e.cmd, -1, text(e.stdout),
+                                        text(e.stderr) + f"\ntimed out after {timeout} s")
+    lines = r.stdout.splitlines()
+    # node's TAP nests the file's tests; keep the outermost level that has
+    # results, and pass each result on with its diagnostics.
+    results = [(len(m.group(1)), m.group(2) == "ok", m.group(3), i)
+               for i, line in enumerate(lines)
+               for m in [re.match(r"^(\s*)(not ok|ok) \d+ - (.*)$", line)] if m]
+    if results:
+        top = min(x[0] for x in results)
+        for indent, ok, title, i in results:
+            if indent != top:
+                continue
+            detail = ""
+            if not ok:
+                j, block = i + 1, []
+                while j < len(lines) and not re.match(r"^\s*(not ok|ok) \d+ ", lines[j]):
+                    block.append(lines[j])
+                    j += 1
+                detail = "\n".join(block[:60])
+            t.check(ok, title.replace("#", "\\#"), detail)
+    t.check(r.returncode == 0 and results, f"node --test {name} exits 0",
+            "exit %d\n%s\n%s" % (r.returncode, r.stdout[-4000:], r.stderr[-3000:]))
+    return r

@@ -10,14 +10,13 @@ installed; everything else that goes wrong is a failure.
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SRCDIR, Daemon, Tap  # noqa: E402
+from harness import SRCDIR, Daemon, Tap, run_node_tests  # noqa: E402
 
 BROWSER_DIR = os.path.join(SRCDIR, "tests", "browser")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -188,38 +187,8 @@ steps = ( { id = "review"; use = "escalate"; reason = "ocr_check";
         if users:
             env.update(CLERK_USER="alice", CLERK_PASSWORD="alice-pw-1",
                        CLERK_USER2="bob", CLERK_PASSWORD2="bob-pw-2")
-        try:
-            r = subprocess.run(["node", "--test", "--test-reporter=tap",
-                                os.path.join(BROWSER_DIR, "ui.test.mjs")],
-                               cwd=BROWSER_DIR, capture_output=True, text=True, env=env,
-                               timeout=400)
-        except subprocess.TimeoutExpired as e:
-            def text(b):
-                return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
-            r = subprocess.CompletedProcess(e.cmd, -1, text(e.stdout),
-                                            text(e.stderr) + "\ntimed out after 400 s")
-        out = r.stdout
-        # node's TAP nests the file's tests; keep the outermost level that
-        # has results, and pass each result on with its diagnostics.
-        results = [(len(m.group(1)), m.group(2) == "ok", m.group(3), i)
-                   for i, line in enumerate(out.splitlines())
-                   for m in [re.match(r"^(\s*)(not ok|ok) \d+ - (.*)$", line)] if m]
-        lines = out.splitlines()
-        if results:
-            top = min(x[0] for x in results)
-            for indent, ok, name, i in results:
-                if indent != top:
-                    continue
-                detail = ""
-                if not ok:
-                    j, block = i + 1, []
-                    while j < len(lines) and not re.match(r"^\s*(not ok|ok) \d+ ", lines[j]):
-                        block.append(lines[j])
-                        j += 1
-                    detail = "\n".join(block[:60])
-                t.check(ok, name.replace("#", "\\#"), detail)
-        t.check(r.returncode == 0 and results, "node --test ui.test.mjs exits 0",
-                "exit %d\n%s\n%s" % (r.returncode, out[-4000:], r.stderr[-3000:]))
+        run_node_tests(t, os.path.join(BROWSER_DIR, "ui.test.mjs"), BROWSER_DIR, env,
+                       400)
     t.eq(d.stop(), 0, "clean stop")
     if t.failed:
         for line in d.log_text().splitlines()[-40:]:

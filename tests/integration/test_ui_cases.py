@@ -15,7 +15,6 @@ Skips (1..0 # SKIP) only when chromium or node is missing.
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from harness import SRCDIR, Daemon, Tap  # noqa: E402
+from harness import SRCDIR, Daemon, Tap, run_node_tests  # noqa: E402
 import ocr_gen  # noqa: E402
 import pension  # noqa: E402
 
@@ -175,35 +174,8 @@ steps = ( { id = "review"; use = "escalate"; reason = "needs_review";
                    CLERK_PAGE_SCRIPT=PAGE_SCRIPT,
                    CHROMIUM=CHROMIUM,
                    CLERK_SHOTS=os.environ.get("CLERK_SHOTS", "/tmp"))
-        try:
-            r = subprocess.run(["node", "--test", "--test-reporter=tap",
-                                os.path.join(BROWSER_DIR, "cases.test.mjs")],
-                               cwd=BROWSER_DIR, capture_output=True, text=True, env=env,
-                               timeout=300)
-        except subprocess.TimeoutExpired as e:
-            def text_of(b):
-                return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
-            r = subprocess.CompletedProcess(e.cmd, -1, text_of(e.stdout),
-                                            text_of(e.stderr) + "\ntimed out after 300 s")
-        lines = r.stdout.splitlines()
-        results = [(len(m.group(1)), m.group(2) == "ok", m.group(3), i)
-                   for i, line in enumerate(lines)
-                   for m in [re.match(r"^(\s*)(not ok|ok) \d+ - (.*)$", line)] if m]
-        if results:
-            top = min(x[0] for x in results)
-            for indent, ok, name, i in results:
-                if indent != top:
-                    continue
-                detail = ""
-                if not ok:
-                    j, block = i + 1, []
-                    while j < len(lines) and not re.match(r"^\s*(not ok|ok) \d+ ", lines[j]):
-                        block.append(lines[j])
-                        j += 1
-                    detail = "\n".join(block[:60])
-                t.check(ok, name.replace("#", "\\#"), detail)
-        t.check(r.returncode == 0 and results, "node --test cases.test.mjs exits 0",
-                "exit %d\n%s\n%s" % (r.returncode, r.stdout[-4000:], r.stderr[-3000:]))
+        run_node_tests(t, os.path.join(BROWSER_DIR, "cases.test.mjs"), BROWSER_DIR, env,
+                       300)
     t.eq(d.stop(), 0, "clean stop")
     if t.failed:
         for line in d.log_text().splitlines()[-40:]:
