@@ -7,11 +7,14 @@ PKGS="gcc pkg-config meson ninja-build libevent-dev libsqlite3-dev
 libconfig-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
 libxml2-dev libpcre2-dev python3 tzdata sqlite3 procps
 tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng libtesseract-dev
-libleptonica-dev libmagic-dev libpoppler-glib-dev libcairo2-dev"
+libleptonica-dev libmagic-dev libpoppler-glib-dev libcairo2-dev
+imagemagick fonts-noto-cjk fontconfig"
+# (The demo renders its claim forms with text2image in Noto Sans CJK and
+# degrades them with ImageMagick, hence the last line.)
 # The test suite also replays the fuzz corpora (clang) and drives the
 # reviewer UI in Debian's chromium; bench/escalations.py drives clerkd with wrk;
 # the SFTP/FTP tests start their own sshd and vsftpd on loopback.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium fonts-noto-cjk fontconfig wrk imagemagick vsftpd openssh-server"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium wrk vsftpd openssh-server"
 
 missing=""
 for p in $PKGS; do
