@@ -1641,7 +1641,11 @@ async function decide(decision, extra) {
 	S.queue = S.queue.filter((e) => e.id !== c.id);
 	const now = Date.now(), open = filtered().filter((e) => !heldByOther(e, now));
 	const next = open.find((e) => after.includes(e.id)) || open[0];
-	if (S.cur === c)
+	/* Only when the reviewer is still on this item. location.hash changes
+	 * at once when they open another, the hashchange (and so S.cur) only
+	 * a task later: checking S.cur alone sent a reviewer who opened
+	 * another item while the queue reloaded to "the next one" instead. */
+	if (S.cur === c && detailIdFromHash() === c.id)
 		go(next ? `#/e/${next.id}` : '#/');
 }
 
