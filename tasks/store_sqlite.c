@@ -147,8 +147,12 @@ static const char *stmt_sql[NSTMT] = {
 	    " lease_expires = ?3, updated = ?4 WHERE id = ?1",
 	[S_STEPS_OF] = "SELECT step_id, output FROM steps WHERE item = ?1"
 	    " ORDER BY finished",
+	/* A group commit stamps every record with one time, so two steps of
+	 * an item can finish "at once"; finished is kept strictly increasing
+	 * per item so the journal reads back in the order it was written. */
 	[S_STEP_INSERT] = "INSERT INTO steps(item, step_id, pb_hash, output,"
-	    " finished, ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	    " finished, ms) VALUES(?1, ?2, ?3, ?4, max(?5, coalesce((SELECT"
+	    " max(finished) + 1 FROM steps WHERE item = ?1), ?5)), ?6)",
 	[S_STEP_ADVANCE] = "UPDATE items SET attempts = 0, updated = ?2,"
 	    " pb_hash = ?3 WHERE id = ?1 AND state = 1"
 	    " AND (?4 IS NULL OR owner = ?4)",

@@ -549,6 +549,34 @@ test_step_done_journal_seen_on_reclaim(void **state)
 	json_decref(j);
 }
 
+/* Steps finishing within one millisecond (one group commit stamps them
+ * all with one time) still read back in the order they finished: names
+ * are written in descending order so a tie broken by the key would show. */
+static void
+test_steps_read_back_in_finish_order(void **state)
+{
+	int64_t id = enqueue("pb", "k");
+	struct item *it = claim_one("pb");
+	struct err e;
+	json_t *j, *steps;
+	char name[16];
+
+	for (int i = 19; i >= 0; i--) {
+		snprintf(name, sizeof(name), "step-%02d", i);
+		assert_int_equal(step_done(id, name, NULL, false, &e), 0);
+	}
+	j = item_json(id);
+	steps = json_object_get(j, "steps");
+	assert_int_equal(json_array_size(steps), 20);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "step-%02d", 19 - i);
+		assert_string_equal(json_string_value(json_object_get(
+		    json_array_get(steps, (size_t)i), "step")), name);
+	}
+	json_decref(j);
+	item_free(it);
+}
+
 static void
 test_step_done_final_marks_done(void **state)
 {
@@ -2117,6 +2145,7 @@ main(void)
 		T(test_claim_skips_future_not_before),
 		T(test_claim_only_its_playbook),
 		T(test_step_done_journal_seen_on_reclaim),
+		T(test_steps_read_back_in_finish_order),
 		T(test_step_done_final_marks_done),
 		T(test_step_done_not_running_conflict),
 		T(test_fail_retry_waits_for_not_before),
