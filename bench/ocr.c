@@ -1,6 +1,7 @@
 /*
  * bench/ocr.c - the OCR document check's throughput: N worker threads,
- * each with its own engine (as clerkd's workers), check the files named
+ * each with its own engine (as clerkd's workers, started before the
+ * clock of the checks: a one-off, timed on its own), check the files named
  * on standard input (one path per line) against one template. Prints one
  * JSON line per file (file, verdict, fields, recognise_ms, total_ms) on
  * stdout and the totals on stderr. bench/ocr_bench.sh runs it against the
@@ -23,7 +24,7 @@ struct bench {
 	json_t **payloads;
 	size_t n, next;
 	pthread_mutex_t lock;
-	double recognise_ms, total_ms;
+	double recognise_ms, total_ms, engine_ms;
 	size_t failed;
 };
 
@@ -31,7 +32,17 @@ static void *
 worker(void *arg)
 {
 	struct bench *b = arg;
+	int64_t t0 = util_mono_ms();
+	struct err ee;
 
+	/* The worker's engine starts before its first check, as in a
+	 * running clerkd, and is timed on its own: a one-off per worker,
+	 * not a cost of each page. */
+	if (ocr_engine_acquire(b->t->languages, &ee) == NULL)
+		fprintf(stderr, "bench_ocr: %s\n", ee.msg);
+	pthread_mutex_lock(&b->lock);
+	b->engine_ms += (double)(util_mono_ms() - t0);
+	pthread_mutex_unlock(&b->lock);
 	for (;;) {
 		struct ocr_check_opts o;
 		json_t *r, *line;
@@ -130,9 +141,10 @@ main(int argc, char **argv)
 	wall = (double)(util_mono_ms() - t0) / 1000.0;
 	fprintf(stderr, "bench_ocr: %zu files, %d threads, %.2f s wall, %.2f"
 	    " files/s; recognise %.0f ms, check total %.0f ms, overhead %.1f%%;"
-	    " %zu failed\n", b.n, threads, wall, wall > 0 ? b.n / wall : 0,
-	    b.recognise_ms, b.total_ms, b.recognise_ms > 0 ? 100.0 *
-	    (b.total_ms - b.recognise_ms) / b.recognise_ms : 0, b.failed);
+	    " engine start %.0f ms (all workers); %zu failed\n", b.n, threads,
+	    wall, wall > 0 ? b.n / wall : 0, b.recognise_ms, b.total_ms,
+	    b.recognise_ms > 0 ? 100.0 * (b.total_ms - b.recognise_ms) /
+	    b.recognise_ms : 0, b.engine_ms, b.failed);
 	for (size_t i = 0; i < b.n; i++) {
 		free(b.files[i]);
 		json_decref(b.payloads[i]);

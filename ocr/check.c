@@ -481,8 +481,8 @@ recognise_page(void *api, struct page *pg, const struct ocr_template *t,
 	struct ocr_ptext alt;
 	PIX *rot;
 
-	if (ocr_page_recognise(api, pg->pix, t->deadline_ms, &pg->pt,
-	    &o->recognise_ms, e) < 0)
+	if (ocr_page_recognise(api, pg->pix, pg->q.read_dpi, t->deadline_ms,
+	    &pg->pt, &o->recognise_ms, e) < 0)
 		return -1;
 	/* A blurred page reads poorly either way up; it escalates anyway. */
 	if (pg->pt.mean_conf >= t->quality.min_confidence ||
@@ -492,7 +492,7 @@ recognise_page(void *api, struct page *pg, const struct ocr_template *t,
 	 * page turned over settles 180 degrees. */
 	if ((rot = pixRotateOrth(pg->pix, 2)) == NULL)
 		return 0;
-	if (ocr_page_recognise(api, rot, t->deadline_ms, &alt,
+	if (ocr_page_recognise(api, rot, pg->q.read_dpi, t->deadline_ms, &alt,
 	    &o->recognise_ms, e) == 0 && alt.mean_conf > pg->pt.mean_conf +
 	    10 && alt.nw > 0) {
 		ocr_ptext_clear(&pg->pt);
@@ -539,7 +539,8 @@ build_page(void *api, PIX *gray, int quads, const struct ocr_template *t,
 		return -1;
 	pg->recognised = true;
 	pg->q.mean_conf = pg->pt.mean_conf;
-	pg->q.glyph_height = ocr_ptext_glyph_height(&pg->pt) / pg->q.scale;
+	pg->q.glyph_height = ocr_ptext_glyph_height(&pg->pt) / (pg->q.scale *
+	    pg->q.rscale);
 	return 0;
 }
 
@@ -578,7 +579,7 @@ page_json(const struct page *pg, int n, const struct ocr_template *t)
 	pj = json_pack("{s:i,s:i,s:i,s:i}", "page", n, "width",
 	    pg->pix ? (int)pixGetWidth(pg->pix) : 0, "height",
 	    pg->pix ? (int)pixGetHeight(pg->pix) : 0, "dpi", q->dpi ?
-	    (int)(q->dpi * q->scale + 0.5) : 0);
+	    (int)(q->dpi * q->scale * q->rscale + 0.5) : 0);
 	json_object_set_new(pj, "image", pg->image[0] ? json_string(pg->image) :
 	    json_null());
 	json_object_set_new(pj, "checks", checks);
@@ -840,8 +841,8 @@ find_label_again(void *api, const struct ocr_template *t,
 			reg[3] = ln->box[1] + lh + 2 * lh / 5 > H ? H - reg[1] :
 			    ln->box[1] + lh + 2 * lh / 5 - reg[1];
 			if (reg[2] < 4 || reg[3] < 4 || ocr_line_reread(api,
-			    pages[p].pix, reg, "", "", t->deadline_ms, lr,
-			    &fs->extra_ms, &e) < 0)
+			    pages[p].pix, pages[p].q.read_dpi, reg, "", "",
+			    t->deadline_ms, lr, &fs->extra_ms, &e) < 0)
 				continue;
 			/* The line's symbols without spaces, and where the
 			 * label ends among them. */
@@ -960,8 +961,8 @@ field_reread(void *api, const struct ocr_template *t,
 	    h->region[3]) - reg[1];
 	if (reg[2] < 4 || reg[3] < 4)
 		return;
-	if (ocr_line_reread(api, pages[h->page].pix, reg,
-	    type_whitelist(f->spec.type), name_blacklist(f, o->payload),
+	if (ocr_line_reread(api, pages[h->page].pix, pages[h->page].q.read_dpi,
+	    reg, type_whitelist(f->spec.type), name_blacklist(f, o->payload),
 	    t->deadline_ms, &fs->line, &o->recognise_ms, &e) < 0 ||
 	    fs->line.nsym == 0)
 		return;
@@ -1172,7 +1173,8 @@ ocr_check_file(const char *path, const struct ocr_template *t,
 	pages = xcalloc((size_t)doc.npages, sizeof(*pages));
 	for (int i = 0; i < doc.npages && i < t->max_pages; i++) {
 		struct page *pg = &pages[i];
-		PIX *gray = ocr_page_normalise(doc.pages[i], doc.dpi[i], t, &pg->q);
+		PIX *gray = ocr_page_normalise(doc.pages[i], doc.dpi[i], t,
+		    &pg->q);
 		struct ocr_pagequal nq = pg->q;
 		struct err oe;
 		int quads;

@@ -117,6 +117,7 @@ struct ocr_template {
 	bool bad_input_escalates; /* else bad input rejects */
 	struct {
 		bool deskew, background, binarise, scale, border;
+		int dpi;          /* read pages at most at this, 0 = as they are */
 	} pre;
 	int deadline_ms;          /* per page */
 	bool reread;              /* read unsure fields again, line alone (quality.reread) */

@@ -17,6 +17,8 @@ struct ocr_pagequal {
 	int dpi;                  /* what we believe */
 	const char *dpi_source;   /* "file", "page_size", "none" */
 	double scale;             /* applied to reach ~300 DPI */
+	double rscale;            /* then applied to reach preprocess.dpi */
+	int read_dpi;             /* the resolution Tesseract is given */
 	double glyph_height;      /* median, px at the file's resolution */
 	double blur;
 	double skew;
@@ -60,13 +62,16 @@ struct ocr_ptext {
 	int orientation;          /* TessOrientation of most blocks */
 };
 
-/* Grey, scaled to ~300 DPI when the template says so; fills dpi fields. */
+/*
+ * Grey, scaled to ~300 DPI when the template says so, its blur measured,
+ * then scaled down to preprocess.dpi for reading; fills q.
+ */
 PIX *ocr_page_normalise(PIX *in, int file_dpi, const struct ocr_template *t,
     struct ocr_pagequal *q);
-/* Measures ink, blur and skew, then deskews, etc. per the template. */
+/* Measures ink and skew, then deskews, etc. per the template. */
 PIX *ocr_page_prepare(PIX *gray, const struct ocr_template *t,
     struct ocr_pagequal *q);
-int ocr_page_recognise(void *engine, PIX *pix, int deadline_ms,
+int ocr_page_recognise(void *engine, PIX *pix, int dpi, int deadline_ms,
     struct ocr_ptext *pt, double *ms, struct err *e);
 void ocr_ptext_clear(struct ocr_ptext *pt);
 
@@ -90,10 +95,9 @@ struct ocr_lineread {
  * reads better and surer than the same characters on the full page.
  * 0, or -1 with e set; *ms grows by the time inside TessBaseAPIRecognize.
  */
-int ocr_line_reread(void *engine, PIX *pix, const int box[4],
+int ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
     const char *whitelist, const char *blacklist, int deadline_ms,
-    struct ocr_lineread *out,
-    double *ms, struct err *e);
+    struct ocr_lineread *out, double *ms, struct err *e);
 double ocr_ptext_glyph_height(const struct ocr_ptext *pt);
 
 #endif

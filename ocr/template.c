@@ -346,7 +346,7 @@ ocr_template_load(const char *file, struct err *e)
 	static const char *const lkeys[] = { "max_bytes", "max_pixels",
 	    "max_pages", "pdf_dpi", NULL };
 	static const char *const pkeys[] = { "deskew", "background",
-	    "binarise", "scale", "border", NULL };
+	    "binarise", "scale", "border", "dpi", NULL };
 	struct tload l = { file, e, false };
 	struct ocr_template *t = xcalloc(1, sizeof(*t));
 	const config_setting_t *root, *g;
@@ -438,6 +438,8 @@ ocr_template_load(const char *file, struct err *e)
 		get_bool(&l, g, "binarise", &t->pre.binarise);
 		get_bool(&l, g, "scale", &t->pre.scale);
 		get_bool(&l, g, "border", &t->pre.border);
+		if (get_num(&l, g, "dpi", 0, 1200, &v))
+			t->pre.dpi = (int)v;
 	}
 	if ((s = get_str(&l, root, "bad_input", false)) != NULL) {
 		if (strcmp(s, "escalate") == 0)

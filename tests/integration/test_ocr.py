@@ -79,6 +79,15 @@ for c in cases:
         t.check(res["mime"] == "image/tiff" and len(res["pages"]) == 2,
                 f"{name}: both TIFF pages, told by content",
                 (res["mime"], len(res["pages"])))
+    if c["file"] == "id-clean.png":
+        # The shipped template reads at 150 DPI (preprocess.dpi): the
+        # 300 DPI A4 page is read, and shown, at half its size, and
+        # measured at its own resolution.
+        p = res["pages"][0]
+        t.check(p["dpi"] == 150 and p["width"] == 1240 and
+                p["checks"]["dpi"]["value"] == 300,
+                f"{name}: read at 150 DPI, measured at 300",
+                (p["dpi"], p["width"], p["checks"]["dpi"]))
     if c["file"] == "id-really-png.pdf":
         t.eq(res["mime"], "image/png", f"{name}: type by content, not name")
     if c["file"] == "encrypted.pdf":

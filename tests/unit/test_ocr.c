@@ -261,6 +261,9 @@ test_template_errors_say_where(void **state)
 	    "unknown setting \"qualty\"");
 	expect_template_error("document_type = \"x\";\nfields = (\n"
 	    "  { name = ; }\n);\n", 3, "syntax error");
+	expect_template_error("document_type = \"x\";\n"
+	    "preprocess = { dpi = 5000; };\n"
+	    "fields = ( { name = \"a\"; label = \"A\"; } );\n", 2, "dpi");
 }
 
 static void
@@ -281,6 +284,9 @@ test_shipped_templates_load(void **state)
 		assert_string_equal(t->name, names[i]);
 		assert_true(t->nfields > 0);
 		assert_true(t->n_identify > 0);
+		/* all but the certificate (大写金额) read at 150 DPI */
+		assert_int_equal(t->pre.dpi, strcmp(names[i],
+		    "contribution-certificate") == 0 ? 0 : 150);
 		ocr_template_free(t);
 	}
 }
