@@ -93,7 +93,7 @@ static void
 test_name_normalise(void **state)
 {
 	char out[64];
-	char *vpath;
+	char *vpath, *vpath2;
 	struct rec_variants *v;
 	struct err e;
 
@@ -112,8 +112,16 @@ test_name_normalise(void **state)
 	v = rec_variants_load(vpath, &e);
 	assert_non_null(v);
 	rec_name_normalise("張國華", strlen("張國華"), v, out, sizeof(out));
-	assert_string_equal(out, "张國华");   /* 國 not in the table */
+	assert_string_equal(out, "张国华");   /* 國 from ICU */
 	rec_variants_free(v);
+	/* The table overrides ICU: a site's own mapping wins. */
+	vpath2 = write_file("t2s-own.txt", "陳 陣\n");
+	v = rec_variants_load(vpath2, &e);
+	assert_non_null(v);
+	rec_name_normalise("陳偉", strlen("陳偉"), v, out, sizeof(out));
+	assert_string_equal(out, "陣伟");
+	rec_variants_free(v);
+	free(vpath2);
 	free(vpath);
 	vpath = write_file("bad.txt", "張 张\nabc\n");
 	assert_null(rec_variants_load(vpath, &e));
@@ -133,18 +141,70 @@ test_pinyin_initials(void **state)
 	assert_int_equal(rec_pinyin_initial(0x738B), 'W');   /* 王 */
 	assert_int_equal(rec_pinyin_initial(0x554A), 'A');   /* 啊, the first */
 	assert_int_equal(rec_pinyin_initial(0x5EA7), 'Z');   /* 座, the last */
-	/* 亍 opens GB2312 level 2, which is not in pinyin order. */
-	assert_int_equal(rec_pinyin_initial(0x4E8D), 0);
 	rec_name_initials("张三丰", strlen("张三丰"), out, sizeof(out));
 	assert_string_equal(out, "ZSF");
 	a = rec_name_key("张三", strlen("张三"), &complete);
 	assert_true(complete);
 	b = rec_name_key("赵四", strlen("赵四"), &complete);
 	assert_true(a == b);   /* ZS and ZS */
-	b = rec_name_key("张亍", strlen("张亍"), &complete);
+	/* Outside the CJK blocks (Extension B): no initial. */
+	b = rec_name_key("张\xf0\xa0\x80\x80", strlen("张\xf0\xa0\x80\x80"),
+	    &complete);
 	assert_false(complete);
 	assert_true(a != b);
 }
+
+/* GB2312 level 2 (ordered by radical, not pinyin) and Extension A had
+ * no initials before ICU: 亓 Qi, 仉 Zhang, 佘 She, 冼 Xian, 亍 Chu. */
+static void
+test_pinyin_initials_all_hanzi(void **state)
+{
+	char out[16];
+	bool complete;
+	uint64_t a, b;
+
+	(void)state;
+	print_message("# hanzi tables built in %.1f ms\n",
+	    rec_hanzi_tables_ms());
+	assert_int_equal(rec_pinyin_initial(0x4E93), 'Q');   /* 亓 */
+	assert_int_equal(rec_pinyin_initial(0x4EC9), 'Z');   /* 仉 */
+	assert_int_equal(rec_pinyin_initial(0x4F58), 'S');   /* 佘 */
+	assert_int_equal(rec_pinyin_initial(0x51BC), 'X');   /* 冼 */
+	assert_int_equal(rec_pinyin_initial(0x4E8D), 'C');   /* 亍 */
+	assert_int_equal(rec_pinyin_initial(0x3400), 'Q');   /* 㐀, Extension A */
+	rec_name_initials("佘亓冼", strlen("佘亓冼"), out, sizeof(out));
+	assert_string_equal(out, "SQX");
+	a = rec_name_key("冼星海", strlen("冼星海"), &complete);
+	assert_true(complete);
+	b = rec_name_key("徐兴海", strlen("徐兴海"), &complete);
+	assert_true(a == b);   /* XXH and XXH */
+}
+
+/* 单 is dān, but as a surname Shàn; likewise 曾 Zēng, 解 Xiè, 仇 Qiú,
+ * 区 Ōu, 查 Zhā - only as the first character of a name. */
+static void
+test_polyphonic_surnames(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(rec_pinyin_initial(0x5355), 'D');   /* 单, dān */
+	rec_name_initials("单伟", strlen("单伟"), out, sizeof(out));
+	assert_string_equal(out, "SW");
+	rec_name_initials("简单", strlen("简单"), out, sizeof(out));
+	assert_string_equal(out, "JD");
+	rec_name_initials("曾志伟", strlen("曾志伟"), out, sizeof(out));
+	assert_string_equal(out, "ZZW");
+	rec_name_initials("解放", strlen("解放"), out, sizeof(out));
+	assert_string_equal(out, "XF");
+	rec_name_initials("仇英", strlen("仇英"), out, sizeof(out));
+	assert_string_equal(out, "QY");
+	rec_name_initials("区明", strlen("区明"), out, sizeof(out));
+	assert_string_equal(out, "OM");
+	rec_name_initials("查良镛", strlen("查良镛"), out, sizeof(out));
+	assert_string_equal(out, "ZLY");
+}
+
 
 static void
 test_dates(void **state)
@@ -254,6 +314,31 @@ test_scoring_components(void **state)
 	rec_score(&L, &L.r[0], &R, &R.r[6], &p);
 	assert_int_equal(p.idc, IDC_MISSING);
 	assert_int_equal(p.pts[0], 0);
+	rec_set_free(&L);
+	rec_set_free(&R);
+}
+
+/* A name written in traditional characters is the same name. */
+static void
+test_traditional_name_matches(void **state)
+{
+	char a[19], csv[512];
+	struct rec_set L, R;
+	struct rec_pair p;
+
+	(void)state;
+	make_id("11010519800101123", a);
+	snprintf(csv, sizeof(csv), "id,name,birth\n%s,陈伟,1980-01-01\n"
+	    ",陈伟,1980-01-01\n", a);
+	load("simp.csv", csv, &L);
+	snprintf(csv, sizeof(csv), "id,name,birth\n%s,陳偉,1980-01-01\n", a);
+	load("trad.csv", csv, &R);
+	rec_score(&L, &L.r[0], &R, &R.r[0], &p);
+	assert_int_equal(p.namec, NC_EXACT);
+	assert_int_equal(p.score, 100);
+	rec_score(&L, &L.r[1], &R, &R.r[0], &p);   /* by name and birth */
+	assert_int_equal(p.namec, NC_EXACT);
+	assert_true(L.r[1].nkey == R.r[0].nkey);
 	rec_set_free(&L);
 	rec_set_free(&R);
 }
@@ -545,6 +630,9 @@ main(void)
 		cmocka_unit_test(test_id_normalise),
 		cmocka_unit_test(test_name_normalise),
 		cmocka_unit_test(test_pinyin_initials),
+		cmocka_unit_test(test_pinyin_initials_all_hanzi),
+		cmocka_unit_test(test_polyphonic_surnames),
+		cmocka_unit_test(test_traditional_name_matches),
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_scoring_components),
 		cmocka_unit_test(test_sex_from_the_id),
