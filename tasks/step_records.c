@@ -267,31 +267,25 @@ jstr(json_t *o, const char *key)
 	return v ? v : "";
 }
 
-/* "from~to;from~to" of a cluster's combined periods. */
+/* The elements of arr joined by ';': periods as "from~to" (a cluster's
+ * combined_periods), strings as they are (a case's reasons). */
 static void
-periods_text(json_t *cluster, char *buf, size_t size)
+join_text(json_t *arr, char *buf, size_t size)
 {
 	json_t *x;
 	size_t i;
 
 	buf[0] = '\0';
-	json_array_foreach(json_object_get(cluster, "combined_periods"), i, x)
-		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s~%s",
-		    i ? ";" : "", jstr(x, "from"), jstr(x, "to"));
-}
+	json_array_foreach(arr, i, x) {
+		size_t n = strlen(buf);
 
-/* "deceased;in_prison" of a case's reasons. */
-static void
-reasons_text(json_t *kase, char *buf, size_t size)
-{
-	json_t *x;
-	size_t i;
-
-	buf[0] = '\0';
-	json_array_foreach(json_object_get(kase, "reasons"), i, x)
-		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
-		    i ? ";" : "", json_string_value(x) ? json_string_value(x) :
-		    "");
+		if (json_is_object(x))
+			snprintf(buf + n, size - n, "%s%s~%s", i ? ";" : "",
+			    jstr(x, "from"), jstr(x, "to"));
+		else
+			snprintf(buf + n, size - n, "%s%s", i ? ";" : "",
+			    json_string_value(x) ? json_string_value(x) : "");
+	}
 }
 
 static bool
@@ -324,7 +318,7 @@ push_payload(json_t *kase, bool suspend)
 		if (!json_is_object(r) || json_object_get(kase,
 		    "next_payment") == NULL)
 			return NULL;
-		reasons_text(kase, buf, sizeof(buf));
+		join_text(json_object_get(kase, "reasons"), buf, sizeof(buf));
 		pl = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "id_no",
 		    jstr(r, "id"), "name", jstr(r, "name"), "line",
 		    json_integer_value(json_object_get(r, "line")),
@@ -357,7 +351,8 @@ push_payload(json_t *kase, bool suspend)
 		    json_integer_value(json_object_get(s, "line")),
 		    jstr(s, "id"));
 		json_object_set_new(pl, "survivor", json_string(buf));
-		periods_text(kase, buf, sizeof(buf));
+		join_text(json_object_get(kase, "combined_periods"), buf,
+		    sizeof(buf));
 		json_object_set_new(pl, "periods", json_string(buf));
 	}
 	json_object_set(pl, suspend ? "case" : "cluster", kase);
@@ -930,7 +925,7 @@ apply_run(struct step_ctx *ctx, void *p)
 			    " benefit-crosscheck: recipient, next_payment");
 			goto out;
 		}
-		reasons_text(pl, rs, sizeof(rs));
+		join_text(json_object_get(pl, "reasons"), rs, sizeof(rs));
 		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
 		    json_object_get(r, "line")));
 		cell(&rows, &len, &cap, num, false);
@@ -953,7 +948,8 @@ apply_run(struct step_ctx *ctx, void *p)
 			    " record-merge: survivor, members");
 			goto out;
 		}
-		periods_text(pl, ps, sizeof(ps));
+		join_text(json_object_get(pl, "combined_periods"), ps,
+		    sizeof(ps));
 		json_array_foreach(json_object_get(pl, "members"), i, m) {
 			if (is_survivor(pl, m))
 				continue;

@@ -743,14 +743,17 @@ class Sim:
             self.record("out", id_no, key, "new", ref=cert)
             return self.register_page(case)
 
+    @staticmethod
+    def found(rec, *fields):
+        """A lookup's answer: found, with those fields of rec, or not."""
+        if rec is None:
+            return json_resp({"found": False})
+        return json_resp(dict(found=True, **{k: rec[k] for k in fields}))
+
     def out_lookup(self, req, sess, f):
-        id_no = req["query"].get("id_no", "")
         with self.lock:
-            case = self.out_cases.get(id_no)
-            if case is None:
-                return json_resp({"found": False})
-            return json_resp({"found": True, "cert_no": case["cert_no"],
-                              "request_key": case["request_key"], "status": case["status"]})
+            return self.found(self.out_cases.get(req["query"].get("id_no", "")),
+                              "cert_no", "request_key", "status")
 
     def certificate(self, req, sess, f):
         cert = req["arg"]
@@ -852,16 +855,20 @@ class Sim:
             return self.claim_page(claim)
 
     def claim_lookup(self, req, sess, f):
-        id_no = req["query"].get("id_no", "")
         with self.lock:
-            claim = self.ben_claims.get(id_no)
-            if claim is None:
-                return json_resp({"found": False})
-            return json_resp({"found": True, "claim_no": claim["claim_no"],
-                              "request_key": claim["request_key"], "status": claim["status"],
-                              "amount": claim["amount"]})
+            return self.found(self.ben_claims.get(req["query"].get("id_no", "")),
+                              "claim_no", "request_key", "status", "amount")
 
     # --- /ben: suspending the next payment of a recipient (四比对) ---
+
+    def again(self, system, op, who, key, rec, ref, dup_msg):
+        """(Lock held.) A JSON submission of something already done: the
+        same answer for the same key (replay), E1002 for another key."""
+        if rec["request_key"] == key:
+            self.record(system, who, key, "replay", ref=rec[ref], op=op)
+            return json_resp({ref: rec[ref], "status": rec["status"]})
+        self.record(system, who, key, "duplicate", "E1002", op=op)
+        return json_resp({"error": "E1002", "message": dup_msg})
 
     def suspend(self, req, sess, f):
         form = req["form"]
@@ -879,11 +886,8 @@ class Sim:
                                   "message": "暂停发放期须为 YYYY-MM-DD，金额最多两位小数"})
             s = self.suspensions.get((id_no, nxt))
             if s is not None:
-                if s["request_key"] == key:
-                    self.record("ben", id_no, key, "replay", ref=s["suspension_no"], op="suspend")
-                    return json_resp({"suspension_no": s["suspension_no"], "status": s["status"]})
-                self.record("ben", id_no, key, "duplicate", "E1002", op="suspend")
-                return json_resp({"error": "E1002", "message": MSG_SUSPEND_DUPLICATE})
+                return self.again("ben", "suspend", id_no, key, s, "suspension_no",
+                                  MSG_SUSPEND_DUPLICATE)
             refusal = f["refuse_ids"].get(id_no)
             if refusal is not None:
                 self.record("ben", id_no, key, "refused", "E6001", op="suspend")
@@ -897,14 +901,10 @@ class Sim:
             return json_resp({"suspension_no": s["suspension_no"], "status": s["status"]})
 
     def suspend_lookup(self, req, sess, f):
-        id_no = req["query"].get("id_no", "")
-        nxt = req["query"].get("next_payment", "")
+        q = req["query"]
         with self.lock:
-            s = self.suspensions.get((id_no, nxt))
-            if s is None:
-                return json_resp({"found": False})
-            return json_resp({"found": True, "suspension_no": s["suspension_no"],
-                              "request_key": s["request_key"], "status": s["status"]})
+            return self.found(self.suspensions.get((q.get("id_no", ""), q.get("next_payment", ""))),
+                              "suspension_no", "request_key", "status")
 
     # --- /reg: merging duplicate insured-person records (参保信息合并) ---
 
@@ -926,11 +926,7 @@ class Sim:
                                   "、".join(bad or [surv])})
             m = self.merges.get(surv)
             if m is not None:
-                if m["request_key"] == key:
-                    self.record("reg", surv, key, "replay", ref=m["merge_no"], op="merge")
-                    return json_resp({"merge_no": m["merge_no"], "status": m["status"]})
-                self.record("reg", surv, key, "duplicate", "E1002", op="merge")
-                return json_resp({"error": "E1002", "message": MSG_MERGE_DUPLICATE})
+                return self.again("reg", "merge", surv, key, m, "merge_no", MSG_MERGE_DUPLICATE)
             for x in [surv] + others:
                 msg = f["locked_ids"].get(x.split(":", 1)[1])
                 if msg is not None:
@@ -951,14 +947,9 @@ class Sim:
             return json_resp({"merge_no": m["merge_no"], "status": m["status"]})
 
     def merge_lookup(self, req, sess, f):
-        surv = req["query"].get("survivor", "")
         with self.lock:
-            m = self.merges.get(surv)
-            if m is None:
-                return json_resp({"found": False})
-            return json_resp({"found": True, "merge_no": m["merge_no"],
-                              "request_key": m["request_key"], "status": m["status"],
-                              "merged": m["merged"]})
+            return self.found(self.merges.get(req["query"].get("survivor", "")),
+                              "merge_no", "request_key", "status", "merged")
 
     def poll(self, case, f):
         """One status poll of an in case (lock held): advances it after
