@@ -3,11 +3,13 @@
  * names, their pinyin initials and dates.
  */
 #include <errno.h>
-#include <iconv.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <unicode/utrans.h>
 
 #include "records.h"
 
@@ -141,6 +143,8 @@ drop_in_name(uint32_t c)
 	return false;
 }
 
+static uint32_t simplified(const struct rec_variants *v, uint32_t c);
+
 static uint32_t
 variant_of(const struct rec_variants *v, uint32_t c)
 {
@@ -189,7 +193,7 @@ rec_name_normalise(const char *in, size_t len, const struct rec_variants *v,
 			continue;
 		if (c >= 'a' && c <= 'z')
 			c -= 'a' - 'A';
-		c = variant_of(v, c);
+		c = simplified(v, c);
 		k = utf8_put(c, buf);
 		if (n + k >= outsz)
 			break;
@@ -200,58 +204,159 @@ rec_name_normalise(const char *in, size_t len, const struct rec_variants *v,
 	return n;
 }
 
-/* ---- pinyin initials ---- */
+/* ---- the hanzi tables: pinyin initials and simplified forms ---- */
 
-#define CJK_FIRST 0x4E00
-#define CJK_LAST  0x9FA5
+/* CJK Unified Ideographs Extension A and the main block. */
+#define CJK_FIRST 0x3400
+#define CJK_LAST  0x9FFF
 
 static unsigned char initials[CJK_LAST - CJK_FIRST + 1];
-static pthread_once_t initials_once = PTHREAD_ONCE_INIT;
+static uint32_t t2s[CJK_LAST - CJK_FIRST + 1];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static double tables_ms;
 
 /*
- * GB2312 level-1 hanzi (rows 16-55, 0xB0A1-0xD7F9) are ordered by pinyin,
- * so the first code of each initial bounds a range. Level-2 hanzi (rows
- * 56-87) are ordered by radical and get no initial: they stand for
- * themselves in a name key.
+ * Surnames whose reading differs from the character's common one, which
+ * is what Han-Latin gives (单 dān, 曾 céng, 解 jiě, 仇 chóu, 区 qū, 朴 pǔ,
+ * 查 chá, 覃 tán, 乐 lè, 缪 miù): as the first character of a name they
+ * take the surname's initial.
  */
-static const struct { unsigned code; char letter; } gb_bounds[] = {
-	{ 0xB0A1, 'A' }, { 0xB0C5, 'B' }, { 0xB2C1, 'C' }, { 0xB4EE, 'D' },
-	{ 0xB6EA, 'E' }, { 0xB7A2, 'F' }, { 0xB8C1, 'G' }, { 0xB9FE, 'H' },
-	{ 0xBBF7, 'J' }, { 0xBFA6, 'K' }, { 0xC0AC, 'L' }, { 0xC2E8, 'M' },
-	{ 0xC4C3, 'N' }, { 0xC5B6, 'O' }, { 0xC5BE, 'P' }, { 0xC6DA, 'Q' },
-	{ 0xC8BB, 'R' }, { 0xC8F6, 'S' }, { 0xCBFA, 'T' }, { 0xCDDA, 'W' },
-	{ 0xCEF4, 'X' }, { 0xD1B9, 'Y' }, { 0xD4D1, 'Z' },
+static const struct { uint32_t cp; char letter; } surnames[] = {
+	{ 0x5355, 'S' },   /* 单 Shan */
+	{ 0x66FE, 'Z' },   /* 曾 Zeng */
+	{ 0x89E3, 'X' },   /* 解 Xie */
+	{ 0x4EC7, 'Q' },   /* 仇 Qiu */
+	{ 0x533A, 'O' },   /* 区 Ou */
+	{ 0x6734, 'P' },   /* 朴 Piao */
+	{ 0x67E5, 'Z' },   /* 查 Zha */
+	{ 0x8983, 'Q' },   /* 覃 Qin */
+	{ 0x4E50, 'Y' },   /* 乐 Yue */
+	{ 0x7F2A, 'M' },   /* 缪 Miao */
 };
-#define GB_LEVEL1_END 0xD7F9
+
+/* Runs trans over every code point of the blocks, CHUNK at a time each
+ * on its own line (so no two characters read as one word), and hands
+ * each result to put. */
+#define CHUNK 1024
 
 static void
-initials_build(void)
+table_fill(UTransliterator *trans, void (*put)(uint32_t, const UChar *,
+    int32_t))
 {
-	iconv_t cd = iconv_open("GB2312", "UTF-8");
+	/* A result is a few letters; room for 16 UChars each. */
+	static UChar buf[CHUNK * 16];
 
-	if (cd == (iconv_t)-1)
-		return;   /* no initials: names match by text only */
-	for (uint32_t c = CJK_FIRST; c <= CJK_LAST; c++) {
-		char in[4], out[4], *ip = in, *op = out;
-		size_t il = utf8_put(c, in), ol = sizeof(out);
-		unsigned code;
+	for (uint32_t c0 = CJK_FIRST; c0 <= CJK_LAST; c0 += CHUNK) {
+		uint32_t n = CJK_LAST - c0 + 1 < CHUNK ? CJK_LAST - c0 + 1 :
+		    CHUNK;
+		int32_t len = 0, limit;
+		UErrorCode st = U_ZERO_ERROR;
+		const UChar *p;
 
-		iconv(cd, NULL, NULL, NULL, NULL);
-		if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1 ||
-		    op - out != 2)
+		for (uint32_t i = 0; i < n; i++) {
+			buf[len++] = (UChar)(c0 + i);
+			buf[len++] = '\n';
+		}
+		limit = len;
+		utrans_transUChars(trans, buf, &len, (int32_t)(sizeof(buf) /
+		    sizeof(buf[0])), 0, &limit, &st);
+		if (U_FAILURE(st))
 			continue;
-		code = (unsigned char)out[0] << 8 | (unsigned char)out[1];
-		if (code < gb_bounds[0].code || code > GB_LEVEL1_END)
-			continue;
-		for (int i = (int)(sizeof(gb_bounds) / sizeof(gb_bounds[0])) - 1;
-		    i >= 0; i--)
-			if (code >= gb_bounds[i].code) {
-				initials[c - CJK_FIRST] = (unsigned char)
-				    gb_bounds[i].letter;
-				break;
-			}
+		p = buf;
+		for (uint32_t i = 0; i < n && p < buf + len; i++) {
+			const UChar *nl = p;
+
+			while (nl < buf + len && *nl != '\n')
+				nl++;
+			put(c0 + i, p, (int32_t)(nl - p));
+			p = nl + 1;
+		}
 	}
-	iconv_close(cd);
+}
+
+static void
+put_initial(uint32_t c, const UChar *r, int32_t n)
+{
+	/* "Han-Latin; Latin-ASCII" gives "zhang"; a character it cannot
+	 * read stays itself. */
+	if (n > 0 && r[0] >= 'a' && r[0] <= 'z')
+		initials[c - CJK_FIRST] = (unsigned char)(r[0] - 'a' + 'A');
+	else if (n > 0 && r[0] >= 'A' && r[0] <= 'Z')
+		initials[c - CJK_FIRST] = (unsigned char)r[0];
+}
+
+static void
+put_simplified(uint32_t c, const UChar *r, int32_t n)
+{
+	/* One code point only: a character that becomes two is left. */
+	if (n == 1 && r[0] != c && !(r[0] >= 0xD800 && r[0] <= 0xDFFF))
+		t2s[c - CJK_FIRST] = r[0];
+	else if (n == 2 && r[0] >= 0xD800 && r[0] <= 0xDBFF && r[1] >= 0xDC00 &&
+	    r[1] <= 0xDFFF)
+		t2s[c - CJK_FIRST] = 0x10000 + ((uint32_t)(r[0] - 0xD800) << 10) +
+		    (uint32_t)(r[1] - 0xDC00);
+	if (t2s[c - CJK_FIRST] == c)
+		t2s[c - CJK_FIRST] = 0;
+}
+
+static UTransliterator *
+trans_open(const char *id)
+{
+	UChar uid[64];
+	UErrorCode st = U_ZERO_ERROR;
+	UTransliterator *t;
+	size_t n = strlen(id);
+
+	for (size_t i = 0; i <= n; i++)
+		uid[i] = (UChar)id[i];
+	t = utrans_openU(uid, (int32_t)n, UTRANS_FORWARD, NULL, 0, NULL, &st);
+	return U_FAILURE(st) ? NULL : t;
+}
+
+/*
+ * Once per process, on first use: ICU's transliterators over both blocks
+ * (about 28,000 characters), so that every hanzi - not only GB2312's
+ * level 1 - has an initial, and traditional forms have their simplified
+ * one without a table file. Without ICU's data the tables stay empty:
+ * names then match by text only.
+ */
+static void
+tables_build(void)
+{
+	struct timespec a, b;
+	UTransliterator *t;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if ((t = trans_open("Han-Latin; Latin-ASCII")) != NULL) {
+		table_fill(t, put_initial);
+		utrans_close(t);
+	}
+	if ((t = trans_open("Traditional-Simplified")) != NULL) {
+		table_fill(t, put_simplified);
+		utrans_close(t);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	tables_ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+	    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+}
+
+double
+rec_hanzi_tables_ms(void)
+{
+	pthread_once(&tables_once, tables_build);
+	return tables_ms;
+}
+
+/* The table file first (a site's override), then ICU's mapping. */
+static uint32_t
+simplified(const struct rec_variants *v, uint32_t c)
+{
+	uint32_t t = variant_of(v, c);
+
+	if (t != c || c < CJK_FIRST || c > CJK_LAST)
+		return t;
+	pthread_once(&tables_once, tables_build);
+	return t2s[c - CJK_FIRST] ? t2s[c - CJK_FIRST] : c;
 }
 
 char
@@ -261,8 +366,21 @@ rec_pinyin_initial(uint32_t cp)
 		return (char)cp;
 	if (cp < CJK_FIRST || cp > CJK_LAST)
 		return 0;
-	pthread_once(&initials_once, initials_build);
+	pthread_once(&tables_once, tables_build);
 	return (char)initials[cp - CJK_FIRST];
+}
+
+/* The initial of the i-th character of a name: the surname's reading
+ * for the first. */
+static char
+name_initial(uint32_t c, size_t i)
+{
+	if (i == 0)
+		for (size_t k = 0; k < sizeof(surnames) / sizeof(surnames[0]);
+		    k++)
+			if (surnames[k].cp == c)
+				return surnames[k].letter;
+	return rec_pinyin_initial(c);
 }
 
 static inline uint64_t
@@ -283,14 +401,11 @@ rec_name_key(const char *norm, size_t len, bool *complete)
 	uint64_t h = 0x9E3779B97F4A7C15ULL;
 
 	*complete = len > 0;
-	pthread_once(&initials_once, initials_build);
-	while (p < end) {
+	for (size_t i = 0; p < end; i++) {
 		uint32_t c = utf8_next(&p, end), k;
 
-		if (c >= CJK_FIRST && c <= CJK_LAST && initials[c - CJK_FIRST])
-			k = initials[c - CJK_FIRST];
-		else if (c >= 'A' && c <= 'Z')
-			k = c;
+		if (name_initial(c, i) != 0)
+			k = (uint32_t)name_initial(c, i);
 		else if (c >= '0' && c <= '9')
 			k = c;
 		else {
@@ -310,7 +425,7 @@ rec_name_initials(const char *norm, size_t len, char *out, size_t outsz)
 
 	while (p < end && n + 1 < outsz) {
 		uint32_t c = utf8_next(&p, end);
-		char i = rec_pinyin_initial(c);
+		char i = name_initial(c, n);
 
 		out[n++] = i ? i : (c >= '0' && c <= '9' ? (char)c : '?');
 	}

@@ -7,7 +7,7 @@
  * A record set is read from a CSV export (UTF-8 or GBK, columns mapped by
  * the rules) with the recon/ readers; every record is normalised once
  * (resident ID 15->18 with ocr/ids, full width folded, names without
- * spaces and punctuation, traditional->simplified where a table is given,
+ * spaces and punctuation, traditional->simplified (ICU, or a table),
  * dates in the usual formats). The matcher never compares all pairs: it
  * looks candidates up in hash blocks (normalised ID, birth date + name
  * key, name key + region prefix) and scores each candidate pair with
@@ -152,18 +152,26 @@ rec_name(const struct rec_set *s, const struct rec_record *x)
 enum cnid_status rec_id_normalise(const char *in, size_t len, int today,
     char out[19], bool *was15);
 /* Name: full width folded, spaces and punctuation dropped, upper case,
- * variants mapped. Returns the bytes written (at most outsz - 1). */
+ * traditional hanzi simplified (the variants table first, then ICU's
+ * Traditional-Simplified). Returns the bytes written (at most
+ * outsz - 1). */
 size_t rec_name_normalise(const char *in, size_t len,
     const struct rec_variants *v, char *out, size_t outsz);
-/* Name key: hash of the pinyin initials; *complete false when some
- * character has no known initial (it then stands for itself). */
+/* Name key: hash of the pinyin initials (a polyphonic surname, first,
+ * by its surname reading: 单 S, 曾 Z, 解 X, 仇 Q, 区 O, 朴 P, ...);
+ * *complete false when some character has no known initial (it then
+ * stands for itself). */
 uint64_t rec_name_key(const char *norm, size_t len, bool *complete);
 /* Initials as text ("ZS"), '?' for an unknown character. */
 size_t rec_name_initials(const char *norm, size_t len, char *out,
     size_t outsz);
-/* The pinyin initial of a hanzi ('A'..'Z'), 0 if unknown: GB2312
- * level-1 hanzi only (they are ordered by pinyin); level-2 are not. */
+/* The pinyin initial of a hanzi ('A'..'Z') in the CJK Unified
+ * Ideographs and Extension A, by its common reading (ICU's Han-Latin); 0
+ * if unknown. The tables behind it are built once per process, on first
+ * use, from any thread. */
 char rec_pinyin_initial(uint32_t cp);
+/* How long building those tables took (builds them if not yet), in ms. */
+double rec_hanzi_tables_ms(void);
 /* "2026-11-23", "2026/11/23", "2026.11.23", "20261123", "2026年11月23日",
  * with an optional time after; REC_NODAY if not a real date. */
 rec_day rec_date_parse(const char *s, size_t len);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # clerk demo: builds clerkd, starts it on embedded defaults (SQLite under
-# demo-run/, the bundled playbooks in playbooks/), feeds it the sample work
+# demo-run/, a copy of the bundled playbooks in playbooks/ with merges and
+# suspensions pushed to the simulated legacy systems), feeds it the sample work
 # in playbooks/samples/, prints what ran, and keeps running until Ctrl-C.
 #
 # usage: scripts/demo.sh [--exit-when-done] [--port N]
@@ -32,6 +33,13 @@ ninja -C build >/dev/null
 run="$top/demo-run"
 rm -rf "$run"
 mkdir -p "$run"
+# The bundled playbooks, with push switched on: record-merge and
+# benefit-crosscheck (and their reviewers' approvals) send merges and
+# suspensions to the simulator's register and benefits systems.
+cp -R playbooks "$run/playbooks"
+for f in record-merge record-merge-case benefit-crosscheck benefit-crosscheck-case; do
+	sed 's/# \(push = "[a-z-]*";\)/\1/' "playbooks/$f.cfg" >"$run/playbooks/$f.cfg"
+done
 cat > "$run/clerkd.conf" <<CONF
 # Written by scripts/demo.sh: embedded defaults for the demo.
 state_dir = "state";
@@ -39,14 +47,15 @@ work_dir = ".";
 listen = "127.0.0.1:$port";
 workers = 4;
 log_level = "info";
-playbook_dir = "$top/playbooks";
+playbook_dir = "$run/playbooks";
 timezone = "Asia/Shanghai";
 poll = "200ms";
 CONF
 ctl() { "$top/build/clerkctl" --config "$run/clerkd.conf" "$@"; }
 
-# The two legacy pension systems (转出地 /out, 转入地 /in) and the
-# benefits system (/ben, for unemployment-claim), simulated on a
+# The two legacy pension systems (转出地 /out, 转入地 /in), the
+# benefits system (/ben, for unemployment-claim and benefit-suspend) and
+# the insured-person register (/reg, for record-merge-push), simulated on a
 # free loopback port, with a few faults: 10% 5xx pages, sessions that
 # expire every 20 requests, one case the transfer-out system refuses and
 # one the transfer-in system sends back.
@@ -77,6 +86,7 @@ simurl="http://$(sed -n 's/^listening //p' "$run/legacysim.out" | head -1)"
 pension-out = { username = "clerk"; password = "$simpw"; base_url = "$simurl/out"; };
 pension-in = { username = "clerk"; password = "$simpw"; base_url = "$simurl/in"; };
 benefits = { username = "clerk"; password = "$simpw"; base_url = "$simurl/ben"; };
+register = { username = "clerk"; password = "$simpw"; base_url = "$simurl/reg"; };
 CRED
 )
 
@@ -254,14 +264,23 @@ for pb in ("benefit-crosscheck", "record-merge"):
                   f" {out.get('left', {}).get('records')} recipients; {out.get('suspended')}"
                   f" suspended (exact ID), {out.get('for_review')} for review;"
                   f" {out.get('total_at_risk')} yuan at risk")
-            print(f"         suspension list {out.get('suspension_list')}")
+            print(f"         suspension list {out.get('suspension_list')};"
+                  f" {out.get('pushed')} handed to {out.get('push')}")
         else:
             print(f"  参保信息合并 {name}: {out.get('clusters')} duplicate cluster(s) among"
                   f" {out.get('left', {}).get('records')} records; {out.get('auto_merged')} merged,"
                   f" {out.get('for_review')} for review, {out.get('double_enrolment')}"
                   f" possible double enrolment(s)")
-            print(f"         merge instructions {out.get('merge_instructions')}"
-                  " (not pushed to the legacy system: no connector yet)")
+            print(f"         merge instructions {out.get('merge_instructions')};"
+                  f" {out.get('pushed')} handed to {out.get('push')}")
+for pb, what, ref in (("benefit-suspend", "suspended in the benefits system", "suspension_no"),
+                      ("record-merge-push", "merged in the insured-person register",
+                       "merge_no")):
+    its = get(f"/api/v1/items?playbook={pb}&limit=10000")["items"]
+    done = [i for i in its if i["state"] == "done"]
+    esc = get(f"/api/v1/escalations?playbook={pb}&limit=1000")["escalations"]
+    print(f"  {pb}: {len(done)} of {len(its)} {what}, {len(esc)} refused or unsure"
+          " (escalated)")
 for pb in ("benefit-crosscheck-case", "record-merge-case"):
     esc = get(f"/api/v1/escalations?playbook={pb}&limit=1000")["escalations"]
     reasons = {}
@@ -290,6 +309,7 @@ Where to look next:
       --rules playbooks/rules/fund-reconcile.cfg                 the same, without the daemon
   demo-run/reports/records/crosscheck/*/cases.json              四比对 cases with their evidence
   demo-run/reports/records/merge/*/merge-instructions.csv       参保信息合并 merges
+  curl -s $simurl/_sim/cases                                    merges and suspensions the simulator received
   build/clerkctl records match --left playbooks/samples/records/insured.csv --self \\
       --rules playbooks/rules/record-merge.cfg                  duplicates, without the daemon
 NEXT

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc pkg-config meson ninja-build libevent-dev libsqlite3-dev
 libconfig-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
-libxml2-dev libpcre2-dev python3 tzdata sqlite3 procps
+libxml2-dev libpcre2-dev libicu-dev python3 tzdata sqlite3 procps
 tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng libtesseract-dev
 libleptonica-dev libmagic-dev libpoppler-glib-dev libcairo2-dev
 imagemagick fonts-noto-cjk fontconfig"

@@ -15,6 +15,12 @@
  * A file that cannot be read is a business error with its file:line (the
  * run escalates); a file not there yet is a system error (retried). Every
  * reviewer's item carries the components of its pairs as evidence.
+ *
+ * With push = "PLAYBOOK" the certain merges (merge) and suspensions
+ * (crosscheck) are also handed, one item each, to a playbook that sends
+ * them to the legacy system (an http.submit step); the files are written
+ * either way. The items are keyed by the run and the cluster or case, so
+ * a re-run or a crash between spawns never pushes anything twice.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -41,12 +47,15 @@ struct records_conf {
 	size_t nreg;
 	char *out;               /* template + strftime */
 	char *review;            /* playbook for one item per case */
+	char *push;              /* playbook for one item per certain merge
+	                            or suspension, or NULL: files only */
 	bool suspend;            /* crosscheck: exact cases are suspended */
 	struct rec_rules rules;
 };
 
 static const char *const records_keys[] = { "mode", "left", "right", "self",
-    "registries", "out", "review", "suspend", "rules", "rules_file", NULL };
+    "registries", "out", "review", "push", "suspend", "rules", "rules_file",
+    NULL };
 
 static int
 diag_err(struct pb_diag *d, const config_setting_t *at, struct err *e)
@@ -152,6 +161,15 @@ records_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 	    "reports/records/%Y-%m-%d");
 	if (config_setting_lookup_string(s, "review", &v))
 		c->review = xstrdup(v);
+	if (config_setting_lookup_string(s, "push", &v)) {
+		if (c->mode == MODE_MATCH) {
+			pb_diag_add(d, config_setting_get_member(s, "push"),
+			    "push hands merges (mode merge) or suspensions (mode"
+			    " crosscheck) to a playbook; mode match has neither");
+			goto fail;
+		}
+		c->push = xstrdup(v);
+	}
 	if ((g = config_setting_get_member(s, "rules")) != NULL &&
 	    rec_rules_load(g, base, &c->rules, &e) < 0) {
 		diag_err(d, g, &e);
@@ -191,6 +209,7 @@ records_release(void *p)
 	free(c->reg);
 	free(c->out);
 	free(c->review);
+	free(c->push);
 	rec_rules_clear(&c->rules);
 	free(c);
 }
@@ -216,8 +235,8 @@ load_failed(struct step_ctx *ctx, struct err *e)
 	    e->msg);
 }
 
-/* One reviewer's item; keyed by the run and the case, so a re-run of the
- * same files spawns nothing twice. Takes evidence. */
+/* One reviewer's (or push) item; keyed by the run and the case, so a
+ * re-run of the same files spawns nothing twice. Takes evidence. */
 static int
 spawn_case(struct step_ctx *ctx, const char *playbook, const char *what,
     const char *reason, json_t *evidence, const char *message,
@@ -226,8 +245,10 @@ spawn_case(struct step_ctx *ctx, const char *playbook, const char *what,
 	char *key = xasprintf("%s#%s", ctx->item->key, what), *text;
 	int rc;
 
-	json_object_set_new(evidence, "reason", json_string(reason));
-	json_object_set_new(evidence, "message", json_string(message));
+	if (reason != NULL)
+		json_object_set_new(evidence, "reason", json_string(reason));
+	if (message != NULL)
+		json_object_set_new(evidence, "message", json_string(message));
 	json_object_set_new(evidence, "run_item", json_integer(ctx->item->id));
 	json_object_set_new(evidence, "run_key", json_string(ctx->item->key));
 	text = json_dumps(evidence, JSON_COMPACT);
@@ -236,6 +257,123 @@ spawn_case(struct step_ctx *ctx, const char *playbook, const char *what,
 	free(text);
 	free(key);
 	return rc;
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* The elements of arr joined by ';': periods as "from~to" (a cluster's
+ * combined_periods), strings as they are (a case's reasons). */
+static void
+join_text(json_t *arr, char *buf, size_t size)
+{
+	json_t *x;
+	size_t i;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, x) {
+		size_t n = strlen(buf);
+
+		if (json_is_object(x))
+			snprintf(buf + n, size - n, "%s%s~%s", i ? ";" : "",
+			    jstr(x, "from"), jstr(x, "to"));
+		else
+			snprintf(buf + n, size - n, "%s%s", i ? ";" : "",
+			    json_string_value(x) ? json_string_value(x) : "");
+	}
+}
+
+static bool
+is_survivor(json_t *cluster, json_t *m)
+{
+	json_t *s = json_object_get(cluster, "survivor");
+
+	return json_integer_value(json_object_get(m, "line")) ==
+	    json_integer_value(json_object_get(s, "line")) &&
+	    strcmp(jstr(m, "file"), jstr(s, "file")) == 0;
+}
+
+/*
+ * The payload of a push item: what the legacy system's form needs as
+ * plain fields (${survivor}, ${merged}, ${periods}; ${id_no},
+ * ${next_payment}, ${amount}, ${reasons}), and the cluster or case
+ * itself as evidence for a reviewer should the system refuse it. A
+ * record is "LINE:ID", its row in the export and its 18-digit ID.
+ * NULL when the cluster or case lacks what the push needs.
+ */
+static json_t *
+push_payload(json_t *kase, bool suspend)
+{
+	char buf[2048];
+	json_t *pl;
+
+	if (suspend) {
+		json_t *r = json_object_get(kase, "recipient");
+
+		if (!json_is_object(r) || json_object_get(kase,
+		    "next_payment") == NULL)
+			return NULL;
+		join_text(json_object_get(kase, "reasons"), buf, sizeof(buf));
+		pl = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "id_no",
+		    jstr(r, "id"), "name", jstr(r, "name"), "line",
+		    json_integer_value(json_object_get(r, "line")),
+		    "next_payment", jstr(kase, "next_payment"), "amount",
+		    jstr(kase, "amount_at_risk"), "reasons", buf);
+		if (json_object_get(r, "benefit") != NULL)
+			json_object_set(pl, "benefit", json_object_get(r,
+			    "benefit"));
+	} else {
+		json_t *s = json_object_get(kase, "survivor"), *m;
+		size_t i, n = 0;
+
+		if (!json_is_object(s) || !json_is_array(json_object_get(kase,
+		    "members")))
+			return NULL;
+		buf[0] = '\0';
+		json_array_foreach(json_object_get(kase, "members"), i, m) {
+			if (is_survivor(kase, m))
+				continue;
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+			    "%s%lld:%s", n++ ? ";" : "", (long long)
+			    json_integer_value(json_object_get(m, "line")),
+			    jstr(m, "id"));
+		}
+		if (n == 0)
+			return NULL;
+		pl = json_pack("{s:s,s:s,s:s}", "merged", buf, "survivor_id",
+		    jstr(s, "id"), "survivor_name", jstr(s, "name"));
+		snprintf(buf, sizeof(buf), "%lld:%s", (long long)
+		    json_integer_value(json_object_get(s, "line")),
+		    jstr(s, "id"));
+		json_object_set_new(pl, "survivor", json_string(buf));
+		join_text(json_object_get(kase, "combined_periods"), buf,
+		    sizeof(buf));
+		json_object_set_new(pl, "periods", json_string(buf));
+	}
+	json_object_set(pl, suspend ? "case" : "cluster", kase);
+	return pl;
+}
+
+/* One push item for a certain merge or suspension. Takes kase. */
+static int
+spawn_push(struct step_ctx *ctx, const char *playbook, const char *what,
+    json_t *kase, bool suspend, struct err *e)
+{
+	json_t *pl = push_payload(kase, suspend);
+
+	json_decref(kase);
+	if (pl == NULL) {
+		err_setc(e, ERR_INVALID, "the %s has no %s to push",
+		    suspend ? "case" : "cluster", suspend ?
+		    "recipient or next payment" : "survivor or other member");
+		return -1;
+	}
+	return spawn_case(ctx, playbook, what, NULL, pl, NULL, e);
 }
 
 /* Keep the database's copy small: the first cases; all are in files. */
@@ -331,7 +469,7 @@ run_merge(struct step_ctx *ctx, struct records_conf *c, const char *outdir)
 	char *left = expand_path(ctx, c->left);
 	json_t *summary, *open = json_array();
 	enum step_result rc = STEP_OK;
-	size_t nspawned = 0;
+	size_t nspawned = 0, npushed = 0;
 	struct err e;
 
 	err_clear(&e);
@@ -359,8 +497,23 @@ run_merge(struct step_ctx *ctx, struct records_conf *c, const char *outdir)
 		json_t *cj;
 		char what[64], msg[300];
 
-		if (cl->kind == MERGE_AUTO)
+		if (cl->kind == MERGE_AUTO) {
+			if (c->push == NULL || ctx->spawn == NULL)
+				continue;
+			cj = rec_cluster_json(&S, res, cl);
+			snprintf(what, sizeof(what), "push:cluster:%u",
+			    S.r[cl->members[0]].line);
+			if (spawn_push(ctx, c->push, what, cj, false, &e) < 0) {
+				json_decref(open);
+				json_decref(summary);
+				rc = step_fail(ctx, STEP_SYSTEM_ERROR,
+				    "system_error", "handing merges to %s: %s",
+				    c->push, e.msg);
+				goto out;
+			}
+			npushed++;
 			continue;
+		}
 		reason = cl->kind == MERGE_DOUBLE_ENROLMENT ?
 		    "possible_double_enrolment" : "duplicate_review";
 		cj = rec_cluster_json(&S, res, cl);
@@ -397,9 +550,10 @@ run_merge(struct step_ctx *ctx, struct records_conf *c, const char *outdir)
 	    (json_int_t)m->ndouble));
 	json_object_set_new(summary, "merge_instructions", json_sprintf(
 	    "%s/merge-instructions.csv", outdir));
-	/* The connector step that would push merges to the legacy system is
-	 * not wired: the instructions file is the hand-over. */
-	json_object_set_new(summary, "pushed_to_legacy", json_false());
+	json_object_set_new(summary, "push", c->push ? json_string(c->push) :
+	    json_null());
+	json_object_set_new(summary, "pushed", json_integer(
+	    (json_int_t)npushed));
 	json_object_set_new(summary, "open_clusters", open);
 	log_emit(LL_INFO, ctx->item->id, ctx->pb->name, ctx->step->id,
 	    "%zu records: %zu duplicate cluster(s), %zu merged automatically,"
@@ -439,7 +593,7 @@ run_crosscheck(struct step_ctx *ctx, struct records_conf *c,
 	char *left = expand_path(ctx, c->left), **paths;
 	json_t *summary = NULL, *open = json_array();
 	enum step_result rc = STEP_OK;
-	size_t nspawned = 0, nloaded = 0;
+	size_t nspawned = 0, nloaded = 0, npushed = 0;
 	struct err e;
 
 	err_clear(&e);
@@ -515,7 +669,20 @@ run_crosscheck(struct step_ctx *ctx, struct records_conf *c,
 		char what[64], msg[400];
 
 		if (k->exact && c->suspend) {
-			json_decref(cj);
+			if (c->push != NULL && ctx->spawn != NULL) {
+				snprintf(what, sizeof(what), "push:case:%u",
+				    rcp.r[k->rec].line);
+				if (spawn_push(ctx, c->push, what, cj, true,
+				    &e) < 0) {
+					rc = step_fail(ctx, STEP_SYSTEM_ERROR,
+					    "system_error", "handing"
+					    " suspensions to %s: %s", c->push,
+					    e.msg);
+					goto out;
+				}
+				npushed++;
+			} else
+				json_decref(cj);
 			continue;
 		}
 		snprintf(what, sizeof(what), "case:%u", rcp.r[k->rec].line);
@@ -558,6 +725,10 @@ run_crosscheck(struct step_ctx *ctx, struct records_conf *c,
 		    (json_int_t)t));
 		json_object_set_new(summary, "suspension_list", json_sprintf(
 		    "%s/suspensions.csv", outdir));
+		json_object_set_new(summary, "push", c->push ?
+		    json_string(c->push) : json_null());
+		json_object_set_new(summary, "pushed", json_integer(
+		    (json_int_t)npushed));
 		json_object_set_new(summary, "cases_file", json_sprintf(
 		    "%s/cases.json", outdir));
 		json_object_set_new(summary, "open_cases", open);
@@ -637,14 +808,18 @@ const struct step_kind step_records = {
  * instructions file; mode "suspend" appends the recipient's next payment
  * to a suspension list. Both in the formats records.match writes. Each
  * row names the review item, and a row already there for the item is
- * not written again, so a re-run after a crash adds nothing twice.
+ * not written again, so a re-run after a crash adds nothing twice. With
+ * push = "PLAYBOOK" the approved merge or suspension is also handed to
+ * that playbook (one item, keyed by the review item) to be sent to the
+ * legacy system, as records.match does with the certain ones.
  */
 struct apply_conf {
 	bool suspend;
 	char *file;              /* template */
+	char *push;              /* playbook, or NULL */
 };
 
-static const char *const apply_keys[] = { "mode", "file", NULL };
+static const char *const apply_keys[] = { "mode", "file", "push", NULL };
 
 /* Appends run in parallel on several workers. */
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -669,6 +844,8 @@ apply_prepare(const config_setting_t *s, void **confp, struct pb_diag *d)
 		return -1;
 	}
 	c->file = xstrdup(v);
+	if (config_setting_lookup_string(s, "push", &v))
+		c->push = xstrdup(v);
 	return 0;
 }
 
@@ -677,17 +854,11 @@ apply_release(void *p)
 {
 	struct apply_conf *c = p;
 
-	if (c != NULL)
+	if (c != NULL) {
 		free(c->file);
+		free(c->push);
+	}
 	free(c);
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v ? v : "";
 }
 
 /* A CSV cell into buf (quoted when it must be). */
@@ -744,9 +915,8 @@ apply_run(struct step_ctx *ctx, void *p)
 
 	free(pattern);
 	if (c->suspend) {
-		json_t *r = json_object_get(pl, "recipient"), *reasons, *x;
-		char rs[256] = "";
-		size_t i;
+		json_t *r = json_object_get(pl, "recipient");
+		char rs[256];
 
 		if (!json_is_object(r) || json_object_get(pl, "next_payment") ==
 		    NULL) {
@@ -755,11 +925,7 @@ apply_run(struct step_ctx *ctx, void *p)
 			    " benefit-crosscheck: recipient, next_payment");
 			goto out;
 		}
-		reasons = json_object_get(pl, "reasons");
-		json_array_foreach(reasons, i, x)
-			snprintf(rs + strlen(rs), sizeof(rs) - strlen(rs), "%s%s",
-			    i ? ";" : "", json_string_value(x) ?
-			    json_string_value(x) : "");
+		join_text(json_object_get(pl, "reasons"), rs, sizeof(rs));
 		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
 		    json_object_get(r, "line")));
 		cell(&rows, &len, &cap, num, false);
@@ -771,8 +937,8 @@ apply_run(struct step_ctx *ctx, void *p)
 		cell(&rows, &len, &cap, tag, true);
 		n = 1;
 	} else {
-		json_t *s = json_object_get(pl, "survivor"), *m, *per, *x;
-		char ps[1024] = "";
+		json_t *s = json_object_get(pl, "survivor"), *m;
+		char ps[1024];
 		size_t i;
 
 		if (!json_is_object(s) || !json_is_array(json_object_get(pl,
@@ -782,15 +948,10 @@ apply_run(struct step_ctx *ctx, void *p)
 			    " record-merge: survivor, members");
 			goto out;
 		}
-		per = json_object_get(pl, "combined_periods");
-		json_array_foreach(per, i, x)
-			snprintf(ps + strlen(ps), sizeof(ps) - strlen(ps),
-			    "%s%s~%s", i ? ";" : "", jstr(x, "from"),
-			    jstr(x, "to"));
+		join_text(json_object_get(pl, "combined_periods"), ps,
+		    sizeof(ps));
 		json_array_foreach(json_object_get(pl, "members"), i, m) {
-			if (json_integer_value(json_object_get(m, "line")) ==
-			    json_integer_value(json_object_get(s, "line")) &&
-			    strcmp(jstr(m, "file"), jstr(s, "file")) == 0)
+			if (is_survivor(pl, m))
 				continue;
 			cell(&rows, &len, &cap, tag, false);
 			cell(&rows, &len, &cap, "merge", false);
@@ -835,9 +996,22 @@ apply_run(struct step_ctx *ctx, void *p)
 		free(dir);
 	}
 	pthread_mutex_unlock(&apply_lock);
+	if (rc == STEP_OK && c->push != NULL && n > 0) {
+		/* After the row: a crash between the two re-runs the step,
+		 * which finds the row and spawns under the same key. */
+		if (ctx->spawn == NULL)
+			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+			    "records.apply cannot push to %s here: no work"
+			    " queue", c->push);
+		else if (spawn_push(ctx, c->push, "push", json_incref(pl),
+		    c->suspend, &e) < 0)
+			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+			    "handing the approved %s to %s: %s", c->suspend ?
+			    "suspension" : "merge", c->push, e.msg);
+	}
 	if (rc == STEP_OK)
-		ctx->output = json_pack("{s:s,s:I}", "file", path, "rows",
-		    (json_int_t)n);
+		ctx->output = json_pack("{s:s,s:I,s:s?}", "file", path, "rows",
+		    (json_int_t)n, "push", c->push);
 out:
 	free(old);
 	free(rows);

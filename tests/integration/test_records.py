@@ -6,7 +6,9 @@ bad input with file:line, and the bundled record-merge and
 benefit-crosscheck playbooks in the real clerkd: merge instructions and
 per-cluster reviewer items, suspensions and per-case reviewer items with
 the amounts at risk equal to the truth's, a person in both registries
-reported once with both reasons, a malformed file escalating the run."""
+reported once with both reasons, a malformed file escalating the run.
+Without push the files are the hand-over (with push:
+test_records_push.py)."""
 import collections
 import csv
 import json
@@ -179,6 +181,10 @@ try:
                 "and amount at risk", bad_cases[:5])
         total = sum(w["amount_at_risk_fen"] for w in want.values())
         t.eq(out["total_at_risk_fen"], total, "四比对: the total at risk is the sum of the cases")
+        t.check(out["push"] is None and out["pushed"] == 0 and
+                not dm.counts().get("benefit-suspend"),
+                "四比对: without push the suspension list is the hand-over, nothing is pushed",
+                (out.get("push"), out.get("pushed")))
         both = [ln for ln, w in want.items() if w["kind"] == "both"]
         t.check(both and all(sorted(got[ln]["reasons"]) == ["deceased", "in_prison"] for ln in both),
                 f"四比对: a person in both registries is one case with both reasons ({len(both)})")
@@ -224,6 +230,10 @@ try:
         expect_auto = kinds["exact"] + kinds["id15"] + kinds["bad_birth"]
         t.eq((out["auto_merged"], out["double_enrolment"]), (expect_auto, kinds["overlap"]),
              "合并: exact-ID duplicates are merged, overlapping periods are double enrolments")
+        t.check(out["push"] is None and out["pushed"] == 0 and
+                not dm.counts().get("record-merge-push"),
+                "合并: without push the instructions file is the hand-over, nothing is pushed",
+                (out.get("push"), out.get("pushed")))
         with open(os.path.join(dm.state, "reports", "records", "merge", "register-2026-11",
                                "merge-instructions.csv"), encoding="utf-8") as f:
             instr = list(csv.DictReader(f))

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Legacy-system simulator for clerk's connector tests.
 
-Three old-fashioned social-insurance web systems behind one HTTP/1.1 server
+Four old-fashioned social-insurance web systems behind one HTTP/1.1 server
 on 127.0.0.1: /out (转出地, transfer-out: registers a case and issues the
 参保缴费凭证), /in (转入地, transfer-in: accepts the certificate and decides
-the case) and /ben (失业保险待遇, benefits: registers unemployment-benefit
-claims). Login forms with CSRF tokens, sessions that expire, idempotency
+the case), /ben (失业保险待遇, benefits: registers unemployment-benefit
+claims and suspends the next payment of a recipient) and /reg (参保登记,
+the insured-person register: merges duplicate records). Login forms with CSRF tokens, sessions that expire, idempotency
 keys, business refusals, a SOAP endpoint, and injectable faults (5xx before
 or after processing, hangs, maintenance windows, garbage answers), all
 decided by a seeded RNG. /_sim/* lets a test inspect every submission.
@@ -34,6 +35,7 @@ SYSTEMS = {
     "out": "转出地社会保险关系转移系统",
     "in": "转入地社会保险关系转移系统",
     "ben": "失业保险待遇经办系统",
+    "reg": "参保登记信息系统",
 }
 MSG_DUPLICATE = "参保人已在转入地存在未完结转移业务"
 MSG_NO_CERT = "缴费凭证不存在"
@@ -46,6 +48,13 @@ REGISTER_FIELDS = ("request_key", "id_no", "name", "from_uscc", "to_uscc",
 ACCEPT_FIELDS = ("request_key", "id_no", "name", "cert_no")
 CLAIM_FIELDS = ("request_key", "id_no", "name", "amount")
 MSG_CLAIM_DUPLICATE = "参保人已有未完结的失业保险金申领"
+MERGE_FIELDS = ("request_key", "survivor", "survivor_name", "merged", "periods")
+SUSPEND_FIELDS = ("request_key", "id_no", "name", "next_payment", "amount", "reasons")
+MSG_LOCKED = "参保记录已锁定，不能合并"
+MSG_MERGED_ELSEWHERE = "参保记录已并入其他记录"
+MSG_MERGE_DUPLICATE = "该参保记录已有合并业务"
+MSG_SUSPEND_DUPLICATE = "该发放期已暂停发放"
+MSG_BENEFIT_ENDED = "待遇已终止，无需暂停"
 GARBAGE_KINDS = ("truncated", "content_type", "login_page", "short_read")
 MAX_BODY = 4 << 20
 # Pre-login sessions are created by every GET of a login page; keep the
@@ -67,6 +76,7 @@ DEFAULT_FAULTS = {
     "garbage_kinds": ["truncated", "content_type", "login_page"],
     "refuse_ids": {},
     "reject_ids": {},
+    "locked_ids": {},
     "accept_after_polls": 2,
     "lock_after": 5,
     "fault_paths": [],
@@ -140,6 +150,8 @@ def check_faults(update):
             out[k] = _id_map(v, k, MSG_REFUSED)
         elif k == "reject_ids":
             out[k] = _id_map(v, k, MSG_REJECTED)
+        elif k == "locked_ids":
+            out[k] = _id_map(v, k, MSG_LOCKED)
         elif k == "fault_paths":
             if not isinstance(v, list) or any(not isinstance(x, str) or not x.startswith("/")
                                               for x in v):
@@ -288,6 +300,8 @@ class Sim:
         self.cert_seq = self.ids.randrange(10 ** 11, 9 * 10 ** 11)
         self.case_seq = self.ids.randrange(10 ** 9, 9 * 10 ** 9)
         self.claim_seq = self.ids.randrange(10 ** 9, 9 * 10 ** 9)
+        self.merge_seq = self.ids.randrange(10 ** 9, 9 * 10 ** 9)
+        self.susp_seq = self.ids.randrange(10 ** 9, 9 * 10 ** 9)
         self.clear()
 
     def clear(self):
@@ -301,9 +315,12 @@ class Sim:
         self.in_cases = {}                 # id_no -> case
         self.in_by_id = {}                 # case_id -> case
         self.ben_claims = {}               # id_no -> claim
+        self.suspensions = {}              # (id_no, next_payment) -> suspension
+        self.merges = {}                   # survivor record -> merge
+        self.merged_into = {}              # merged record -> survivor record
         self.submissions = []
         self.dup_ids = set()               # (system, id_no) with a "duplicate" attempt
-        self.new_count = {}                # (system, id_no) -> "new" count
+        self.new_count = {}                # (system, id_no, op) -> "new" count
         self.counters = {"requests": 0, "logins": 0, "failed_logins": 0,
                          "locked_logins": 0, "csrf_failures": 0,
                          "sessions_expired": 0, "polls": 0, "soap_requests": 0}
@@ -339,9 +356,11 @@ class Sim:
             return m[0] <= now < m[1], max(1, int(m[1] - now + 0.999))
         return bool(m), 60
 
-    def record(self, system, id_no, key, kind, code=None, ref=None):
+    def record(self, system, id_no, key, kind, code=None, ref=None, op=None):
         sub = {"system": system, "id_no": id_no, "request_key": key, "kind": kind,
                "t": round(time.time(), 3)}
+        if op:
+            sub["op"] = op
         if code:
             sub["code"] = code
         if ref:
@@ -351,7 +370,9 @@ class Sim:
         if kind == "duplicate":
             self.dup_ids.add((system, id_no))
         elif kind == "new":
-            self.new_count[(system, id_no)] = self.new_count.get((system, id_no), 0) + 1
+            # A claim and a suspension of the same person are two things.
+            k = (system, id_no, op)
+            self.new_count[k] = self.new_count.get(k, 0) + 1
 
     def new_token(self):
         return secrets.token_hex(16)
@@ -407,7 +428,7 @@ class Sim:
         if system is None:
             return html_resp(None, 404, "页面不存在",
                              '<div class="error">页面不存在</div>'
-                             '<p><a href="/out/login">转出地系统</a>　<a href="/in/login">转入地系统</a>　<a href="/ben/login">失业保险待遇系统</a></p>')
+                             '<p><a href="/out/login">转出地系统</a>　<a href="/in/login">转入地系统</a>　<a href="/ben/login">失业保险待遇系统</a>　<a href="/reg/login">参保登记系统</a></p>')
         on, retry = self.in_maintenance(f)
         if on:
             with self.lock:
@@ -510,6 +531,11 @@ class Sim:
         elif system == "ben":
             routes["/claim/register"] = ("GET POST", self.claim_register)
             routes["/claim/lookup"] = ("GET", self.claim_lookup)
+            routes["/payment/suspend"] = ("POST", self.suspend)
+            routes["/payment/suspend/lookup"] = ("GET", self.suspend_lookup)
+        elif system == "reg":
+            routes["/merge"] = ("POST", self.merge)
+            routes["/merge/lookup"] = ("GET", self.merge_lookup)
         else:
             routes["/transfer/accept"] = ("POST", self.accept)
             routes["/transfer/lookup"] = ("GET", self.in_lookup)
@@ -642,7 +668,10 @@ class Sim:
                     '<a href="/out/transfer/lookup">登记查询</a>')
         elif system == "ben":
             menu = ('<a href="/ben/claim/register">失业保险金申领登记</a>　'
-                    '<a href="/ben/claim/lookup">申领查询</a>')
+                    '<a href="/ben/claim/lookup">申领查询</a>　'
+                    '<a href="/ben/payment/suspend/lookup">暂停发放查询</a>')
+        elif system == "reg":
+            menu = '<a href="/reg/merge/lookup">合并查询</a>'
         else:
             menu = '<a href="/in/transfer/lookup">接续查询</a>'
         body = f"""<table align="center" border="1" cellspacing="0" cellpadding="8" bgcolor="#FFFFFF">
@@ -714,14 +743,17 @@ class Sim:
             self.record("out", id_no, key, "new", ref=cert)
             return self.register_page(case)
 
+    @staticmethod
+    def found(rec, *fields):
+        """A lookup's answer: found, with those fields of rec, or not."""
+        if rec is None:
+            return json_resp({"found": False})
+        return json_resp(dict(found=True, **{k: rec[k] for k in fields}))
+
     def out_lookup(self, req, sess, f):
-        id_no = req["query"].get("id_no", "")
         with self.lock:
-            case = self.out_cases.get(id_no)
-            if case is None:
-                return json_resp({"found": False})
-            return json_resp({"found": True, "cert_no": case["cert_no"],
-                              "request_key": case["request_key"], "status": case["status"]})
+            return self.found(self.out_cases.get(req["query"].get("id_no", "")),
+                              "cert_no", "request_key", "status")
 
     def certificate(self, req, sess, f):
         cert = req["arg"]
@@ -823,14 +855,101 @@ class Sim:
             return self.claim_page(claim)
 
     def claim_lookup(self, req, sess, f):
-        id_no = req["query"].get("id_no", "")
         with self.lock:
-            claim = self.ben_claims.get(id_no)
-            if claim is None:
-                return json_resp({"found": False})
-            return json_resp({"found": True, "claim_no": claim["claim_no"],
-                              "request_key": claim["request_key"], "status": claim["status"],
-                              "amount": claim["amount"]})
+            return self.found(self.ben_claims.get(req["query"].get("id_no", "")),
+                              "claim_no", "request_key", "status", "amount")
+
+    # --- /ben: suspending the next payment of a recipient (四比对) ---
+
+    def again(self, system, op, who, key, rec, ref, dup_msg):
+        """(Lock held.) A JSON submission of something already done: the
+        same answer for the same key (replay), E1002 for another key."""
+        if rec["request_key"] == key:
+            self.record(system, who, key, "replay", ref=rec[ref], op=op)
+            return json_resp({ref: rec[ref], "status": rec["status"]})
+        self.record(system, who, key, "duplicate", "E1002", op=op)
+        return json_resp({"error": "E1002", "message": dup_msg})
+
+    def suspend(self, req, sess, f):
+        form = req["form"]
+        missing = [k for k in SUSPEND_FIELDS if not form.get(k, "").strip()]
+        id_no, key = form.get("id_no", "").strip(), form.get("request_key", "")
+        nxt = form.get("next_payment", "").strip()
+        with self.lock:
+            if missing:
+                self.record("ben", id_no, key, "invalid", "E0001", op="suspend")
+                return json_resp({"error": "E0001", "message": "必填项缺失：" + "、".join(missing)})
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", nxt) or \
+                    not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", form["amount"].strip()):
+                self.record("ben", id_no, key, "invalid", "E0002", op="suspend")
+                return json_resp({"error": "E0002",
+                                  "message": "暂停发放期须为 YYYY-MM-DD，金额最多两位小数"})
+            s = self.suspensions.get((id_no, nxt))
+            if s is not None:
+                return self.again("ben", "suspend", id_no, key, s, "suspension_no",
+                                  MSG_SUSPEND_DUPLICATE)
+            refusal = f["refuse_ids"].get(id_no)
+            if refusal is not None:
+                self.record("ben", id_no, key, "refused", "E6001", op="suspend")
+                return json_resp({"error": "E6001", "message": refusal})
+            self.susp_seq += 1
+            s = {k: form[k].strip() for k in SUSPEND_FIELDS}
+            s.update(suspension_no=f"ZT{self.susp_seq:010d}", status="已暂停发放",
+                     t=round(time.time(), 3))
+            self.suspensions[(id_no, nxt)] = s
+            self.record("ben", id_no, key, "new", ref=s["suspension_no"], op="suspend")
+            return json_resp({"suspension_no": s["suspension_no"], "status": s["status"]})
+
+    def suspend_lookup(self, req, sess, f):
+        q = req["query"]
+        with self.lock:
+            return self.found(self.suspensions.get((q.get("id_no", ""), q.get("next_payment", ""))),
+                              "suspension_no", "request_key", "status")
+
+    # --- /reg: merging duplicate insured-person records (参保信息合并) ---
+
+    def merge(self, req, sess, f):
+        """A record is "LINE:ID" (its row in the register export and its
+        ID); merged is the other records, separated by ";"."""
+        form = req["form"]
+        missing = [k for k in MERGE_FIELDS if not form.get(k, "").strip()]
+        surv, key = form.get("survivor", "").strip(), form.get("request_key", "")
+        others = [x.strip() for x in form.get("merged", "").split(";") if x.strip()]
+        with self.lock:
+            if missing:
+                self.record("reg", surv, key, "invalid", "E0001", op="merge")
+                return json_resp({"error": "E0001", "message": "必填项缺失：" + "、".join(missing)})
+            bad = [x for x in [surv] + others if not re.fullmatch(r"\d+:[0-9X]{15,18}", x)]
+            if bad or surv in others:
+                self.record("reg", surv, key, "invalid", "E0002", op="merge")
+                return json_resp({"error": "E0002", "message": "参保记录编号有误：" +
+                                  "、".join(bad or [surv])})
+            m = self.merges.get(surv)
+            if m is not None:
+                return self.again("reg", "merge", surv, key, m, "merge_no", MSG_MERGE_DUPLICATE)
+            for x in [surv] + others:
+                msg = f["locked_ids"].get(x.split(":", 1)[1])
+                if msg is not None:
+                    self.record("reg", surv, key, "refused", "E5001", op="merge")
+                    return json_resp({"error": "E5001", "message": f"{msg}（{x}）"})
+                into = self.merged_into.get(x)
+                if into is not None and into != surv:
+                    self.record("reg", surv, key, "refused", "E5002", op="merge")
+                    return json_resp({"error": "E5002",
+                                      "message": f"{MSG_MERGED_ELSEWHERE}（{x} → {into}）"})
+            self.merge_seq += 1
+            m = {k: form[k].strip() for k in MERGE_FIELDS}
+            m.update(merge_no=f"HB{self.merge_seq:010d}", status="已合并", t=round(time.time(), 3))
+            self.merges[surv] = m
+            for x in others:
+                self.merged_into[x] = surv
+            self.record("reg", surv, key, "new", ref=m["merge_no"], op="merge")
+            return json_resp({"merge_no": m["merge_no"], "status": m["status"]})
+
+    def merge_lookup(self, req, sess, f):
+        with self.lock:
+            return self.found(self.merges.get(req["query"].get("survivor", "")),
+                              "merge_no", "request_key", "status", "merged")
 
     def poll(self, case, f):
         """One status poll of an in case (lock held): advances it after
@@ -906,7 +1025,7 @@ class Sim:
         if path == "/_sim/submissions" and method == "GET":
             with self.lock:
                 subs = [s for s in self.submissions
-                        if all(s.get(k) == query[k] for k in ("system", "id_no", "kind")
+                        if all(s.get(k) == query[k] for k in ("system", "id_no", "kind", "op")
                                if k in query)]
                 return json_resp(subs)
         if path == "/_sim/stats" and method == "GET":
@@ -951,7 +1070,14 @@ class Sim:
                            for c in self.in_cases.values()],
                     "ben": [{k: c[k] for k in ("id_no", "name", "request_key", "claim_no", "amount",
                                                "status")}
-                            for c in self.ben_claims.values()]})
+                            for c in self.ben_claims.values()],
+                    "suspensions": [{k: s[k] for k in ("id_no", "name", "next_payment", "amount",
+                                                       "reasons", "request_key", "suspension_no",
+                                                       "status")}
+                                    for s in self.suspensions.values()],
+                    "merges": [{k: m[k] for k in ("survivor", "survivor_name", "merged", "periods",
+                                                  "request_key", "merge_no", "status")}
+                               for m in self.merges.values()]})
         if path == "/_sim/health" and method == "GET":
             return json_resp({"ok": True, "uptime_s": round(self.elapsed(), 3)})
         return json_resp({"error": f"{method} {path}: no such control endpoint; see "
@@ -971,7 +1097,8 @@ class Sim:
                 duplicate_ids=sorted(f"{s}:{i}" for s, i in self.dup_ids),
                 double_registrations=sum(1 for n in self.new_count.values() if n > 1),
                 cases={"out": len(self.out_cases), "in": len(self.in_cases),
-                       "ben": len(self.ben_claims)},
+                       "ben": len(self.ben_claims), "suspensions": len(self.suspensions),
+                       "merges": len(self.merges)},
                 locked_accounts=sorted(f"{s}:{u}" for s, u in self.locked),
                 active_sessions=len(self.sessions),
                 by_status=dict(self.by_status),

@@ -399,6 +399,74 @@ try:
     t.check([c["claim_no"] for c in cases_now.get("ben", [])] == [claim_no],
             "/_sim/cases lists the /ben claims")
 
+    # --- /ben: suspending a recipient's next payment ---
+    susp = {"request_key": "s-1", "id_no": ID2, "name": "王芳", "next_payment": "2026-12-15",
+            "amount": "1980.00", "reasons": "deceased"}
+    st, js = cb.json("GET", f"/ben/payment/suspend/lookup?id_no={ID2}&next_payment=2026-12-15")
+    t.eq(js, {"found": False}, "suspension lookup before: not found")
+    st, h, raw = cb.req("POST", "/ben/payment/suspend", susp)
+    t.check(st == 403 and not sim.subs(op="suspend"), "suspend without _csrf -> 403, nothing recorded")
+    st, js = cb.json("POST", "/ben/payment/suspend", dict(susp, _csrf=bcsrf))
+    sno = js.get("suspension_no", "")
+    t.check(re.fullmatch(r"ZT\d{10}", sno) and js["status"] == "已暂停发放",
+            "suspend -> suspension_no ZT + 10 digits, 已暂停发放", js)
+    st, js = cb.json("POST", "/ben/payment/suspend", dict(susp, _csrf=bcsrf))
+    t.eq(js.get("suspension_no"), sno, "the same key again -> the same suspension (replay)")
+    st, js = cb.json("POST", "/ben/payment/suspend", dict(susp, request_key="s-2", _csrf=bcsrf))
+    t.eq(js, {"error": "E1002", "message": "该发放期已暂停发放"}, "another key, same payment -> E1002")
+    st, js = cb.json("POST", "/ben/payment/suspend", dict(susp, id_no=ID3, request_key="s-3",
+                                                         _csrf=bcsrf))
+    t.eq(js, {"error": "E6001", "message": "该参保人存在欠费记录"}, "refuse_ids -> E6001 on suspensions")
+    st, js = cb.json("POST", "/ben/payment/suspend", dict(susp, id_no=ID1, request_key="s-4",
+                                                         next_payment="12/2026", _csrf=bcsrf))
+    t.eq(js.get("error"), "E0002", "a payment date that is not YYYY-MM-DD -> E0002")
+    st, js = cb.json("GET", f"/ben/payment/suspend/lookup?id_no={ID2}&next_payment=2026-12-15")
+    t.eq(js, {"found": True, "suspension_no": sno, "request_key": "s-1", "status": "已暂停发放"},
+         "suspension lookup by id_no + next_payment: found, with its key")
+    subs = sim.subs(op="suspend")
+    t.eq(sorted(x["kind"] for x in subs), ["duplicate", "invalid", "new", "refused", "replay"],
+         "every suspension submission is recorded with op=suspend")
+    cases_now = sim.ctl("GET", "/_sim/cases")[1]
+    t.check([x["suspension_no"] for x in cases_now.get("suspensions", [])] == [sno]
+            and sim.stats()["double_registrations"] == 0,
+            "/_sim/cases lists the suspension; a claim and a suspension of one person are no double")
+
+    # --- /reg: merging duplicate insured records ---
+    cr = sim.client()
+    st, h, body = cr.login("reg")
+    t.check(st == 302 and h["Location"] == "/reg/home", "POST /reg/login -> 302 /reg/home")
+    rcsrf = cr.csrf("reg")
+    mg = {"request_key": "m-1", "survivor": f"12:{ID1}", "survivor_name": "张伟",
+          "merged": f"57:{ID1};88:{ID1}", "periods": "2001-01-01~2010-12-31"}
+    st, js = cr.json("POST", "/reg/merge", dict(mg, _csrf=rcsrf))
+    mno = js.get("merge_no", "")
+    t.check(re.fullmatch(r"HB\d{10}", mno) and js["status"] == "已合并", "merge -> HB number, 已合并", js)
+    st, js = cr.json("POST", "/reg/merge", dict(mg, _csrf=rcsrf))
+    t.eq(js.get("merge_no"), mno, "the same key again -> replay")
+    st, js = cr.json("POST", "/reg/merge", dict(mg, request_key="m-2", _csrf=rcsrf))
+    t.eq(js.get("error"), "E1002", "another key for the same survivor -> E1002")
+    st, js = cr.json("POST", "/reg/merge", dict(mg, request_key="m-3", survivor=f"99:{ID1}",
+                                              merged=f"57:{ID1}", _csrf=rcsrf))
+    t.check(js.get("error") == "E5002" and "已并入其他记录" in js.get("message", ""),
+            "a record already merged into another survivor -> E5002", js)
+    sim.faults(locked_ids=[ID2])
+    st, js = cr.json("POST", "/reg/merge", dict(mg, request_key="m-4", survivor=f"3:{ID2}",
+                                              merged=f"4:{ID2}", _csrf=rcsrf))
+    t.check(js.get("error") == "E5001" and "已锁定" in js.get("message", ""),
+            "locked_ids -> E5001 参保记录已锁定", js)
+    sim.faults(locked_ids={})
+    st, js = cr.json("POST", "/reg/merge", dict(mg, request_key="m-5", survivor="x", _csrf=rcsrf))
+    t.eq(js.get("error"), "E0002", "a record reference that is not LINE:ID -> E0002")
+    st, js = cr.json("GET", f"/reg/merge/lookup?survivor=12:{ID1}")
+    t.eq(js, {"found": True, "merge_no": mno, "request_key": "m-1", "status": "已合并",
+              "merged": f"57:{ID1};88:{ID1}"}, "merge lookup by survivor: found, with its key")
+    st, js = cr.json("GET", f"/reg/merge/lookup?survivor=13:{ID1}")
+    t.eq(js, {"found": False}, "merge lookup of another record: not found")
+    t.eq(sorted(x["kind"] for x in sim.subs(system="reg", op="merge")),
+         ["duplicate", "invalid", "new", "refused", "refused", "replay"],
+         "every merge submission is recorded with op=merge")
+    t.eq(len(sim.ctl("GET", "/_sim/cases")[1].get("merges", [])), 1, "/_sim/cases lists the merge")
+
     # --- lock-out ---
     lk = sim.client()
     bodies = [lk.login("in", password=f"bad{i}")[2] for i in range(5)]
@@ -618,7 +686,8 @@ try:
             "/_sim/sessions lists issued session ids")
     st, js = sim.ctl("POST", "/_sim/reset", {})
     stt = sim.stats()
-    t.check(st == 200 and stt["submissions"] == 0 and stt["cases"] == {"out": 0, "in": 0, "ben": 0}
+    t.check(st == 200 and stt["submissions"] == 0 and stt["cases"] == {"out": 0, "in": 0, "ben": 0,
+                                                                  "suspensions": 0, "merges": 0}
             and not stt["locked_accounts"] and c.req("GET", "/out/home")[0] == 302,
             "POST /_sim/reset forgets cases, submissions, locks and sessions")
     t.check(sim.ctl("GET", "/_sim/faults")[1]["refuse_ids"], "reset keeps the faults")

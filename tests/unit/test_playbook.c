@@ -389,6 +389,14 @@ test_bad_cases_split(void **state)
 	    "encoding must be \"UTF-8\", \"GBK\" or \"GB18030\"");
 }
 
+/* push hands merges or suspensions on; mode match makes neither. */
+static void
+test_bad_records_push(void **state)
+{
+	expect_problem("bad_records_push.cfg", 5, "push hands merges (mode"
+	    " merge) or suspensions (mode crosscheck) to a playbook");
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -653,6 +661,7 @@ main(void)
 		cmocka_unit_test(test_bad_notify_without_message),
 		cmocka_unit_test(test_bad_on_business_error),
 		cmocka_unit_test(test_bad_cases_split),
+		cmocka_unit_test(test_bad_records_push),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_check_file_counts_and_prints),
 		cmocka_unit_test(test_next_step),

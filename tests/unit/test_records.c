@@ -93,7 +93,7 @@ static void
 test_name_normalise(void **state)
 {
 	char out[64];
-	char *vpath;
+	char *vpath, *vpath2;
 	struct rec_variants *v;
 	struct err e;
 
@@ -112,8 +112,16 @@ test_name_normalise(void **state)
 	v = rec_variants_load(vpath, &e);
 	assert_non_null(v);
 	rec_name_normalise("張國華", strlen("張國華"), v, out, sizeof(out));
-	assert_string_equal(out, "张國华");   /* 國 not in the table */
+	assert_string_equal(out, "张国华");   /* 國 from ICU */
 	rec_variants_free(v);
+	/* The table overrides ICU: a site's own mapping wins. */
+	vpath2 = write_file("t2s-own.txt", "陳 陣\n");
+	v = rec_variants_load(vpath2, &e);
+	assert_non_null(v);
+	rec_name_normalise("陳偉", strlen("陳偉"), v, out, sizeof(out));
+	assert_string_equal(out, "陣伟");
+	rec_variants_free(v);
+	free(vpath2);
 	free(vpath);
 	vpath = write_file("bad.txt", "張 张\nabc\n");
 	assert_null(rec_variants_load(vpath, &e));
@@ -133,18 +141,67 @@ test_pinyin_initials(void **state)
 	assert_int_equal(rec_pinyin_initial(0x738B), 'W');   /* 王 */
 	assert_int_equal(rec_pinyin_initial(0x554A), 'A');   /* 啊, the first */
 	assert_int_equal(rec_pinyin_initial(0x5EA7), 'Z');   /* 座, the last */
-	/* 亍 opens GB2312 level 2, which is not in pinyin order. */
-	assert_int_equal(rec_pinyin_initial(0x4E8D), 0);
 	rec_name_initials("张三丰", strlen("张三丰"), out, sizeof(out));
 	assert_string_equal(out, "ZSF");
 	a = rec_name_key("张三", strlen("张三"), &complete);
 	assert_true(complete);
 	b = rec_name_key("赵四", strlen("赵四"), &complete);
 	assert_true(a == b);   /* ZS and ZS */
-	b = rec_name_key("张亍", strlen("张亍"), &complete);
+	/* Outside the CJK blocks (Extension B): no initial. */
+	b = rec_name_key("张\xf0\xa0\x80\x80", strlen("张\xf0\xa0\x80\x80"),
+	    &complete);
 	assert_false(complete);
 	assert_true(a != b);
 }
+
+/* GB2312 level 2 (ordered by radical, not pinyin) and Extension A had
+ * no initials before ICU: 亓 Qi, 仉 Zhang, 佘 She, 冼 Xian, 亍 Chu. */
+static void
+test_pinyin_initials_all_hanzi(void **state)
+{
+	static const struct { uint32_t cp; char letter; } level2[] = {
+		{ 0x4E93, 'Q' },   /* 亓 */
+		{ 0x4EC9, 'Z' },   /* 仉 */
+		{ 0x4F58, 'S' },   /* 佘 */
+		{ 0x51BC, 'X' },   /* 冼 */
+		{ 0x4E8D, 'C' },   /* 亍 */
+		{ 0x3400, 'Q' },   /* 㐀, Extension A */
+	};
+	bool complete;
+
+	(void)state;
+	print_message("# hanzi tables built in %.1f ms\n",
+	    rec_hanzi_tables_ms());
+	for (size_t i = 0; i < sizeof(level2) / sizeof(level2[0]); i++)
+		assert_int_equal(rec_pinyin_initial(level2[i].cp),
+		    level2[i].letter);
+	/* 冼星海 and 徐兴海 are XXH both: they meet in the name blocks. */
+	assert_true(rec_name_key("冼星海", strlen("冼星海"), &complete) ==
+	    rec_name_key("徐兴海", strlen("徐兴海"), &complete));
+	assert_true(complete);
+}
+
+/* 单 is dān, but as a surname Shàn; likewise 曾 Zēng, 解 Xiè, 仇 Qiú,
+ * 区 Ōu, 查 Zhā - only as the first character of a name. */
+static void
+test_polyphonic_surnames(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "单伟", "SW" }, { "简单", "JD" }, { "曾志伟", "ZZW" },
+		{ "解放", "XF" }, { "仇英", "QY" }, { "区明", "OM" },
+		{ "查良镛", "ZLY" },
+	};
+	char out[16];
+
+	(void)state;
+	assert_int_equal(rec_pinyin_initial(0x5355), 'D');   /* 单, dān */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rec_name_initials(cases[i][0], strlen(cases[i][0]), out,
+		    sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+}
+
 
 static void
 test_dates(void **state)
@@ -254,6 +311,31 @@ test_scoring_components(void **state)
 	rec_score(&L, &L.r[0], &R, &R.r[6], &p);
 	assert_int_equal(p.idc, IDC_MISSING);
 	assert_int_equal(p.pts[0], 0);
+	rec_set_free(&L);
+	rec_set_free(&R);
+}
+
+/* A name written in traditional characters is the same name. */
+static void
+test_traditional_name_matches(void **state)
+{
+	char a[19], csv[512];
+	struct rec_set L, R;
+	struct rec_pair p;
+
+	(void)state;
+	make_id("11010519800101123", a);
+	snprintf(csv, sizeof(csv), "id,name,birth\n%s,陈伟,1980-01-01\n"
+	    ",陈伟,1980-01-01\n", a);
+	load("simp.csv", csv, &L);
+	snprintf(csv, sizeof(csv), "id,name,birth\n%s,陳偉,1980-01-01\n", a);
+	load("trad.csv", csv, &R);
+	rec_score(&L, &L.r[0], &R, &R.r[0], &p);
+	assert_int_equal(p.namec, NC_EXACT);
+	assert_int_equal(p.score, 100);
+	rec_score(&L, &L.r[1], &R, &R.r[0], &p);   /* by name and birth */
+	assert_int_equal(p.namec, NC_EXACT);
+	assert_true(L.r[1].nkey == R.r[0].nkey);
 	rec_set_free(&L);
 	rec_set_free(&R);
 }
@@ -545,6 +627,9 @@ main(void)
 		cmocka_unit_test(test_id_normalise),
 		cmocka_unit_test(test_name_normalise),
 		cmocka_unit_test(test_pinyin_initials),
+		cmocka_unit_test(test_pinyin_initials_all_hanzi),
+		cmocka_unit_test(test_polyphonic_surnames),
+		cmocka_unit_test(test_traditional_name_matches),
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_scoring_components),
 		cmocka_unit_test(test_sex_from_the_id),
