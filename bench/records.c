@@ -2,6 +2,7 @@
  * bench/records.c - record matching at province scale (issue 7).
  *
  *   bench_records DIR cross|self [-r R]
+ *   bench_records --initials FILE.csv
  *
  * DIR is what tests/records_gen.py --bench-recipients N --bench-deaths M
  * writes. "cross" matches recipients.csv against deaths.csv (四比对's
@@ -19,7 +20,11 @@
  * differ in one digit, which a reviewer should indeed see.
  *
  * The last line, "RESULT clerk-MODE ...", is read by records_all.sh.
+ * --initials writes the name key's pinyin initials (ICU's, with the
+ * surname readings) for bench/records_duckdb.mjs to block on the same
+ * keys.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +70,40 @@ lcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * The name key's initials as CSV (ch,ini,first: the initial of a
+ * character, and of one that begins a name), for the DuckDB baseline to
+ * block on the same keys as records/ does.
+ */
+static int
+write_initials(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "bench_records: %s: %s\n", path,
+		    strerror(errno));
+		return 1;
+	}
+	fputs("ch,ini,first\n", f);
+	for (uint32_t c = 0x3400; c <= 0x9FFF; c++) {
+		char ini = rec_name_initial(c, 1), first = rec_name_initial(c, 0);
+		char u[4] = { (char)(0xE0 | c >> 12),
+		    (char)(0x80 | (c >> 6 & 0x3F)), (char)(0x80 | (c & 0x3F)),
+		    '\0' };
+
+		if (ini != 0 || first != 0)
+			fprintf(f, "%s,%c,%c\n", u, ini ? ini : first,
+			    first ? first : ini);
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "bench_records: %s: %s\n", path,
+		    strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,9 +121,12 @@ main(int argc, char **argv)
 	json_error_t je;
 	struct rusage ru;
 
+	if (argc == 3 && strcmp(argv[1], "--initials") == 0)
+		return write_initials(argv[2]);
 	if (argc < 3 || (strcmp(argv[2], "cross") != 0 &&
 	    strcmp(argv[2], "self") != 0)) {
-		fprintf(stderr, "usage: bench_records DIR cross|self [-r R]\n");
+		fprintf(stderr, "usage: bench_records DIR cross|self [-r R]\n"
+		    "       bench_records --initials FILE.csv\n");
 		return 2;
 	}
 	dir = argv[1];

@@ -54,7 +54,10 @@ for mode in cross self; do
 	"$build/bench/bench_records" "$dir" "$mode" -r "$reps" | tee -a "$log" || rc=$?
 	echo "== DuckDB $mode (bench/records_duckdb.mjs)"
 	if [ -d "$here/node_modules/@duckdb/node-api" ] && command -v node >/dev/null; then
-		node "$here/records_duckdb.mjs" "$dir" "$mode" -r "$reps" | tee -a "$log"
+		# the same name-key initials as clerk's (ICU's, with surnames)
+		"$build/bench/bench_records" --initials "$dir/initials.csv"
+		node "$here/records_duckdb.mjs" "$dir" "$mode" -r "$reps" \
+		    --initials "$dir/initials.csv" | tee -a "$log"
 	else
 		echo "skipped: run 'cd bench && npm install' first (needs node and npm)"
 	fi

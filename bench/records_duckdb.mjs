@@ -1,7 +1,7 @@
 // bench/records_duckdb.mjs - the DuckDB baseline for bench_records (issue 7).
 //
 //   cd bench && npm install      # once: @duckdb/node-api (package.json)
-//   node bench/records_duckdb.mjs DIR cross|self [-r R]
+//   node bench/records_duckdb.mjs DIR cross|self [-r R] [--initials FILE]
 //
 // The same blocking and scoring as records/ (records/match.c), in DuckDB
 // SQL on an in-memory database with threads = 2:
@@ -10,10 +10,13 @@
 //     (the GB 11643 check character computed in SQL), birth dates in the
 //     four formats records/ reads (else the ID's), sex from the ID's 17th
 //     digit, region from its column (else the ID's);
-//   - the name key: each character's pinyin initial from a table of the
-//     3,755 GB2312 level-1 hanzi (built here with TextDecoder('gbk') and
-//     the same code ranges as records/norm.c), joined per character and
-//     aggregated in order; a character without one stands for itself;
+//   - the name key: each character's pinyin initial, from the table
+//     `bench_records --initials FILE` writes (records/' own: ICU's
+//     readings, and a polyphonic surname's for a name's first character;
+//     bench/records_all.sh passes it), else from the 3,755 GB2312 level-1
+//     hanzi in their pinyin order (built here with TextDecoder('gbk')),
+//     joined per character and aggregated in order; a character without
+//     one stands for itself;
 //   - blocks: the ID's first 17 characters, and birth date + name key;
 //     the candidate pairs are their union (self: left row < right row);
 //   - the score: the same components and points (ID exact 50 / check
@@ -34,7 +37,7 @@ import { resourceUsage } from 'node:process';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 function usage() {
-  console.error('usage: node bench/records_duckdb.mjs DIR cross|self [-r R]');
+  console.error('usage: node bench/records_duckdb.mjs DIR cross|self [-r R] [--initials FILE]');
   process.exit(2);
 }
 
@@ -42,14 +45,20 @@ const args = process.argv.slice(2);
 if (args.length < 2 || !['cross', 'self'].includes(args[1])) usage();
 const [dir, mode] = args;
 let reps = 3;
+let initialsFile = null;
 for (let i = 2; i < args.length; i++) {
   if (args[i] === '-r' && i + 1 < args.length) reps = Number(args[++i]);
+  else if (args[i] === '--initials' && i + 1 < args.length) initialsFile = args[++i];
   else usage();
 }
 if (!Number.isInteger(reps) || reps < 1) usage();
-if (dir.includes("'")) {
-  console.error('records_duckdb.mjs: DIR must not contain a quote');
+if (dir.includes("'") || (initialsFile && initialsFile.includes("'"))) {
+  console.error('records_duckdb.mjs: DIR and FILE must not contain a quote');
   process.exit(2);
+}
+if (initialsFile && !existsSync(initialsFile)) {
+  console.error(`records_duckdb.mjs: ${initialsFile}: no such file`);
+  process.exit(1);
 }
 const self = mode === 'self';
 const leftFile = self ? 'insured.csv' : 'recipients.csv';
@@ -75,7 +84,7 @@ for (let hi = 0xB0; hi <= 0xD7; hi++) {
     const ch = dec.decode(new Uint8Array([hi, lo]));
     let ini = null;
     for (const [b, l] of bounds) if (code >= b) ini = l;
-    if (ch.length === 1 && ini) initials.push(`('${ch}','${ini}')`);
+    if (ch.length === 1 && ini) initials.push(`('${ch}','${ini}','${ini}')`);
   }
 }
 
@@ -100,7 +109,8 @@ const side = (t, f) => [
      CASE WHEN regexp_full_match(coalesce(region, ''), '[0-9]{6}') THEN region END AS region_col
      FROM ${t}_raw`,
   `CREATE TABLE ${t}_k AS SELECT c.line,
-     string_agg(coalesce(i.ini, c.ch), '' ORDER BY c.pos) AS nkey,
+     string_agg(coalesce(CASE WHEN c.pos = 1 THEN i.first ELSE i.ini END, c.ch),
+                '' ORDER BY c.pos) AS nkey,
      bool_and(i.ini IS NOT NULL) AS complete
      FROM (SELECT line, unnest(string_split(name, '')) AS ch,
                   generate_subscripts(string_split(name, ''), 1) AS pos FROM ${t}_n) c
@@ -123,8 +133,12 @@ const statements = [
   `CREATE MACRO fix18(s) AS s || substr('10X98765432',
      (list_sum(list_transform(range(1, 18), i -> substr(s, i, 1)::INT *
        [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i])) % 11 + 1)::BIGINT, 1)`,
-  `CREATE TABLE initials(ch VARCHAR, ini VARCHAR)`,
-  `INSERT INTO initials VALUES ${initials.join(',')}`,
+  ...(initialsFile
+    ? [`CREATE TABLE initials AS SELECT * FROM read_csv('${initialsFile}',
+         header = true, auto_detect = false, delim = ',',
+         columns = {'ch': 'VARCHAR', 'ini': 'VARCHAR', 'first': 'VARCHAR'})`]
+    : [`CREATE TABLE initials(ch VARCHAR, ini VARCHAR, first VARCHAR)`,
+       `INSERT INTO initials VALUES ${initials.join(',')}`]),
   ...side('l', leftFile),
   ...(self ? [] : side('r', 'deaths.csv')),
   // blocks: the union of the two equi-joins

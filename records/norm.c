@@ -370,10 +370,8 @@ rec_pinyin_initial(uint32_t cp)
 	return (char)initials[cp - CJK_FIRST];
 }
 
-/* The initial of the i-th character of a name: the surname's reading
- * for the first. */
-static char
-name_initial(uint32_t c, size_t i)
+char
+rec_name_initial(uint32_t c, size_t i)
 {
 	if (i == 0)
 		for (size_t k = 0; k < sizeof(surnames) / sizeof(surnames[0]);
@@ -404,8 +402,8 @@ rec_name_key(const char *norm, size_t len, bool *complete)
 	for (size_t i = 0; p < end; i++) {
 		uint32_t c = utf8_next(&p, end), k;
 
-		if (name_initial(c, i) != 0)
-			k = (uint32_t)name_initial(c, i);
+		if (rec_name_initial(c, i) != 0)
+			k = (uint32_t)rec_name_initial(c, i);
 		else if (c >= '0' && c <= '9')
 			k = c;
 		else {
@@ -425,7 +423,7 @@ rec_name_initials(const char *norm, size_t len, char *out, size_t outsz)
 
 	while (p < end && n + 1 < outsz) {
 		uint32_t c = utf8_next(&p, end);
-		char i = name_initial(c, n);
+		char i = rec_name_initial(c, n);
 
 		out[n++] = i ? i : (c >= '0' && c <= '9' ? (char)c : '?');
 	}

@@ -170,6 +170,9 @@ size_t rec_name_initials(const char *norm, size_t len, char *out,
  * if unknown. The tables behind it are built once per process, on first
  * use, from any thread. */
 char rec_pinyin_initial(uint32_t cp);
+/* The initial the name key gives the i-th character (from 0) of a name:
+ * rec_pinyin_initial, but a polyphonic surname's reading for the first. */
+char rec_name_initial(uint32_t cp, size_t i);
 /* How long building those tables took (builds them if not yet), in ms. */
 double rec_hanzi_tables_ms(void);
 /* "2026-11-23", "2026/11/23", "2026.11.23", "20261123", "2026年11月23日",
