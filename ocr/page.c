@@ -129,7 +129,9 @@ reduce_for_reading(PIX **p, const struct ocr_template *t,
 	PIX *s;
 
 	q->read_dpi = (int)(have + 0.5);
-	if (t->pre.dpi <= 0 || have <= t->pre.dpi * 1.1)
+	/* A page whose resolution nobody knows (no metadata, not A4's
+	 * shape: a photo of a card) is read as it is. */
+	if (t->pre.dpi <= 0 || q->dpi <= 0 || have <= t->pre.dpi * 1.1)
 		return;
 	r = t->pre.dpi / have;
 	if ((s = pixScaleAreaMap(*p, (float)r, (float)r)) == NULL)

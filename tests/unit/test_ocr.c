@@ -16,6 +16,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ocr.h"
+#include "ocr_page.h"
 
 static uint32_t
 crc32_of(const unsigned char *p, size_t n)
@@ -291,6 +292,44 @@ test_shipped_templates_load(void **state)
 	}
 }
 
+/* preprocess.dpi reads an A4 page at that resolution, and leaves a page
+ * whose resolution is unknown (no metadata, not A4's shape) as it is. */
+static void
+test_read_resolution(void **state)
+{
+	struct ocr_template t;
+	struct ocr_pagequal q;
+	PIX *a4 = pixCreate(2480, 3508, 8), *card = pixCreate(1000, 630, 8);
+	PIX *g;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.pre.dpi = 150;
+	pixSetAllArbitrary(a4, 255);
+	pixSetAllArbitrary(card, 255);
+	g = ocr_page_normalise(a4, 300, &t, &q);
+	assert_int_equal(pixGetWidth(g), 1240);
+	assert_int_equal(q.read_dpi, 150);
+	assert_true(q.rscale == 0.5);
+	pixDestroy(&g);
+	/* no metadata: A4's shape says 300 */
+	g = ocr_page_normalise(a4, 0, &t, &q);
+	assert_int_equal(pixGetWidth(g), 1240);
+	pixDestroy(&g);
+	g = ocr_page_normalise(card, 0, &t, &q);
+	assert_int_equal(pixGetWidth(g), 1000);
+	assert_true(q.rscale == 1);
+	pixDestroy(&g);
+	/* 0: as it comes */
+	t.pre.dpi = 0;
+	g = ocr_page_normalise(a4, 300, &t, &q);
+	assert_int_equal(pixGetWidth(g), 2480);
+	assert_int_equal(q.read_dpi, 300);
+	pixDestroy(&g);
+	pixDestroy(&a4);
+	pixDestroy(&card);
+}
+
 int
 main(void)
 {
@@ -300,6 +339,7 @@ main(void)
 		cmocka_unit_test(test_load_pdf_pages),
 		cmocka_unit_test(test_template_errors_say_where),
 		cmocka_unit_test(test_shipped_templates_load),
+		cmocka_unit_test(test_read_resolution),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
