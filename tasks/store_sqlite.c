@@ -10,17 +10,25 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
 #include "log.h"
 
-#define SCHEMA_VERSION 2
-
-/* Version 1 databases lack the assignee column. */
-static const char *migrate_v2_sql =
-	"ALTER TABLE escalations ADD COLUMN assignee TEXT;";
+/*
+ * Schema migrations: migrations[i] turns a version i + 1 database into
+ * version i + 2. A new schema change is one more entry at the end (and the
+ * same change in schema_sql, which a new database is made from); the
+ * version is the number of entries plus one.
+ */
+static const char *migrations[] = {
+	/* 2: escalations can be assigned. */
+	"ALTER TABLE escalations ADD COLUMN assignee TEXT;",
+};
+#define SCHEMA_VERSION \
+	((int)(sizeof(migrations) / sizeof(migrations[0])) + 1)
 
 /* The list's filters, each with the open queue's order behind it, so a
  * filtered first page at 100k open escalations reads one index range. */
@@ -333,6 +341,28 @@ audit_load(struct sqlite_store *s, struct err *e)
 	return 0;
 }
 
+/* Inside the opening transaction: a new database (version 0) is made
+ * whole by schema_sql, an older one is brought up step by step. */
+static int
+migrate(sqlite3 *db, int version, struct err *e)
+{
+	if (version == 0)
+		return 0;
+	for (int v = version; v < SCHEMA_VERSION; v++)
+		if (exec_sql(db, migrations[v - 1], e) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+set_version(sqlite3 *db, struct err *e)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	return exec_sql(db, sql, e);
+}
+
 static void *
 sq_open(const char *path, const struct queue_opts *o, struct err *e)
 {
@@ -361,10 +391,11 @@ sq_open(const char *path, const struct queue_opts *o, struct err *e)
 		goto fail;
 	}
 	if (exec_sql(s->w, "BEGIN IMMEDIATE", e) < 0 ||
-	    (version == 1 && exec_sql(s->w, migrate_v2_sql, e) < 0) ||
+	    migrate(s->w, version, e) < 0 ||
 	    exec_sql(s->w, schema_sql, e) < 0 ||
 	    exec_sql(s->w, index_sql, e) < 0 ||
-	    exec_sql(s->w, "PRAGMA user_version = 2; COMMIT", e) < 0) {
+	    set_version(s->w, e) < 0 ||
+	    exec_sql(s->w, "COMMIT", e) < 0) {
 		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
 		goto fail;
 	}
