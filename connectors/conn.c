@@ -1564,9 +1564,13 @@ expand_xml(const struct conn_env *env, const char *tmpl)
 			char *tok = xstrndup(p, (size_t)(end - p + 1));
 			char *v = env->expand(env->expand_arg, tok);
 
-			piece = strcmp(v, tok) == 0 ? xstrdup(tok) : xml_escape(v);
-			free(v);
 			free(tok);
+			if (v == NULL) {
+				free(out);
+				return NULL;
+			}
+			piece = xml_escape(v);
+			free(v);
 			p = end + 1;
 		} else {
 			piece = xstrndup(p, 1);
@@ -1580,31 +1584,38 @@ expand_xml(const struct conn_env *env, const char *tmpl)
 	return out;
 }
 
-/* Builds the request; fills x. */
+/* Builds the request; fills x. -1 (nothing to send) when a template
+ * cannot be filled in or a file cannot be read. */
 static int
 build(struct conn *c, const struct conn_def *d, const struct conn_req *r,
     const struct conn_env *env, CURL *esc, struct xfer *x,
     struct conn_call *call)
 {
 	char *path = env->expand(env->expand_arg, r->path);
-	char *csrf;
+	char **vals = xcalloc(r->nfields + 1, sizeof(*vals));
+	char *csrf = NULL;
+	int rc = -1;
 
+	/* Every value first: a request is whole or not sent at all. */
+	if (path == NULL)
+		goto unresolved;
+	for (size_t i = 0; i < r->nfields; i++)
+		if ((vals[i] = env->expand(env->expand_arg,
+		    r->fields[i].value)) == NULL)
+			goto unresolved;
+	if (r->body == CONN_BODY_XML &&
+	    (x->body = expand_xml(env, r->raw)) == NULL)
+		goto unresolved;
 	x->method = r->method;
 	x->url = url_of(c, d, path);
-	free(path);
 	pthread_mutex_lock(&c->lock);
 	csrf = r->csrf && c->csrf ? xstrdup(c->csrf) : NULL;
 	pthread_mutex_unlock(&c->lock);
 	if (r->body == CONN_BODY_FORM) {
 		char *body = NULL;
 
-		for (size_t i = 0; i < r->nfields; i++) {
-			char *v = env->expand(env->expand_arg,
-			    r->fields[i].value);
-
-			form_add(&body, esc, r->fields[i].name, v);
-			free(v);
-		}
+		for (size_t i = 0; i < r->nfields; i++)
+			form_add(&body, esc, r->fields[i].name, vals[i]);
 		if (csrf != NULL)
 			form_add(&body, esc, d->csrf_field, csrf);
 		x->body = body ? body : xstrdup("");
@@ -1612,8 +1623,7 @@ build(struct conn *c, const struct conn_def *d, const struct conn_req *r,
 	} else if (r->body == CONN_BODY_MULTIPART) {
 		x->mime = curl_mime_init(esc);
 		for (size_t i = 0; i < r->nfields; i++) {
-			char *v = env->expand(env->expand_arg,
-			    r->fields[i].value);
+			const char *v = vals[i];
 			curl_mimepart *part = curl_mime_addpart(x->mime);
 
 			curl_mime_name(part, r->fields[i].name);
@@ -1626,14 +1636,11 @@ build(struct conn *c, const struct conn_def *d, const struct conn_req *r,
 					    sizeof(call->message), "cannot"
 					    " read %s to upload", p);
 					free(p);
-					free(v);
-					free(csrf);
-					return -1;
+					goto out;
 				}
 				free(p);
 			} else
 				curl_mime_data(part, v, CURL_ZERO_TERMINATED);
-			free(v);
 		}
 		if (csrf != NULL) {
 			curl_mimepart *part = curl_mime_addpart(x->mime);
@@ -1645,26 +1652,30 @@ build(struct conn *c, const struct conn_def *d, const struct conn_req *r,
 	} else if (r->body == CONN_BODY_JSON) {
 		json_t *o = json_object();
 
-		for (size_t i = 0; i < r->nfields; i++) {
-			char *v = env->expand(env->expand_arg,
-			    r->fields[i].value);
-
+		for (size_t i = 0; i < r->nfields; i++)
 			json_object_set_new(o, r->fields[i].name,
-			    json_string(v));
-			free(v);
-		}
+			    json_string(vals[i]));
 		if (csrf != NULL)
 			json_object_set_new(o, d->csrf_field, json_string(csrf));
 		x->body = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
 		x->ctype = "application/json";
 	} else if (r->body == CONN_BODY_XML) {
-		x->body = expand_xml(env, r->raw);
 		x->ctype = "text/xml; charset=utf-8";
 		x->soap_action = r->soap_action;
 	}
+	rc = 0;
+	goto out;
+unresolved:
+	snprintf(call->message, sizeof(call->message), "a value of the"
+	    " request could not be filled in; nothing was sent");
+out:
+	for (size_t i = 0; i < r->nfields; i++)
+		free(vals[i]);
+	free(vals);
+	free(path);
 	free(csrf);
-	return 0;
+	return rc;
 }
 
 /* Waits for a concurrency slot and the rate limit. */
@@ -1995,6 +2006,9 @@ conn_send(const struct conn_def *d, const struct conn_req *r,
 			break;
 		}
 		if (build(cn, d, r, env, esc, &x, c) < 0) {
+			free(x.url);
+			free(x.body);
+			curl_mime_free(x.mime);
 			limits_leave(cn);
 			if (probe)
 				breaker_note(cn, d, true, true, c);

@@ -718,6 +718,17 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id,
 	by = acting_as(who, b);
 	reason = json_string_value(json_object_get(b, "reason"));
 	payload = json_object_get(b, "payload");
+	if (di == DEC_APPROVE && json_is_object(payload)) {
+		struct err e;
+
+		/* A correction that would not pass is refused now, with why,
+		 * not escalated again after the reviewer has moved on. */
+		if (sched_check_decision(d->sched, id, payload, &e) < 0) {
+			json_decref(b);
+			reply_e(req, &e);
+			return;
+		}
+	}
 	if (payload != NULL)
 		ptext = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
 	memset(&r, 0, sizeof(r));

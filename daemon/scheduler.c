@@ -144,6 +144,33 @@ current_pb(struct sched *s, const char *name)
 	return pb;
 }
 
+int
+sched_check_decision(struct sched *s, int64_t escalation, json_t *decision,
+    struct err *e)
+{
+	json_t *esc = queue_escalation_get(s->q, escalation, e);
+	const char *pbname, *step;
+	struct playbook *pb;
+	int rc = 0;
+
+	if (esc == NULL)
+		return -1;
+	pbname = json_string_value(json_object_get(esc, "playbook"));
+	step = json_string_value(json_object_get(esc, "step_id"));
+	if (pbname != NULL && step != NULL &&
+	    (pb = current_pb(s, pbname)) != NULL) {
+		for (size_t i = 0; i < pb->nsteps; i++)
+			if (strcmp(pb->steps[i].id, step) == 0 &&
+			    pb->steps[i].kind->check_decision != NULL)
+				rc = pb->steps[i].kind->check_decision(
+				    pb->steps[i].conf, decision,
+				    json_object_get(esc, "payload"), e);
+		pb_unref(pb);
+	}
+	json_decref(esc);
+	return rc;
+}
+
 /* ---- metrics ---- */
 
 static void
@@ -372,7 +399,10 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 		log_emit(LL_WARN, j->it->id, pb->name, st->id, "system error"
 		    " (attempt %d of %d), retrying in %s: %s", failures,
 		    pb->retry.attempts, d, j->message);
-	} else if (res == STEP_BUSINESS_ERROR && st->reject_on_business) {
+	} else if (res == STEP_BUSINESS_ERROR && st->reject_on_business &&
+	    strcmp(j->reason, "unresolved_reference") != 0) {
+		/* (A value missing in the playbook's own data is not the
+		 * applicant's to fix: that one goes to a person.) */
 		r->u.fail.action = FAIL_REJECT;
 		log_emit(LL_WARN, j->it->id, pb->name, st->id, "rejected: %s",
 		    j->message);
@@ -398,18 +428,47 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 
 /* ---- workers ---- */
 
+/*
+ * The finished steps' outputs, with a reviewer's corrections on top: a
+ * resume with {"corrections": {"steps": {"ID": {...}}}} changes what the
+ * later steps read of step ID (the journal keeps what the step wrote).
+ */
 static json_t *
-outputs_of(const struct item *it)
+outputs_of(const struct item *it, json_t *payload)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *fix, *v;
+	const char *id;
 
 	for (size_t i = 0; i < it->nsteps; i++) {
-		json_t *v = json_loads(it->steps[i].output, JSON_DECODE_ANY,
-		    NULL);
-
+		v = json_loads(it->steps[i].output, JSON_DECODE_ANY, NULL);
 		json_object_set_new(o, it->steps[i].step_id, v ? v : json_null());
 	}
+	fix = json_object_get(json_object_get(payload, "corrections"), "steps");
+	json_object_foreach(fix, id, v)
+		if (json_is_object(v) && json_is_object(json_object_get(o, id)))
+			json_object_update_recursive(json_object_get(o, id), v);
 	return o;
+}
+
+/* A reviewer approved this step where it escalated: the store left the
+ * approval in the payload (_approved.STEP) for step_run(), which needs
+ * the escalation's evidence too (an OCR step's reading). */
+static void
+approval_of(struct sched *s, struct step_ctx *ctx, const struct pb_step *st)
+{
+	json_t *a = json_object_get(json_object_get(ctx->payload, "_approved"),
+	    st->id), *esc;
+	struct err e;
+
+	if (!json_is_object(a))
+		return;
+	ctx->approval = a;
+	esc = queue_escalation_get(s->q, json_integer_value(json_object_get(a,
+	    "escalation")), &e);
+	if (esc != NULL) {
+		ctx->evidence = json_incref(json_object_get(esc, "context"));
+		json_decref(esc);
+	}
 }
 
 static int
@@ -488,9 +547,10 @@ run_job(struct sched *s, struct job *j)
 		json_decref(ctx.payload);
 		ctx.payload = json_object();
 	}
-	ctx.outputs = outputs_of(it);
+	ctx.outputs = outputs_of(it, ctx.payload);
 	ctx.pb = j->pb;
 	ctx.step = st;
+	approval_of(s, &ctx, st);
 	ctx.work_dir = s->work_dir;
 	ctx.stopping = &s->stopping;
 	ctx.spawn = spawn_item;
@@ -499,7 +559,7 @@ run_job(struct sched *s, struct job *j)
 	log_emit(LL_DEBUG, it->id, it->playbook, st->id, "step %zu of %zu"
 	    " (%s) starts", j->step + 1, j->pb->nsteps, st->kind->name);
 	j->started = util_mono_ms();
-	res = st->kind->run(&ctx, st->conf);
+	res = step_run(&ctx);
 	observe(s, it->playbook, st->id, res, util_mono_ms() - j->started);
 
 	if (res == STEP_WAIT) {
@@ -538,6 +598,7 @@ run_job(struct sched *s, struct job *j)
 	json_decref(ctx.outputs);
 	json_decref(ctx.output);
 	json_decref(ctx.context);
+	json_decref(ctx.evidence);
 }
 
 static void *

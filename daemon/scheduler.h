@@ -42,6 +42,13 @@ int sched_enqueue(struct sched *s, const char *playbook, const char *key,
     int priority, const char *payload, int64_t *id, bool *dup, struct err *e);
 
 json_t *sched_playbooks_json(struct sched *s);
+/*
+ * Checks an approval's payload (corrected fields) with the kind of the
+ * step that escalated, before it is committed: -1 with a message a
+ * reviewer can act on when it would not be accepted.
+ */
+int sched_check_decision(struct sched *s, int64_t escalation,
+    json_t *decision, struct err *e);
 json_t *sched_errors_json(struct sched *s);
 bool sched_draining(struct sched *s);
 void sched_metrics(struct sched *s, struct evbuffer *out);

@@ -230,6 +230,259 @@ load_trigger(struct playbook *pb, const config_setting_t *t,
 		    " (make a second playbook for a second trigger)", n);
 }
 
+/* payload = [ "case_id", "name" ]: the fields the items are enqueued
+ * with (by the API, by hand, by another playbook). */
+static void
+load_payload(struct playbook *pb, const config_setting_t *l,
+    struct pb_diag *d)
+{
+	int n;
+
+	if (l == NULL)
+		return;
+	if (!config_setting_is_array(l) && !config_setting_is_list(l)) {
+		pb_diag_add(d, l, "\"payload\" must be a list of field names"
+		    " such as [ \"case_id\", \"name\" ]");
+		return;
+	}
+	n = config_setting_length(l);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(l,
+		    (unsigned)i);
+		const char *v = config_setting_get_string(e);
+
+		if (v == NULL || v[0] == '\0' || strchr(v, '.') != NULL) {
+			pb_diag_add(d, e, "payload: element %d must be a field"
+			    " name such as \"case_id\" (a string without dots)",
+			    i + 1);
+			continue;
+		}
+		pb->payload_fields = xrealloc(pb->payload_fields,
+		    (pb->npayload_fields + 1) * sizeof(*pb->payload_fields));
+		pb->payload_fields[pb->npayload_fields++] = xstrdup(v);
+	}
+}
+
+/* ---- references: ${field}, ${payload.a.b}, ${steps.ID.a.b} ---- */
+
+/* The payload fields each trigger gives its items. */
+static const char *const watch_fields[] = { "file", "name", "dir", "stem",
+    "size", "sha256", NULL };
+static const char *const timer_fields[] = { "trigger", "scheduled", NULL };
+/* An overdue alert carries the escalation's row. */
+static const char *const overdue_fields[] = { "id", "escalation", "item",
+    "playbook", "step_id", "kind", "reason", "message", "context", "created",
+    "due", "due_text", "state", "decision", "decided_by", "decided_at",
+    "decision_reason", "claimed_by", "claim_expires", "assignee", "priority",
+    "previous", NULL };
+/* What any step's output holds once a reviewer approved it. */
+static const char *const approval_fields[] = { "decision", "escalation",
+    "approved_by", NULL };
+
+static bool
+in_list(const char *const *l, const char *s, size_t len)
+{
+	for (; l != NULL && *l != NULL; l++)
+		if (strlen(*l) == len && strncmp(*l, s, len) == 0)
+			return true;
+	return false;
+}
+
+static bool
+payload_known(const struct playbook *pb, const char *field, size_t len)
+{
+	const char *const *trig = pb->trigger == TRIG_WATCH ? watch_fields :
+	    pb->trigger == TRIG_CRON || pb->trigger == TRIG_INTERVAL ?
+	    timer_fields : pb->trigger == TRIG_OVERDUE ? overdue_fields : NULL;
+
+	if (in_list(trig, field, len))
+		return true;
+	for (size_t i = 0; i < pb->npayload_fields; i++)
+		if (strlen(pb->payload_fields[i]) == len &&
+		    strncmp(pb->payload_fields[i], field, len) == 0)
+			return true;
+	return false;
+}
+
+/* What the trigger and payload = [...] give, for a message. */
+static void
+payload_hint(const struct playbook *pb, char *buf, size_t n)
+{
+	const char *const *trig = pb->trigger == TRIG_WATCH ? watch_fields :
+	    pb->trigger == TRIG_CRON || pb->trigger == TRIG_INTERVAL ?
+	    timer_fields : pb->trigger == TRIG_OVERDUE ? overdue_fields : NULL;
+
+	buf[0] = '\0';
+	for (; trig != NULL && *trig != NULL; trig++)
+		snprintf(buf + strlen(buf), n - strlen(buf), "%s%s",
+		    buf[0] ? ", " : "", *trig);
+	for (size_t i = 0; i < pb->npayload_fields; i++)
+		snprintf(buf + strlen(buf), n - strlen(buf), "%s%s",
+		    buf[0] ? ", " : "", pb->payload_fields[i]);
+	if (buf[0] == '\0')
+		snprintf(buf, n, "none declared");
+}
+
+/* The step of list (after index i) whose id the reference names. */
+static int
+later_step_line(const config_setting_t *list, int i, const char *rest)
+{
+	int n = config_setting_length(list);
+
+	for (int k = i + 1; k < n; k++) {
+		const config_setting_t *s = config_setting_get_elem(list, k);
+		const char *id;
+
+		if (config_setting_lookup_string(s, "id", &id) &&
+		    strncmp(rest, id, strlen(id)) == 0 &&
+		    (rest[strlen(id)] == '.' || rest[strlen(id)] == '\0'))
+			return (int)config_setting_source_line(s);
+	}
+	return 0;
+}
+
+static void
+check_ref(struct playbook *pb, const config_setting_t *list, int i,
+    const struct pb_step *st, const config_setting_t *at, const char *name,
+    struct pb_diag *d)
+{
+	char hint[400];
+
+	if (strncmp(name, "steps.", 6) == 0) {
+		const char *rest = name + 6;
+		const struct pb_step *from = NULL;
+		int line;
+
+		for (size_t k = 0; k < pb->nsteps; k++) {
+			size_t len = strlen(pb->steps[k].id);
+
+			if (strncmp(rest, pb->steps[k].id, len) == 0 &&
+			    (rest[len] == '.' || rest[len] == '\0'))
+				from = &pb->steps[k];
+		}
+		if (from == NULL) {
+			size_t len = strcspn(rest, ".");
+
+			/* An earlier step with problems of its own: those are
+			 * reported, its outputs cannot be checked. */
+			for (int k = 0; k < i; k++) {
+				const char *id;
+
+				if (config_setting_lookup_string(
+				    config_setting_get_elem(list, (unsigned)k),
+				    "id", &id) && strncmp(rest, id,
+				    strlen(id)) == 0 && (rest[strlen(id)] ==
+				    '.' || rest[strlen(id)] == '\0'))
+					return;
+			}
+			if (st->id != NULL && strlen(st->id) == len &&
+			    strncmp(rest, st->id, len) == 0)
+				pb_diag_add(d, at, "${%s}: a step cannot use its"
+				    " own output", name);
+			else if ((line = later_step_line(list, i, rest)) > 0)
+				pb_diag_add(d, at, "${%s}: step \"%.*s\" runs"
+				    " after this one (line %d); only earlier"
+				    " steps' outputs can be used", name,
+				    (int)len, rest, line);
+			else {
+				hint[0] = '\0';
+				for (size_t k = 0; k < pb->nsteps; k++)
+					snprintf(hint + strlen(hint), sizeof(hint) -
+					    strlen(hint), "%s%s", k ? ", " : "",
+					    pb->steps[k].id);
+				pb_diag_add(d, at, "${%s}: no step \"%.*s\" before"
+				    " this one (earlier steps: %s)", name,
+				    (int)len, rest, hint[0] ? hint : "none");
+			}
+			return;
+		}
+		rest += strlen(from->id);
+		if (*rest == '\0') {
+			pb_diag_add(d, at, "${%s} names a whole step; name one"
+			    " of its fields: ${%s.FIELD}", name, name);
+			return;
+		}
+		rest++;
+		if (in_list(approval_fields, rest, strcspn(rest, ".")) ||
+		    from->kind->output_has == NULL)
+			return;
+		hint[0] = '\0';
+		if (from->kind->output_has(from->conf, rest, hint,
+		    sizeof(hint)) == 0)
+			pb_diag_add(d, at, "${%s}: step \"%s\" (%s) has no output"
+			    " \"%s\"%s%s%s", name, from->id, from->kind->name,
+			    rest, hint[0] ? " (it has: " : "", hint,
+			    hint[0] ? ")" : "");
+		return;
+	}
+	{
+		const char *field = strncmp(name, "payload.", 8) == 0 ?
+		    name + 8 : name;
+
+		if (payload_known(pb, field, strcspn(field, ".")))
+			return;
+		payload_hint(pb, hint, sizeof(hint));
+		pb_diag_add(d, at, "${%s}: the items of this playbook have no"
+		    " field \"%.*s\" (they carry: %s); declare the fields they"
+		    " are enqueued with, payload = [ \"%.*s\", ... ];, or use"
+		    " ${steps.ID.FIELD} for an earlier step's output", name,
+		    (int)strcspn(field, "."), field, hint,
+		    (int)strcspn(field, "."), field);
+	}
+}
+
+/* Every ${...} in the settings of step i: checked, and kept in st->refs
+ * so the step does not run while one of them has no value. */
+static void
+collect_refs(struct playbook *pb, const config_setting_t *list, int i,
+    struct pb_step *st, const config_setting_t *s, struct pb_diag *d)
+{
+	int n = config_setting_length(s);
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		const char *p = config_setting_get_string(s), *end;
+		char name[STEP_REF_MAX];
+		const char *name0 = config_setting_name(s);
+
+		/* The step's id, kind and error policy are not templates. */
+		if (config_setting_parent(s) == config_setting_get_elem(list,
+		    i) && name0 != NULL && (strcmp(name0, "id") == 0 ||
+		    strcmp(name0, "use") == 0 ||
+		    strcmp(name0, "on_business_error") == 0))
+			return;
+		while ((p = step_ref_next(p, name, sizeof(name), &end)) !=
+		    NULL) {
+			bool dup = false;
+
+			p = end;
+			if (in_list(st->kind->tokens, name, strlen(name)))
+				continue;
+			check_ref(pb, list, i, st, s, name, d);
+			for (size_t k = 0; k < st->nrefs; k++)
+				dup |= strcmp(st->refs[k], name) == 0;
+			if (dup)
+				continue;
+			st->refs = xrealloc(st->refs, (st->nrefs + 1) *
+			    sizeof(*st->refs));
+			st->refs[st->nrefs++] = xstrdup(name);
+		}
+		return;
+	}
+	for (int k = 0; k < n; k++)
+		collect_refs(pb, list, i, st, config_setting_get_elem(s,
+		    (unsigned)k), d);
+}
+
+static void
+refs_free(struct pb_step *st)
+{
+	for (size_t k = 0; k < st->nrefs; k++)
+		free(st->refs[k]);
+	free(st->refs);
+	st->refs = NULL;
+	st->nrefs = 0;
+}
+
 static void
 load_steps(struct playbook *pb, const config_setting_t *list,
     struct pb_diag *d)
@@ -303,10 +556,16 @@ load_steps(struct playbook *pb, const config_setting_t *list,
 				pb_diag_add(d, s, "step \"%s\" is not valid",
 				    id ? id : "?");
 		}
+		if (d->n == before) {
+			st->id = (char *)id;   /* for the messages only */
+			collect_refs(pb, list, i, st, s, d);
+			st->id = NULL;
+		}
 		if (d->n > before) {
 			if (st->kind != NULL && st->kind->release != NULL)
 				st->kind->release(st->conf);
 			st->conf = NULL;
+			refs_free(st);
 			continue;
 		}
 		st->id = xstrdup(id);
@@ -322,7 +581,7 @@ pb_load(const char *file, struct pb_diag *d)
 {
 	static const char *const keys[] = { "name", "description", "trigger",
 	    "calendar", "concurrency", "priority", "retry", "sla", "steps",
-	    "connectors", NULL };
+	    "connectors", "payload", NULL };
 	struct playbook *pb = xcalloc(1, sizeof(*pb));
 	const config_setting_t *root, *s;
 	size_t before = d->n;
@@ -393,6 +652,7 @@ pb_load(const char *file, struct pb_diag *d)
 		}
 	}
 	pb->sla_ms = pb_setting_duration(root, "sla", "24h", d);
+	load_payload(pb, config_setting_get_member(root, "payload"), d);
 	load_steps(pb, config_setting_get_member(root, "steps"), d);
 	config_destroy(&cfg);
 	if (d->n > before) {
@@ -418,8 +678,12 @@ pb_unref(struct playbook *pb)
 		if (pb->steps[i].kind->release != NULL)
 			pb->steps[i].kind->release(pb->steps[i].conf);
 		free(pb->steps[i].id);
+		refs_free(&pb->steps[i]);
 	}
 	free(pb->steps);
+	for (size_t i = 0; i < pb->npayload_fields; i++)
+		free(pb->payload_fields[i]);
+	free(pb->payload_fields);
 	cron_free(pb->cron);
 	free(pb->cron_expr);
 	free(pb->watch_dir);

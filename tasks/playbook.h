@@ -20,6 +20,9 @@
 #include "queue.h"
 #include "util.h"
 
+/* The longest ${...} reference name. */
+#define STEP_REF_MAX 128
+
 struct calendar;
 struct cron;
 struct playbook;
@@ -70,6 +73,17 @@ struct step_ctx {
 	    const char *key, const char *payload, struct err *e);
 	void *spawn_arg;
 
+	/*
+	 * A reviewer's approval of this step (the item was escalated here
+	 * and approved): {"escalation", "by", "at", "fields"?}, and the
+	 * escalation's evidence; NULL when the step runs as usual.
+	 */
+	json_t *approval;
+	json_t *evidence;
+
+	/* The first ${...} that had no value (step_expand, step_refs_check). */
+	char unresolved[STEP_REF_MAX];
+
 	/* Filled by run(). */
 	json_t *output;            /* on STEP_OK; NULL means {} */
 	char message[512];         /* on failure/escalation */
@@ -79,10 +93,23 @@ struct step_ctx {
 };
 
 /*
- * Expands ${field} from the payload and ${steps.ID.field} from the output
- * of an earlier step; unknown fields stay as written.
+ * References: ${field} or ${payload.a.b} from the item's payload,
+ * ${steps.ID.a.b} from the output of an earlier step. A reference that
+ * has no value (absent or null) is an error, never text: the values end
+ * up in other organisations' systems.
  */
-char *step_expand(const struct step_ctx *ctx, const char *tmpl);
+/* The next ${name} at or after p: its start, name copied, *end after '}'. */
+const char *step_ref_next(const char *p, char *name, size_t n,
+    const char **end);
+/* The value name refers to (borrowed), or NULL. */
+json_t *step_ref_value(json_t *payload, json_t *outputs, const char *name);
+/* tmpl with every reference filled in; NULL when one has no value (its
+ * name in ctx->unresolved): the caller fails with step_unresolved(). */
+char *step_expand(struct step_ctx *ctx, const char *tmpl);
+/* 0 when every reference in refs has a value, else -1 (ctx->unresolved). */
+int step_refs_check(struct step_ctx *ctx, char *const *refs, size_t n);
+/* The business error for ctx->unresolved, naming the reference. */
+enum step_result step_unresolved(struct step_ctx *ctx);
 
 /* Sets ctx->message (and reason) and returns res. */
 enum step_result step_fail(struct step_ctx *ctx, enum step_result res,
@@ -98,7 +125,42 @@ struct step_kind {
 	    struct pb_diag *d);
 	void (*release)(void *conf);
 	enum step_result (*run)(struct step_ctx *ctx, void *conf);
+
+	/*
+	 * For checking ${steps.ID.PATH} at load: 1 when this step's output
+	 * can hold PATH, 0 when not (with what it does hold in hint). NULL:
+	 * the kind's output is not known in advance.
+	 */
+	int (*output_has)(const void *conf, const char *path, char *hint,
+	    size_t n);
+	/* ${NAME}s the kind fills in itself (http: "request_key"). */
+	const char *const *tokens;
+	/*
+	 * A reviewer's approval's payload (decision: {"fields": {...}}),
+	 * checked against the item's payload before the decision is
+	 * committed, so a bad correction is refused at once. NULL: any.
+	 */
+	int (*check_decision)(const void *conf, json_t *decision,
+	    json_t *payload, struct err *e);
+	/*
+	 * Runs instead of run() once a reviewer approved the step that
+	 * escalated (ctx->approval, ctx->evidence): its output is what the
+	 * later steps read. NULL: the output is the approval and the
+	 * reviewer's fields.
+	 */
+	enum step_result (*approved)(struct step_ctx *ctx, void *conf);
 };
+
+/*
+ * Runs ctx->step: its approved() (or the generic approval) when a
+ * reviewer approved it, else run() once every reference in its settings
+ * has a value.
+ */
+enum step_result step_run(struct step_ctx *ctx);
+
+/* output_has for a kind whose output has exactly the top-level names. */
+int step_output_in(const char *path, const char *const *names, char *hint,
+    size_t n);
 
 const struct step_kind *step_kind_find(const char *name);
 /* NULL-terminated list of every registered kind. */
@@ -113,6 +175,10 @@ struct pb_step {
 	void *conf;
 	int line;
 	bool reject_on_business;   /* on_business_error = "reject" */
+	/* Every ${...} in the step's settings but the kind's own tokens:
+	 * all must have a value before the step runs. */
+	char **refs;
+	size_t nrefs;
 };
 
 struct playbook {
@@ -141,6 +207,11 @@ struct playbook {
 		int64_t max_ms;
 	} retry;
 	int64_t sla_ms;
+
+	/* Payload fields its items carry besides the trigger's (payload =
+	 * [ ... ]), for checking ${field} references. */
+	char **payload_fields;
+	size_t npayload_fields;
 
 	struct pb_step *steps;
 	size_t nsteps;

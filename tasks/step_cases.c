@@ -415,9 +415,15 @@ cases_run(struct step_ctx *ctx, void *p)
 		return step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 		    "cases.split runs only inside clerkd (it creates items)");
 	}
+	exp = step_expand(ctx, c->archive);
+	if (rel == NULL || exp == NULL) {
+		free(rel);
+		free(exp);
+		json_decref(bad);
+		return step_unresolved(ctx);
+	}
 	src = util_path_join(ctx->work_dir, rel);
 	free(rel);
-	exp = step_expand(ctx, c->archive);
 	localtime_r(&t, &tm);
 	if (strftime(buf, sizeof(buf), exp, &tm) == 0)
 		snprintf(buf, sizeof(buf), "%s", exp);
@@ -497,6 +503,15 @@ out:
 	return res;
 }
 
+static int
+cases_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "file", "sha256", "encoding", "playbook", "applications", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
 const struct step_kind step_cases_split = {
 	.name = "cases.split",
 	.summary = "turns a dropped JSON or CSV file of applications into one"
@@ -505,4 +520,5 @@ const struct step_kind step_cases_split = {
 	.prepare = cases_prepare,
 	.release = cases_release,
 	.run = cases_run,
+	.output_has = cases_output_has,
 };

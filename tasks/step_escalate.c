@@ -61,6 +61,11 @@ esc_run(struct step_ctx *ctx, void *p)
 	 * reason (records.match: double enrolment, a fuzzy registry hit). */
 	char *reason = step_expand(ctx, c->reason);
 
+	if (msg == NULL || reason == NULL) {
+		free(msg);
+		free(reason);
+		return step_unresolved(ctx);
+	}
 	step_fail(ctx, STEP_ESCALATE, reason, "%s", msg);
 	free(reason);
 	free(msg);

@@ -95,6 +95,15 @@ copy_file(const char *src, const char *dst, struct err *e)
 	return rc;
 }
 
+static int
+move_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "from", "path", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
 static enum step_result
 move_run(struct step_ctx *ctx, void *p)
 {
@@ -111,8 +120,9 @@ move_run(struct step_ctx *ctx, void *p)
 		return step_fail(ctx, STEP_BUSINESS_ERROR, "missing_file",
 		    "the payload has no \"%s\" naming the file to move",
 		    c->from);
+	if ((pattern = step_expand(ctx, c->to)) == NULL)
+		return step_unresolved(ctx);
 	src = util_path_join(ctx->work_dir, json_string_value(v));
-	pattern = step_expand(ctx, c->to);
 	localtime_r(&t, &tm);
 	if (strftime(dirbuf, sizeof(dirbuf), pattern, &tm) == 0)
 		snprintf(dirbuf, sizeof(dirbuf), "%s", pattern);
@@ -168,6 +178,7 @@ const struct step_kind step_file_move = {
 	.summary = "moves the item's file into a dated folder",
 	.keys = move_keys,
 	.prepare = move_prepare,
+	.output_has = move_output_has,
 	.release = move_release,
 	.run = move_run,
 };

@@ -370,25 +370,30 @@ put_run(struct step_ctx *ctx, void *p)
 {
 	struct put_conf *c = p;
 	char *to = step_expand(ctx, c->to), *name = step_expand(ctx, c->name);
-	char *dir = util_path_join(ctx->work_dir, to), *path = NULL;
+	char *dir = NULL, *path = NULL, *from = NULL;
 	char *data = NULL, sum[65], have[65];
 	enum step_result res = STEP_OK;
 	size_t len = 0;
 	struct err e;
 
+	/* Every reference is filled in before anything is read or sent. */
+	if (to == NULL || name == NULL || (c->content != NULL && (data =
+	    step_expand(ctx, c->content)) == NULL) || (c->content == NULL &&
+	    (from = step_expand(ctx, c->from)) == NULL)) {
+		res = step_unresolved(ctx);
+		goto out;
+	}
+	dir = util_path_join(ctx->work_dir, to);
 	if (bad_name(name)) {
 		res = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_name", "file.put:"
 		    " \"%s\" is not a plain file name", name);
 		goto out;
 	}
-	if (c->content != NULL) {
-		data = step_expand(ctx, c->content);
+	if (c->content != NULL)
 		len = strlen(data);
-	} else {
-		char *from = step_expand(ctx, c->from);
+	else {
 		char *src = util_path_join(ctx->work_dir, from);
 
-		free(from);
 		data = util_read_file(src, &len, &e);
 		free(src);
 		if (data == NULL) {
@@ -424,6 +429,7 @@ done:
 out:
 	free(to);
 	free(name);
+	free(from);
 	free(dir);
 	free(path);
 	free(data);
@@ -658,13 +664,19 @@ get_run(struct step_ctx *ctx, void *p)
 {
 	struct get_conf *c = p;
 	char *from = step_expand(ctx, c->from), *to = step_expand(ctx, c->to);
-	char *src_dir = util_path_join(ctx->work_dir, from);
-	char *dst_dir = util_path_join(ctx->work_dir, to);
+	char *src_dir, *dst_dir;
 	char prefix[64], **names;
 	enum step_result res = STEP_WAIT;
 	struct err e;
 	size_t n;
 
+	if (from == NULL || to == NULL) {
+		free(from);
+		free(to);
+		return step_unresolved(ctx);
+	}
+	src_dir = util_path_join(ctx->work_dir, from);
+	dst_dir = util_path_join(ctx->work_dir, to);
 	snprintf(prefix, sizeof(prefix), "%lld-%s-", (long long)ctx->item->id,
 	    ctx->step->id);
 	/* A claim made before a crash is this item's file. */
@@ -738,6 +750,26 @@ out:
 	return res;
 }
 
+static int
+put_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "path", "url", "name", "sha256",
+	    "bytes", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
+static int
+get_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "path", "name", "remote",
+	    "sha256", "bytes", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
 const struct step_kind step_file_put = {
 	.name = "file.put",
 	.summary = "writes a file into a drop folder or to an SFTP/FTP"
@@ -746,6 +778,7 @@ const struct step_kind step_file_put = {
 	.prepare = put_prepare,
 	.release = put_release,
 	.run = put_run,
+	.output_has = put_output_has,
 };
 
 const struct step_kind step_file_get = {
@@ -756,4 +789,5 @@ const struct step_kind step_file_get = {
 	.prepare = get_prepare,
 	.release = get_release,
 	.run = get_run,
+	.output_has = get_output_has,
 };

@@ -187,12 +187,15 @@ struct expand_arg {
 	char key[96];
 };
 
+/* The connector's expansion: ${request_key} first (it is this step's,
+ * not the item's), then the item's references; NULL when one has no
+ * value, and the connector then sends nothing. */
 static char *
 expand(void *arg, const char *tmpl)
 {
 	struct expand_arg *a = arg;
 	const char *tok = "${request_key}";
-	char *s = step_expand(a->ctx, tmpl), *p;
+	char *s = xstrdup(tmpl), *p, *out;
 
 	while ((p = strstr(s, tok)) != NULL) {
 		char *t = xasprintf("%.*s%s%s", (int)(p - s), s, a->key,
@@ -201,8 +204,42 @@ expand(void *arg, const char *tmpl)
 		free(s);
 		s = t;
 	}
-	return s;
+	out = step_expand(a->ctx, s);
+	free(s);
+	return out;
 }
+
+static int
+http_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	const struct http_conf *c = conf;
+	size_t len = strcspn(path, ".");
+	static const char *const fixed[] = { "request_key", "via", "evidence",
+	    NULL };
+
+	if (step_output_in(path, fixed, NULL, 0))
+		return 1;
+	for (size_t i = 0; i < c->req.nextract; i++)
+		if (strlen(c->req.extract[i].name) == len &&
+		    strncmp(c->req.extract[i].name, path, len) == 0)
+			return 1;
+	for (size_t i = 0; i < c->nlookup_extract; i++)
+		if (strlen(c->lookup_extract[i].name) == len &&
+		    strncmp(c->lookup_extract[i].name, path, len) == 0)
+			return 1;
+	hint[0] = '\0';
+	for (size_t i = 0; i < c->req.nextract; i++)
+		snprintf(hint + strlen(hint), n - strlen(hint), "%s, ",
+		    c->req.extract[i].name);
+	for (size_t i = 0; i < c->nlookup_extract; i++)
+		snprintf(hint + strlen(hint), n - strlen(hint), "%s, ",
+		    c->lookup_extract[i].name);
+	snprintf(hint + strlen(hint), n - strlen(hint), "request_key, via,"
+	    " evidence; values come from the request's extract = { ... }");
+	return 0;
+}
+
+static const char *const http_tokens[] = { "request_key", NULL };
 
 /* Evidence of every call so far, for the output or the escalation. */
 static void
@@ -219,6 +256,8 @@ fail_with(struct step_ctx *ctx, struct http_conf *c, json_t *evidence,
 	enum step_result res;
 	const char *reason;
 
+	if (ctx->unresolved[0] != '\0')
+		return step_unresolved(ctx);
 	ctx->context = json_pack("{s:s,s:s,s:s,s:O}", "connector",
 	    conn_def_name(c->def), "outcome", conn_outcome_name(o), "code",
 	    call->code, "evidence", evidence);
@@ -477,6 +516,8 @@ const struct step_kind step_http_request = {
 	.prepare = request_prepare,
 	.release = http_release,
 	.run = http_run,
+	.output_has = http_output_has,
+	.tokens = http_tokens,
 };
 
 const struct step_kind step_http_submit = {
@@ -486,4 +527,6 @@ const struct step_kind step_http_submit = {
 	.prepare = submit_prepare,
 	.release = http_release,
 	.run = http_run,
+	.output_has = http_output_has,
+	.tokens = http_tokens,
 };

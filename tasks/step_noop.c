@@ -114,6 +114,24 @@ noop_run(struct step_ctx *ctx, void *p)
 	return STEP_OK;
 }
 
+static int
+noop_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "nonce", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
+static int
+sleep_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "slept_ms", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
 const struct step_kind step_noop = {
 	.name = "noop",
 	.summary = "does nothing; can fail on purpose or journal its runs",
@@ -121,6 +139,7 @@ const struct step_kind step_noop = {
 	.prepare = noop_prepare,
 	.release = noop_release,
 	.run = noop_run,
+	.output_has = noop_output_has,
 };
 
 static const char *const sleep_keys[] = { "duration", NULL };
@@ -165,4 +184,5 @@ const struct step_kind step_sleep = {
 	.prepare = sleep_prepare,
 	.release = free,
 	.run = sleep_run,
+	.output_has = sleep_output_has,
 };

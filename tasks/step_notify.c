@@ -71,6 +71,16 @@ discard(char *ptr, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+static int
+notify_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "message", "webhook_status",
+	    NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
 static enum step_result
 notify_run(struct step_ctx *ctx, void *p)
 {
@@ -82,6 +92,8 @@ notify_run(struct step_ctx *ctx, void *p)
 	CURLcode rc;
 	CURL *h;
 
+	if (msg == NULL)
+		return step_unresolved(ctx);
 	log_emit(LL_INFO, ctx->item->id, ctx->pb->name, ctx->step->id,
 	    "notify: %s", msg);
 	if (c->webhook == NULL) {
@@ -138,5 +150,6 @@ const struct step_kind step_notify = {
 	.keys = notify_keys,
 	.prepare = notify_prepare,
 	.release = notify_release,
+	.output_has = notify_output_has,
 	.run = notify_run,
 };

@@ -93,6 +93,8 @@ dest_dir(struct step_ctx *ctx, const char *pattern)
 	time_t t = (time_t)(ctx->item->created / 1000);
 	struct tm tm;
 
+	if (exp == NULL)
+		return NULL;
 	localtime_r(&t, &tm);
 	if (strftime(buf, sizeof(buf), exp, &tm) == 0)
 		snprintf(buf, sizeof(buf), "%s", exp);
@@ -127,10 +129,16 @@ ocr_run(struct step_ctx *ctx, void *p)
 	struct err e;
 	bool moved_before = false;
 
-	src = util_path_join(ctx->work_dir, rel);
-	free(rel);
 	adir = dest_dir(ctx, c->archive);
 	qdir = dest_dir(ctx, c->quarantine);
+	if (rel == NULL || adir == NULL || qdir == NULL) {
+		free(rel);
+		free(adir);
+		free(qdir);
+		return step_unresolved(ctx);
+	}
+	src = util_path_join(ctx->work_dir, rel);
+	free(rel);
 	apath = dest_path(ctx, adir, src);
 	qpath = dest_path(ctx, qdir, src);
 	images = xasprintf("%s/artifacts/%lld", ctx->work_dir,
@@ -220,6 +228,194 @@ out:
 	return res;
 }
 
+static int
+ocr_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	const struct ocr_conf *c = conf;
+	static const char *const names[] = { "verdict", "template",
+	    "document_type", "file", "sha256", "mime", "fields", "pages",
+	    "reasons", "values", "ocr_values", "corrections", NULL };
+	const char *sub = strchr(path, '.');
+
+	if (!step_output_in(path, names, hint, n))
+		return 0;
+	/* values.NAME and ocr_values.NAME: a field of the template. */
+	if (sub == NULL || (strncmp(path, "values.", 7) != 0 &&
+	    strncmp(path, "ocr_values.", 11) != 0))
+		return 1;
+	for (size_t i = 0; i < c->tmpl->nfields; i++)
+		if (strcmp(c->tmpl->fields[i].spec.name, sub + 1) == 0)
+			return 1;
+	hint[0] = '\0';
+	for (size_t i = 0; i < c->tmpl->nfields; i++)
+		snprintf(hint + strlen(hint), n - strlen(hint), "%svalues.%s",
+		    i ? ", " : "", c->tmpl->fields[i].spec.name);
+	snprintf(hint + strlen(hint), n - strlen(hint), " in template %s",
+	    c->tmpl->name);
+	return 0;
+}
+
+static const struct ocr_field_spec *
+spec_of(const struct ocr_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->tmpl->nfields; i++)
+		if (strcmp(c->tmpl->fields[i].spec.name, name) == 0)
+			return &c->tmpl->fields[i].spec;
+	return NULL;
+}
+
+/*
+ * A reviewer's corrections {"fields": {"name": "value"}}: each a field of
+ * the template, each valid for its type as if it had been read (an ID's
+ * check character, a date, an amount), each equal to the case's where the
+ * template compares it. Normalised values go into out (may be NULL).
+ */
+static int
+check_corrections(const struct ocr_conf *c, json_t *fields, json_t *payload,
+    json_t *out, struct err *e)
+{
+	const char *name;
+	json_t *v;
+
+	if (fields == NULL)
+		return 0;
+	if (!json_is_object(fields)) {
+		err_setc(e, ERR_INVALID, "\"fields\" must be an object of"
+		    " corrected values {\"name\": \"value\"}");
+		return -1;
+	}
+	json_object_foreach(fields, name, v) {
+		const struct ocr_field_spec *spec = spec_of(c, name);
+		struct ocr_vresult vr;
+
+		if (spec == NULL) {
+			char known[400] = "";
+
+			for (size_t i = 0; i < c->tmpl->nfields; i++)
+				snprintf(known + strlen(known), sizeof(known) -
+				    strlen(known), "%s%s", i ? ", " : "",
+				    c->tmpl->fields[i].spec.name);
+			err_setc(e, ERR_INVALID, "the corrected field \"%s\" is"
+			    " not a field of template %s (its fields: %s)", name,
+			    c->tmpl->name, known);
+			return -1;
+		}
+		if (!json_is_string(v)) {
+			err_setc(e, ERR_INVALID, "the corrected %s must be a"
+			    " string", name);
+			return -1;
+		}
+		memset(&vr, 0, sizeof(vr));
+		ocr_validate_field(spec, json_string_value(v), payload, 0, &vr);
+		if (vr.status != OCR_FS_OK && vr.status != OCR_FS_WARNING) {
+			err_setc(e, ERR_INVALID, "the corrected %s \"%s\" is not"
+			    " valid: %s (%s)", name, json_string_value(v),
+			    vr.message[0] ? vr.message : ocr_fstatus_name(
+			    vr.status), vr.code);
+			return -1;
+		}
+		if (out != NULL)
+			json_object_set_new(out, name, json_string(vr.value));
+	}
+	return 0;
+}
+
+static int
+ocr_check_decision(const void *conf, json_t *decision, json_t *payload,
+    struct err *e)
+{
+	return check_corrections(conf, json_object_get(decision, "fields"),
+	    payload, NULL, e);
+}
+
+/*
+ * A reviewer approved the document, perhaps with corrected fields: the
+ * values the later steps read are what OCR read with the corrections on
+ * top (both kept, with who decided), and the document is filed in the
+ * archive like an accepted one.
+ */
+static enum step_result
+ocr_approved(struct step_ctx *ctx, void *p)
+{
+	struct ocr_conf *c = p;
+	json_t *read = json_object_get(ctx->evidence, "ocr");
+	json_t *fixed = json_object(), *result, *values, *ocr_values, *corr, *f;
+	char *rel = step_expand(ctx, c->file), *adir = dest_dir(ctx, c->archive);
+	char *src = NULL, *apath = NULL;
+	const char *from = NULL, *name;
+	enum step_result res = STEP_OK;
+	struct stat st;
+	struct err e;
+	size_t i;
+
+	if (rel == NULL || adir == NULL) {
+		res = step_unresolved(ctx);
+		goto out;
+	}
+	if (check_corrections(c, json_object_get(ctx->approval, "fields"),
+	    ctx->payload, fixed, &e) < 0) {
+		res = step_fail(ctx, STEP_BUSINESS_ERROR, "correction_invalid",
+		    "%s", e.msg);
+		goto out;
+	}
+	src = util_path_join(ctx->work_dir, rel);
+	apath = dest_path(ctx, adir, src);
+	/* Where the document is: in quarantine after an unsure reading, in
+	 * the inbox when the check never got to read it, already filed after
+	 * a crash. */
+	if (json_is_string(json_object_get(read, "file")) &&
+	    stat(json_string_value(json_object_get(read, "file")), &st) == 0)
+		from = json_string_value(json_object_get(read, "file"));
+	else if (stat(src, &st) == 0)
+		from = src;
+	if (from != NULL && strcmp(from, apath) != 0 &&
+	    util_move_file(from, adir, apath, &e) < 0) {
+		res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error", "%s",
+		    e.msg);
+		goto out;
+	}
+	if (from == NULL && stat(apath, &st) < 0) {
+		res = step_fail(ctx, STEP_BUSINESS_ERROR, "missing_file", "the"
+		    " approved document is neither in quarantine nor in the"
+		    " inbox nor in the archive (%s)", apath);
+		goto out;
+	}
+	result = json_is_object(read) ? json_deep_copy(read) :
+	    json_pack("{s:s,s:[]}", "template", c->tmpl->name, "fields");
+	ocr_values = json_object();
+	json_array_foreach(json_object_get(result, "fields"), i, f) {
+		const char *v = json_string_value(json_object_get(f, "value"));
+
+		if (v != NULL && v[0] != '\0')
+			json_object_set_new(ocr_values, json_string_value(
+			    json_object_get(f, "name")), json_string(v));
+	}
+	values = json_deep_copy(ocr_values);
+	corr = json_object();
+	json_object_foreach(fixed, name, f) {
+		json_object_set_new(corr, name, json_pack("{s:O?,s:O}", "read",
+		    json_object_get(ocr_values, name), "value", f));
+		json_object_set(values, name, f);
+	}
+	json_object_set_new(result, "values", values);
+	json_object_set_new(result, "ocr_values", ocr_values);
+	json_object_set_new(result, "corrections", corr);
+	json_object_set_new(result, "file", json_string(apath));
+	json_object_set_new(result, "decision", json_string("approve"));
+	json_object_set(result, "escalation", json_object_get(ctx->approval,
+	    "escalation"));
+	json_object_set(result, "approved_by", json_object_get(ctx->approval,
+	    "by"));
+	ctx->output = result;
+out:
+	json_decref(fixed);
+	free(rel);
+	free(adir);
+	free(src);
+	free(apath);
+	return res;
+}
+
 const struct step_kind step_ocr_check = {
 	.name = "ocr.check",
 	.summary = "OCR-checks an uploaded document against a template",
@@ -227,4 +423,7 @@ const struct step_kind step_ocr_check = {
 	.prepare = ocr_prepare,
 	.release = ocr_release,
 	.run = ocr_run,
+	.output_has = ocr_output_has,
+	.check_decision = ocr_check_decision,
+	.approved = ocr_approved,
 };

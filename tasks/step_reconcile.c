@@ -235,13 +235,25 @@ recon_run(struct step_ctx *ctx, void *p)
 	struct err e;
 	struct tm tm;
 
-	bank_path = util_path_join(ctx->work_dir, (pattern = step_expand(ctx,
-	    c->bank)));
-	free(pattern);
-	ledger_path = util_path_join(ctx->work_dir, (pattern = step_expand(ctx,
-	    c->ledger)));
-	free(pattern);
-	pattern = step_expand(ctx, c->out);
+	{
+		char *b = step_expand(ctx, c->bank), *l = step_expand(ctx,
+		    c->ledger), *m = c->memory ? step_expand(ctx, c->memory) :
+		    xstrdup("");
+
+		pattern = step_expand(ctx, c->out);
+		if (b == NULL || l == NULL || m == NULL || pattern == NULL) {
+			free(b);
+			free(l);
+			free(m);
+			free(pattern);
+			return step_unresolved(ctx);
+		}
+		bank_path = util_path_join(ctx->work_dir, b);
+		ledger_path = util_path_join(ctx->work_dir, l);
+		free(b);
+		free(l);
+		free(m);
+	}
 	localtime_r(&t, &tm);
 	if (strftime(dirbuf, sizeof(dirbuf), pattern, &tm) == 0)
 		snprintf(dirbuf, sizeof(dirbuf), "%s", pattern);
@@ -266,8 +278,10 @@ recon_run(struct step_ctx *ctx, void *p)
 		goto out;
 	}
 	if (c->memory != NULL) {
+		/* Filled in above: the same references. */
 		pattern = step_expand(ctx, c->memory);
-		memory_path = util_path_join(ctx->work_dir, pattern);
+		memory_path = util_path_join(ctx->work_dir, pattern ? pattern :
+		    "");
 		free(pattern);
 		pthread_mutex_lock(&memory_lock);
 		memory = memory_load(memory_path, &e);
@@ -342,6 +356,15 @@ out:
 	free(ledger_path);
 	free(outdir);
 	return rc;
+}
+
+static int
+remember_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "remembered", "match", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
 }
 
 const struct step_kind step_reconcile = {
@@ -419,6 +442,8 @@ remember_run(struct step_ctx *ctx, void *p)
 		return step_fail(ctx, STEP_BUSINESS_ERROR, "bad_match",
 		    "match_with needs ref, amount_fen (an integer, in fen) and"
 		    " date (YYYY-MM-DD) of the line on the other side");
+	if ((pattern = step_expand(ctx, c->memory)) == NULL)
+		return step_unresolved(ctx);
 	m = json_pack("{s:s,s:O,s:s,s:s,s:O,s:s}",
 	    "bank_ref", on_bank ? (ref ? ref : "") : (wref ? wref : ""),
 	    "bank_amount", on_bank ? json_object_get(pl, "amount_fen") :
@@ -428,7 +453,6 @@ remember_run(struct step_ctx *ctx, void *p)
 	    "ledger_amount", on_bank ? json_object_get(with, "amount_fen") :
 	    json_object_get(pl, "amount_fen"),
 	    "ledger_date", on_bank ? wdate : date);
-	pattern = step_expand(ctx, c->memory);
 	path = util_path_join(ctx->work_dir, pattern);
 	free(pattern);
 	pthread_mutex_lock(&memory_lock);
@@ -466,4 +490,5 @@ const struct step_kind step_reconcile_remember = {
 	.prepare = remember_prepare,
 	.release = remember_release,
 	.run = remember_run,
+	.output_has = remember_output_has,
 };

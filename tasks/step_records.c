@@ -217,8 +217,10 @@ records_release(void *p)
 static char *
 expand_path(struct step_ctx *ctx, const char *tmpl)
 {
+	/* step_run() saw every reference of the settings filled in before
+	 * the step ran, so NULL cannot come back here. */
 	char *pattern = step_expand(ctx, tmpl);
-	char *path = util_path_join(ctx->work_dir, pattern);
+	char *path = util_path_join(ctx->work_dir, pattern ? pattern : "");
 
 	free(pattern);
 	return path;
@@ -771,7 +773,8 @@ records_run(struct step_ctx *ctx, void *p)
 	enum step_result rc;
 	struct tm tm;
 
-	pattern = step_expand(ctx, c->out);
+	if ((pattern = step_expand(ctx, c->out)) == NULL)
+		return step_unresolved(ctx);
 	localtime_r(&t, &tm);
 	if (strftime(dirbuf, sizeof(dirbuf), pattern, &tm) == 0)
 		snprintf(dirbuf, sizeof(dirbuf), "%s", pattern);
@@ -906,13 +909,18 @@ apply_run(struct step_ctx *ctx, void *p)
 	struct apply_conf *c = p;
 	json_t *pl = ctx->payload;
 	char *pattern = step_expand(ctx, c->file);
-	char *path = util_path_join(ctx->work_dir, pattern);
+	char *path = util_path_join(ctx->work_dir, pattern ? pattern : "");
 	char *tag = xasprintf("item:%lld", (long long)ctx->item->id);
 	char *rows = NULL, *old = NULL, num[32];
 	size_t len = 0, cap = 0, oldlen = 0, n = 0;
 	enum step_result rc = STEP_OK;
 	struct err e;
 
+	if (pattern == NULL) {
+		free(path);
+		free(tag);
+		return step_unresolved(ctx);
+	}
 	free(pattern);
 	if (c->suspend) {
 		json_t *r = json_object_get(pl, "recipient");

@@ -193,6 +193,15 @@ validate_run(struct step_ctx *ctx, void *p)
 	return STEP_OK;
 }
 
+static int
+validate_output_has(const void *conf, const char *path, char *hint, size_t n)
+{
+	static const char *const names[] = { "valid", NULL };
+
+	(void)conf;
+	return step_output_in(path, names, hint, n);
+}
+
 const struct step_kind step_validate = {
 	.name = "validate",
 	.summary = "checks payload fields (ID number, USCC, periods, patterns)",
@@ -200,4 +209,5 @@ const struct step_kind step_validate = {
 	.prepare = validate_prepare,
 	.release = validate_release,
 	.run = validate_run,
+	.output_has = validate_output_has,
 };

@@ -26,6 +26,9 @@
 static const char *migrations[] = {
 	/* 2: escalations can be assigned. */
 	"ALTER TABLE escalations ADD COLUMN assignee TEXT;",
+	/* 3: an escalation of an item escalated before links back to the
+	 * one before it. */
+	"ALTER TABLE escalations ADD COLUMN previous INTEGER;",
 };
 #define SCHEMA_VERSION \
 	((int)(sizeof(migrations) / sizeof(migrations[0])) + 1)
@@ -94,7 +97,8 @@ static const char *schema_sql =
 	" decision_reason TEXT,"
 	" claimed_by TEXT,"
 	" claim_expires INTEGER,"
-	" assignee TEXT);"
+	" assignee TEXT,"
+	" previous INTEGER);"
 	"CREATE INDEX IF NOT EXISTS esc_open ON escalations(due, id)"
 	" WHERE state = 'open';"
 	"CREATE INDEX IF NOT EXISTS esc_item ON escalations(item);"
@@ -131,7 +135,7 @@ enum {
 	S_FAIL_RETRY, S_FAIL_STATE, S_ESC_INSERT,
 	S_RELEASE, S_RENEW, S_RECOVER,
 	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
-	S_ITEM_PATCH, S_ESC_CLOSE_ITEM,
+	S_ITEM_PATCH, S_ITEM_UNAPPROVE, S_ESC_CLOSE_ITEM,
 	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
 	S_ESC_HOLDER, S_ESC_SET_CLAIM,
 	S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE, S_ESC_COMMENT_INSERT,
@@ -176,8 +180,9 @@ static const char *stmt_sql[NSTMT] = {
 	    " last_error_kind = ?4, owner = NULL, updated = ?5"
 	    " WHERE id = ?1 AND state = 1 AND (?6 IS NULL OR owner = ?6)",
 	[S_ESC_INSERT] = "INSERT INTO escalations(item, playbook, step_id,"
-	    " kind, reason, message, context, created, due)"
-	    " SELECT ?1, playbook, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM items"
+	    " kind, reason, message, context, created, due, previous)"
+	    " SELECT ?1, playbook, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT"
+	    " max(id) FROM escalations WHERE item = ?1) FROM items"
 	    " WHERE id = ?1",
 	[S_RELEASE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " not_before = ?2, updated = ?3 WHERE id = ?1 AND state = 1",
@@ -198,6 +203,9 @@ static const char *stmt_sql[NSTMT] = {
 	    " WHERE id = ?1",
 	[S_ITEM_PATCH] = "UPDATE items SET payload = json_patch(payload, ?2)"
 	    " WHERE id = ?1",
+	[S_ITEM_UNAPPROVE] = "UPDATE items SET payload = json_remove(payload,"
+	    " '$._approved.\"' || ?2 || '\"') WHERE id = ?1 AND"
+	    " json_type(payload, '$._approved.\"' || ?2 || '\"') IS NOT NULL",
 	/* Prepared once: exec would parse them again for every request. */
 	[S_AUDIT_INSERT] = "INSERT INTO audit(id, ts, actor, action, target,"
 	    " details, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -1000,9 +1008,15 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 		json_error_t je;
 		json_t *p = r->u.decide.payload ?
 		    json_loads(r->u.decide.payload, 0, &je) : NULL;
-		bool ok = json_is_object(p);
+		bool ok = json_is_object(p), reserved = json_object_get(p,
+		    "_approved") != NULL;
 
 		json_decref(p);
+		if (reserved) {
+			err_setc(&r->err, ERR_INVALID, "\"_approved\" is kept by"
+			    " clerk for approvals; a payload cannot set it");
+			goto out;
+		}
 		if (!ok) {
 			err_setc(&r->err, ERR_INVALID, "%s needs the"
 			    " corrected payload as a JSON object",
@@ -1018,23 +1032,49 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 
 	switch (r->u.decide.decision) {
 	case DEC_APPROVE:
-		/* The reviewer vouches for the step that escalated: it counts
-		 * as done and the item goes on with the next one. */
+		/* The reviewer vouches for the step that escalated. The
+		 * approval goes into the payload (_approved.STEP, with the
+		 * corrected fields) and the step runs once more as approved:
+		 * its kind turns the approval into the output the later steps
+		 * read (step_run), e.g. an OCR reading with the corrections
+		 * on top, and files the document. */
 		if (step_id != NULL) {
-			char *out = xasprintf("{\"decision\":\"approve\","
-			    "\"escalation\":%lld}",
-			    (long long)r->u.decide.escalation);
+			json_t *fields = NULL, *a, *patch;
+			char *text;
 
-			st = bind(s, S_STEP_INSERT, "itttii", item, step_id,
-			    "reviewer", out, now, (int64_t)0);
-			rc = run(s, st, &r->err);
-			free(out);
+			if (r->u.decide.payload != NULL) {
+				json_t *p = json_loads(r->u.decide.payload, 0,
+				    NULL);
+
+				fields = json_incref(json_object_get(p,
+				    "fields"));
+				json_decref(p);
+			}
+			a = json_pack("{s:I,s:s,s:I}", "escalation",
+			    (json_int_t)r->u.decide.escalation, "by",
+			    r->u.decide.by ? r->u.decide.by : "?", "at",
+			    (json_int_t)now);
+			if (json_is_object(fields))
+				json_object_set(a, "fields", fields);
+			json_decref(fields);
+			patch = json_pack("{s:{s:o}}", "_approved", step_id, a);
+			text = json_dumps(patch, JSON_COMPACT);
+			json_decref(patch);
+			rc = run(s, bind(s, S_ITEM_PATCH, "it", item, text),
+			    &r->err);
+			free(text);
 			if (rc < 0)
 				goto out;
 		}
 		/* FALLTHROUGH */
 	case DEC_RETRY:
 	case DEC_RESUME:
+		/* Retry and resume run the step again for real: an earlier
+		 * approval of it no longer holds. */
+		if (r->u.decide.decision != DEC_APPROVE && step_id != NULL &&
+		    run(s, bind(s, S_ITEM_UNAPPROVE, "it", item, step_id),
+		    &r->err) < 0)
+			goto out;
 		if (r->u.decide.decision != DEC_RETRY &&
 		    r->u.decide.payload != NULL &&
 		    run(s, bind(s, S_ITEM_PATCH, "it", item,
@@ -1308,14 +1348,14 @@ rprepare(struct sqlite_store *s, const char *sql, struct err *e)
 #define ESC_COLS "e.id, e.item, e.playbook, e.step_id, e.kind, e.reason," \
 	" e.message, e.context, e.created, e.due, e.state, e.decision," \
 	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
-	" e.claim_expires, e.assignee, " ESC_PRIORITY
+	" e.claim_expires, e.assignee, e.previous, " ESC_PRIORITY
 
 /* A list row without the context: the queue shows why, not the evidence,
  * and parsing and printing every row's context was most of a page's cost. */
 #define ESC_BRIEF_COLS "e.id, e.item, e.playbook, e.step_id, e.kind," \
 	" e.reason, e.message, e.created, e.due, e.state, e.decision," \
 	" e.decided_by, e.decided_at, e.decision_reason, e.claimed_by," \
-	" e.claim_expires, e.assignee, " ESC_PRIORITY
+	" e.claim_expires, e.assignee, e.previous, " ESC_PRIORITY
 
 static json_t *
 sq_item_get(void *p, int64_t id, struct err *e)
@@ -1525,6 +1565,7 @@ sq_escalation_list_json(void *p, const struct esc_filter *f,
 	    " 'decided_by', e.decided_by, 'decided_at', e.decided_at,"
 	    " 'decision_reason', e.decision_reason, 'claimed_by', e.claimed_by,"
 	    " 'claim_expires', e.claim_expires, 'assignee', e.assignee,"
+	    " 'previous', e.previous,"
 	    " 'priority', (SELECT priority FROM items WHERE id = e.item)),"
 	    " e.due, e.id", e);
 	if (st == NULL) {

@@ -13,6 +13,7 @@ try:
     d.write_playbook("manual.cfg", '''
 name = "manual";
 trigger = { manual = true; };
+payload = [ "name" ];
 steps = (
   { id = "a"; use = "noop"; },
   { id = "b"; use = "notify"; message = "hello ${name}"; }
@@ -47,6 +48,7 @@ steps = ( { id = "check"; use = "noop"; fail = "business"; on_business_error = "
     d.write_playbook("gate.cfg", '''
 name = "gate";
 trigger = { manual = true; };
+payload = [ "name" ];
 steps = (
   { id = "review"; use = "escalate"; reason = "needs_review"; message = "check ${name}"; },
   { id = "after"; use = "noop"; }

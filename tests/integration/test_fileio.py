@@ -14,6 +14,7 @@ try:
     d.write_playbook("put.cfg", '''
 name = "drop-put";
 trigger = { manual = true; };
+payload = [ "day", "case", "name" ];
 steps = (
   { id = "put"; use = "file.put"; to = "outbox/${day}"; name = "${case}.txt";
     content = "case ${case}: ${name}\\n"; }

@@ -132,6 +132,7 @@ srv-bad = {{ username = "{user.name}"; password = "{WRONG}"; }};
         d.write_playbook(f"{name}.cfg", f'''
 name = "{name}";
 trigger = {{ manual = true; }};
+payload = [ "dir", "case", "name" ];
 steps = (
   {{ id = "put"; use = "file.put"; to = "{base}/${{dir}}/"; name = "${{case}}.txt";
     content = "case ${{case}}: ${{name}}\\n"; credentials = "{cred}"; {extra} }}

@@ -33,6 +33,7 @@ try:
     d.write_playbook("gate.cfg", '''
 name = "gate";
 trigger = { manual = true; };
+payload = [ "case" ];
 sla = "1s";
 steps = ( { id = "review"; use = "escalate"; reason = "check"; message = "case ${case}"; } );
 ''')

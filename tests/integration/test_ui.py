@@ -99,6 +99,7 @@ try:
     d.write_playbook("gate.cfg", '''
 name = "gate";
 trigger = { manual = true; };
+payload = [ "case", "name" ];
 sla = "1s";
 steps = ( { id = "review"; use = "escalate"; reason = "needs_review";
             message = "案件 ${case} 需要复核：${name}"; },
@@ -107,6 +108,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "needs_review";
     d.write_playbook("later.cfg", '''
 name = "later-review";
 trigger = { manual = true; };
+payload = [ "case" ];
 sla = "1h";
 steps = ( { id = "check"; use = "escalate"; reason = "id_mismatch";
             message = "身份证号与姓名不符 ${case}"; },
@@ -118,6 +120,7 @@ steps = ( { id = "check"; use = "escalate"; reason = "id_mismatch";
     d.write_playbook("doc.cfg", '''
 name = "doc-check";
 trigger = { manual = true; };
+payload = [ "case" ];
 sla = "1h";
 steps = ( { id = "review"; use = "escalate"; reason = "ocr_check";
             message = "证件需要人工复核 ${case}"; },

@@ -89,6 +89,7 @@ try:
     d.write_playbook("prio-gate.cfg", '''
 name = "prio-gate";
 trigger = { manual = true; };
+payload = [ "prio" ];
 sla = "1h";
 steps = ( { id = "review"; use = "escalate"; reason = "needs_review";
             message = "优先级 ${prio} 的复核"; } );

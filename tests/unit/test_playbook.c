@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -71,7 +72,7 @@ test_load_manual_all_settings(void **state)
 	    "tell" };
 	static const char *kinds[] = { "noop", "sleep", "escalate",
 	    "file.move", "notify" };
-	static const int lines[] = { 11, 12, 13, 15, 16 };
+	static const int lines[] = { 12, 13, 14, 16, 17 };
 	char *path = fixture("good_manual.cfg");
 	char want[65];
 
@@ -568,6 +569,7 @@ test_step_expand(void **state)
 	struct step_ctx ctx;
 	char *s;
 
+	(void)state;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.payload = json_pack("{s:s,s:i,s:{s:i},s:n,s:s}", "name", "张三",
 	    "size", 1234, "obj", "a", 1, "nothing", "empty", "");
@@ -575,40 +577,55 @@ test_step_expand(void **state)
 	s = step_expand(&ctx, "filed ${name} (${size} bytes)");
 	assert_string_equal(s, "filed 张三 (1234 bytes)");
 	free(s);
-	s = step_expand(&ctx, "${x} stays, ${name} goes");
-	assert_string_equal(s, "${x} stays, 张三 goes");
-	free(s);
 	s = step_expand(&ctx, "${name}${name}");
 	assert_string_equal(s, "张三张三");
 	free(s);
-	s = step_expand(&ctx, "obj=${obj} null=${nothing} empty=[${empty}]");
-	assert_string_equal(s, "obj={\"a\":1} null=null empty=[]");
+	s = step_expand(&ctx, "obj=${obj} a=${obj.a} p=${payload.name}"
+	    " empty=[${empty}]");
+	assert_string_equal(s, "obj={\"a\":1} a=1 p=张三 empty=[]");
 	free(s);
-	/* not placeholders */
-	s = step_expand(&ctx, "$name ${name ${ and {name} $");
-	assert_string_equal(s, "$name ${name ${ and {name} $");
+	/* not references: stay as written */
+	s = step_expand(&ctx, "$name ${name ${ and {name} $ ${} ${a b}");
+	assert_string_equal(s, "$name ${name ${ and {name} $ ${} ${a b}");
 	free(s);
 	s = step_expand(&ctx, "");
 	assert_string_equal(s, "");
 	free(s);
+	/* a reference without a value is an error, never text */
+	assert_null(step_expand(&ctx, "${x} stays, ${name} goes"));
+	assert_string_equal(ctx.unresolved, "x");
+	assert_null(step_expand(&ctx, "null=${nothing}"));
+	assert_string_equal(ctx.unresolved, "nothing");
+	assert_null(step_expand(&ctx, "${payload.obj.b}"));
+
 	/* outputs of earlier steps */
-	ctx.outputs = json_pack("{s:{s:s}}", "register", "cert_no",
-	    "JZ000000000001");
-	s = step_expand(&ctx, "${steps.register.cert_no}/${steps.register.x}"
-	    "/${steps.other.cert_no}/${steps.register}");
-	assert_string_equal(s, "JZ000000000001/${steps.register.x}"
-	    "/${steps.other.cert_no}/${steps.register}");
+	ctx.outputs = json_pack("{s:{s:s},s:{s:s}}", "register", "cert_no",
+	    "JZ000000000001", "a.b", "c", "d");
+	s = step_expand(&ctx, "${steps.register.cert_no}/${steps.a.b.c}");
+	assert_string_equal(s, "JZ000000000001/d");
 	free(s);
+	assert_null(step_expand(&ctx, "${steps.register.x}"));
+	assert_string_equal(ctx.unresolved, "steps.register.x");
+	assert_null(step_expand(&ctx, "${steps.other.cert_no}"));
+	assert_null(step_expand(&ctx, "${steps.register}"));
 	json_decref(ctx.outputs);
 	/* nested outputs: ${steps.ID.a.b}, array elements by number */
 	ctx.outputs = json_pack("{s:{s:{s:s,s:i},s:[s,s]}}", "check", "values",
 	    "id_no", "11010519491231002X", "n", 3, "list", "a", "b");
 	s = step_expand(&ctx, "${steps.check.values.id_no} ${steps.check.values.n}"
-	    " ${steps.check.list.1} ${steps.check.values.x}"
-	    " ${steps.check.list.9} ${steps.check.values.id_no.z}");
-	assert_string_equal(s, "11010519491231002X 3 b ${steps.check.values.x}"
-	    " ${steps.check.list.9} ${steps.check.values.id_no.z}");
+	    " ${steps.check.list.1}");
+	assert_string_equal(s, "11010519491231002X 3 b");
 	free(s);
+	assert_null(step_expand(&ctx, "${steps.check.values.x}"));
+	assert_null(step_expand(&ctx, "${steps.check.list.9}"));
+	assert_null(step_expand(&ctx, "${steps.check.list.x}"));
+	assert_null(step_expand(&ctx, "${steps.check.values.id_no.z}"));
+	/* the reason names the reference and says nothing was sent */
+	assert_null(step_expand(&ctx, "${steps.check.values.name}"));
+	assert_int_equal(step_unresolved(&ctx), STEP_BUSINESS_ERROR);
+	assert_string_equal(ctx.reason, "unresolved_reference");
+	assert_non_null(strstr(ctx.message, "${steps.check.values.name}"));
+	assert_non_null(strstr(ctx.message, "nothing was sent"));
 	json_decref(ctx.outputs);
 	ctx.outputs = NULL;
 	/* a template much longer than the first buffer */
@@ -626,11 +643,107 @@ test_step_expand(void **state)
 	}
 	json_decref(ctx.payload);
 
-	/* no payload: everything stays as written */
+	/* no payload: a reference has no value */
 	ctx.payload = NULL;
-	s = step_expand(&ctx, "hello ${name}");
-	assert_string_equal(s, "hello ${name}");
+	assert_null(step_expand(&ctx, "hello ${name}"));
+	s = step_expand(&ctx, "hello");
+	assert_string_equal(s, "hello");
 	free(s);
+}
+
+/* Writes a playbook to a temporary file and checks it, for the
+ * reference checks: every problem text is returned, joined. */
+static char *
+check_text(const char *text)
+{
+	char path[] = "/tmp/clerk-pbref-XXXXXX";
+	int fd = mkstemp(path);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	pb_check_file(path, out);
+	fclose(out);
+	unlink(path);
+	return buf;
+}
+
+/* ${steps.fetc.nmae} passed the check and then showed in a reviewer's
+ * message; ${steps.check.values.id_no} reached another system as text. */
+static void
+test_check_references(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = check_text("name = \"r\"; trigger = { watch = { dir = \"in\"; }; };\n"
+	    "steps = (\n"
+	    "{ id = \"fetch\"; use = \"noop\"; },\n"
+	    "{ id = \"log\"; use = \"notify\"; message = \"${steps.fetc.nmae}\"; },\n"
+	    "{ id = \"log2\"; use = \"notify\"; message = \"${steps.fetch.nmae}\"; },\n"
+	    "{ id = \"log3\"; use = \"notify\"; message = \"${steps.log3.message}"
+	    " ${steps.later.message} ${nmae}\"; },\n"
+	    "{ id = \"later\"; use = \"notify\"; message = \"${name} ${size}"
+	    " ${steps.fetch.nonce} ${steps.log.message} ${payload.sha256}"
+	    " ${steps.fetch.decision}\"; }\n"
+	    ");\n");
+	assert_non_null(strstr(t, ":4: ${steps.fetc.nmae}: no step \"fetc\""
+	    " before this one"));
+	assert_non_null(strstr(t, ":5: ${steps.fetch.nmae}: step \"fetch\""
+	    " (noop) has no output \"nmae\" (it has: nonce)"));
+	assert_non_null(strstr(t, ":6: ${steps.log3.message}: a step cannot"
+	    " use its own output"));
+	assert_non_null(strstr(t, ":6: ${steps.later.message}: step \"later\""
+	    " runs after this one (line 7)"));
+	assert_non_null(strstr(t, ":6: ${nmae}: the items of this playbook"
+	    " have no field \"nmae\" (they carry: file, name, dir, stem, size,"
+	    " sha256)"));
+	/* line 7 is all known: no problem there */
+	assert_null(strstr(t, ":7:"));
+	free(t);
+
+	/* manual items: their fields are declared */
+	t = check_text("name = \"m\"; trigger = { manual = true; };\n"
+	    "payload = [ \"case_id\" ];\n"
+	    "steps = ( { id = \"a\"; use = \"notify\";\n"
+	    " message = \"${case_id} ${case_id.x} ${payload.case_id} ${id_no}\"; } );\n");
+	assert_non_null(strstr(t, ":4: ${id_no}: the items of this playbook"
+	    " have no field \"id_no\" (they carry: case_id)"));
+	assert_null(strstr(t, "case_id}:"));
+	free(t);
+	t = check_text("name = \"m\"; trigger = { manual = true; };\n"
+	    "payload = ( \"a.b\", 3 );\n"
+	    "steps = ( { id = \"a\"; use = \"noop\"; } );\n");
+	assert_non_null(strstr(t, ":2: payload: element 1 must be a field name"));
+	assert_non_null(strstr(t, ":2: payload: element 2 must be a field name"));
+	free(t);
+	/* an ocr.check's values are its template's fields */
+	t = check_text("name = \"o\"; trigger = { watch = { dir = \"in\"; }; };\n"
+	    "steps = ( { id = \"check\"; use = \"ocr.check\";"
+	    " template = \"" SRCDIR "/playbooks/templates/id-card-front.cfg\"; },\n"
+	    "{ id = \"n\"; use = \"notify\"; message ="
+	    " \"${steps.check.values.id_no} ${steps.check.values.idno}\"; } );\n");
+	assert_non_null(strstr(t, ":3: ${steps.check.values.idno}: step"
+	    " \"check\" (ocr.check) has no output \"values.idno\""));
+	assert_null(strstr(t, "values.id_no}:"));
+	free(t);
+	/* http: extracted values and the step's own ${request_key} */
+	t = check_text("name = \"h\"; trigger = { manual = true; };\n"
+	    "payload = [ \"id_no\" ];\n"
+	    "connectors = { sys = { base_url = \"http://127.0.0.1:1\"; }; };\n"
+	    "steps = ( { id = \"reg\"; use = \"http.submit\"; connector = \"sys\";\n"
+	    " request = { path = \"/r\"; form = { k = \"${request_key}\"; i = \"${id_no}\"; };\n"
+	    "  extract = { cert_no = \"re:c=([0-9]+)\"; }; }; },\n"
+	    "{ id = \"n\"; use = \"notify\"; message ="
+	    " \"${steps.reg.cert_no} ${steps.reg.request_key} ${steps.reg.certno}\"; } );\n");
+	assert_non_null(strstr(t, ":7: ${steps.reg.certno}: step \"reg\""
+	    " (http.submit) has no output \"certno\" (it has: cert_no,"));
+	assert_null(strstr(t, "request_key}:"));
+	assert_null(strstr(t, "cert_no}:"));
+	free(t);
 }
 
 int
@@ -667,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_next_step),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_step_expand),
+		cmocka_unit_test(test_check_references),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

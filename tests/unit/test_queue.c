@@ -811,13 +811,74 @@ test_decide_approve_journals_step_and_requeues(void **state)
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 
+	/* The approval is in the payload, for the step to run once more as
+	 * approved; no output is made up for it here. */
 	it = claim_one("pb");
 	assert_int_equal(it->id, id);
-	assert_int_equal(it->nsteps, 1);
-	assert_non_null(item_step_output(it, "review"));
-	assert_non_null(strstr(item_step_output(it, "review"),
-	    "\"decision\":\"approve\""));
+	assert_int_equal(it->nsteps, 0);
+	assert_null(item_step_output(it, "review"));
+	x = json_loads(it->payload, 0, NULL);
+	assert_non_null(x);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(x, "_approved"), "review"), "escalation")), esc);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_object_get(x, "_approved"), "review"), "by")), "alice");
+	json_decref(x);
 	item_free(it);
+}
+
+static json_t *
+item_payload(int64_t id)
+{
+	json_t *x = queue_item_get(Q, id, NULL), *p;
+
+	assert_non_null(x);
+	p = json_incref(json_object_get(x, "payload"));
+	json_decref(x);
+	if (json_is_string(p)) {
+		json_t *o = json_loads(json_string_value(p), 0, NULL);
+
+		json_decref(p);
+		p = o;
+	}
+	assert_true(json_is_object(p));
+	return p;
+}
+
+static void
+test_decide_approve_keeps_fields_retry_drops_approval(void **state)
+{
+	int64_t id = enqueue("pb", "k"), esc, esc2;
+	struct qreq r;
+	json_t *x, *a;
+
+	esc = escalate("pb", id, "review");
+	/* a payload may not forge an approval */
+	assert_int_equal(decide(esc, DEC_APPROVE, NULL,
+	    "{\"_approved\":{\"review\":{}}}", &r), -1);
+	assert_int_equal(r.err.code, ERR_INVALID);
+	assert_state(id, "escalated");
+	assert_int_equal(decide(esc, DEC_APPROVE, NULL,
+	    "{\"fields\":{\"name\":\"\\u5f20\\u4e09\"}}", &r), 0);
+	x = item_payload(id);
+	a = json_object_get(json_object_get(x, "_approved"), "review");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a,
+	    "fields"), "name")), "\xe5\xbc\xa0\xe4\xb8\x89");
+	json_decref(x);
+
+	/* escalated again: the new escalation links back to the first; a
+	 * retry runs the step for real, so the earlier approval goes */
+	esc2 = escalate("pb", id, "review");
+	x = queue_escalation_get(Q, esc2, NULL);
+	assert_non_null(x);
+	assert_int_equal(json_integer_value(json_object_get(x, "previous")),
+	    esc);
+	json_decref(x);
+	assert_int_equal(decide(esc2, DEC_RETRY, NULL, NULL, &r), 0);
+	x = item_payload(id);
+	assert_null(json_object_get(json_object_get(x, "_approved"),
+	    "review"));
+	json_decref(x);
 }
 
 static void
@@ -2153,6 +2214,7 @@ main(void)
 		T(test_fail_reject),
 		T(test_fail_not_running_conflict),
 		T(test_decide_approve_journals_step_and_requeues),
+		T(test_decide_approve_keeps_fields_retry_drops_approval),
 		T(test_decide_reject_needs_reason),
 		T(test_decide_reject_with_reason),
 		T(test_decide_retry_resets_attempts),
