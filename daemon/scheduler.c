@@ -164,7 +164,8 @@ sched_check_decision(struct sched *s, int64_t escalation, json_t *decision,
 			    pb->steps[i].kind->check_decision != NULL)
 				rc = pb->steps[i].kind->check_decision(
 				    pb->steps[i].conf, decision,
-				    json_object_get(esc, "payload"), e);
+				    json_object_get(esc, "payload"),
+				    json_object_get(esc, "context"), e);
 		pb_unref(pb);
 	}
 	json_decref(esc);

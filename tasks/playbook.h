@@ -137,11 +137,12 @@ struct step_kind {
 	const char *const *tokens;
 	/*
 	 * A reviewer's approval's payload (decision: {"fields": {...}}),
-	 * checked against the item's payload before the decision is
-	 * committed, so a bad correction is refused at once. NULL: any.
+	 * checked against the item's payload and the escalation's evidence
+	 * (its context) before the decision is committed, so a bad
+	 * correction is refused at once. NULL: any.
 	 */
 	int (*check_decision)(const void *conf, json_t *decision,
-	    json_t *payload, struct err *e);
+	    json_t *payload, json_t *evidence, struct err *e);
 	/*
 	 * Runs instead of run() once a reviewer approved the step that
 	 * escalated (ctx->approval, ctx->evidence): its output is what the

@@ -320,12 +320,72 @@ check_corrections(const struct ocr_conf *c, json_t *fields, json_t *payload,
 	return 0;
 }
 
+/*
+ * The values an approval hands on: what OCR read (evidence.ocr.fields)
+ * with the corrections (fixed, normalised) on top. Every field that has
+ * one must be valid as a correction would be, and a required field must
+ * have one, or the approval is refused naming the fields to correct, so a
+ * misread the reviewer did not fix never reaches another system.
+ */
+static int
+check_final(const struct ocr_conf *c, json_t *evidence, json_t *fixed,
+    json_t *payload, struct err *e)
+{
+	json_t *read = json_object_get(json_object_get(evidence, "ocr"),
+	    "fields"), *f;
+	char bad[600] = "";
+	int nbad = 0;
+
+	for (size_t i = 0; i < c->tmpl->nfields; i++) {
+		const struct ocr_field_spec *spec = &c->tmpl->fields[i].spec;
+		const char *v = json_string_value(json_object_get(fixed,
+		    spec->name));
+		struct ocr_vresult vr;
+		size_t j;
+
+		if (v == NULL)
+			json_array_foreach(read, j, f)
+				if (json_is_string(json_object_get(f, "name")) &&
+				    strcmp(json_string_value(json_object_get(f,
+				    "name")), spec->name) == 0)
+					v = json_string_value(json_object_get(f,
+					    "value"));
+		if (v == NULL || v[0] == '\0') {
+			if (!spec->required)
+				continue;
+			snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad),
+			    "%s%s (nothing was read)", nbad++ ? "; " : "",
+			    spec->name);
+			continue;
+		}
+		memset(&vr, 0, sizeof(vr));
+		ocr_validate_field(spec, v, payload, 0, &vr);
+		if (vr.status == OCR_FS_OK || vr.status == OCR_FS_WARNING)
+			continue;
+		snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad),
+		    "%s%s \"%s\" (%s)", nbad++ ? "; " : "", spec->name, v,
+		    vr.message[0] ? vr.message : vr.code);
+	}
+	if (nbad == 0)
+		return 0;
+	err_setc(e, ERR_INVALID, "approval refused: %s; give the right"
+	    " value%s in the decision's fields", bad, nbad > 1 ? "s" : "");
+	return -1;
+}
+
 static int
 ocr_check_decision(const void *conf, json_t *decision, json_t *payload,
-    struct err *e)
+    json_t *evidence, struct err *e)
 {
-	return check_corrections(conf, json_object_get(decision, "fields"),
-	    payload, NULL, e);
+	json_t *fixed = json_object();
+	int rc;
+
+	rc = check_corrections(conf, json_object_get(decision, "fields"),
+	    payload, fixed, e);
+	if (rc == 0)
+		rc = check_final(conf, evidence, fixed, payload, e);
+	json_decref(fixed);
+	return rc;
 }
 
 /*
@@ -353,7 +413,8 @@ ocr_approved(struct step_ctx *ctx, void *p)
 		goto out;
 	}
 	if (check_corrections(c, json_object_get(ctx->approval, "fields"),
-	    ctx->payload, fixed, &e) < 0) {
+	    ctx->payload, fixed, &e) < 0 ||
+	    check_final(c, ctx->evidence, fixed, ctx->payload, &e) < 0) {
 		res = step_fail(ctx, STEP_BUSINESS_ERROR, "correction_invalid",
 		    "%s", e.msg);
 		goto out;
