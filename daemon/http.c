@@ -718,12 +718,14 @@ post_decide(struct daemon *d, struct evhttp_request *req, int64_t id,
 	by = acting_as(who, b);
 	reason = json_string_value(json_object_get(b, "reason"));
 	payload = json_object_get(b, "payload");
-	if (di == DEC_APPROVE && json_is_object(payload)) {
+	if (di == DEC_APPROVE) {
 		struct err e;
 
-		/* A correction that would not pass is refused now, with why,
-		 * not escalated again after the reviewer has moved on. */
-		if (sched_check_decision(d->sched, id, payload, &e) < 0) {
+		/* A correction that would not pass, or an approval of values
+		 * that are not valid, is refused now, with why, not escalated
+		 * again after the reviewer has moved on. */
+		if (sched_check_decision(d->sched, id, json_is_object(payload) ?
+		    payload : NULL, &e) < 0) {
 			json_decref(b);
 			reply_e(req, &e);
 			return;

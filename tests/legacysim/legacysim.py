@@ -1063,7 +1063,7 @@ class Sim:
         if path == "/_sim/cases" and method == "GET":
             with self.lock:
                 return json_resp({
-                    "out": [{k: c[k] for k in ("id_no", "request_key", "cert_no", "status")}
+                    "out": [{k: c[k] for k in REGISTER_FIELDS + ("cert_no", "status")}
                             for c in self.out_cases.values()],
                     "in": [dict(id_no=c["id_no"], request_key=c["request_key"],
                                 cert_no=c["cert_no"], polls=c["polls"], **self.case_json(c))
