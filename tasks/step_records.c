@@ -301,6 +301,26 @@ is_survivor(json_t *cluster, json_t *m)
 }
 
 /*
+ * The member of the cluster that is its survivor (by file and line), or
+ * NULL: a reviewer's choice of another survivor ({"survivor": {"line":
+ * N}}, merged into the payload) is taken from the members, so the name
+ * and ID pushed are the chosen record's, never a mix of two.
+ */
+static json_t *
+survivor_of(json_t *cluster)
+{
+	json_t *m;
+	size_t i;
+
+	if (!json_is_object(json_object_get(cluster, "survivor")))
+		return NULL;
+	json_array_foreach(json_object_get(cluster, "members"), i, m)
+		if (is_survivor(cluster, m))
+			return m;
+	return NULL;
+}
+
+/*
  * The payload of a push item: what the legacy system's form needs as
  * plain fields (${survivor}, ${merged}, ${periods}; ${id_no},
  * ${next_payment}, ${amount}, ${reasons}), and the cluster or case
@@ -330,11 +350,10 @@ push_payload(json_t *kase, bool suspend)
 			json_object_set(pl, "benefit", json_object_get(r,
 			    "benefit"));
 	} else {
-		json_t *s = json_object_get(kase, "survivor"), *m;
+		json_t *s = survivor_of(kase), *m;
 		size_t i, n = 0;
 
-		if (!json_is_object(s) || !json_is_array(json_object_get(kase,
-		    "members")))
+		if (s == NULL)
 			return NULL;
 		buf[0] = '\0';
 		json_array_foreach(json_object_get(kase, "members"), i, m) {
@@ -954,6 +973,23 @@ apply_run(struct step_ctx *ctx, void *p)
 			rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_case",
 			    "records.apply (merge) needs the cluster of"
 			    " record-merge: survivor, members");
+			goto out;
+		}
+		if ((s = survivor_of(pl)) == NULL) {
+			char lines[400] = "";
+
+			json_array_foreach(json_object_get(pl, "members"), i, m)
+				snprintf(lines + strlen(lines), sizeof(lines) -
+				    strlen(lines), "%s%lld", i ? ", " : "",
+				    (long long)json_integer_value(
+				    json_object_get(m, "line")));
+			rc = step_fail(ctx, STEP_BUSINESS_ERROR,
+			    "survivor_not_member", "the survivor (line %lld"
+			    " of %s) is not a member of the cluster; choose"
+			    " one of lines %s", (long long)json_integer_value(
+			    json_object_get(json_object_get(pl, "survivor"),
+			    "line")), jstr(json_object_get(pl, "survivor"),
+			    "file"), lines);
 			goto out;
 		}
 		join_text(json_object_get(pl, "combined_periods"), ps,

@@ -21,7 +21,12 @@ compared field by field with what the case or the reviewer decided:
     linked to the first escalation; a resume with it sends it exactly;
   - pension-transfer with a wrong ID check digit: validate escalates, nothing
     is sent; a resume with the corrected ID registers the transfer out and in
-    with every field as the case has it.
+    with every field as the case has it;
+  - record-merge-case: an approval choosing the other record as survivor
+    merges into that record, with its ID; a survivor outside the cluster is
+    refused and nothing is merged;
+  - benefit-crosscheck-case: an approval with a corrected amount suspends
+    the payment with the case's recipient and date and the decided amount.
 """
 import json
 import os
@@ -89,11 +94,22 @@ steps = (
     lookup_found = "json:found"; lookup_key = "json:request_key"; }
 );
 ''')
+for name, push in (("record-merge-case.cfg", "record-merge-push"),
+                   ("benefit-crosscheck-case.cfg", "benefit-suspend"),
+                   ("record-merge-push.cfg", None), ("benefit-suspend.cfg", None)):
+    text = open(os.path.join(SRCDIR, "playbooks", name), encoding="utf-8").read()
+    if push:
+        text = text.replace(f'# push = "{push}";', f'push = "{push}";')
+    text = text.replace('retry = { attempts = 6; initial = "1s"; max = "1m"; };',
+                        'retry = { attempts = 3; initial = "200ms"; max = "1s"; };')
+    d.write_playbook(name, text)
 os.makedirs(d.state, exist_ok=True)
 pension.write_credentials(os.path.join(d.state, "credentials.cfg"), sim.url, password=PASSWORD)
 with open(os.path.join(d.state, "credentials.cfg"), "a") as f:
     f.write(f'benefits = {{ username = "clerk"; password = "{PASSWORD}";'
-            f' base_url = "{sim.url}/ben"; }};\n')
+            f' base_url = "{sim.url}/ben"; }};\n'
+            f'register = {{ username = "clerk"; password = "{PASSWORD}";'
+            f' base_url = "{sim.url}/reg"; }};\n')
 inbox = os.path.join(d.state, "inbox", "unemployment")
 upload = os.path.join(d.state, "uploads")
 
@@ -342,6 +358,66 @@ try:
     inc = [c for c in cases["in"] if c["id_no"] == good_id]
     t.check(len(inc) == 1 and inc[0]["cert_no"] == outc[0]["cert_no"],
             "the transfer-in system got the corrected ID with the certificate issued", inc)
+
+    # ---- 6. a duplicate-record cluster: the reviewer picks the survivor ----
+    ida, idb = pension.cn_id("310115", "19700305", 11), pension.cn_id("310115", "19700305", 12)
+    ma = {"file": "insured.csv", "line": 3, "id": ida, "name": "王芳", "birth": "1970-03-05"}
+    mb = {"file": "insured.csv", "line": 9, "id": idb, "name": "王芳", "birth": "1970-03-05"}
+
+    def cluster(key, survivor):
+        st, body = d.api("POST", "/api/v1/playbooks/record-merge-case/run", {
+            "key": key, "payload": {
+                "reason": "duplicate_review", "message": "王芳: two records, IDs one digit apart",
+                "survivor": survivor, "members": [ma, mb],
+                "combined_periods": ["2001-01..2010-12", "2011-01..2020-12"]}})
+        return body.get("id") or body.get("item")
+
+    cl1 = cluster("cluster-1", ma)
+    it = wait_state(cl1, ("escalated",), 60)
+    st, _ = decide(last_esc(it)["id"], "approve", {"survivor": {"line": 9}})
+    t.eq(st, 200, "a reviewer approves the cluster choosing the other record as survivor")
+    it = wait_state(cl1, ("done", "escalated", "failed"), 60)
+    t.eq(it["state"], "done", "the approved cluster is applied")
+    want = f"9:{idb}"
+    d.wait_for(lambda: want in {m["survivor"] for m in sim.get("/_sim/cases")["merges"]}, 60,
+               "the merge reaches the register")
+    m = [x for x in sim.get("/_sim/cases")["merges"] if x["survivor"] == want]
+    t.check(len(m) == 1 and m[0]["merged"] == f"3:{ida}" and m[0]["survivor_name"] == "王芳"
+            and m[0]["periods"] == "2001-01..2010-12;2011-01..2020-12",
+            "the register merged into the survivor the reviewer chose, with its ID", m)
+    t.check(not any(x["survivor"].startswith("3:") for x in sim.get("/_sim/cases")["merges"]),
+            "and not into the proposed one")
+    ida2, idb2 = pension.cn_id("310115", "19710305", 21), pension.cn_id("310115", "19710305", 22)
+    ma, mb = dict(ma, id=ida2), dict(mb, id=idb2)
+    cl2 = cluster("cluster-2", ma)
+    it = wait_state(cl2, ("escalated",), 60)
+    st, _ = decide(last_esc(it)["id"], "approve", {"survivor": {"line": 99}})
+    d.wait_for(lambda: len(item(cl2).get("escalations") or []) >= 2, 60,
+               "a survivor outside the cluster escalates")
+    esc = last_esc(item(cl2))
+    t.check(esc.get("reason") == "survivor_not_member" and "3, 9" in esc.get("message", ""),
+            "a survivor that is not a member is refused, naming the members' lines", esc)
+    t.check(not any(ida2 in x["survivor"] + x["merged"] for x in sim.get("/_sim/cases")["merges"]),
+            "and nothing is merged")
+
+    # ---- 7. a crosscheck hit: the suspension carries the case's fields ----
+    rid7 = pension.cn_id("440305", "19450812", 5)
+    kase = {"reason": "death_hit", "message": "李娜: on the death register since 2026-10-02",
+            "recipient": {"id": rid7, "name": "李娜", "line": 14, "benefit": "养老金"},
+            "next_payment": "2026-12-15", "amount_at_risk": "3120.50",
+            "reasons": ["death_register", "name_match"]}
+    st, body = d.api("POST", "/api/v1/playbooks/benefit-crosscheck-case/run",
+                     {"key": "hit-7", "payload": kase})
+    hid = body.get("id") or body.get("item")
+    it = wait_state(hid, ("escalated",), 60)
+    st, _ = decide(last_esc(it)["id"], "approve", {"amount_at_risk": "1560.25"})
+    t.eq(st, 200, "a reviewer approves the hit, correcting the amount at risk")
+    d.wait_for(lambda: any(x["id_no"] == rid7 for x in sim.get("/_sim/cases")["suspensions"]),
+               60, "the suspension reaches the benefits system")
+    su = [x for x in sim.get("/_sim/cases")["suspensions"] if x["id_no"] == rid7]
+    t.check(len(su) == 1 and su[0]["name"] == "李娜" and su[0]["next_payment"] == "2026-12-15"
+            and su[0]["amount"] == "1560.25" and "death_register" in su[0]["reasons"],
+            "the benefits system suspended the case's payment with the decided amount", su)
 
     stt = sim.stats()
     t.eq((stt["duplicates"], stt["double_registrations"]), (0, 0),
