@@ -415,12 +415,33 @@ remember_release(void *p)
 	free(c);
 }
 
+/* The remembered match that already books the other side's line of m
+ * (the line a reviewer chose), or NULL. */
+static json_t *
+memory_taken(json_t *mem, json_t *m, bool on_bank)
+{
+	const char *side = on_bank ? "ledger_" : "bank_";
+	char kr[16], ka[16], kd[16];
+	json_t *x;
+	size_t i;
+
+	snprintf(kr, sizeof(kr), "%sref", side);
+	snprintf(ka, sizeof(ka), "%samount", side);
+	snprintf(kd, sizeof(kd), "%sdate", side);
+	json_array_foreach(mem, i, x)
+		if (json_equal(json_object_get(x, kr), json_object_get(m, kr)) &&
+		    json_equal(json_object_get(x, ka), json_object_get(m, ka)) &&
+		    json_equal(json_object_get(x, kd), json_object_get(m, kd)))
+			return x;
+	return NULL;
+}
+
 static enum step_result
 remember_run(struct step_ctx *ctx, void *p)
 {
 	struct remember_conf *c = p;
 	json_t *pl = ctx->payload, *with = json_object_get(pl, "match_with");
-	json_t *mem, *m;
+	json_t *mem, *m, *dup;
 	bool on_bank = strcmp(json_string_value(json_object_get(pl, "side")) ?
 	    json_string_value(json_object_get(pl, "side")) : "", "bank") == 0;
 	const char *wref, *wdate, *ref, *date;
@@ -459,7 +480,21 @@ remember_run(struct step_ctx *ctx, void *p)
 	if ((mem = memory_load(path, &e)) == NULL)
 		rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_memory", "%s",
 		    e.msg);
-	else {
+	else if ((dup = memory_taken(mem, m, on_bank)) != NULL) {
+		if (!json_equal(dup, m))
+			rc = step_fail(ctx, STEP_BUSINESS_ERROR,
+			    "line_already_matched", "the %s line %s of %s,"
+			    " %.2f is already matched to the %s line %s of %s"
+			    " (a line is booked once): choose another line or"
+			    " reject", on_bank ? "ledger" : "bank", wref ? wref :
+			    "", wdate, (double)json_integer_value(
+			    json_object_get(with, "amount_fen")) / 100.0,
+			    on_bank ? "bank" : "ledger", json_string_value(
+			    json_object_get(dup, on_bank ? "bank_ref" :
+			    "ledger_ref")), json_string_value(json_object_get(
+			    dup, on_bank ? "bank_date" : "ledger_date")));
+		/* else: remembered already (a run again after a crash). */
+	} else {
 		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 
 		json_array_append(mem, m);
@@ -467,7 +502,7 @@ remember_run(struct step_ctx *ctx, void *p)
 		if (slash != NULL)
 			*slash = '\0';
 		if ((slash != NULL && util_mkdir_p(dir, 0755, &e) < 0) ||
-		    util_write_file_atomic(path, text, strlen(text), 0644,
+		    util_write_file_atomic(path, text, strlen(text), 0600,
 		    &e) < 0)
 			rc = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 			    "%s", e.msg);

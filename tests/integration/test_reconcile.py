@@ -180,6 +180,22 @@ try:
         t.eq(mem, [{"bank_ref": "B20261120001", "bank_amount": 153218, "bank_date": "2026-11-20",
                     "ledger_ref": "", "ledger_amount": 153218, "ledger_date": "2026-11-25"}],
              "the match is remembered")
+        # A second reviewer offers the same ledger line for another bank line.
+        e2, it2 = [x for x in got if x[1]["payload"]["kind"] == "bank_out_not_booked"][0]
+        st, body = dm.api("POST", f"/api/v1/escalations/{e2['id']}/decide",
+                          {"decision": "approve", "by": "finance2", "payload": {
+                              "match_with": {"ref": "", "amount_fen": 153218, "date": "2026-11-25"}}})
+        dm.wait_for(lambda: len(dm.api("GET", f"/api/v1/items/{it2['id']}")[1]
+                                .get("escalations") or []) >= 2, 10, "escalated again")
+        again = dm.api("GET", f"/api/v1/items/{it2['id']}")[1]["escalations"][-1]
+        t.check(again["reason"] == "line_already_matched" and "B20261120001" in again["message"],
+                "a ledger line already matched cannot be booked twice: it escalates, naming"
+                " the bank line it is matched to", again)
+        t.eq(len(json.load(open(os.path.join(dm.state, "recon-memory", "fund.json")))), 1,
+             "and the memory still holds the one match")
+        st, body = dm.api("POST", f"/api/v1/escalations/{again['id']}/decide",
+                          {"decision": "reject", "reason": "a wrong entry"})
+        t.eq(st, 200, "the reviewer rejects it instead")
 
         # The next run of the account applies it before any pass.
         drop("income-2026-11b")
