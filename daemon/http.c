@@ -71,6 +71,34 @@ code_status(enum err_code c)
 	}
 }
 
+/* The reason phrase of a status code (RFC 9110), as a client or proxy
+ * logs it next to the code. */
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return status < 400 ? "OK" : status < 500 ? "Client Error" :
+	    "Server Error";
+	}
+}
+
 static void
 reply_json(struct evhttp_request *req, int status, json_t *body)
 {
@@ -81,7 +109,7 @@ reply_json(struct evhttp_request *req, int status, json_t *body)
 	    "Content-Type", "application/json");
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
-	evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", buf);
+	evhttp_send_reply(req, status, reason_phrase(status), buf);
 	evbuffer_free(buf);
 	free(text);
 	json_decref(body);

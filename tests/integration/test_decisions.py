@@ -28,6 +28,7 @@ compared field by field with what the case or the reviewer decided:
   - benefit-crosscheck-case: an approval with a corrected amount suspends
     the payment with the case's recipient and date and the decided amount.
 """
+import http.client
 import json
 import os
 import random
@@ -216,6 +217,20 @@ try:
                 r.stdout + r.stderr)
     else:
         t.check(True, "# skip: OCR read the account on this machine")
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    for method, path, body, want in (
+            ("POST", f"/api/v1/escalations/{eid}/decide",
+             {"decision": "approve", "payload": {"fields": {"id_no": bad_id}}},
+             (400, "Bad Request")),
+            ("GET", "/api/v1/items/999999", None, (404, "Not Found")),
+            ("GET", "/api/v1/items", None, (200, "OK"))):
+        conn.request(method, path, body=json.dumps(body) if body else None,
+                     headers={"Authorization": "Bearer " + d.token(),
+                              "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        t.eq((resp.status, resp.reason), want, f"{method} {path}: the reason phrase fits the code")
+    conn.close()
     t.eq(item(blurred["id"])["state"], "escalated", "a refused approval changes nothing")
     t.eq(ben_sends(truth["id_no"]), [], "and nothing was sent")
     corrected = truth["name"][:-1] + ("萍" if truth["name"][-1] != "萍" else "平")
