@@ -215,7 +215,7 @@ load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
 {
 	static const char *const keys[] = { "name", "label", "zone", "pattern",
 	    "type", "required", "values", "regex", "not_before", "not_after",
-	    "match", "match_optional", "cross_check", "min_confidence", "page",
+	    "match", "match_optional", "latin", "cross_check", "min_confidence", "page",
 	    NULL };
 	const config_setting_t *z;
 	const char *s;
@@ -304,6 +304,7 @@ load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
 	if ((s = get_str(l, g, "match", false)) != NULL)
 		f->spec.match = xstrdup(s);
 	get_bool(l, g, "match_optional", &f->spec.match_optional);
+	get_bool(l, g, "latin", &f->spec.latin);
 	if ((s = get_str(l, g, "cross_check", false)) != NULL)
 		f->spec.cross_check = xstrdup(s);
 	f->spec.min_confidence = default_conf;

@@ -1280,6 +1280,66 @@ v_match(const struct ocr_field_spec *spec, const json_t *payload,
 	}
 }
 
+/* The code point at *p (advanced past it); U+FFFD for a bad sequence. */
+static unsigned
+u8next(const char **p)
+{
+	const unsigned char *s = (const unsigned char *)*p;
+	size_t l = u8len(s[0]);
+	unsigned c = l == 1 ? s[0] : s[0] & (0x3F >> (l - 1));
+
+	for (size_t i = 1; i < l; i++) {
+		if ((s[i] & 0xC0) != 0x80) {
+			*p += i;
+			return 0xFFFD;
+		}
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	*p += l;
+	return l == 1 && s[0] >= 0x80 ? 0xFFFD : c;
+}
+
+static bool
+han(unsigned c)
+{
+	return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+	    (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3134F);
+}
+
+/*
+ * A person's name as written on Chinese documents: two or more Chinese
+ * characters, with the middle dot of transcribed names (阿依古丽·买买提);
+ * with latin, Latin letters, spaces, hyphens and apostrophes too (ZHANG
+ * SAN), still at least two letters. An OCR read such as "ame" or "张三1"
+ * is not a name.
+ */
+static void
+v_name(const struct ocr_field_spec *spec, const char *t,
+    struct ocr_vresult *out)
+{
+	const char *p;
+	int letters = 0, bad = 0;
+
+	name_normalise(t, out->value, sizeof(out->value));
+	for (p = out->value; *p != '\0'; ) {
+		unsigned c = u8next(&p);
+
+		if (han(c) || (spec->latin && ((c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z'))))
+			letters++;
+		else if (c == 0xB7 || c == 0x2022 || c == 0x30FB ||
+		    (spec->latin && (c == ' ' || c == '-' || c == '\'')))
+			continue;
+		else
+			bad++;
+	}
+	if (bad == 0 && letters >= 2)
+		return;
+	set(out, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars", spec->latin ?
+	    "不像是姓名 / not a name (Chinese characters or Latin letters)" :
+	    "姓名应为汉字 / a name is written in Chinese characters");
+}
+
 static bool
 blank(const char *s)
 {
@@ -1330,7 +1390,7 @@ ocr_validate_field(const struct ocr_field_spec *spec, const char *raw,
 		copy_utf8(out->value, sizeof(out->value), t);
 		break;
 	case OCR_F_NAME:
-		name_normalise(t, out->value, sizeof(out->value));
+		v_name(spec, t, out);
 		break;
 	case OCR_F_CN_ID:
 		v_cn_id(t, today, out);

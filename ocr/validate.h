@@ -64,6 +64,7 @@ struct ocr_field_spec {            /* filled by the template loader (core) */
 	int not_before, not_after;             /* dates YYYYMMDD; 0 = no bound; -1 = today */
 	char *match;                           /* payload key the value must equal (after normalisation), or NULL */
 	bool match_optional;                   /* a payload without the key: no comparison (case data not known) */
+	bool latin;                            /* OCR_F_NAME: Latin letters allowed too (ZHANG SAN); default Chinese only */
 	char *cross_check;                     /* OCR_F_AMOUNT_CN: name of the numeric amount field it must equal */
 	double min_confidence;                 /* 0..100; below it the field is low_confidence */
 };
@@ -114,7 +115,7 @@ struct ocr_vresult {
  *
  * Reason codes: "ok", "required", "cn_id.length", "cn_id.chars",
  * "cn_id.region", "cn_id.birth", "cn_id.check", "cn_id.old15",
- * "cn_id.folded", "uscc.length", "uscc.chars", "uscc.check",
+ * "cn_id.folded", "name.chars", "uscc.length", "uscc.chars", "uscc.check",
  * "uscc.folded", "bank_card.chars", "bank_card.length", "bank_card.luhn",
  * "bank_card.folded", "date.format", "date.before_min", "date.after_max",
  * "date.after_today", "date.before_today", "amount.format",

@@ -645,8 +645,23 @@ test_text_and_name(void **state)
 	assert_string_equal(r.value, "北京市 朝阳区");
 	CHECK(&n, " 张  三 ", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
 	assert_string_equal(r.value, "张三");
+	CHECK(&n, "阿依古丽·买买提", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	/* not a name: Latin, digits, one character, punctuation */
+	CHECK(&n, "ame", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars");
+	CHECK(&n, "ZHANG SAN", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "name.chars");
+	CHECK(&n, "张三1", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars");
+	CHECK(&n, "张", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars");
+	CHECK(&n, "张三|", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars");
+	CHECK(&n, "\xE5\xBC\xA0\xFF", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "name.chars");
+	/* latin = true: a transcribed or foreign name in Latin letters */
+	n.latin = true;
 	CHECK(&n, "ZHANG   SAN", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
 	assert_string_equal(r.value, "ZHANG SAN");
+	CHECK(&n, "O'NEILL-SMITH", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&n, "张三", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&n, "ZH4NG", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars");
 }
 
 /* ---- required ---- */
@@ -728,8 +743,13 @@ test_match(void **state)
 	    "match.applicant.name");
 	/* no folding for names: O and 0 are different people's names */
 	name.match = "name";
+	name.latin = true;
 	CHECK(&name, "张三O", payload, OCR_FS_MISMATCH, OCR_SEV_ESCALATE,
 	    "match.name");
+	/* a Chinese-only name with a Latin letter is not a name at all */
+	name.latin = false;
+	CHECK(&name, "张三O", payload, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "name.chars");
 
 	/* nothing to compare with is never a pass */
 	name.match = "spouse";
