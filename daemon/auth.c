@@ -983,112 +983,12 @@ auth_cookie_get(const char *header, const char *name, char *out, size_t len)
 
 /* ---- masking ---- */
 
-static bool
-alnum(char c)
-{
-	return isalnum((unsigned char)c);
-}
-
-static bool
-two(const char *s, int lo, int hi)
-{
-	int v;
-
-	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
-		return false;
-	v = (s[0] - '0') * 10 + (s[1] - '0');
-	return v >= lo && v <= hi;
-}
-
-/* A resident ID: 6-digit region, birth date YYYYMMDD, 3 digits, check. */
-static bool
-looks_like_id(const char *s)
-{
-	return (two(s + 6, 19, 20)) && two(s + 8, 0, 99) &&
-	    two(s + 10, 1, 12) && two(s + 12, 1, 31);
-}
-
-/* Masks s[0..n) in place. */
-static bool
-mask_buf(char *s, size_t n)
-{
-	bool changed = false;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t j, digits, k;
-
-		if (!isdigit((unsigned char)s[i]) || (i > 0 && alnum(s[i - 1]))) {
-			i++;
-			continue;
-		}
-		for (j = i; j < n && isdigit((unsigned char)s[j]); j++)
-			;
-		digits = j - i;
-		/* 17 digits and a check character X, or 18 digits with a
-		 * plausible birth date: a resident ID number. */
-		if (((digits == 17 && j < n && (s[j] == 'X' || s[j] == 'x')) ||
-		    (digits == 18 && looks_like_id(s + i))) &&
-		    (i + 18 >= n || !alnum(s[i + 18]))) {
-			memset(s + i + 6, '*', 8);
-			changed = true;
-			i += 18;
-			continue;
-		}
-		if (digits >= 12 && digits <= 19 && (j >= n || !alnum(s[j]))) {
-			memset(s + i, '*', digits - 4);
-			changed = true;
-			i = j;
-			continue;
-		}
-		/* "6222 0212 3456 7890": groups of four, one separator. */
-		if (digits == 4 && j + 1 < n && (s[j] == ' ' || s[j] == '-')) {
-			char sep = s[j];
-			size_t end = j, total = 4, groups = 1, g;
-
-			k = j;
-			while (k + 1 < n && s[k] == sep &&
-			    isdigit((unsigned char)s[k + 1])) {
-				for (g = 0; k + 1 + g < n &&
-				    isdigit((unsigned char)s[k + 1 + g]); g++)
-					;
-				if (g > 4)
-					break;
-				total += g;
-				groups++;
-				end = k + 1 + g;
-				k = end;
-				if (g < 4)
-					break;
-			}
-			if (groups >= 3 && total >= 12 && total <= 19 &&
-			    (end >= n || !alnum(s[end]))) {
-				size_t keep = 4;
-
-				for (k = end; k > i; k--) {
-					if (!isdigit((unsigned char)s[k - 1]))
-						continue;
-					if (keep > 0)
-						keep--;
-					else
-						s[k - 1] = '*';
-				}
-				changed = true;
-				i = end;
-				continue;
-			}
-		}
-		i = j;
-	}
-	return changed;
-}
-
 char *
 auth_mask_text(const char *s)
 {
 	char *out = xstrdup(s);
 
-	mask_buf(out, strlen(out));
+	util_mask_ids(out, strlen(out));
 	return out;
 }
 
@@ -1109,7 +1009,7 @@ mask_value(json_t *v, bool user_data)
 		char *buf = xmalloc(n + 1);
 
 		memcpy(buf, json_string_value(v), n + 1);
-		if (mask_buf(buf, n))
+		if (util_mask_ids(buf, n))
 			json_string_setn(v, buf, n);
 		free(buf);
 	} else if (json_is_integer(v) && user_data) {
@@ -1117,7 +1017,7 @@ mask_value(json_t *v, bool user_data)
 		json_int_t x = json_integer_value(v);
 
 		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, x);
-		if (x > 0 && strlen(buf) >= 12 && mask_buf(buf, strlen(buf)))
+		if (x > 0 && strlen(buf) >= 12 && util_mask_ids(buf, strlen(buf)))
 			return json_string(buf);
 	} else if (json_is_object(v)) {
 		const char *k;

@@ -73,6 +73,9 @@ log_emit(enum log_level level, int64_t item, const char *playbook,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* No full ID or account number in a log: journald and log files are
+	 * read by more people than the queue's reviewers. */
+	util_mask_ids(msg, strlen(msg));
 	util_format_time(util_now_ms(), ts, sizeof(ts));
 
 	off = append(line, off, cap, "{\"ts\":\"");

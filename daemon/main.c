@@ -390,6 +390,10 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_set_level(d->cfg.log_level);
+	/* What clerkd writes (the database, documents, page images, reports,
+	 * backups) is personal data: its own, mode 0600 / 0700, whatever the
+	 * umask it was started with. */
+	umask(0077);
 	apply_timezone(d->cfg.timezone);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(util_now_ms() ^ getpid()));

@@ -405,8 +405,10 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 		/* (A value missing in the playbook's own data is not the
 		 * applicant's to fix: that one goes to a person.) */
 		r->u.fail.action = FAIL_REJECT;
-		log_emit(LL_WARN, j->it->id, pb->name, st->id, "rejected: %s",
-		    j->message);
+		/* The why names the person: it is in the store for those
+		 * who may read it (clerkctl item show), not in the log. */
+		log_emit(LL_WARN, j->it->id, pb->name, st->id, "rejected (%s)",
+		    j->reason);
 	} else {
 		if (res == STEP_SYSTEM_ERROR) {
 			char msg[512];
@@ -419,8 +421,8 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 		}
 		r->u.fail.action = FAIL_ESCALATE;
 		s->escalations++;
-		log_emit(LL_WARN, j->it->id, pb->name, st->id, "escalated (%s):"
-		    " %s", r->u.fail.reason, j->message);
+		log_emit(LL_WARN, j->it->id, pb->name, st->id, "escalated (%s)",
+		    r->u.fail.reason);
 	}
 	r->done = step_committed;
 	r->arg = j;

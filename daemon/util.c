@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <fcntl.h>
@@ -551,15 +552,22 @@ util_move_file(const char *src, const char *dir, const char *dst,
 
 	if (util_mkdir_p(dir, 0755, e) < 0)
 		return -1;
-	if (rename(src, dst) == 0)
+	if (rename(src, dst) == 0) {
+		/* Filed by clerk (archive, quarantine): its own only, however
+		 * the upload came in. */
+		if (chmod(dst, S_IRUSR | S_IWUSR) < 0) {
+			err_set(e, "chmod 600 %s: %s", dst, strerror(errno));
+			return -1;
+		}
 		return 0;
+	}
 	if (errno != EXDEV) {
 		err_set(e, "move %s -> %s: %s", src, dst, strerror(errno));
 		return -1;
 	}
 	if ((data = util_read_file(src, &len, e)) == NULL)
 		return -1;
-	if (util_write_file_atomic(dst, data, len, 0644, e) < 0) {
+	if (util_write_file_atomic(dst, data, len, 0600, e) < 0) {
 		free(data);
 		return -1;
 	}
@@ -570,4 +578,107 @@ util_move_file(const char *src, const char *dir, const char *dst,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- personal data in text ---- */
+
+static bool
+mask_alnum(char c)
+{
+	return isalnum((unsigned char)c);
+}
+
+static bool
+mask_two(const char *s, int lo, int hi)
+{
+	int v;
+
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+		return false;
+	v = (s[0] - '0') * 10 + (s[1] - '0');
+	return v >= lo && v <= hi;
+}
+
+/* A resident ID: 6-digit region, birth date YYYYMMDD, 3 digits, check. */
+static bool
+looks_like_id(const char *s)
+{
+	return (mask_two(s + 6, 19, 20)) && mask_two(s + 8, 0, 99) &&
+	    mask_two(s + 10, 1, 12) && mask_two(s + 12, 1, 31);
+}
+
+bool
+util_mask_ids(char *s, size_t n)
+{
+	bool changed = false;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j, digits, k;
+
+		if (!isdigit((unsigned char)s[i]) || (i > 0 &&
+		    mask_alnum(s[i - 1]))) {
+			i++;
+			continue;
+		}
+		for (j = i; j < n && isdigit((unsigned char)s[j]); j++)
+			;
+		digits = j - i;
+		/* 17 digits and a check character X, or 18 digits with a
+		 * plausible birth date: a resident ID number. */
+		if (((digits == 17 && j < n && (s[j] == 'X' || s[j] == 'x')) ||
+		    (digits == 18 && looks_like_id(s + i))) &&
+		    (i + 18 >= n || !mask_alnum(s[i + 18]))) {
+			memset(s + i + 6, '*', 8);
+			changed = true;
+			i += 18;
+			continue;
+		}
+		if (digits >= 12 && digits <= 19 && (j >= n ||
+		    !mask_alnum(s[j]))) {
+			memset(s + i, '*', digits - 4);
+			changed = true;
+			i = j;
+			continue;
+		}
+		/* "6222 0212 3456 7890": groups of four, one separator. */
+		if (digits == 4 && j + 1 < n && (s[j] == ' ' || s[j] == '-')) {
+			char sep = s[j];
+			size_t end = j, total = 4, groups = 1, g;
+
+			k = j;
+			while (k + 1 < n && s[k] == sep &&
+			    isdigit((unsigned char)s[k + 1])) {
+				for (g = 0; k + 1 + g < n &&
+				    isdigit((unsigned char)s[k + 1 + g]); g++)
+					;
+				if (g > 4)
+					break;
+				total += g;
+				groups++;
+				end = k + 1 + g;
+				k = end;
+				if (g < 4)
+					break;
+			}
+			if (groups >= 3 && total >= 12 && total <= 19 &&
+			    (end >= n || !mask_alnum(s[end]))) {
+				size_t keep = 4;
+
+				for (k = end; k > i; k--) {
+					if (!isdigit((unsigned char)s[k - 1]))
+						continue;
+					if (keep > 0)
+						keep--;
+					else
+						s[k - 1] = '*';
+				}
+				changed = true;
+				i = end;
+				continue;
+			}
+		}
+		i = j;
+	}
+	return changed;
 }

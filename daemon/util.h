@@ -7,6 +7,7 @@
 #define CLERK_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,7 +36,8 @@ void err_setc(struct err *e, enum err_code code, const char *fmt, ...)
 
 /*
  * Moves src to dst, creating dst's folder dir first: a rename, or across
- * file systems an atomic copy and an unlink. 0, or -1 with e set.
+ * file systems an atomic copy and an unlink; dst ends mode 0600. 0, or -1
+ * with e set.
  */
 int util_move_file(const char *src, const char *dir, const char *dst,
     struct err *e);
@@ -92,6 +94,13 @@ char *util_read_file(const char *path, size_t *len, struct err *e);
 int util_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode, struct err *e);
 int util_mkdir_p(const char *path, mode_t mode, struct err *e);
+/*
+ * Masks personal numbers in s[0..n) in place, as auditors see them: a
+ * resident ID number keeps its region and last four (110105********1234),
+ * an account or card number of 12-19 digits its last four. True when
+ * anything was masked.
+ */
+bool util_mask_ids(char *s, size_t n);
 /* Joins dir and a relative path; an absolute path is returned as is. */
 char *util_path_join(const char *dir, const char *path);
 

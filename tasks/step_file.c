@@ -163,6 +163,12 @@ move_run(struct step_ctx *ctx, void *p)
 			goto out;
 		}
 	}
+	/* Filed by clerk: its own only (0600), however it came in. */
+	if (chmod(dst, S_IRUSR | S_IWUSR) < 0) {
+		res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+		    "chmod 600 %s: %s", dst, strerror(errno));
+		goto out;
+	}
 	fsync_dir(dir);
 done:
 	ctx->output = json_pack("{s:s,s:s}", "from", src, "path", dst);

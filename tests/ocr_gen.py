@@ -410,18 +410,20 @@ def gen_bench(out, rng, count):
 
 def gen_demo(out, rng):
     tmp = tempfile.mkdtemp(prefix="ocrgen-")
-    text, _, _ = claim_form(rng)
-    render(text, os.path.join(out, "claim-good.png"), tmp=tmp)
-    text, _, _ = claim_form(rng, bad_id=True)
-    render(text, os.path.join(out, "claim-wrong-id.png"), tmp=tmp)
-    text, _, _ = claim_form(rng, blank_field="account")
-    render(text, os.path.join(out, "claim-no-account.png"), tmp=tmp)
-    text, _, _ = claim_form(rng)
-    render(text, os.path.join(tmp, "x.png"), tmp=tmp)
-    convert(os.path.join(tmp, "x.png"), BAD,
-            os.path.join(out, "claim-blurred.png"))
+    cases = []
+    for fname, kw in (("claim-good.png", {}), ("claim-wrong-id.png", {"bad_id": True}),
+                      ("claim-no-account.png", {"blank_field": "account"}),
+                      ("claim-blurred.png", None)):
+        text, fields, _ = claim_form(rng, **(kw or {}))
+        if kw is None:
+            render(text, os.path.join(tmp, "x.png"), tmp=tmp)
+            convert(os.path.join(tmp, "x.png"), BAD, os.path.join(out, fname))
+        else:
+            render(text, os.path.join(out, fname), tmp=tmp)
+        cases.append({"file": fname, "template": "unemployment-claim",
+                      "fields": fields})
     shutil.rmtree(tmp)
-    return []
+    return cases
 
 
 def main():

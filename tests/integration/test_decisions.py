@@ -438,6 +438,19 @@ try:
     t.eq((stt["duplicates"], stt["double_registrations"]), (0, 0),
          "the legacy systems saw no duplicate submission")
     t.check(d.proc.poll() is None, "clerkd still runs")
+    log = d.log_text()
+    people = [truth["id_no"], other["id_no"], ref["id_no"], cid, good_id, ida, idb, rid7]
+    t.eq([x for x in people if x in log], [], "no ID number of these cases is in clerkd's log")
+    t.eq([x for x in (truth["name"], corrected, other["name"], renamed, "孙晓明", "李娜")
+          if x in log], [], "nor any of their names")
+    t.check("escalated (refused)" in log and "escalated (field.mismatch)" in log,
+            "the log still says what happened, by reason code", log[-500:])
+    arch = [os.path.join(top, f) for top, _, fs in
+            os.walk(os.path.join(d.state, "archive")) for f in fs]
+    t.check(arch and all(os.stat(f).st_mode & 0o077 == 0 for f in arch) and
+            os.stat(os.path.join(d.state, "clerk.db")).st_mode & 0o077 == 0,
+            "the database and the filed documents are clerkd's own (0600)",
+            [(f, oct(os.stat(f).st_mode)) for f in arch])
 finally:
     d.cleanup()
     sim.stop()
