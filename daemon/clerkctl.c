@@ -1206,7 +1206,7 @@ print_escalation_table(json_t *escs)
 static int
 cmd_item_show(struct ctl *c, struct args *a)
 {
-	json_t *it, *steps, *s, *escs;
+	json_t *it, *steps, *s, *escs, *fails;
 	long long id;
 	char *path, tb[64], db[64];
 	struct table t;
@@ -1231,7 +1231,10 @@ cmd_item_show(struct ctl *c, struct args *a)
 	    dash(jstr(it, "pb_hash")));
 	field("state", "%s", dash(jstr(it, "state")));
 	field("priority", "%lld", jint(it, "priority"));
-	field("attempts", "%lld", jint(it, "attempts"));
+	fails = json_object_get(it, "failures");
+	field("attempts", "%lld of the current step failed; %zu failed"
+	    " attempt%s in all", jint(it, "attempts"), json_array_size(fails),
+	    json_array_size(fails) == 1 ? "" : "s");
 	field("created", "%s", fmt_time(jint(it, "created"), tb, sizeof(tb)));
 	field("updated", "%s", fmt_time(jint(it, "updated"), tb, sizeof(tb)));
 	if (jint(it, "not_before") > util_now_ms())
@@ -1268,6 +1271,26 @@ cmd_item_show(struct ctl *c, struct args *a)
 			table_cell(&t, "%.12s", dash(jstr(s, "pb_hash")));
 			table_cell(&t, "%s", out ? out : "-");
 			free(out);
+		}
+		table_print(&t, stdout);
+	}
+
+	if (json_array_size(fails) > 0) {
+		printf("\nfailed attempts: %zu\n", json_array_size(fails));
+		table_init(&t, 1u << 1, "STEP", "ATTEMPT", "AT", "KIND", "THEN",
+		    "ERROR", NULL);
+		t.maxw = 90;
+		json_array_foreach(fails, i, s) {
+			char *m = clean(jstr(s, "message"), 0);
+
+			table_cell(&t, "%s", dash(jstr(s, "step")));
+			table_cell(&t, "%lld", jint(s, "attempt"));
+			table_cell(&t, "%s", fmt_time(jint(s, "at"), tb,
+			    sizeof(tb)));
+			table_cell(&t, "%s", dash(jstr(s, "kind")));
+			table_cell(&t, "%s", dash(jstr(s, "reason")));
+			table_cell(&t, "%s", m ? m : "-");
+			free(m);
 		}
 		table_print(&t, stdout);
 	}

@@ -29,6 +29,17 @@ static const char *migrations[] = {
 	/* 3: an escalation of an item escalated before links back to the
 	 * one before it. */
 	"ALTER TABLE escalations ADD COLUMN previous INTEGER;",
+	/* 4: every failed attempt of a step, with its error. */
+	"CREATE TABLE IF NOT EXISTS failures("
+	" id INTEGER PRIMARY KEY,"
+	" item INTEGER NOT NULL,"
+	" step_id TEXT,"
+	" attempt INTEGER NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" reason TEXT,"
+	" message TEXT);"
+	"CREATE INDEX IF NOT EXISTS failures_item ON failures(item, id);",
 };
 #define SCHEMA_VERSION \
 	((int)(sizeof(migrations) / sizeof(migrations[0])) + 1)
@@ -111,6 +122,17 @@ static const char *schema_sql =
 	" text TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS esc_comments ON"
 	" escalation_comments(escalation, id);"
+	/* Every failed attempt of a step: what item show lists. */
+	"CREATE TABLE IF NOT EXISTS failures("
+	" id INTEGER PRIMARY KEY,"
+	" item INTEGER NOT NULL,"
+	" step_id TEXT,"
+	" attempt INTEGER NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" reason TEXT,"
+	" message TEXT);"
+	"CREATE INDEX IF NOT EXISTS failures_item ON failures(item, id);"
 	/* Web sessions, by the SHA-256 of the cookie (auth.c). */
 	"CREATE TABLE IF NOT EXISTS sessions("
 	" key TEXT PRIMARY KEY,"
@@ -132,7 +154,7 @@ enum {
 	S_ENQ_FIND, S_ENQ_INSERT,
 	S_CLAIM_EXPIRE, S_CLAIM_SELECT, S_CLAIM_UPDATE, S_STEPS_OF,
 	S_STEP_INSERT, S_STEP_ADVANCE, S_STEP_FINISH,
-	S_FAIL_RETRY, S_FAIL_STATE, S_ESC_INSERT,
+	S_FAIL_RETRY, S_FAIL_STATE, S_FAIL_LOG, S_ESC_INSERT,
 	S_RELEASE, S_RENEW, S_RECOVER,
 	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
 	S_ITEM_PATCH, S_ITEM_UNAPPROVE, S_ESC_CLOSE_ITEM,
@@ -179,6 +201,9 @@ static const char *stmt_sql[NSTMT] = {
 	[S_FAIL_STATE] = "UPDATE items SET state = ?2, last_error = ?3,"
 	    " last_error_kind = ?4, owner = NULL, updated = ?5"
 	    " WHERE id = ?1 AND state = 1 AND (?6 IS NULL OR owner = ?6)",
+	[S_FAIL_LOG] = "INSERT INTO failures(item, step_id, attempt, at, kind,"
+	    " reason, message) SELECT ?1, ?2, attempts + 1, ?3, ?4, ?5, ?6"
+	    " FROM items WHERE id = ?1",
 	[S_ESC_INSERT] = "INSERT INTO escalations(item, playbook, step_id,"
 	    " kind, reason, message, context, created, due, previous)"
 	    " SELECT ?1, playbook, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT"
@@ -708,6 +733,11 @@ do_fail(struct sqlite_store *s, struct qreq *r, int64_t now)
 	int64_t id = r->u.fail.item;
 	sqlite3_stmt *st;
 
+	/* Before the update: the attempt is the one that failed. */
+	if (run(s, bind(s, S_FAIL_LOG, "itiitt", id, r->u.fail.step_id, now,
+	    (int64_t)r->u.fail.kind, r->u.fail.action == FAIL_RETRY ?
+	    "retry" : r->u.fail.reason, r->u.fail.message), &r->err) < 0)
+		return -1;
 	switch (r->u.fail.action) {
 	case FAIL_RETRY:
 		st = bind(s, S_FAIL_RETRY, "iitiit", id, r->u.fail.not_before,
@@ -1393,6 +1423,14 @@ sq_item_get(void *p, int64_t id, struct err *e)
 	if ((escs = rows(s, st, "context", e)) == NULL)
 		goto fail;
 	json_object_set_new(res, "escalations", escs);
+	if ((st = rprepare(s, "SELECT step_id AS step, attempt, at, kind,"
+	    " reason, message FROM failures WHERE item = ?1 ORDER BY id",
+	    e)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if ((arr = rows(s, st, "", e)) == NULL)
+		goto fail;
+	json_object_set_new(res, "failures", arr);
 out:
 	pthread_mutex_unlock(&s->rlock);
 	return res;

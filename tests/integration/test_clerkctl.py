@@ -6,6 +6,7 @@ backup."""
 import json
 import os
 import re
+import signal
 import sqlite3
 
 from harness import Daemon, Tap
@@ -218,6 +219,27 @@ try:
     t.check(r.returncode == 0 and "escalated" in r.stdout and "李四" in r.stdout
             and "needs_review" in r.stdout and "k1" in r.stdout,
             "item show: state, payload, escalation", out(r))
+    # A step that failed twice before it succeeded: item show lists both.
+    d.write_playbook("ctl-flaky.cfg", 'name = "ctl-flaky";\ntrigger = { manual = true; };\n'
+                     'retry = { attempts = 4; initial = "100ms"; max = "200ms"; };\n'
+                     'steps = ( { id = "flaky"; use = "noop"; fail_attempts = 2; } );\n')
+    d.signal(signal.SIGHUP)
+    d.wait_for(lambda: d.ctl("playbook", "run", "ctl-flaky", "--key", "f1").returncode == 0,
+               10, "ctl-flaky loaded")
+    st, body = d.api("GET", "/api/v1/items?playbook=ctl-flaky")
+    flaky = body["items"][0]["id"]
+    t.check(wait_state(flaky, "done"), "the flaky item is done on its third attempt")
+    r = d.ctl("item", "show", str(flaky))
+    t.check(r.returncode == 0 and "failed attempts: 2" in r.stdout and
+            "2 failed attempts in all" in r.stdout and
+            "planned system error on attempt 1 of 2" in r.stdout and
+            "planned system error on attempt 2 of 2" in r.stdout and
+            re.search(r"^\s*flaky\s+1\s+.*system\s+retry", r.stdout, re.M),
+            "item show lists each failed attempt with its error", out(r))
+    st, body = d.api("GET", f"/api/v1/items/{flaky}")
+    t.eq([(f["attempt"], f["kind"], f["reason"]) for f in body.get("failures", [])],
+         [(1, "system", "retry"), (2, "system", "retry")],
+         "the API's item has the failures, attempt by attempt")
     r = d.ctl("item", "show", "999999")
     t.check(r.returncode == 1 and r.stderr.startswith("clerkctl: ")
             and "999999" in r.stderr,
@@ -327,7 +349,7 @@ try:
         con.close()
     except sqlite3.Error as e:
         n = f"error: {e}"
-    t.eq(n, 2, "the backup opens in sqlite3 and has both items")
+    t.eq(n, 3, "the backup opens in sqlite3 and has the three items")
     t.check(not [f for f in os.listdir(d.dir) if ".tmp-" in f],
             "no temporary file left behind")
     before = os.stat(dest)
