@@ -207,6 +207,20 @@ authenticate(struct daemon *d, struct evhttp_request *req,
 	return false;
 }
 
+/* A live session cookie came with the request (nothing is replied). */
+static bool
+signed_in(struct daemon *d, struct evhttp_request *req)
+{
+	const char *ck = evhttp_find_header(evhttp_request_get_input_headers(
+	    req), "Cookie");
+	struct auth_who who;
+	char sid[80];
+
+	return ck != NULL && auth_cookie_get(ck, AUTH_COOKIE, sid,
+	    sizeof(sid)) && auth_session_check(d->auth, sid, util_mono_ms(),
+	    &who) == 0;
+}
+
 static void
 forbidden(struct evhttp_request *req, const char *code, const char *msg)
 {
@@ -1157,6 +1171,15 @@ route(struct evhttp_request *req, void *arg)
 		post_login(d, req);
 		return;
 	}
+	/* The page asks who is signed in before anyone is: "nobody" is an
+	 * answer, not an error (a 401 would be a console error in every
+	 * browser that opens the page). A refused token is still 401. */
+	if (strcmp(path + 8, "me") == 0 && get && evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization") == NULL &&
+	    !signed_in(d, req)) {
+		reply_json(req, 200, json_pack("{s:b}", "authenticated", 0));
+		return;
+	}
 	if (!authenticate(d, req, &who))
 		return;
 	/* A browser sends the cookie with any request to us, even one a
@@ -1177,9 +1200,9 @@ route(struct evhttp_request *req, void *arg)
 	if (strcmp(path, "logout") == 0 && post)
 		post_logout(d, req, &who);
 	else if (strcmp(path, "me") == 0 && get) {
-		json_t *me = json_pack("{s:s,s:s,s:s}", "user", who.name, "role",
-		    auth_role_name(who.role), "via", who.session ? "session" :
-		    "token");
+		json_t *me = json_pack("{s:b,s:s,s:s,s:s}", "authenticated", 1,
+		    "user", who.name, "role", auth_role_name(who.role), "via",
+		    who.session ? "session" : "token");
 
 		/* The page can fetch its CSRF token again after a reload;
 		 * no other origin can read this reply. */
@@ -1282,6 +1305,14 @@ route(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 		f.overdue = od != NULL && strcmp(od, "1") == 0;
+		f.text = evhttp_find_header(&q, "q");
+		if (f.text != NULL && f.text[0] == '\0')
+			f.text = NULL;
+		else if (f.text != NULL && strlen(f.text) > 200) {
+			reply_err(req, ERR_INVALID, "q (the text to look for) is"
+			    " at most 200 bytes");
+			goto out;
+		}
 		if (sort != NULL && strcmp(sort, "due") != 0 &&
 		    strcmp(sort, "id") != 0) {
 			reply_err(req, ERR_INVALID, "sort is due (open ones: by due"

@@ -259,6 +259,9 @@ struct esc_filter {
 	const char *reason;
 	const char *assignee;   /* a name; "" = nobody assigned; NULL = any */
 	bool overdue;           /* only open ones past their due time */
+	const char *text;       /* free text in the message, the item's key or
+	                           payload, or the evidence (an ID number, a
+	                           case number, a name); NULL = any */
 	bool brief;             /* without the context (the evidence) */
 	bool by_id;             /* open ones by id, not (due, id); all always */
 	int64_t now;            /* for overdue; 0 = the clock */

@@ -1535,6 +1535,11 @@ esc_list_prepare(struct sqlite_store *s, const struct esc_filter *f,
 	if (f->overdue)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
 		    " AND e.state = 'open' AND e.due < ?7");
+	if (f->text != NULL)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+		    " AND (instr(e.message, ?8) > 0 OR instr(e.context, ?8) > 0"
+		    " OR EXISTS (SELECT 1 FROM items i WHERE i.id = e.item AND"
+		    " (instr(i.key, ?8) > 0 OR instr(i.payload, ?8) > 0)))");
 	if (f->open_only && !f->by_id)
 		snprintf(sql + n, sizeof(sql) - n, " AND (?2 = 0 OR (e.due, e.id)"
 		    " > (?4, ?2)) ORDER BY e.due, e.id LIMIT ?3");
@@ -1554,6 +1559,8 @@ esc_list_prepare(struct sqlite_store *s, const struct esc_filter *f,
 		sqlite3_bind_text(st, 6, f->assignee, -1, SQLITE_STATIC);
 	if (f->overdue)
 		sqlite3_bind_int64(st, 7, f->now ? f->now : util_now_ms());
+	if (f->text != NULL)
+		sqlite3_bind_text(st, 8, f->text, -1, SQLITE_STATIC);
 	return st;
 }
 

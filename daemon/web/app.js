@@ -30,6 +30,8 @@ const S = {
 	cur: null,        /* the escalation on screen: {id, esc, item, mine, readonly, decided} */
 	openSeq: 0,       /* bumped on each navigation, so a late reply is dropped */
 	busy: false,
+	pending: null,    /* a one-key decision waiting out its undo time: {c, decision, timer, at} */
+	bulk: new Set(),  /* escalation ids ticked in the queue */
 	refreshTimer: null,
 	renewTimer: null,
 	bannerFrom: null,
@@ -146,6 +148,8 @@ const DIFF_KINDS = {
 	fee: '手续费 fee',
 	balance: '余额不符 balance',
 };
+
+const VERBS = { approve: '批准 approve', retry: '重试 retry' };
 
 const DECISIONS = {
 	approve: '已批准 approved',
@@ -443,6 +447,8 @@ async function route() {
 		return;
 	}
 	const id = detailIdFromHash();
+	if (S.pending && S.pending.c.id !== id)
+		await commitPending();
 	if (S.cur && S.cur.id !== id)
 		await leaveDetail();
 	if (id !== null)
@@ -492,6 +498,9 @@ function filterQuery() {
 		q.set('assignee', as);
 	if ($('filter-overdue').checked)
 		q.set('overdue', '1');
+	const text = $('filter-q').value.trim();
+	if (text)
+		q.set('q', text);
 	return q;
 }
 
@@ -584,6 +593,11 @@ function renderQueue() {
 				go(`#/e/${e.id}`);
 			},
 		},
+		h('td', { class: 'sel' }, h('input', {
+			type: 'checkbox', class: 'bulk-pick', 'aria-label': `select #${e.id}`,
+			checked: S.bulk.has(e.id) ? true : null,
+			onclick: (ev) => { ev.stopPropagation(); toggleBulk(e.id, ev.target.checked); },
+		})),
 		h('td', { class: 'id' }, h('a', { href: `#/e/${e.id}` }, `#${e.id}`)),
 		dueCell,
 		h('td', { class: 'prio num' }, String(e.priority ?? 0)),
@@ -595,6 +609,87 @@ function renderQueue() {
 		h('td', null, claim));
 		body.append(tr);
 	}
+	renderBulk();
+}
+
+/* ---- bulk decisions --------------------------------------------------------- */
+
+/* Only escalations of one kind (playbook and reason) are decided together:
+ * the reviewer has looked at what they approve as one sort of case. */
+function bulkKind() {
+	const picked = S.queue.filter((e) => S.bulk.has(e.id));
+	const kinds = new Set(picked.map((e) => `${e.playbook} · ${e.reason}`));
+	return { picked, kinds };
+}
+
+function toggleBulk(id, on) {
+	if (on)
+		S.bulk.add(id);
+	else
+		S.bulk.delete(id);
+	S.bulkConfirm = null;
+	renderBulk();
+}
+
+function renderBulk() {
+	for (const id of [...S.bulk])
+		if (!S.queue.some((e) => e.id === id))
+			S.bulk.delete(id);
+	const { picked, kinds } = bulkKind();
+	const bar = $('bulk-bar');
+	bar.hidden = picked.length === 0;
+	$('bulk-all').checked = picked.length > 0 && picked.length === S.queue.length;
+	for (const cb of document.querySelectorAll('#queue-body .bulk-pick'))
+		cb.checked = S.bulk.has(Number(cb.closest('tr').dataset.id));
+	if (!picked.length)
+		return;
+	const one = kinds.size === 1;
+	$('bulk-count').textContent = `已选 ${picked.length} 件 selected` +
+	    (one ? `（${[...kinds][0]}）` : `，${kinds.size} 种 kinds`);
+	for (const [id, d] of [['bulk-approve', 'approve'], ['bulk-retry', 'retry']]) {
+		const b = $(id);
+		b.disabled = !one || !canDecide() || S.busy;
+		b.textContent = S.bulkConfirm === d ?
+		    `确认${VERBS[d]} ${picked.length} 件 Confirm` :
+		    (d === 'approve' ? '批量批准 Approve selected' : '批量重试 Retry selected');
+	}
+	formError('bulk-error', one ? '' :
+	    '只能批量决定同一流程、同一原因的事项。Only escalations of one playbook and reason are decided together.');
+}
+
+async function bulkDecide(decision) {
+	const { picked, kinds } = bulkKind();
+	if (!picked.length || kinds.size !== 1 || S.busy)
+		return;
+	/* The first press asks, the second decides. */
+	if (S.bulkConfirm !== decision) {
+		S.bulkConfirm = decision;
+		renderBulk();
+		return;
+	}
+	S.bulkConfirm = null;
+	S.busy = true;
+	renderBulk();
+	const failed = [];
+	let done = 0;
+	for (const e of picked) {
+		try {
+			await api('POST', `/escalations/${e.id}/decide`, withBy({ decision }));
+			done++;
+			S.bulk.delete(e.id);
+		} catch (err) {
+			if (err.status === 401) {
+				S.busy = false;
+				return;
+			}
+			failed.push(`#${e.id}: ${err.message}`);
+		}
+	}
+	S.busy = false;
+	toast(`${DECISIONS[decision] || decision} ${done} 件` + (failed.length ? `，${failed.length} 件未成 failed` : ''));
+	await refreshQueue();
+	if (failed.length)
+		formError('bulk-error', failed.slice(0, 5).join('; '));
 }
 
 function moveSelection(step) {
@@ -1028,8 +1123,28 @@ function activateField(name) {
 		el.classList.toggle('active', el.dataset.field === name);
 }
 
+/* What a reviewer corrected on this document's check, once decided:
+ * {field: {read, value}} from the step's output (or, until the step has
+ * run again, the approval waiting in the payload). */
+function correctionsOf(e) {
+	const item = S.cur && S.cur.item;
+	if (!item || e.state === 'open')
+		return {};
+	const st = (item.steps || []).find((x) => x.step === e.step_id);
+	const out = st && st.output;
+	if (out && out.corrections && typeof out.corrections === 'object')
+		return out.corrections;
+	const a = item.payload && item.payload._approved && item.payload._approved[e.step_id];
+	const fixed = {};
+	if (a && a.fields && typeof a.fields === 'object')
+		for (const [k, v] of Object.entries(a.fields))
+			fixed[k] = { read: null, value: v };
+	return fixed;
+}
+
 function renderDocument(ev, e, ocr) {
 	const fields = ocr.fields;
+	const fixes = correctionsOf(e);
 	const pages = Array.isArray(ocr.pages) && ocr.pages.length ? ocr.pages : [{ page: 1 }];
 	const pageBox = h('div', { class: 'pages' });
 	const list = h('div', { class: 'ofields' });
@@ -1087,7 +1202,11 @@ function renderDocument(ev, e, ocr) {
 		const [cls, stText] = FIELD_STATUS[f.status] || ['st-warn', f.status || '?'];
 		const input = h('input', { type: 'text', autocomplete: 'off', name: f.name });
 		input.value = f.value === null || f.value === undefined ? '' : String(f.value);
+		const fix = fixes[f.name];
+		if (fix)
+			input.value = String(fix.value);
 		input.dataset.orig = input.value;
+		input.dataset.ftype = f.type || '';
 		input.classList.add('decides', 'field');
 		input.addEventListener('input', () => input.classList.toggle('changed', input.value !== input.dataset.orig));
 		input.addEventListener('focus', () => activateField(f.name));
@@ -1099,6 +1218,8 @@ function renderDocument(ev, e, ocr) {
 				h('span', { class: 'conf' }, `${f.confidence.toFixed(1)}% `) : null,
 			    h('span', { class: 'badge ' + cls }, stText))),
 		    h('label', null, h('span', { class: 'muted mono' }, f.name + (f.type ? ` · ${f.type}` : '')), input),
+		    fix ? h('div', { class: 'ocorr' },
+			`更正为 corrected to ${fix.value}；OCR 识别 read ${f.value ?? fix.read ?? '—'}`) : null,
 		    f.message ? h('div', { class: 'omsg' }, f.message) : null));
 	}
 	const reasons = Array.isArray(ocr.reasons) ? ocr.reasons : [];
@@ -1110,13 +1231,53 @@ function renderDocument(ev, e, ocr) {
 	    h('div', { class: 'doc' }, pageBox, form));
 }
 
+/* GB 11643-1999: 17 digits and a check character (ISO 7064 MOD 11-2),
+ * with a real birth date. null when valid, else why not. */
+const ID_W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+function idProblem(v) {
+	const id = v.trim().toUpperCase();
+	if (!/^[0-9]{17}[0-9X]$/.test(id))
+		return '身份证号为 17 位数字加校验码 an ID number is 17 digits and a check character';
+	const y = Number(id.slice(6, 10)), m = Number(id.slice(10, 12)), d = Number(id.slice(12, 14));
+	const birth = new Date(Date.UTC(y, m - 1, d));
+	if (y < 1900 || birth.getUTCMonth() !== m - 1 || birth.getUTCDate() !== d || birth > new Date())
+		return '出生日期无效 the birth date in it is not a real date';
+	let sum = 0;
+	for (let i = 0; i < 17; i++)
+		sum += Number(id[i]) * ID_W[i];
+	const want = '10X98765432'[sum % 11];
+	if (id[17] !== want)
+		return `校验码应为 ${want} the check character should be ${want}`;
+	return null;
+}
+
+/* The corrected ID numbers are checked here, before anything is sent. */
+function checkIds(inputs, errId) {
+	for (const input of inputs) {
+		const why = input.value.trim() ? idProblem(input.value) : null;
+		input.classList.toggle('invalid', !!why);
+		if (why) {
+			formError(errId, `${input.name}: ${why}`);
+			input.focus();
+			return false;
+		}
+	}
+	return true;
+}
+
 function submitFields(ev) {
 	ev.preventDefault();
 	const changes = {};
 	formError('ocr-error', '');
+	const ids = [];
 	for (const input of document.querySelectorAll('#ocr-form .field'))
-		if (input.value !== input.dataset.orig)
+		if (input.value !== input.dataset.orig) {
 			changes[input.name] = input.value;
+			if (input.dataset.ftype === 'cn_id')
+				ids.push(input);
+		}
+	if (!checkIds(ids, 'ocr-error'))
+		return;
 	if (!Object.keys(changes).length) {
 		formError('ocr-error', '没有修改任何字段；无需修改请直接批准。Nothing changed: approve it as it is.');
 		return;
@@ -1544,6 +1705,10 @@ function submitResume(ev) {
 		if (JSON.stringify(v) !== input.dataset.orig)
 			changes[input.name] = v;
 	}
+	if (!checkIds([...document.querySelectorAll('#resume-form .field')].filter((i) =>
+	    /^(id_no|id_number|id)$/.test(i.name) && i.name in changes && typeof changes[i.name] === 'string'),
+	    'resume-error'))
+		return;
 	if (!Object.keys(changes).length) {
 		formError('resume-error', '没有修改任何字段；无需修改请用“重试”。Nothing changed: use Retry to run the step again as it is.');
 		return;
@@ -1603,8 +1768,58 @@ function refuseReadonly() {
 	    '只读：此事项不由你认领。Read-only: this item is not claimed by you.');
 }
 
-async function decide(decision, extra) {
+/* One key decides: it waits UNDO_MS first, with an undo, so a key pressed
+ * by mistake costs nothing. Leaving the escalation commits it at once. */
+const UNDO_MS = 5000;
+
+function decideSoon(decision) {
 	const c = S.cur;
+	if (!c || S.busy || S.pending)
+		return;
+	if (c.readonly)
+		return refuseReadonly();
+	const p = { c, decision, at: Date.now() + UNDO_MS };
+	S.pending = p;
+	setDecideEnabled(false);
+	const tick = () => {
+		const left = Math.max(0, Math.ceil((p.at - Date.now()) / 1000));
+		$('undo-text').textContent = `${VERBS[decision] || decision} #${c.id}：${left} 秒后提交 commits in ${left} s`;
+	};
+	tick();
+	$('undo-bar').hidden = false;
+	p.ticker = setInterval(tick, 250);
+	p.timer = setTimeout(() => commitPending(), UNDO_MS);
+	$('undo-cancel').focus();
+}
+
+function endPending() {
+	const p = S.pending;
+	if (!p)
+		return null;
+	clearTimeout(p.timer);
+	clearInterval(p.ticker);
+	S.pending = null;
+	$('undo-bar').hidden = true;
+	return p;
+}
+
+function undoPending() {
+	const p = endPending();
+	if (!p)
+		return;
+	if (S.cur === p.c)
+		setDecideEnabled(!p.c.readonly);
+	toast(`已撤销 Undone: ${DECISIONS[p.decision] || p.decision} #${p.c.id}`);
+}
+
+async function commitPending() {
+	const p = endPending();
+	if (p)
+		await decide(p.decision, undefined, p.c);
+}
+
+async function decide(decision, extra, which) {
+	const c = which || S.cur;
 	if (!c || S.busy)
 		return;
 	if (c.readonly)
@@ -1657,6 +1872,11 @@ function onKey(ev) {
 	const t = ev.target;
 	const typing = t && t.closest && t.closest('input, textarea, select, [contenteditable]');
 
+	if (S.pending && (ev.key === 'u' || ev.key === 'Escape') && !typing) {
+		ev.preventDefault();
+		undoPending();
+		return;
+	}
 	if (ev.key === 'Escape') {
 		if (typing) {
 			t.blur();
@@ -1676,13 +1896,17 @@ function onKey(ev) {
 		}
 		return;
 	}
-	if (typing || S.view === 'login' || S.busy)
+	if (typing || S.view === 'login' || S.busy || S.pending)
 		return;
 	if (S.view === 'queue') {
 		if (ev.key === 'j')
 			moveSelection(1);
 		else if (ev.key === 'k')
 			moveSelection(-1);
+		else if (ev.key === 'x' && S.selectedId !== null)
+			toggleBulk(S.selectedId, !S.bulk.has(S.selectedId));
+		else if (ev.key === '/')
+			$('filter-q').focus();
 		else if ((ev.key === 'Enter' || ev.key === 'o') && S.selectedId !== null && !t.closest('a, button'))
 			go(`#/e/${S.selectedId}`);
 		else
@@ -1694,13 +1918,13 @@ function onKey(ev) {
 		return;
 	switch (ev.key) {
 	case 'a':
-		decide('approve');
+		decideSoon('approve');
 		break;
 	case 'r':
 		showReject();
 		break;
 	case 't':
-		decide('retry');
+		decideSoon('retry');
 		break;
 	case 'e':
 		startEdit();
@@ -1744,6 +1968,10 @@ async function boot() {
 	}
 	try {
 		const m = await api('GET', '/me', undefined, { noAuthRedirect: true });
+		if (m.authenticated === false) {
+			showLogin();
+			return;
+		}
 		const csrf = m.csrf || sessionStorage.getItem('clerk.csrf');
 		if (csrf) {
 			setAuth({ mode: 'session', user: m.user, role: m.role, csrf });
@@ -1766,6 +1994,32 @@ function wire() {
 	$('refresh').addEventListener('click', refreshQueue);
 	for (const id of ['filter-playbook', 'filter-reason', 'filter-assignee', 'filter-overdue'])
 		$(id).addEventListener('change', refreshQueue);
+	let searchTimer = null;
+	$('filter-q').addEventListener('input', () => {
+		clearTimeout(searchTimer);
+		searchTimer = setTimeout(refreshQueue, 300);
+	});
+	$('filter-q').addEventListener('keydown', (ev) => {
+		if (ev.key === 'Enter') {
+			ev.preventDefault();
+			clearTimeout(searchTimer);
+			refreshQueue();
+		}
+	});
+	$('bulk-all').addEventListener('change', (ev) => {
+		for (const e of S.queue)
+			if (ev.target.checked)
+				S.bulk.add(e.id);
+			else
+				S.bulk.delete(e.id);
+		S.bulkConfirm = null;
+		renderBulk();
+	});
+	$('bulk-approve').addEventListener('click', () => bulkDecide('approve'));
+	$('bulk-retry').addEventListener('click', () => bulkDecide('retry'));
+	$('bulk-clear').addEventListener('click', () => { S.bulk.clear(); S.bulkConfirm = null; renderBulk(); });
+	$('undo-cancel').addEventListener('click', undoPending);
+	$('undo-now').addEventListener('click', commitPending);
 	$('act-assign').addEventListener('click', showAssign);
 	$('act-comment').addEventListener('click', showComment);
 	$('assign-form').addEventListener('submit', submitAssign);

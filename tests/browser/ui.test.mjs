@@ -132,6 +132,17 @@ after(async () => {
 		rmSync(profile, { recursive: true, force: true });
 });
 
+test('the page before anyone signed in logs no console error', async () => {
+	const errors = [];
+	const onConsole = (m) => { if (m.type() === 'error') errors.push(m.text()); };
+	page.on('console', onConsole);
+	await page.goto(`${BASE}/`);
+	await page.waitForSelector('#view-login:not([hidden])');
+	await page.waitForTimeout(500);
+	page.off('console', onConsole);
+	assert.deepEqual(errors, [], 'no error in the console (GET /api/v1/me answers "nobody")');
+});
+
 test('a refused sign-in shows the API error message', async () => {
 	await page.goto(`${BASE}/`);
 	await page.waitForSelector('#view-login:not([hidden])');
@@ -204,9 +215,32 @@ test('the queue filters by playbook, reason, assignee and overdue, on the server
 	await rowsBecome(page, [A.id, B.id, R.id]);
 	await page.selectOption('#filter-assignee', '');
 	await rowsBecome(page, [A.id, B.id, C.id, R.id]);
+	// free text: a case number, a name, an ID number in the payload
+	await page.fill('#filter-q', 'C-003');
+	await rowsBecome(page, [C.id]);
+	await page.fill('#filter-q', '张三');
+	await rowsBecome(page, [A.id]);
+	await page.fill('#filter-q', '110101199001011234');
+	await rowsBecome(page, [C.id]);
+	await page.fill('#filter-q', '没有这个人');
+	await rowsBecome(page, []);
+	await page.fill('#filter-q', '');
+	await rowsBecome(page, [A.id, B.id, C.id, R.id]);
 	page.off('request', seen);
+	assert.ok(asked.some((x) => new URLSearchParams(x).get('q') === '张三'),
+	    `the search asked the server: ${asked.join(' ')}`);
 	for (const q of ['playbook=fund-reconcile-difference', 'reason=id_mismatch', 'overdue=1', 'assignee=me', 'assignee=none'])
 		assert.ok(asked.some((x) => x.includes(q)), `the server was asked for ${q}: ${asked.join(' ')}`);
+});
+
+test('the queue page fits 1024 px', async () => {
+	await page.setViewportSize({ width: 1024, height: 768 });
+	await page.waitForTimeout(200);
+	const w = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth,
+		table: document.getElementById('queue-table').getBoundingClientRect().right }));
+	await page.screenshot({ path: `${SHOTS}/clerk-ui-queue-1024.png`, fullPage: true });
+	await page.setViewportSize({ width: 1366, height: 768 });
+	assert.ok(w.doc <= 1024 && w.table <= 1024, `no horizontal scrolling at 1024 px: ${JSON.stringify(w)}`);
 });
 
 test('Chinese text renders with a CJK font', async () => {
@@ -312,8 +346,25 @@ test('reject without a reason is refused in the form', async () => {
 	assert.ok(await page.isHidden('#reject-form'));
 });
 
+test('a one-key approval waits with an undo: u takes it back, nothing is decided', async () => {
+	assert.equal(await page.evaluate(() => location.hash), `#/e/${A.id}`);
+	await page.keyboard.press('a');
+	await page.waitForSelector('#undo-bar:not([hidden])');
+	assert.match(await page.textContent('#undo-text'), /批准|approve/);
+	assert.ok(await page.isDisabled('#act-approve'), 'the decision buttons wait meanwhile');
+	await page.keyboard.press('u');
+	await page.waitForSelector('#undo-bar', { state: 'hidden' });
+	await page.waitForTimeout(5600);
+	const e = await esc(A.id);
+	assert.equal(e.state, 'open', 'the undone approval was never sent');
+	assert.equal(await page.evaluate(() => location.hash), `#/e/${A.id}`, 'still on the same escalation');
+	assert.ok(await page.isEnabled('#act-approve'));
+});
+
 test('approve with the a key; the next item (not the one someone else holds) opens', async () => {
 	await page.keyboard.press('a');
+	await page.waitForSelector('#undo-bar:not([hidden])');
+	assert.equal((await esc(A.id)).state, 'open', 'not before the undo time is over');
 	await hashIs(page, `#/e/${C.id}`);
 	await page.waitForSelector('#d-claim.mine:not([hidden])');
 	const e = await until('the decision', async () => {
@@ -533,6 +584,16 @@ test('correct a field on the document and resume: the item finishes with it', as
 	await page.click('.page .box[data-field="id_no"]');
 	assert.equal(await page.evaluate(() => document.activeElement.name), 'id_no', 'a box focuses its field');
 	assert.ok(await page.locator('.ofield[data-field="id_no"]').evaluate((el) => el.classList.contains('active')));
+	await page.fill('#ocr-form [name="id_no"]', '110105194912310024');
+	await page.click('#ocr-submit');
+	await page.waitForSelector('#ocr-error:not([hidden])');
+	assert.match(await page.textContent('#ocr-error'), /校验码应为 X|check character should be X/);
+	assert.ok(await page.locator('#ocr-form [name="id_no"]').evaluate((el) => el.classList.contains('invalid')));
+	await page.waitForTimeout(300);
+	assert.equal((await esc(DOC.esc)).state, 'open', 'an ID number failing GB 11643 is not sent');
+	await page.fill('#ocr-form [name="id_no"]', '11010519491331002X');
+	await page.click('#ocr-submit');
+	assert.match(await page.textContent('#ocr-error'), /出生日期|birth date/);
 	await page.fill('#ocr-form [name="id_no"]', '11010519491231002X');
 	await page.click('#ocr-submit');
 	const e = await until('the decision', async () => {
@@ -547,6 +608,17 @@ test('correct a field on the document and resume: the item finishes with it', as
 	});
 	assert.deepEqual(item.payload.fields, { id_no: '11010519491231002X' }, 'only the corrected field');
 	assert.equal(item.payload.ocr.fields[1].value, '110105194912310023', 'the OCR result is kept as read');
+	// the decided document shows what was decided beside what OCR read
+	const here = await page.evaluate(() => location.hash);
+	await page.evaluate((id) => { location.hash = `#/e/${id}`; }, DOC.esc);
+	await page.waitForSelector('.ofield[data-field="id_no"] .ocorr');
+	const note = await page.textContent('.ofield[data-field="id_no"] .ocorr');
+	assert.ok(note.includes('11010519491231002X') && note.includes('110105194912310023'),
+	    `corrected and read side by side: ${note}`);
+	assert.equal(await page.inputValue('#ocr-form [name="id_no"]'), '11010519491231002X');
+	assert.equal(await page.locator('.ofield[data-field="name"] .ocorr').count(), 0, 'only the corrected field');
+	await page.screenshot({ path: `${SHOTS}/clerk-ui-document-decided.png`, fullPage: true });
+	await page.evaluate((h) => { location.hash = h; }, here);
 });
 
 test('hand an escalation over with the g key', async () => {
@@ -575,6 +647,52 @@ test('hand an escalation over with the g key', async () => {
 	await page.keyboard.press('Escape');
 	await page.waitForSelector('#view-queue:not([hidden])');
 	assert.equal((await esc(d.id)).claimed_by, OTHER, 'leaving does not release the new holder\'s claim');
+});
+
+test('bulk decisions: a selection of one kind, approved after a confirmation', async () => {
+	const ids = [];
+	for (const k of ['BULK-1', 'BULK-2']) {
+		const r = await api('POST', '/playbooks/gate/run', { key: k, payload: { case: k, name: '赵六' } });
+		assert.equal(r.status, 201, JSON.stringify(r.body));
+		const e = await until(`${k} escalated`, async () => {
+			const x = await api('GET', `/items/${r.body.item}`);
+			return x.body.escalations && x.body.escalations.find((y) => y.state === 'open');
+		});
+		ids.push(e.id);
+	}
+	const other = await api('POST', '/playbooks/later-review/run', { key: 'BULK-3', payload: { case: 'BULK-3' } });
+	const oe = await until('BULK-3 escalated', async () => {
+		const x = await api('GET', `/items/${other.body.item}`);
+		return x.body.escalations && x.body.escalations.find((y) => y.state === 'open');
+	});
+	await page.evaluate(() => { location.hash = '#/'; });
+	await page.waitForSelector('#view-queue:not([hidden])');
+	await page.fill('#filter-q', 'BULK-');
+	await page.waitForSelector(`#queue-body tr[data-id="${oe.id}"]`);
+	for (const id of [...ids, oe.id])
+		await page.check(`#queue-body tr[data-id="${id}"] .bulk-pick`);
+	await page.waitForSelector('#bulk-bar:not([hidden])');
+	assert.ok(await page.isDisabled('#bulk-approve'), 'two kinds selected: no bulk decision');
+	assert.match(await page.textContent('#bulk-error'), /同一流程|one playbook/);
+	await page.uncheck(`#queue-body tr[data-id="${oe.id}"] .bulk-pick`);
+	assert.ok(await page.isEnabled('#bulk-approve'));
+	assert.match(await page.textContent('#bulk-count'), /2/);
+	await page.click('#bulk-approve');
+	assert.match(await page.textContent('#bulk-approve'), /确认|Confirm/, 'the first press asks');
+	for (const id of ids)
+		assert.equal((await esc(id)).state, 'open', 'nothing decided before the confirmation');
+	await page.click('#bulk-approve');
+	for (const id of ids) {
+		const e = await until(`#${id} decided`, async () => {
+			const x = await esc(id);
+			return x.state !== 'open' && x;
+		});
+		assert.equal(e.decision, 'approve');
+		assert.equal(e.decided_by, ME);
+	}
+	assert.equal((await esc(oe.id)).state, 'open', 'the one left out is still open');
+	await page.waitForSelector(`#queue-body tr[data-id="${ids[0]}"]`, { state: 'detached' });
+	await page.fill('#filter-q', '');
 });
 
 test('log out', async () => {

@@ -6,6 +6,8 @@ login rate limit (429), masking for auditors, and the users file's mode
 check at start and on reload."""
 import http.client
 import json
+import urllib.error
+import urllib.request
 import os
 import signal
 import subprocess
@@ -151,7 +153,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     t.check(st == 200 and body["user"] == "otto" and body["role"] == "auditor"
             and body["csrf"] == clients["otto"].csrf, "GET /me for a session", body)
     st, body, _ = admin.call("GET", "/api/v1/me")
-    t.check(st == 200 and body == {"user": "admin", "role": "admin", "via": "token"},
+    t.check(st == 200 and body == {"authenticated": True, "user": "admin", "role": "admin", "via": "token"},
             "GET /me for the api.token: the built-in admin", body)
     tess = Client(d, token=TESS_TOKEN, name="tess")
     st, body, _ = tess.call("GET", "/api/v1/me")
@@ -240,8 +242,21 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
         t.eq(got, [want] * 3, f"{name}: {want}")
     st, body, _ = Client(d).call("GET", "/api/v1/items")
     t.eq(st, 401, "no credentials: reads are refused too")
-    st, body, _ = dead.call("GET", "/api/v1/me")
+    st, body, _ = dead.call("GET", "/api/v1/items")
     t.eq(st, 401, "a logged-out session cannot read")
+    st, body, _ = dead.call("GET", "/api/v1/me")
+    t.eq((st, body), (200, {"authenticated": False}),
+         "/me of a logged-out session: nobody is signed in (200, no console error in a browser)")
+    st, body, _ = Client(d).call("GET", "/api/v1/me")
+    t.eq((st, body), (200, {"authenticated": False}), "/me without credentials: the same")
+    req = urllib.request.Request(f"http://127.0.0.1:{d.port}/api/v1/me",
+                                 headers={"Authorization": "Bearer wrong"})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        st = 200
+    except urllib.error.HTTPError as err:
+        st = err.code
+    t.eq(st, 401, "/me with a refused token is still 401")
     st, body, _ = sam.call("GET", "/api/v1/me", csrf=False)
     t.eq(st, 200, "a read needs no CSRF token")
     t.eq((item_state(item0), esc_state(esc0)), ("escalated", "open"),
@@ -330,7 +345,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     t.check(st == 200 and not any("users" in e for e in body["errors"]), "a good users file reloads", body)
     st, body, _ = clients["rita"].call("GET", "/api/v1/me")
     t.check(st == 200 and body["role"] == "auditor", "a demoted user's session has the new role", body)
-    st, _, _ = clients["rick"].call("GET", "/api/v1/me")
+    st, _, _ = clients["rick"].call("GET", "/api/v1/items")
     t.eq(st, 401, "a removed user's session ends")
     write_users(d, users_text())
     admin.call("POST", "/api/v1/reload")
