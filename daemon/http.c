@@ -1346,8 +1346,10 @@ route(struct evhttp_request *req, void *arg)
 		if (get && *rest == '\0') {
 			if ((es = queue_escalation_get(d->q, id, &e)) == NULL)
 				reply_e(req, &e);
-			else
+			else {
+				sched_annotate_escalation(d->sched, es);
 				reply_json(req, 200, mask_for(&who, es));
+			}
 		} else if (post && strcmp(rest, "decide") == 0) {
 			if (!permit(req, &who, AUTH_DECIDE))
 				goto out;

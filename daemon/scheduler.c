@@ -144,32 +144,69 @@ current_pb(struct sched *s, const char *name)
 	return pb;
 }
 
+/* The index of the step called id in pb, or -1. */
+static ssize_t
+step_index(const struct playbook *pb, const char *id)
+{
+	for (size_t i = 0; i < pb->nsteps; i++)
+		if (strcmp(pb->steps[i].id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
 int
 sched_check_decision(struct sched *s, int64_t escalation, json_t *decision,
     struct err *e)
 {
 	json_t *esc = queue_escalation_get(s->q, escalation, e);
+	json_t *payload;
 	const char *pbname, *step;
 	struct playbook *pb;
+	const struct step_kind *k;
+	ssize_t at;
 	int rc = 0;
 
 	if (esc == NULL)
 		return -1;
 	pbname = json_string_value(json_object_get(esc, "playbook"));
 	step = json_string_value(json_object_get(esc, "step_id"));
+	payload = json_object_get(esc, "payload");
 	if (pbname != NULL && step != NULL &&
 	    (pb = current_pb(s, pbname)) != NULL) {
-		for (size_t i = 0; i < pb->nsteps; i++)
-			if (strcmp(pb->steps[i].id, step) == 0 &&
-			    pb->steps[i].kind->check_decision != NULL)
-				rc = pb->steps[i].kind->check_decision(
-				    pb->steps[i].conf, decision,
-				    json_object_get(esc, "payload"),
-				    json_object_get(esc, "context"), e);
+		if ((at = step_index(pb, step)) >= 0 &&
+		    (k = pb->steps[at].kind)->check_decision != NULL)
+			rc = k->check_decision(pb->steps[at].conf, decision,
+			    payload, json_object_get(esc, "context"), e);
+		for (size_t i = (size_t)at + 1; at >= 0 && rc == 0 &&
+		    i < pb->nsteps; i++)
+			if ((k = pb->steps[i].kind)->check_handed_on != NULL)
+				rc = k->check_handed_on(pb->steps[i].conf,
+				    s->work_dir, decision, payload, e);
 		pb_unref(pb);
 	}
 	json_decref(esc);
 	return rc;
+}
+
+void
+sched_annotate_escalation(struct sched *s, json_t *esc)
+{
+	const char *pbname = json_string_value(json_object_get(esc,
+	    "playbook"));
+	const char *step = json_string_value(json_object_get(esc, "step_id"));
+	const char *state = json_string_value(json_object_get(esc, "state"));
+	struct playbook *pb;
+	ssize_t at;
+
+	if (pbname == NULL || step == NULL || state == NULL ||
+	    strcmp(state, "open") != 0 || (pb = current_pb(s, pbname)) == NULL)
+		return;
+	if ((at = step_index(pb, step)) >= 0)
+		for (size_t i = (size_t)at + 1; i < pb->nsteps; i++)
+			if (pb->steps[i].kind->annotate != NULL)
+				pb->steps[i].kind->annotate(pb->steps[i].conf,
+				    s->work_dir, esc);
+	pb_unref(pb);
 }
 
 /* ---- metrics ---- */

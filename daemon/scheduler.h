@@ -43,12 +43,16 @@ int sched_enqueue(struct sched *s, const char *playbook, const char *key,
 
 json_t *sched_playbooks_json(struct sched *s);
 /*
- * Checks an approval's payload (corrected fields) with the kind of the
- * step that escalated, before it is committed: -1 with a message a
- * reviewer can act on when it would not be accepted.
+ * Checks an approval's payload (corrected fields, a line to match) with
+ * the kind of the step that escalated and of the later steps that read
+ * it, before it is committed: -1 with a message a reviewer can act on
+ * when it would not be accepted.
  */
 int sched_check_decision(struct sched *s, int64_t escalation,
     json_t *decision, struct err *e);
+/* Adds to an open escalation (as GET returns it) what the later steps
+ * know has changed since it was opened. */
+void sched_annotate_escalation(struct sched *s, json_t *esc);
 json_t *sched_errors_json(struct sched *s);
 bool sched_draining(struct sched *s);
 void sched_metrics(struct sched *s, struct evbuffer *out);

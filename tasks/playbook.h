@@ -144,6 +144,17 @@ struct step_kind {
 	int (*check_decision)(const void *conf, json_t *decision,
 	    json_t *payload, json_t *evidence, struct err *e);
 	/*
+	 * For a step after the one that escalated, which reads what the
+	 * reviewer decided: check_handed_on refuses a decision this step
+	 * would refuse when it runs (so the reviewer hears it at once), and
+	 * annotate adds to an open escalation what has changed since it was
+	 * opened (a line another reviewer has booked meanwhile). work_dir is
+	 * the base of relative paths. NULL: nothing to check or add.
+	 */
+	int (*check_handed_on)(const void *conf, const char *work_dir,
+	    json_t *decision, json_t *payload, struct err *e);
+	void (*annotate)(const void *conf, const char *work_dir, json_t *esc);
+	/*
 	 * Runs instead of run() once a reviewer approved the step that
 	 * escalated (ctx->approval, ctx->evidence): its output is what the
 	 * later steps read. NULL: the output is the approval and the

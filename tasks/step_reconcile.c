@@ -415,57 +415,68 @@ remember_release(void *p)
 	free(c);
 }
 
-/* The remembered match that already books the other side's line of m
- * (the line a reviewer chose), or NULL. */
+/* The remembered match whose PREFIX ("bank_" or "ledger_") line is
+ * (ref, amount, date), or NULL. */
 static json_t *
-memory_taken(json_t *mem, json_t *m, bool on_bank)
+pair_with(json_t *mem, const char *prefix, json_t *ref, json_t *amount,
+    json_t *date)
 {
-	const char *side = on_bank ? "ledger_" : "bank_";
 	char kr[16], ka[16], kd[16];
 	json_t *x;
 	size_t i;
 
-	snprintf(kr, sizeof(kr), "%sref", side);
-	snprintf(ka, sizeof(ka), "%samount", side);
-	snprintf(kd, sizeof(kd), "%sdate", side);
+	if (ref == NULL || amount == NULL || date == NULL)
+		return NULL;
+	snprintf(kr, sizeof(kr), "%sref", prefix);
+	snprintf(ka, sizeof(ka), "%samount", prefix);
+	snprintf(kd, sizeof(kd), "%sdate", prefix);
 	json_array_foreach(mem, i, x)
-		if (json_equal(json_object_get(x, kr), json_object_get(m, kr)) &&
-		    json_equal(json_object_get(x, ka), json_object_get(m, ka)) &&
-		    json_equal(json_object_get(x, kd), json_object_get(m, kd)))
+		if (json_equal(json_object_get(x, kr), ref) &&
+		    json_equal(json_object_get(x, ka), amount) &&
+		    json_equal(json_object_get(x, kd), date))
 			return x;
 	return NULL;
 }
 
-static enum step_result
-remember_run(struct step_ctx *ctx, void *p)
+/* The remembered match that books m's PREFIX line, or NULL. */
+static json_t *
+pair_taking(json_t *mem, json_t *m, const char *prefix)
 {
-	struct remember_conf *c = p;
-	json_t *pl = ctx->payload, *with = json_object_get(pl, "match_with");
-	json_t *mem, *m, *dup;
-	bool on_bank = strcmp(json_string_value(json_object_get(pl, "side")) ?
-	    json_string_value(json_object_get(pl, "side")) : "", "bank") == 0;
-	const char *wref, *wdate, *ref, *date;
-	char *pattern, *path, *text;
-	enum step_result rc = STEP_OK;
-	struct err e;
+	char kr[16], ka[16], kd[16];
 
-	if (with == NULL) {
-		ctx->output = json_pack("{s:b}", "remembered", 0);
-		return STEP_OK;
-	}
+	snprintf(kr, sizeof(kr), "%sref", prefix);
+	snprintf(ka, sizeof(ka), "%samount", prefix);
+	snprintf(kd, sizeof(kd), "%sdate", prefix);
+	return pair_with(mem, prefix, json_object_get(m, kr),
+	    json_object_get(m, ka), json_object_get(m, kd));
+}
+
+/*
+ * The pair a reviewer's match makes of the difference pl (its line, on
+ * its side) and with (the other side's line), as the memory file keeps
+ * it; NULL with why in msg when with or pl lacks what it needs.
+ */
+static json_t *
+pair_of(json_t *pl, json_t *with, bool *on_bankp, char *msg, size_t n)
+{
+	const char *side = json_string_value(json_object_get(pl, "side"));
+	const char *wref, *wdate, *ref, *date;
+	bool on_bank = side != NULL && strcmp(side, "bank") == 0;
+
+	*on_bankp = on_bank;
 	wref = json_string_value(json_object_get(with, "ref"));
 	wdate = json_string_value(json_object_get(with, "date"));
 	ref = json_string_value(json_object_get(pl, "ref"));
 	date = json_string_value(json_object_get(pl, "date"));
 	if (!json_is_integer(json_object_get(with, "amount_fen")) ||
 	    wdate == NULL || recon_day_parse(wdate) < 0 || date == NULL ||
-	    !json_is_integer(json_object_get(pl, "amount_fen")))
-		return step_fail(ctx, STEP_BUSINESS_ERROR, "bad_match",
-		    "match_with needs ref, amount_fen (an integer, in fen) and"
-		    " date (YYYY-MM-DD) of the line on the other side");
-	if ((pattern = step_expand(ctx, c->memory)) == NULL)
-		return step_unresolved(ctx);
-	m = json_pack("{s:s,s:O,s:s,s:s,s:O,s:s}",
+	    !json_is_integer(json_object_get(pl, "amount_fen"))) {
+		snprintf(msg, n, "match_with needs ref, amount_fen (an integer,"
+		    " in fen) and date (YYYY-MM-DD) of the line on the other"
+		    " side");
+		return NULL;
+	}
+	return json_pack("{s:s,s:O,s:s,s:s,s:O,s:s}",
 	    "bank_ref", on_bank ? (ref ? ref : "") : (wref ? wref : ""),
 	    "bank_amount", on_bank ? json_object_get(pl, "amount_fen") :
 	    json_object_get(with, "amount_fen"),
@@ -474,27 +485,93 @@ remember_run(struct step_ctx *ctx, void *p)
 	    "ledger_amount", on_bank ? json_object_get(with, "amount_fen") :
 	    json_object_get(pl, "amount_fen"),
 	    "ledger_date", on_bank ? wdate : date);
+}
+
+/* "the bank line REF of DATE, 1234.56" for the PREFIX line of pair x. */
+static void
+line_text(json_t *x, const char *prefix, char *buf, size_t n)
+{
+	char kr[16], ka[16], kd[16];
+	const char *ref, *date;
+
+	snprintf(kr, sizeof(kr), "%sref", prefix);
+	snprintf(ka, sizeof(ka), "%samount", prefix);
+	snprintf(kd, sizeof(kd), "%sdate", prefix);
+	ref = json_string_value(json_object_get(x, kr));
+	date = json_string_value(json_object_get(x, kd));
+	snprintf(buf, n, "the %s line %s%sof %s, %.2f",
+	    prefix[0] == 'b' ? "bank" : "ledger", ref ? ref : "",
+	    ref && *ref ? " " : "", date ? date : "?",
+	    (double)json_integer_value(json_object_get(x, ka)) / 100.0);
+}
+
+/*
+ * Whether the match m (a difference on the bank side when on_bank) would
+ * book a line twice: its other side's line, or the difference's own, is
+ * already in a remembered match with another line. The same match again
+ * is not (a step run again after a crash). 1 with why in msg.
+ */
+static int
+match_conflict(json_t *mem, json_t *m, bool on_bank, char *msg, size_t n)
+{
+	const char *mine = on_bank ? "bank_" : "ledger_";
+	const char *theirs = on_bank ? "ledger_" : "bank_";
+	char a[160], b[160];
+	json_t *dup;
+
+	if ((dup = pair_taking(mem, m, theirs)) != NULL &&
+	    !json_equal(dup, m)) {
+		line_text(m, theirs, a, sizeof(a));
+		line_text(dup, mine, b, sizeof(b));
+		snprintf(msg, n, "%s is already matched to %s (a line is"
+		    " booked once): choose another line or reject", a, b);
+		return 1;
+	}
+	if ((dup = pair_taking(mem, m, mine)) != NULL &&
+	    !json_equal(dup, m)) {
+		line_text(m, mine, a, sizeof(a));
+		line_text(dup, theirs, b, sizeof(b));
+		snprintf(msg, n, "%s, this difference's own line, is already"
+		    " matched to %s: approve without a match to close it",
+		    a, b);
+		return 1;
+	}
+	return 0;
+}
+
+static enum step_result
+remember_run(struct step_ctx *ctx, void *p)
+{
+	struct remember_conf *c = p;
+	json_t *pl = ctx->payload, *with = json_object_get(pl, "match_with");
+	json_t *mem, *m;
+	char *pattern, *path, *text, why[512];
+	enum step_result rc = STEP_OK;
+	bool on_bank;
+	struct err e;
+
+	if (with == NULL) {
+		ctx->output = json_pack("{s:b}", "remembered", 0);
+		return STEP_OK;
+	}
+	if ((m = pair_of(pl, with, &on_bank, why, sizeof(why))) == NULL)
+		return step_fail(ctx, STEP_BUSINESS_ERROR, "bad_match", "%s",
+		    why);
+	if ((pattern = step_expand(ctx, c->memory)) == NULL) {
+		json_decref(m);
+		return step_unresolved(ctx);
+	}
 	path = util_path_join(ctx->work_dir, pattern);
 	free(pattern);
 	pthread_mutex_lock(&memory_lock);
 	if ((mem = memory_load(path, &e)) == NULL)
 		rc = step_fail(ctx, STEP_BUSINESS_ERROR, "bad_memory", "%s",
 		    e.msg);
-	else if ((dup = memory_taken(mem, m, on_bank)) != NULL) {
-		if (!json_equal(dup, m))
-			rc = step_fail(ctx, STEP_BUSINESS_ERROR,
-			    "line_already_matched", "the %s line %s of %s,"
-			    " %.2f is already matched to the %s line %s of %s"
-			    " (a line is booked once): choose another line or"
-			    " reject", on_bank ? "ledger" : "bank", wref ? wref :
-			    "", wdate, (double)json_integer_value(
-			    json_object_get(with, "amount_fen")) / 100.0,
-			    on_bank ? "bank" : "ledger", json_string_value(
-			    json_object_get(dup, on_bank ? "bank_ref" :
-			    "ledger_ref")), json_string_value(json_object_get(
-			    dup, on_bank ? "bank_date" : "ledger_date")));
-		/* else: remembered already (a run again after a crash). */
-	} else {
+	else if (match_conflict(mem, m, on_bank, why, sizeof(why)))
+		rc = step_fail(ctx, STEP_BUSINESS_ERROR,
+		    "line_already_matched", "%s", why);
+	else if (pair_taking(mem, m, "bank_") == NULL) {
+		/* (else: remembered already, a run again after a crash) */
 		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 
 		json_array_append(mem, m);
@@ -518,6 +595,100 @@ remember_run(struct step_ctx *ctx, void *p)
 	return rc;
 }
 
+/* The memory file outside a run: NULL when its name needs an item's
+ * values (then the step itself checks, when it runs). */
+static char *
+memory_path(const struct remember_conf *c, const char *work_dir)
+{
+	if (strstr(c->memory, "${") != NULL)
+		return NULL;
+	return util_path_join(work_dir, c->memory);
+}
+
+/* A match a reviewer is about to approve that would book a line twice
+ * is refused now, naming the match that has it. */
+static int
+remember_check(const void *conf, const char *work_dir, json_t *decision,
+    json_t *payload, struct err *e)
+{
+	json_t *with = json_object_get(decision, "match_with"), *mem, *m;
+	char *path, why[512];
+	bool on_bank;
+	int rc = 0;
+
+	if (with == NULL)
+		return 0;
+	if ((m = pair_of(payload, with, &on_bank, why, sizeof(why))) == NULL) {
+		err_setc(e, ERR_INVALID, "%s", why);
+		return -1;
+	}
+	if ((path = memory_path(conf, work_dir)) != NULL) {
+		pthread_mutex_lock(&memory_lock);
+		mem = memory_load(path, e);
+		pthread_mutex_unlock(&memory_lock);
+		if (mem == NULL)
+			rc = -1;
+		else if (match_conflict(mem, m, on_bank, why, sizeof(why))) {
+			err_setc(e, ERR_CONFLICT, "%s", why);
+			rc = -1;
+		}
+		json_decref(mem);
+		free(path);
+	}
+	json_decref(m);
+	return rc;
+}
+
+/*
+ * An open difference, as a reviewer opens it, says which of its lines
+ * other reviewers have booked since it was made: "matched": {"line":
+ * PAIR when its own line is matched already, "candidates": [{"index",
+ * "pair"}] for candidates matched to another line}.
+ */
+static void
+remember_annotate(const void *conf, const char *work_dir, json_t *esc)
+{
+	json_t *pl = json_object_get(esc, "payload"), *mem, *x, *c, *cands;
+	json_t *out, *taken;
+	const char *side = json_string_value(json_object_get(pl, "side"));
+	bool on_bank = side != NULL && strcmp(side, "bank") == 0;
+	char *path;
+	struct err e;
+	size_t i;
+
+	if (!json_is_object(pl) || side == NULL ||
+	    (path = memory_path(conf, work_dir)) == NULL)
+		return;
+	pthread_mutex_lock(&memory_lock);
+	mem = memory_load(path, &e);
+	pthread_mutex_unlock(&memory_lock);
+	free(path);
+	if (mem == NULL || json_array_size(mem) == 0) {
+		json_decref(mem);
+		return;
+	}
+	out = json_object();
+	taken = json_array();
+	if ((x = pair_with(mem, on_bank ? "bank_" : "ledger_",
+	    json_object_get(pl, "ref"), json_object_get(pl, "amount_fen"),
+	    json_object_get(pl, "date"))) != NULL)
+		json_object_set(out, "line", x);
+	cands = json_object_get(pl, "candidates");
+	json_array_foreach(cands, i, c)
+		if ((x = pair_with(mem, on_bank ? "ledger_" : "bank_",
+		    json_object_get(c, "ref"), json_object_get(c, "amount_fen"),
+		    json_object_get(c, "date"))) != NULL)
+			json_array_append_new(taken, json_pack("{s:I,s:O}",
+			    "index", (json_int_t)i, "pair", x));
+	if (json_array_size(taken) > 0)
+		json_object_set(out, "candidates", taken);
+	if (json_object_size(out) > 0)
+		json_object_set(esc, "matched", out);
+	json_decref(taken);
+	json_decref(out);
+	json_decref(mem);
+}
+
 const struct step_kind step_reconcile_remember = {
 	.name = "reconcile.remember",
 	.summary = "remembers a reviewer's match for the next reconciliation",
@@ -526,4 +697,6 @@ const struct step_kind step_reconcile_remember = {
 	.release = remember_release,
 	.run = remember_run,
 	.output_has = remember_output_has,
+	.check_handed_on = remember_check,
+	.annotate = remember_annotate,
 };

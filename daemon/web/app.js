@@ -1291,7 +1291,7 @@ function setDecideEnabled(on) {
 		$(id).disabled = !on;
 	$('reject-reason').disabled = !on;
 	for (const el of document.querySelectorAll('#d-evidence .decides'))
-		el.disabled = !on;
+		el.disabled = !on || el.dataset.taken === '1';
 }
 
 function lineCard(p) {
@@ -1324,6 +1324,14 @@ function renderRecon(ev, e) {
 	const cands = Array.isArray(p.candidates) ? p.candidates : [];
 	const lineFen = typeof p.amount_fen === 'number' ? p.amount_fen : toFen(p.amount);
 	const list = h('div', { class: 'cands' });
+	// lines other reviewers have booked since this difference was made
+	const matched = e.matched && typeof e.matched === 'object' ? e.matched : {};
+	const taken = new Map((Array.isArray(matched.candidates) ? matched.candidates : [])
+	    .map((x) => [x.index, x.pair]));
+	const own = matched.line || null;
+	const pairText = (x, bank) => x ? `${bank ? '银行行 bank line' : '账簿行 ledger line'} ` +
+	    `${(bank ? x.bank_ref : x.ledger_ref) || ''} ${(bank ? x.bank_date : x.ledger_date) || ''} ` +
+	    `¥ ${fmtFen(bank ? x.bank_amount : x.ledger_amount)}` : '';
 
 	cands.forEach((c, i) => {
 		const fen = typeof c.amount_fen === 'number' ? c.amount_fen : toFen(c.amount);
@@ -1342,9 +1350,13 @@ function renderRecon(ev, e) {
 			    h('dt', null, label('counterparty')), h('dd', null, c.counterparty || '—'),
 			    c.text ? [h('dt', null, label('text')), h('dd', null, c.text)] : null,
 			    h('dt', null, '来源 source'), h('dd', { class: 'mono' }, `${c.file || '?'}:${c.line ?? '?'}`))),
+		    taken.has(i) ? h('p', { class: 'taken' },
+			'已被匹配 already matched to ', pairText(taken.get(i), p.side === 'bank')) : null,
 		    h('button', {
 			type: 'button', class: 'primary decides match',
 			'data-index': i,
+			disabled: taken.has(i) || own ? '' : null,
+			'data-taken': taken.has(i) || own ? '1' : null,
 			onclick: () => matchWith(c),
 		    }, '与此匹配 Match with this')));
 	});
@@ -1354,6 +1366,9 @@ function renderRecon(ev, e) {
 
 	ev.append(
 	    h('h2', null, '对账差异 Reconciliation difference'),
+	    own ? h('p', { class: 'booked', id: 'recon-booked' },
+		'此行已在另一差异中匹配 This line is already matched to ', pairText(own, p.side !== 'bank'),
+		'。批准即关闭，不再记账 Approve to close it: nothing more is booked.') : null,
 	    h('div', { class: 'recon' },
 		h('div', null, h('h3', null, p.side === 'ledger' ? '账簿行 Ledger line' : '银行行 Statement line'), lineCard(p)),
 		h('div', null, h('h3', null, `候选匹配 Candidates (${cands.length})`), list)),

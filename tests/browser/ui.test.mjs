@@ -407,6 +407,12 @@ test('a reconciliation difference: the line and its candidates side by side, "ma
 	for (const s of ['1234.50', 'BK20240305001', '某某社保代理公司', 'LG-0401', 'LG-0402', '银行已收、企业未收'])
 		assert.ok(text.includes(s), `the evidence shows ${s}`);
 	await page.screenshot({ path: `${SHOTS}/clerk-ui-recon.png`, fullPage: true });
+	// LG-0401 was booked by another reviewer since: shown, and not offered
+	assert.ok(await page.isDisabled('.cand[data-ref="LG-0401"] button.match'),
+	    'a candidate another reviewer booked cannot be chosen');
+	assert.match(await page.textContent('.cand[data-ref="LG-0401"]'), /已被匹配.*BK20240301009/);
+	assert.ok(await page.isEnabled('.cand[data-ref="LG-0402"] button.match'));
+	assert.equal(await page.locator('#recon-booked').count(), 0, 'its own line is not booked');
 
 	await page.click('.cand[data-ref="LG-0402"] button.match');
 	// Nothing is left after it but the one someone else holds and C's item,

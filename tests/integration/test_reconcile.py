@@ -180,22 +180,64 @@ try:
         t.eq(mem, [{"bank_ref": "B20261120001", "bank_amount": 153218, "bank_date": "2026-11-20",
                     "ledger_ref": "", "ledger_amount": 153218, "ledger_date": "2026-11-25"}],
              "the match is remembered")
+        pair = mem[0]
+        # The ledger's interest line is a difference of its own: opened now, it
+        # says its line is booked, and a match of it to another line is refused.
+        e3, it3 = [x for x in got if x[1]["payload"]["kind"] == "booked_in_not_bank" and
+                   x[1]["payload"]["amount_fen"] == 153218][0]
+        st, body = dm.api("GET", f"/api/v1/escalations/{e3['id']}")
+        t.eq(body.get("matched", {}).get("line"), pair,
+             "the other difference on the same line shows the match that booked it")
+        st, body = dm.api("POST", f"/api/v1/escalations/{e3['id']}/decide",
+                          {"decision": "approve", "by": "finance2", "payload": {
+                              "match_with": {"ref": "B20261110001", "amount_fen": -2500,
+                                             "date": "2026-11-10"}}})
+        t.check(st == 409 and "own line" in body.get("error", {}).get("message", "") and
+                "B20261120001" in body.get("error", {}).get("message", ""),
+                "matching it to another line is refused (409), naming the match", (st, body))
         # A second reviewer offers the same ledger line for another bank line.
         e2, it2 = [x for x in got if x[1]["payload"]["kind"] == "bank_out_not_booked"][0]
         st, body = dm.api("POST", f"/api/v1/escalations/{e2['id']}/decide",
                           {"decision": "approve", "by": "finance2", "payload": {
                               "match_with": {"ref": "", "amount_fen": 153218, "date": "2026-11-25"}}})
-        dm.wait_for(lambda: len(dm.api("GET", f"/api/v1/items/{it2['id']}")[1]
-                                .get("escalations") or []) >= 2, 10, "escalated again")
-        again = dm.api("GET", f"/api/v1/items/{it2['id']}")[1]["escalations"][-1]
-        t.check(again["reason"] == "line_already_matched" and "B20261120001" in again["message"],
-                "a ledger line already matched cannot be booked twice: it escalates, naming"
-                " the bank line it is matched to", again)
+        t.check(st == 409 and "already matched" in body.get("error", {}).get("message", "") and
+                "B20261120001" in body.get("error", {}).get("message", ""),
+                "a ledger line already matched cannot be booked twice: refused at once,"
+                " naming the bank line it is matched to", (st, body))
+        t.eq(dm.api("GET", f"/api/v1/escalations/{e2['id']}")[1]["state"], "open",
+             "and the difference stays open for another decision")
         t.eq(len(json.load(open(os.path.join(dm.state, "recon-memory", "fund.json")))), 1,
              "and the memory still holds the one match")
-        st, body = dm.api("POST", f"/api/v1/escalations/{again['id']}/decide",
+        st, body = dm.api("POST", f"/api/v1/escalations/{e3['id']}/decide",
+                          {"decision": "approve", "by": "finance2"})
+        t.eq(st, 200, "the difference whose line is booked is closed by a plain approval")
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{it3['id']}")[1]["state"] == "done",
+                    10, "closed")
+        st, body = dm.api("POST", f"/api/v1/escalations/{e2['id']}/decide",
                           {"decision": "reject", "reason": "a wrong entry"})
-        t.eq(st, 200, "the reviewer rejects it instead")
+        t.eq(st, 200, "the reviewer rejects the other one instead")
+
+        # A difference made later that offers a booked line as a candidate shows
+        # it as booked, and the other candidates as free.
+        st, body = dm.api("POST", "/api/v1/playbooks/fund-reconcile-difference/run", {
+            "key": "offered-twice", "payload": {
+                "kind": "booked_in_not_bank", "side": "ledger", "ref": "记-099",
+                "amount_fen": 153218, "date": "2026-11-21", "message": "两个候选",
+                "candidates": [{"ref": "B20261110001", "amount_fen": -2500, "date": "2026-11-10"},
+                               {"ref": "B20261120001", "amount_fen": 153218, "date": "2026-11-20"}]}})
+        oid = body.get("id") or body.get("item")
+        dm.wait_for(lambda: dm.api("GET", f"/api/v1/items/{oid}")[1]["state"] == "escalated",
+                    10, "offered-twice escalated")
+        e4 = dm.api("GET", f"/api/v1/items/{oid}")[1]["escalations"][-1]
+        e4 = dm.api("GET", f"/api/v1/escalations/{e4['id']}")[1]
+        t.eq(e4.get("matched"), {"candidates": [{"index": 1, "pair": pair}]},
+             "the candidate another reviewer booked is marked, with the match")
+        st, body = dm.api("POST", f"/api/v1/escalations/{e4['id']}/decide",
+                          {"decision": "approve", "payload": {"match_with": {
+                              "ref": "B20261120001", "amount_fen": 153218, "date": "2026-11-20"}}})
+        t.eq(st, 409, "and cannot be chosen")
+        st, body = dm.api("POST", f"/api/v1/escalations/{e4['id']}/decide",
+                          {"decision": "reject", "reason": "test item"})
 
         # The next run of the account applies it before any pass.
         drop("income-2026-11b")

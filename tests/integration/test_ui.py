@@ -127,6 +127,11 @@ steps = ( { id = "review"; use = "escalate"; reason = "ocr_check";
           { id = "after"; use = "noop"; } );
 ''')
     shutil.copy(os.path.join(SRCDIR, "playbooks", "fund-reconcile-difference.cfg"), d.pbdir)
+    # Another reviewer has already booked one of R's candidates (LG-0401).
+    os.makedirs(os.path.join(d.state, "recon-memory"))
+    with open(os.path.join(d.state, "recon-memory", "fund.json"), "w") as f:
+        json.dump([{"bank_ref": "BK20240301009", "bank_amount": 123400, "bank_date": "2024-03-01",
+                    "ledger_ref": "LG-0401", "ledger_amount": 123400, "ledger_date": "2024-03-04"}], f)
 
     # Users, once clerkd has them: two reviewers, so a second browser
     # sees the first one's claim.

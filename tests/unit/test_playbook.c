@@ -563,6 +563,114 @@ test_retry_delay(void **state)
 	delay_range(3000, 10000, 3, 10000);
 }
 
+/*
+ * reconcile.remember books a line once: a second match of a booked line,
+ * or of a difference whose own line is booked, fails as a business error
+ * when it runs (the decision check can be raced by two reviewers); the
+ * same match again is no second entry; an open difference is told which
+ * of its lines are booked.
+ */
+static void
+test_remember_books_a_line_once(void **state)
+{
+	const struct step_kind *k = step_kind_find("reconcile.remember");
+	char dir[] = "/tmp/clerk-remember-XXXXXX", *path, msg[512];
+	config_t cfg;
+	struct pb_diag d = { 0 };
+	struct item it = { .id = 7, .key = "k", .playbook = "diff" };
+	struct step_ctx ctx;
+	json_t *bank, *other, *mem, *esc, *dec;
+	void *conf = NULL;
+	struct err e;
+
+	(void)state;
+	assert_non_null(k);
+	assert_non_null(mkdtemp(dir));
+	config_init(&cfg);
+	assert_int_equal(config_read_string(&cfg, "s = { memory = \"m/fund.json\"; };"),
+	    CONFIG_TRUE);
+	assert_int_equal(k->prepare(config_lookup(&cfg, "s"), &conf, &d), 0);
+	bank = json_pack("{s:s,s:s,s:i,s:s,s:{s:s,s:i,s:s}}", "side", "bank",
+	    "ref", "B1", "amount_fen", 153218, "date", "2026-11-20",
+	    "match_with", "ref", "", "amount_fen", 153218, "date", "2026-11-25");
+	for (int run = 0; run < 2; run++) {
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.item = &it;
+		ctx.payload = bank;
+		ctx.work_dir = dir;
+		assert_int_equal(k->run(&ctx, conf), STEP_OK);
+		json_decref(ctx.output);
+	}
+	path = xasprintf("%s/m/fund.json", dir);
+	mem = json_load_file(path, 0, NULL);
+	assert_int_equal(json_array_size(mem), 1);
+	json_decref(mem);
+
+	/* another bank line offered the booked ledger line */
+	other = json_pack("{s:s,s:s,s:i,s:s,s:{s:s,s:i,s:s}}", "side", "bank",
+	    "ref", "B2", "amount_fen", 153218, "date", "2026-11-21",
+	    "match_with", "ref", "", "amount_fen", 153218, "date", "2026-11-25");
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.item = &it;
+	ctx.payload = other;
+	ctx.work_dir = dir;
+	assert_int_equal(k->run(&ctx, conf), STEP_BUSINESS_ERROR);
+	assert_string_equal(ctx.reason, "line_already_matched");
+	assert_non_null(strstr(ctx.message, "B1"));
+	json_decref(ctx.context);
+	dec = json_object();
+	assert_int_equal(k->check_handed_on(conf, dir, dec, other, &e), 0);
+	json_decref(dec);   /* no match_with: nothing to check */
+	dec = json_pack("{s:O}", "match_with", json_object_get(other,
+	    "match_with"));
+	assert_int_equal(k->check_handed_on(conf, dir, dec, other, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	json_decref(dec);
+
+	/* the ledger difference of the booked line, matched elsewhere */
+	json_decref(other);
+	other = json_pack("{s:s,s:s,s:i,s:s,s:{s:s,s:i,s:s}}", "side", "ledger",
+	    "ref", "", "amount_fen", 153218, "date", "2026-11-25",
+	    "match_with", "ref", "B3", "amount_fen", 153218, "date", "2026-11-26");
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.item = &it;
+	ctx.payload = other;
+	ctx.work_dir = dir;
+	assert_int_equal(k->run(&ctx, conf), STEP_BUSINESS_ERROR);
+	snprintf(msg, sizeof(msg), "%s", ctx.message);
+	assert_non_null(strstr(msg, "own line"));
+	json_decref(ctx.context);
+	mem = json_load_file(path, 0, NULL);
+	assert_int_equal(json_array_size(mem), 1);
+	json_decref(mem);
+
+	/* an open difference is told what is booked */
+	esc = json_pack("{s:{s:s,s:s,s:i,s:s,s:[{s:s,s:i,s:s},{s:s,s:i,s:s}]}}",
+	    "payload", "side", "ledger", "ref", "", "amount_fen", 153218,
+	    "date", "2026-11-25", "candidates", "ref", "B9", "amount_fen", 5,
+	    "date", "2026-11-01", "ref", "B1", "amount_fen", 153218, "date",
+	    "2026-11-20");
+	k->annotate(conf, dir, esc);
+	assert_non_null(json_object_get(json_object_get(esc, "matched"), "line"));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(json_object_get(esc, "matched"), "candidates"), 0),
+	    "index")), 1);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(esc,
+	    "matched"), "candidates")), 1);
+	json_decref(esc);
+
+	json_decref(other);
+	json_decref(bank);
+	k->release(conf);
+	config_destroy(&cfg);
+	unlink(path);
+	free(path);
+	path = xasprintf("%s/m", dir);
+	rmdir(path);
+	free(path);
+	rmdir(dir);
+}
+
 static void
 test_step_expand(void **state)
 {
@@ -780,6 +888,7 @@ main(void)
 		cmocka_unit_test(test_next_step),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_step_expand),
+		cmocka_unit_test(test_remember_books_a_line_once),
 		cmocka_unit_test(test_check_references),
 	};
 
