@@ -147,12 +147,14 @@ cp_width(uint32_t cp)
 	return 1;
 }
 
-/* Decodes one UTF-8 sequence at s; returns its length, 0 if invalid. */
+/* Decodes one UTF-8 sequence at s; returns its length, 0 if invalid
+ * (then *cp is 0). */
 static int
 utf8_next(const unsigned char *s, uint32_t *cp)
 {
 	int n, i;
 
+	*cp = 0;
 	if (s[0] < 0x80) {
 		*cp = s[0];
 		return 1;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds clerk and runs the whole test suite: unit and integration tests on
 # a normal build, again under AddressSanitizer and UndefinedBehaviorSanitizer,
-# the fuzz corpora on a clang build, and the demo to its end. Installs
+# the unit tests on a release build, a clang debugoptimized build, the fuzz
+# corpora on a clang build, and the demo to its end. Installs
 # missing Debian packages first. Usage: scripts/test.sh [--quick]
 # (--quick: only the normal build and the demo)
 set -eu
@@ -51,6 +52,26 @@ if [ $quick -eq 0 ]; then
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 		|| status=1
+fi
+
+# Optimised builds are what a distribution and an operator make: a gcc
+# release build (-O3, warnings are errors) runs the unit tests, and a
+# clang debugoptimized build must compile warning-free too.
+if [ $quick -eq 0 ]; then
+	SUITE=unit run_suite build-release --buildtype=release || status=1
+	echo "== clang debugoptimized build"
+	if { [ -f build-clang/build.ninja ] ||
+	     CC=clang meson setup build-clang --buildtype=debugoptimized >/dev/null; } &&
+	   ninja -C build-clang >build-clang.log 2>&1; then
+		echo "build-clang: ok"
+		echo "1 0 0" >> build-summary.tmp
+	else
+		echo "build-clang: FAILED"
+		tail -40 build-clang.log
+		echo "0 1 0" >> build-summary.tmp
+		status=1
+	fi
+	rm -f build-clang.log
 fi
 
 # A clang build (warnings are errors there too) that replays the fuzz

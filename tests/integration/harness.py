@@ -46,6 +46,11 @@ class Tap:
             print(f"not ok {self.n} - {name}", flush=True)
             for line in str(detail).splitlines():
                 print(f"# {line}", flush=True)
+            # meson shows a failing TAP test's stderr, not its stdout: the
+            # why goes there too, so a CI log says what failed.
+            print(f"not ok {self.n} - {name}", file=sys.stderr, flush=True)
+            for line in str(detail).splitlines()[:80]:
+                print(f"# {line}", file=sys.stderr, flush=True)
         return cond
 
     def eq(self, got, want, name):
