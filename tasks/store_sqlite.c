@@ -8,11 +8,13 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audit.h"
 #include "log.h"
@@ -374,8 +376,7 @@ audit_load(struct sqlite_store *s, struct err *e)
 	return 0;
 }
 
-/* Inside the opening transaction: a new database (version 0) is made
- * whole by schema_sql, an older one is brought up step by step. */
+/* An older database brought up step by step. */
 static int
 migrate(sqlite3 *db, int version, struct err *e)
 {
@@ -396,12 +397,122 @@ set_version(sqlite3 *db, struct err *e)
 	return exec_sql(db, sql, e);
 }
 
+/* Copies db (connection c) to dest, mode 0600 (it is personal data), with
+ * SQLite's backup API in steps so a writer is never blocked for long. */
+static int
+copy_db(sqlite3 *c, const char *dest, struct err *e)
+{
+	sqlite3 *d = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (sqlite3_open_v2(dest, &d, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		err_set(e, "%s: cannot open: %s", dest,
+		    d ? sqlite3_errmsg(d) : "out of memory");
+		sqlite3_close(d);
+		return -1;
+	}
+	if ((b = sqlite3_backup_init(d, "main", c, "main")) == NULL) {
+		err_set(e, "%s: %s", dest, sqlite3_errmsg(d));
+		sqlite3_close(d);
+		return -1;
+	}
+	do {
+		rc = sqlite3_backup_step(b, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		err_set(e, "%s: %s", dest, sqlite3_errstr(rc));
+		sqlite3_close(d);
+		return -1;
+	}
+	if (sqlite3_close(d) != SQLITE_OK || chmod(dest, 0600) < 0) {
+		err_set(e, "%s: cannot finish: %s", dest, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+read_version(sqlite3 *db, int *version, struct err *e)
+{
+	sqlite3_stmt *v = NULL;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &v, NULL)
+	    != SQLITE_OK || sqlite3_step(v) != SQLITE_ROW) {
+		db_err(e, db, "reading the schema version");
+		sqlite3_finalize(v);
+		return -1;
+	}
+	*version = sqlite3_column_int(v, 0);
+	sqlite3_finalize(v);
+	return 0;
+}
+
+/*
+ * Before the opening transaction: an older database is copied to
+ * PATH.schema-N.bak, the way back if the new clerk must be rolled back.
+ * (SQLite's backup cannot read through a connection holding the write
+ * lock, hence before; check_and_migrate reads the version again.)
+ */
+static int
+backup_before_upgrade(sqlite3 *db, const char *path, struct err *e)
+{
+	int version;
+	char *bak;
+
+	if (read_version(db, &version, e) < 0)
+		return -1;
+	if (version == 0 || version >= SCHEMA_VERSION)
+		return 0;
+	bak = xasprintf("%s.schema-%d.bak", path, version);
+	if (copy_db(db, bak, e) < 0) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		err_set(e, "database %s has schema version %d; before"
+		    " upgrading it to %d this clerk backs it up, and that"
+		    " failed: %s", path, version, SCHEMA_VERSION, why);
+		free(bak);
+		return -1;
+	}
+	log_info("database %s: schema %d -> %d; the version %d database is"
+	    " kept at %s", path, version, SCHEMA_VERSION, version, bak);
+	free(bak);
+	return 0;
+}
+
+/* Inside the opening transaction, so two processes opening an old
+ * database at once migrate it once: refuses a newer schema, brings an
+ * older one up to this clerk's. A new database (version 0) is made whole
+ * by schema_sql. */
+static int
+check_and_migrate(sqlite3 *db, const char *path, struct err *e)
+{
+	int version;
+
+	if (read_version(db, &version, e) < 0)
+		return -1;
+	if (version > SCHEMA_VERSION) {
+		err_set(e, "database %s has schema version %d, newer than this"
+		    " clerk's (%d): it was opened by a newer clerk; run that"
+		    " version, or to go back restore the %s.schema-%d.bak it"
+		    " left when it migrated", path, version, SCHEMA_VERSION,
+		    path, SCHEMA_VERSION);
+		return -1;
+	}
+	if (version == 0 || version == SCHEMA_VERSION)
+		return 0;
+	return migrate(db, version, e);
+}
+
 static void *
 sq_open(const char *path, const struct queue_opts *o, struct err *e)
 {
 	struct sqlite_store *s = xcalloc(1, sizeof(*s));
-	sqlite3_stmt *v = NULL;
-	int version = 0;
 
 	s->path = xstrdup(path);
 	pthread_mutex_init(&s->rlock, NULL);
@@ -409,22 +520,10 @@ sq_open(const char *path, const struct queue_opts *o, struct err *e)
 	    o->durable, e);
 	if (s->w == NULL)
 		goto fail;
-	if (sqlite3_prepare_v2(s->w, "PRAGMA user_version", -1, &v, NULL)
-	    != SQLITE_OK || sqlite3_step(v) != SQLITE_ROW) {
-		db_err(e, s->w, "reading the schema version");
-		sqlite3_finalize(v);
+	if (backup_before_upgrade(s->w, path, e) < 0)
 		goto fail;
-	}
-	version = sqlite3_column_int(v, 0);
-	sqlite3_finalize(v);
-	if (version > SCHEMA_VERSION) {
-		err_set(e, "database %s has schema version %d, newer than this"
-		    " clerk (%d); run the clerk that created it", path, version,
-		    SCHEMA_VERSION);
-		goto fail;
-	}
 	if (exec_sql(s->w, "BEGIN IMMEDIATE", e) < 0 ||
-	    migrate(s->w, version, e) < 0 ||
+	    check_and_migrate(s->w, path, e) < 0 ||
 	    exec_sql(s->w, schema_sql, e) < 0 ||
 	    exec_sql(s->w, index_sql, e) < 0 ||
 	    set_version(s->w, e) < 0 ||
@@ -1724,40 +1823,18 @@ static int
 sq_backup(void *p, const char *dest, struct err *e)
 {
 	struct sqlite_store *s = p;
-	sqlite3 *d = NULL;
-	sqlite3_backup *b;
 	int rc;
 
-	if (sqlite3_open_v2(dest, &d, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		err_set(e, "backup %s: cannot open: %s", dest,
-		    d ? sqlite3_errmsg(d) : "out of memory");
-		sqlite3_close(d);
-		return -1;
-	}
 	pthread_mutex_lock(&s->rlock);
-	b = sqlite3_backup_init(d, "main", s->r, "main");
-	if (b == NULL) {
-		pthread_mutex_unlock(&s->rlock);
-		err_set(e, "backup %s: %s", dest, sqlite3_errmsg(d));
-		sqlite3_close(d);
-		return -1;
-	}
-	/* Copy in steps so the writer is never blocked for long. */
-	do {
-		rc = sqlite3_backup_step(b, 256);
-		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-			sqlite3_sleep(10);
-	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-	sqlite3_backup_finish(b);
+	rc = copy_db(s->r, dest, e);
 	pthread_mutex_unlock(&s->rlock);
-	if (rc != SQLITE_DONE) {
-		err_set(e, "backup %s: %s", dest, sqlite3_errstr(rc));
-		sqlite3_close(d);
-		return -1;
+	if (rc < 0) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		err_set(e, "backup %s", why);
 	}
-	sqlite3_close(d);
-	return 0;
+	return rc;
 }
 
 const struct store_ops store_sqlite_ops = {

@@ -2187,10 +2187,29 @@ test_open_migrates_schema_1(void **state)
 	assert_int_equal(esc_comment(1, "bob", "migrated", &e), 0);
 	Q = saved;
 	queue_close(q);
-	/* and opens again as version 2 */
+	/* and opens again as the new version */
 	q = queue_open(path, NULL, &e);
 	assert_non_null(q);
 	queue_close(q);
+	/* the version 1 database was kept, as it was, before the upgrade */
+	{
+		char bak[300];
+		sqlite3_stmt *st;
+		struct stat sb;
+
+		snprintf(bak, sizeof(bak), "%s.schema-1.bak", path);
+		assert_int_equal(stat(bak, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+		assert_int_equal(sqlite3_open(bak, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version"
+		    " FROM pragma_user_version), count(*) FROM escalations", -1,
+		    &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 1);
+		assert_int_equal(sqlite3_column_int(st, 1), 1);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
 }
 
 int
