@@ -614,7 +614,11 @@ test('correct a field on the document and resume: the item finishes with it', as
 	});
 	assert.deepEqual(item.payload.fields, { id_no: '11010519491231002X' }, 'only the corrected field');
 	assert.equal(item.payload.ocr.fields[1].value, '110105194912310023', 'the OCR result is kept as read');
-	// the decided document shows what was decided beside what OCR read
+	// the decided document shows what was decided beside what OCR read.
+	// The UI moves on to the next escalation once its queue has reloaded,
+	// which can be after the item is done: wait for that move first, or
+	// it lands on top of (and hides) the decided view opened below.
+	await page.waitForFunction((id) => location.hash !== `#/e/${id}`, DOC.esc);
 	const here = await page.evaluate(() => location.hash);
 	await page.evaluate((id) => { location.hash = `#/e/${id}`; }, DOC.esc);
 	await page.waitForSelector('.ofield[data-field="id_no"] .ocorr');
