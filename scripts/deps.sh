@@ -13,8 +13,11 @@ imagemagick fonts-noto-cjk fontconfig"
 # degrades them with ImageMagick, hence the last line.)
 # The test suite also replays the fuzz corpora (clang) and drives the
 # reviewer UI in Debian's chromium; bench/escalations.py drives clerkd with wrk;
-# the SFTP/FTP tests start their own sshd and vsftpd on loopback.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium wrk vsftpd openssh-server"
+# the SFTP/FTP tests start their own sshd and vsftpd on loopback; the man
+# pages are checked with groff and man; tests/package builds the Debian
+# package, runs lintian on it and installs it.
+[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium wrk vsftpd openssh-server
+groff-base man-db curl debhelper dpkg-dev fakeroot lintian"
 
 missing=""
 for p in $PKGS; do

@@ -2,7 +2,8 @@
 # Builds clerk and runs the whole test suite: unit and integration tests on
 # a normal build, again under AddressSanitizer and UndefinedBehaviorSanitizer,
 # the unit tests on a release build, a clang debugoptimized build, the fuzz
-# corpora on a clang build, and the demo to its end. Installs
+# corpora on a clang build, the Debian package (built, installed, upgraded,
+# purged), and the demo to its end. Installs
 # missing Debian packages first. Usage: scripts/test.sh [--quick]
 # (--quick: only the normal build and the demo)
 set -eu
@@ -78,6 +79,22 @@ fi
 # targets' corpora and past findings once.
 if [ $quick -eq 0 ]; then
 	CC=clang SUITE=fuzz run_suite build-fuzz -Dfuzz=enabled || status=1
+fi
+
+# The Debian package: built, lintian-checked, installed with dpkg -i,
+# clerkd started from it, upgraded, removed and purged.
+if [ $quick -eq 0 ]; then
+	echo "== Debian package (tests/package/test_deb.sh)"
+	if sh tests/package/test_deb.sh . >deb-test.log; then
+		echo "package: ok ($(grep -c '^ok' deb-test.log) checks)"
+		echo "1 0 0" >> build-summary.tmp
+	else
+		echo "package: FAILED; its output:"
+		cat deb-test.log
+		echo "0 1 0" >> build-summary.tmp
+		status=1
+	fi
+	rm -f deb-test.log
 fi
 
 # The demo command must keep working: run it to the end on a free port.
