@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -1818,6 +1819,92 @@ cmd_backup(struct ctl *c, struct args *a)
 }
 
 /*
+ * restore: a backup back in place of the database, with clerkd stopped.
+ * clerkd's own lock on STATE_DIR/clerkd.lock is held throughout, so a
+ * running clerkd refuses the restore, and one starting meanwhile refuses
+ * to run.
+ */
+static int
+cmd_restore(struct ctl *c, struct args *a)
+{
+	const char *backup = a->argv[0];
+	struct restore_info ri;
+	struct queue *q;
+	struct err e;
+	char *lock;
+	int fd;
+
+	if (ctl_config(c) < 0)
+		return CTL_FAIL;
+	if (access(backup, R_OK) < 0) {
+		errorx("%s: %s", backup, strerror(errno));
+		return CTL_FAIL;
+	}
+	lock = xasprintf("%s/clerkd.lock", c->cfg.state_dir);
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		errorx("%s: %s; is %s the state_dir clerkd uses (%s)?", lock,
+		    strerror(errno), c->cfg.state_dir, config_source(c));
+		free(lock);
+		return CTL_FAIL;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32];
+		ssize_t r = read(fd, pid, sizeof(pid) - 1);
+
+		pid[r > 0 ? r : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		errorx("clerkd (pid %s) is running on %s: stop it first"
+		    " (systemctl stop clerkd); a restore replaces the database"
+		    " under it", r > 0 ? pid : "?", c->cfg.state_dir);
+		close(fd);
+		free(lock);
+		return CTL_FAIL;
+	}
+	free(lock);
+	err_clear(&e);
+	if (queue_restore(backup, c->cfg.database, stderr, &ri, &e) < 0) {
+		errorx("%s; nothing was restored%s%s", e.msg,
+		    ri.aside ? ", the database is kept as is and also at " : "",
+		    ri.aside ? ri.aside : "");
+		free(ri.aside);
+		close(fd);
+		return CTL_FAIL;
+	}
+	/* Opened once here: an older backup is migrated now, with the
+	 * operator watching, not at clerkd's next start. */
+	if ((q = queue_open(c->cfg.database, NULL, &e)) == NULL) {
+		errorx("restored %s to %s, but it does not open: %s", backup,
+		    c->cfg.database, e.msg);
+		free(ri.aside);
+		close(fd);
+		return CTL_FAIL;
+	}
+	queue_close(q);
+	close(fd);
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:s?}",
+		    "database", c->cfg.database, "backup", backup,
+		    "schema_version", ri.version, "items", (json_int_t)ri.items,
+		    "escalations", (json_int_t)ri.escalations, "audit_rows",
+		    (json_int_t)ri.audit_rows, "replaced", ri.aside);
+
+		print_json(j);
+		json_decref(j);
+	} else {
+		printf("restored %s to %s: %lld item(s), %lld escalation(s),"
+		    " %lld audit row(s), intact (schema version %d)\n", backup,
+		    c->cfg.database, (long long)ri.items,
+		    (long long)ri.escalations, (long long)ri.audit_rows,
+		    ri.version);
+		if (ri.aside)
+			printf("the database it replaced is kept at %s\n",
+			    ri.aside);
+	}
+	free(ri.aside);
+	return CTL_OK;
+}
+
+/*
  * reconcile: the daemon's reconciliation engine on two files, for a
  * supervisor tuning rules or a finance officer re-running a period.
  */
@@ -2298,6 +2385,20 @@ static const struct cmd cmds[] = {
 	  "options:\n"
 	  "  --force  replace FILE if it exists\n",
 	  o_backup, 1, 1, cmd_backup },
+	{ NULL, "restore", "FILE", "restore FILE",
+	  "put a backup back in place of the database (clerkd stopped)",
+	  "Replaces clerkd's database (the config's database) with FILE, a\n"
+	  "file `clerkctl backup` wrote. Stop clerkd first: restore takes\n"
+	  "clerkd's lock (STATE_DIR/clerkd.lock) and refuses while clerkd\n"
+	  "holds it. FILE must pass SQLite's integrity check and its audit\n"
+	  "trail must verify; a backup from an older clerk is migrated (a\n"
+	  "newer one is refused). The database it replaces is kept, whole,\n"
+	  "as DATABASE.before-restore-TIMESTAMP; FILE itself is not changed.\n"
+	  "The restored file is owned like the database's folder, so a root\n"
+	  "operator's restore leaves a file the clerk user can open.\n"
+	  "Work done after FILE was written is not in it: items queued since\n"
+	  "come back only if their triggers fire again.\n",
+	  o_none, 1, 1, cmd_restore },
 	{ NULL, "reconcile", "", "reconcile --bank FILE --ledger FILE"
 	  " [--rules FILE] [--out DIR]",
 	  "match a bank statement against the ledger (no daemon needed)",

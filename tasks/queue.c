@@ -447,3 +447,10 @@ queue_backup(struct queue *q, const char *dest, struct err *e)
 {
 	return q->ops->backup(q->store, dest, e);
 }
+
+int
+queue_restore(const char *backup, const char *path, FILE *report,
+    struct restore_info *ri, struct err *e)
+{
+	return store_sqlite_restore(backup, path, report, ri, e);
+}

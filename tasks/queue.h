@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -290,5 +291,25 @@ char *queue_escalation_list_json(struct queue *q, const struct esc_filter *f,
 json_t *queue_counts(struct queue *q, struct err *e);
 /* Writes a consistent copy of the store to dest (SQLite online backup). */
 int queue_backup(struct queue *q, const char *dest, struct err *e);
+
+/* What a restore found in the backup, and where the database it
+ * replaced went (NULL if there was none; to free). */
+struct restore_info {
+	int version;
+	int64_t items, escalations, audit_rows;
+	char *aside;
+};
+
+/*
+ * Offline (the caller holds clerkd's lock): checks that backup is a whole
+ * clerk database of this schema version or older (integrity check) whose
+ * audit trail verifies (its problems are written to report), keeps
+ * the database at path as path.before-restore-TIMESTAMP, then puts a copy
+ * of backup in its place in one rename, owned like path's folder. backup
+ * itself is not changed. On failure the database at path is as it was.
+ * An older backup is migrated by the next queue_open, as any database.
+ */
+int queue_restore(const char *backup, const char *path, FILE *report,
+    struct restore_info *ri, struct err *e);
 
 #endif

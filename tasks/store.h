@@ -40,4 +40,8 @@ struct store_ops {
 
 extern const struct store_ops store_sqlite_ops;
 
+/* queue_restore for SQLite. */
+int store_sqlite_restore(const char *backup, const char *path,
+    FILE *report, struct restore_info *ri, struct err *e);
+
 #endif

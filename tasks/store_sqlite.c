@@ -9,12 +9,16 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "log.h"
@@ -507,6 +511,206 @@ check_and_migrate(sqlite3 *db, const char *path, struct err *e)
 	if (version == 0 || version == SCHEMA_VERSION)
 		return 0;
 	return migrate(db, version, e);
+}
+
+/* One number from a query that returns one row, or -1 (e set). */
+static int64_t
+query_int(sqlite3 *db, const char *sql, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		db_err(e, db, sql);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Gives path (and its -wal, -shm if there) to uid:gid, when it is not
+ * theirs already: a root operator's restore must leave files clerkd's
+ * user can open. */
+static int
+own(const char *path, uid_t uid, gid_t gid, struct err *e)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char *f = xasprintf("%s%s", path, suffix[i]);
+		struct stat st;
+		int rc = 0;
+
+		if (stat(f, &st) == 0 && (st.st_uid != uid || st.st_gid != gid))
+			rc = chown(f, uid, gid);
+		if (rc < 0) {
+			err_set(e, "%s: cannot give it to uid %ld: %s", f,
+			    (long)uid, strerror(errno));
+			free(f);
+			return -1;
+		}
+		free(f);
+	}
+	return 0;
+}
+
+/* Checks that backup is a whole clerk database this clerk can open. */
+static sqlite3 *
+open_backup(const char *backup, struct restore_info *ri, struct err *e)
+{
+	sqlite3 *b = NULL;
+	sqlite3_stmt *st = NULL;
+	const char *verdict;
+	int version;
+
+	if (sqlite3_open_v2(backup, &b, SQLITE_OPEN_READONLY, NULL)
+	    != SQLITE_OK) {
+		err_set(e, "%s: cannot open: %s", backup,
+		    b ? sqlite3_errmsg(b) : "out of memory");
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(b, "PRAGMA integrity_check(1)", -1, &st, NULL)
+	    != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		err_set(e, "%s: not an SQLite database (%s); give a file"
+		    " `clerkctl backup` wrote", backup, sqlite3_errmsg(b));
+		goto fail;
+	}
+	verdict = (const char *)sqlite3_column_text(st, 0);
+	if (verdict == NULL || strcmp(verdict, "ok") != 0) {
+		err_set(e, "%s is damaged (integrity check: %s); restore an"
+		    " earlier backup", backup, verdict ? verdict : "?");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (read_version(b, &version, e) < 0)
+		goto fail;
+	if (version == 0) {
+		err_set(e, "%s is an SQLite database but not clerk's (it has"
+		    " no schema version)", backup);
+		goto fail;
+	}
+	if (version > SCHEMA_VERSION) {
+		err_set(e, "%s has schema version %d, newer than this clerk's"
+		    " (%d): restore it with the clerk that made it", backup,
+		    version, SCHEMA_VERSION);
+		goto fail;
+	}
+	ri->version = version;
+	if ((ri->items = query_int(b, "SELECT count(*) FROM items", e)) < 0 ||
+	    (ri->escalations = query_int(b,
+	    "SELECT count(*) FROM escalations", e)) < 0 ||
+	    (ri->audit_rows = query_int(b, "SELECT count(*) FROM audit",
+	    e)) < 0)
+		goto fail;
+	return b;
+fail:
+	sqlite3_finalize(st);
+	sqlite3_close(b);
+	return NULL;
+}
+
+int
+store_sqlite_restore(const char *backup, const char *path,
+    FILE *report, struct restore_info *ri, struct err *e)
+{
+	sqlite3 *b, *live = NULL;
+	struct stat st, dir;
+	char *tmp = NULL, *d, *dn;
+	int64_t audit_rows;
+	int problems, rc = -1;
+
+	memset(ri, 0, sizeof(*ri));
+	if (stat(backup, &st) == 0 && stat(path, &dir) == 0 &&
+	    st.st_dev == dir.st_dev && st.st_ino == dir.st_ino) {
+		err_set(e, "%s is the database itself; give a backup", backup);
+		return -1;
+	}
+	if ((b = open_backup(backup, ri, e)) == NULL)
+		return -1;
+	/* A copy changed since clerk wrote it is no backup. */
+	if ((problems = audit_verify(backup, report, &audit_rows, e)) != 0) {
+		if (problems > 0)
+			err_set(e, "%s: its audit trail of %lld row(s) has %d"
+			    " problem(s): it is not as clerk wrote it", backup,
+			    (long long)audit_rows, problems);
+		sqlite3_close(b);
+		return -1;
+	}
+	/* The restored file belongs to whoever owns the database's folder
+	 * (the clerk user under systemd), not to the operator running this. */
+	d = xstrdup(path);
+	dn = dirname(d);
+	if (stat(dn, &dir) < 0) {
+		err_set(e, "%s: %s", dn, strerror(errno));
+		free(d);
+		goto out;
+	}
+	if (stat(path, &st) == 0) {
+		/* The database being replaced is kept, whole: its WAL is
+		 * folded in first, then it is copied like a backup. */
+		char stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S",
+		    localtime_r(&now, &tm));
+		ri->aside = xasprintf("%s.before-restore-%s", path, stamp);
+		if ((live = open_conn(path, SQLITE_OPEN_READWRITE, true, e))
+		    == NULL)
+			goto out_dir;
+		if (exec_sql(live, "PRAGMA wal_checkpoint(TRUNCATE)", e) < 0 ||
+		    copy_db(live, ri->aside, e) < 0 ||
+		    own(ri->aside, dir.st_uid, dir.st_gid, e) < 0)
+			goto out_dir;
+		sqlite3_close(live);
+		live = NULL;
+	}
+	tmp = xasprintf("%s.restore-%ld", path, (long)getpid());
+	if (copy_db(b, tmp, e) < 0 || own(tmp, dir.st_uid, dir.st_gid, e) < 0)
+		goto out_dir;
+	/* Nothing of the old database may be read with the new one: its
+	 * (checkpointed, empty) WAL and shared memory go first. */
+	for (int i = 0; i < 2; i++) {
+		char *f = xasprintf("%s%s", path, i ? "-shm" : "-wal");
+
+		if (unlink(f) < 0 && errno != ENOENT) {
+			err_set(e, "%s: cannot remove it: %s", f,
+			    strerror(errno));
+			free(f);
+			goto out_dir;
+		}
+		free(f);
+	}
+	if (rename(tmp, path) < 0) {
+		err_set(e, "cannot put %s in place of %s: %s", tmp, path,
+		    strerror(errno));
+		goto out_dir;
+	}
+	free(tmp);
+	tmp = NULL;
+	{
+		int fd = open(dn, O_RDONLY | O_DIRECTORY);
+
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	rc = 0;
+out_dir:
+	free(d);
+out:
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	/* On failure the database is as it was; an aside copy already
+	 * made stays (it is a good backup) and is named in ri. */
+	sqlite3_close(live);
+	sqlite3_close(b);
+	return rc;
 }
 
 static void *

@@ -198,6 +198,15 @@ check "clerkctl audit verify passes" ctl audit verify
 # (not through check: wait needs clerkd to be this shell's child)
 if stop_clerkd; then ok "SIGTERM stops clerkd with status 0"; else notok "SIGTERM stops clerkd with status 0" "status $rc"; fi
 
+# A root operator restores the backup with clerkd stopped: the restored
+# database must still be clerk's, or the service could not open it.
+check "clerkctl restore as root puts the backup back" \
+	clerkctl --config /etc/clerk/clerkd.conf restore /var/lib/clerk/before-upgrade.db
+check "the restored database is clerk's, mode 0600, the replaced one kept" sh -c '
+	[ "$(stat -c %U:%a /var/lib/clerk/clerk.db)" = clerk:600 ] &&
+	ls /var/lib/clerk/clerk.db.before-restore-* >/dev/null &&
+	! find /var/lib/clerk -user root | grep .'
+
 # ---- upgrade: the same package as a newer version, over the live state ----
 mkdir "$T/repack"
 dpkg-deb -R "$deb" "$T/repack/clerk"
