@@ -1301,14 +1301,37 @@ http_do(struct conn *c, const struct conn_def *d, const struct xfer *x,
 
 /* ---- login ---- */
 
+/* A dry run's "--connector NAME=URL": set once before any request. */
+static struct { char *name, *url; } *overrides;
+static size_t noverrides;
+
+void
+conn_override_base_url(const char *name, const char *url)
+{
+	overrides = xrealloc(overrides, (noverrides + 1) * sizeof(*overrides));
+	overrides[noverrides].name = xstrdup(name);
+	overrides[noverrides++].url = xstrdup(url);
+}
+
+const char *
+conn_overridden(const char *name)
+{
+	for (size_t i = 0; i < noverrides; i++)
+		if (strcmp(overrides[i].name, name) == 0)
+			return overrides[i].url;
+	return NULL;
+}
+
 /* Under the lock: a re-login on another thread may replace base_url. */
 static char *
 url_of(struct conn *c, const struct conn_def *d, const char *path)
 {
+	const char *over = conn_overridden(d->name);
 	char *url;
 
 	pthread_mutex_lock(&c->lock);
-	url = xasprintf("%s%s", c->base_url ? c->base_url : d->base_url, path);
+	url = xasprintf("%s%s", over != NULL ? over : c->base_url ?
+	    c->base_url : d->base_url, path);
 	pthread_mutex_unlock(&c->lock);
 	return url;
 }

@@ -172,6 +172,12 @@ char *conn_mask_ids(const char *text);
 
 /* Forgets every connector's run-time state (tests, shutdown). */
 void conn_reset_all(void);
+/*
+ * For a dry run only: connector name talks to url instead of its
+ * base_url (a simulator); conn_overridden() says which, or NULL.
+ */
+void conn_override_base_url(const char *name, const char *url);
+const char *conn_overridden(const char *name);
 
 /* ---- SFTP / FTP file exchange (conn_file.c) ---- */
 

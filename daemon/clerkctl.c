@@ -29,6 +29,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "config.h"
+#include "ctl_test.h"
 #include "ocr.h"
 #include "daemon.h"     /* CLERK_VERSION */
 #include "playbook.h"
@@ -72,6 +73,7 @@ enum {
 	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER, OPT_MINUTES,
 	OPT_ASSIGNEE, OPT_OVERDUE,
 	OPT_TEMPLATE,
+	OPT_SAMPLE, OPT_CONNECTOR, OPT_APPROVE, OPT_KEEP,
 };
 
 struct args {
@@ -82,6 +84,11 @@ struct args {
 	int nbank;
 	const char *ledger, *rules, *out;
 	const char *tmpl;          /* ocr check --template */
+	const char *samples[32];   /* playbook test */
+	int nsamples;
+	const char *connectors[16];
+	int nconnectors;
+	const char *approve, *keep;
 	long long limit, before, priority, after, minutes;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
@@ -2213,6 +2220,50 @@ static const struct option o_ocr_check[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option o_playbook_test[] = {
+	{ "sample", required_argument, NULL, OPT_SAMPLE },
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "connector", required_argument, NULL, OPT_CONNECTOR },
+	{ "approve", required_argument, NULL, OPT_APPROVE },
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The dry run (daemon/ctl_test.c); the config gives the work folder. */
+static int
+cmd_playbook_test(struct ctl *c, struct args *a)
+{
+	struct dry_opts o = { 0 };
+	json_t *payload = NULL, *approve = NULL;
+	int rc;
+
+	if (a->payload != NULL && parse_payload(a->payload, &payload) < 0)
+		return CTL_USAGE;
+	if (a->approve != NULL && parse_payload(a->approve, &approve) < 0) {
+		json_decref(payload);
+		return CTL_USAGE;
+	}
+	if (ctl_config(c) < 0) {
+		json_decref(payload);
+		json_decref(approve);
+		return CTL_FAIL;
+	}
+	o.work_dir = c->cfg.work_dir;
+	o.samples = a->samples;
+	o.nsamples = a->nsamples;
+	o.payload = payload;
+	o.connectors = a->connectors;
+	o.nconnectors = a->nconnectors;
+	o.approve = approve;
+	o.keep = a->keep;
+	o.json = c->json;
+	rc = ctl_playbook_test(a->argv[0], &o);
+	json_decref(payload);
+	json_decref(approve);
+	return rc == CTLT_OK ? CTL_OK : rc == CTLT_USAGE ? CTL_USAGE :
+	    CTL_FAIL;
+}
+
 /* daemon/ctl_ocr.c */
 int ctl_ocr_check(const char *file, const char *tmpl, const char *tdir,
     const char *payload, bool json);
@@ -2250,6 +2301,52 @@ static const struct cmd cmds[] = {
 	  "every problem as \"file:line: message\", or \"FILE: ok\". Exits 1 if\n"
 	  "any file has a problem. Check before you deploy and reload.\n",
 	  o_none, 1, -1, cmd_playbook_check },
+	{ "playbook", "test", "FILE", "playbook test FILE [--sample PATH]..."
+	  " [--payload JSON|@FILE] [--connector NAME=URL]... [--approve"
+	  " JSON|@FILE] [--keep DIR]",
+	  "dry-run a playbook on samples (no daemon, nothing sent)",
+	  "Runs the playbook in FILE on each sample, step by step, the way\n"
+	  "clerkd would, and prints every step's input (each ${...} it reads,\n"
+	  "with its value), its decision (ok, escalate, reject, wait,\n"
+	  "system_error, stubbed, blocked), the reason and message, the\n"
+	  "evidence a reviewer would see, and its output. Nothing is queued,\n"
+	  "no daemon is needed, and the live queue is not read or written.\n"
+	  "\n"
+	  "Each sample runs on a copy, in a folder of its own: what the steps\n"
+	  "write or move (archive, quarantine, reports, page images) lands\n"
+	  "there, and the folder is removed at the end unless --keep is given.\n"
+	  "Relative paths the steps read (rules, registries, templates,\n"
+	  "credentials, remembered matches) come from the config's work\n"
+	  "folder, read only.\n"
+	  "\n"
+	  "A step that acts outside the run is not run but shown with the\n"
+	  "values it would send: http.request and http.submit (legacy\n"
+	  "systems), file.put and file.get (drop folders, SFTP/FTP), notify,\n"
+	  "reconcile.remember and records.apply. A step whose connector is\n"
+	  "named with --connector runs for real against that URL (point it at\n"
+	  "a simulator, never at a live system). A later step that reads what\n"
+	  "a stubbed step would have returned is reported as blocked. Items a\n"
+	  "step would queue (cases.split, pushes) are listed, not queued.\n"
+	  "\n"
+	  "options:\n"
+	  "  --sample PATH         an upload, as a watch trigger would hand it\n"
+	  "                        over, or a folder: each of its files is a\n"
+	  "                        run (repeatable; last month's samples)\n"
+	  "  --payload JSON|@FILE  the item's payload, a JSON object; with\n"
+	  "                        --sample, added to the upload's payload\n"
+	  "                        (e.g. the expected name and id_no)\n"
+	  "  --connector NAME=URL  run the steps of connector NAME against URL\n"
+	  "                        (repeatable)\n"
+	  "  --approve JSON|@FILE  at an escalation, go on as if a reviewer\n"
+	  "                        approved with this decision payload, e.g.\n"
+	  "                        '{\"fields\":{\"name\":\"...\"}}' or '{}';\n"
+	  "                        without it a run stops at its escalation\n"
+	  "  --keep DIR            write the runs' files into DIR and keep them\n"
+	  "\n"
+	  "Exit status 0 when every run ended (done, escalated, rejected,\n"
+	  "waiting or blocked by a stubbed step), 1 when a step failed with a\n"
+	  "system error or a reference nothing fills in, or FILE does not load.\n",
+	  o_playbook_test, 1, 1, cmd_playbook_test },
 	{ "playbook", "run", "NAME", "playbook run NAME [--payload JSON|@FILE]"
 	  " [--key KEY] [--priority N]",
 	  "queue a work item for a playbook",
@@ -2675,6 +2772,27 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_TEMPLATE:
 			a.tmpl = optarg;
+			break;
+		case OPT_SAMPLE:
+			if (a.nsamples == 32) {
+				errorx("%s: at most 32 --sample (name a folder"
+				    " to run all its files)", name);
+				return CTL_USAGE;
+			}
+			a.samples[a.nsamples++] = optarg;
+			break;
+		case OPT_CONNECTOR:
+			if (a.nconnectors == 16) {
+				errorx("%s: at most 16 --connector", name);
+				return CTL_USAGE;
+			}
+			a.connectors[a.nconnectors++] = optarg;
+			break;
+		case OPT_APPROVE:
+			a.approve = optarg;
+			break;
+		case OPT_KEEP:
+			a.keep = optarg;
 			break;
 		case ':':
 			errorx("%s: option %s needs a value", name,

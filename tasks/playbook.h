@@ -63,6 +63,9 @@ struct step_ctx {
 	const struct playbook *pb;
 	const struct pb_step *step;
 	const char *work_dir;      /* base of relative paths */
+	/* Where the step writes and moves files (archive, reports,
+	 * artifacts); NULL: work_dir. A dry run points it elsewhere. */
+	const char *out_dir;
 	atomic_bool *stopping;     /* set when the daemon drains */
 	/*
 	 * Creates a work item of another playbook and waits for its commit;
@@ -161,6 +164,17 @@ struct step_kind {
 	 * reviewer's fields.
 	 */
 	enum step_result (*approved)(struct step_ctx *ctx, void *conf);
+
+	/*
+	 * For a dry run (clerkctl playbook test): what the step does to a
+	 * system or file outside the run ("sends a request to a legacy
+	 * system"); a kind with an effect is not run there but shown with
+	 * its input. NULL: safe to run, its files written in ctx->out_dir.
+	 */
+	const char *effect;
+	/* The connector a step of this kind talks to, so a dry run can run
+	 * it against a simulator named for that connector. NULL: none. */
+	const char *(*connector)(const void *conf);
 };
 
 /*
@@ -169,6 +183,9 @@ struct step_kind {
  * has a value.
  */
 enum step_result step_run(struct step_ctx *ctx);
+
+/* rel under ctx->out_dir (work_dir when unset): where a step writes. */
+char *step_out_path(const struct step_ctx *ctx, const char *rel);
 
 /* output_has for a kind whose output has exactly the top-level names. */
 int step_output_in(const char *path, const char *const *names, char *hint,

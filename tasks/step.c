@@ -283,6 +283,13 @@ approved_generic(struct step_ctx *ctx)
 	return STEP_OK;
 }
 
+char *
+step_out_path(const struct step_ctx *ctx, const char *rel)
+{
+	return util_path_join(ctx->out_dir != NULL ? ctx->out_dir :
+	    ctx->work_dir, rel);
+}
+
 enum step_result
 step_run(struct step_ctx *ctx)
 {

@@ -428,7 +428,7 @@ cases_run(struct step_ctx *ctx, void *p)
 	if (strftime(buf, sizeof(buf), exp, &tm) == 0)
 		snprintf(buf, sizeof(buf), "%s", exp);
 	free(exp);
-	dir = util_path_join(ctx->work_dir, buf);
+	dir = step_out_path(ctx, buf);
 	tmp = xstrdup(src);
 	/* The item id keeps two drops of one name apart in the archive. */
 	dst = xasprintf("%s/%lld-%s", dir, (long long)ctx->item->id,

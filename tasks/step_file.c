@@ -127,7 +127,7 @@ move_run(struct step_ctx *ctx, void *p)
 	if (strftime(dirbuf, sizeof(dirbuf), pattern, &tm) == 0)
 		snprintf(dirbuf, sizeof(dirbuf), "%s", pattern);
 	free(pattern);
-	dir = util_path_join(ctx->work_dir, dirbuf);
+	dir = step_out_path(ctx, dirbuf);
 	tmp = xstrdup(src);
 	dst = xasprintf("%s/%s", dir, basename(tmp));
 	free(tmp);

@@ -779,6 +779,7 @@ const struct step_kind step_file_put = {
 	.release = put_release,
 	.run = put_run,
 	.output_has = put_output_has,
+	.effect = "writes a file into a drop folder or to a remote server",
 };
 
 const struct step_kind step_file_get = {
@@ -790,4 +791,5 @@ const struct step_kind step_file_get = {
 	.release = get_release,
 	.run = get_run,
 	.output_has = get_output_has,
+	.effect = "claims a file from a drop folder or a remote server",
 };

@@ -509,6 +509,14 @@ http_run(struct step_ctx *ctx, void *p)
 	return c->submit ? submit_run(ctx, c) : request_run(ctx, c);
 }
 
+static const char *
+http_connector(const void *p)
+{
+	const struct http_conf *c = p;
+
+	return conn_def_name(c->def);
+}
+
 const struct step_kind step_http_request = {
 	.name = "http.request",
 	.summary = "reads from a legacy system through a connector; may poll",
@@ -518,6 +526,8 @@ const struct step_kind step_http_request = {
 	.run = http_run,
 	.output_has = http_output_has,
 	.tokens = http_tokens,
+	.effect = "sends requests to a legacy system",
+	.connector = http_connector,
 };
 
 const struct step_kind step_http_submit = {
@@ -529,4 +539,6 @@ const struct step_kind step_http_submit = {
 	.run = http_run,
 	.output_has = http_output_has,
 	.tokens = http_tokens,
+	.effect = "sends requests to a legacy system",
+	.connector = http_connector,
 };

@@ -87,7 +87,7 @@ noop_run(struct step_ctx *ctx, void *p)
 		raw[i] = (unsigned char)random();
 	util_hex(raw, sizeof(raw), nonce);
 	if (c->journal_file != NULL) {
-		char *path = util_path_join(ctx->work_dir, c->journal_file);
+		char *path = step_out_path(ctx, c->journal_file);
 		char *line = xasprintf("%lld %s %s\n", (long long)ctx->item->id,
 		    ctx->step->id, nonce);
 		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,

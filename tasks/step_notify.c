@@ -152,4 +152,5 @@ const struct step_kind step_notify = {
 	.release = notify_release,
 	.output_has = notify_output_has,
 	.run = notify_run,
+	.effect = "sends a notification (log line, webhook)",
 };

@@ -99,7 +99,7 @@ dest_dir(struct step_ctx *ctx, const char *pattern)
 	if (strftime(buf, sizeof(buf), exp, &tm) == 0)
 		snprintf(buf, sizeof(buf), "%s", exp);
 	free(exp);
-	dir = util_path_join(ctx->work_dir, buf);
+	dir = step_out_path(ctx, buf);
 	return dir;
 }
 
@@ -141,8 +141,8 @@ ocr_run(struct step_ctx *ctx, void *p)
 	free(rel);
 	apath = dest_path(ctx, adir, src);
 	qpath = dest_path(ctx, qdir, src);
-	images = xasprintf("%s/artifacts/%lld", ctx->work_dir,
-	    (long long)ctx->item->id);
+	images = xasprintf("%s/artifacts/%lld", ctx->out_dir != NULL ?
+	    ctx->out_dir : ctx->work_dir, (long long)ctx->item->id);
 	check_path = src;
 	if (stat(src, &st) < 0) {
 		/* Moved by a run that crashed before its commit. */

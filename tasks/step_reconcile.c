@@ -258,7 +258,7 @@ recon_run(struct step_ctx *ctx, void *p)
 	if (strftime(dirbuf, sizeof(dirbuf), pattern, &tm) == 0)
 		snprintf(dirbuf, sizeof(dirbuf), "%s", pattern);
 	free(pattern);
-	outdir = util_path_join(ctx->work_dir, dirbuf);
+	outdir = step_out_path(ctx, dirbuf);
 
 	/* A file that cannot be read as a statement is the sender's to fix:
 	 * a business error, escalated with the parser's file:line message,
@@ -699,4 +699,5 @@ const struct step_kind step_reconcile_remember = {
 	.output_has = remember_output_has,
 	.check_handed_on = remember_check,
 	.annotate = remember_annotate,
+	.effect = "adds the match to the remembered matches",
 };

@@ -798,7 +798,7 @@ records_run(struct step_ctx *ctx, void *p)
 	if (strftime(dirbuf, sizeof(dirbuf), pattern, &tm) == 0)
 		snprintf(dirbuf, sizeof(dirbuf), "%s", pattern);
 	free(pattern);
-	outdir = util_path_join(ctx->work_dir, dirbuf);
+	outdir = step_out_path(ctx, dirbuf);
 	switch (c->mode) {
 	case MODE_MERGE:
 		rc = run_merge(ctx, c, outdir);
@@ -1071,4 +1071,5 @@ const struct step_kind step_records_apply = {
 	.prepare = apply_prepare,
 	.release = apply_release,
 	.run = apply_run,
+	.effect = "adds the merge or suspension to its file (and may push it)",
 };
