@@ -74,6 +74,7 @@ enum {
 	OPT_ASSIGNEE, OPT_OVERDUE,
 	OPT_TEMPLATE,
 	OPT_SAMPLE, OPT_CONNECTOR, OPT_APPROVE, OPT_KEEP,
+	OPT_HOURS, OPT_BUCKET,
 };
 
 struct args {
@@ -89,6 +90,8 @@ struct args {
 	const char *connectors[16];
 	int nconnectors;
 	const char *approve, *keep;
+	long long hours;           /* playbook history */
+	const char *bucket;
 	long long limit, before, priority, after, minutes;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
@@ -1018,6 +1021,139 @@ cmd_playbook_list(struct ctl *c, struct args *a)
 			printf("  %s\n", s);
 			free(s);
 		}
+	}
+	json_decref(res);
+	return CTL_OK;
+}
+
+/* Part of a whole, as "3 (2.5%)". */
+static void
+fmt_share(json_int_t n, json_int_t of, char *buf, size_t len)
+{
+	if (of > 0)
+		snprintf(buf, len, "%lld (%.1f%%)", (long long)n,
+		    100.0 * (double)n / (double)of);
+	else
+		snprintf(buf, len, "%lld", (long long)n);
+}
+
+static int
+cmd_playbook_history(struct ctl *c, struct args *a)
+{
+	static const char *const states[] = { "queued", "running",
+	    "retry_wait", "escalated", "done", "rejected", "cancelled" };
+	json_t *res, *h, *tot, *v, *runs;
+	char path[512], trig[512], ts[48], d1[32], d2[32], d3[32];
+	struct table t;
+	size_t i;
+	int rc;
+
+	snprintf(path, sizeof(path), "/api/v1/playbooks/%s/history?hours=%lld"
+	    "%s%s", a->argv[0], a->hours > 0 ? a->hours : 24, a->bucket ?
+	    "&bucket=" : "", a->bucket ? a->bucket : "");
+	if ((rc = api(c, "GET", path, NULL, &res)) != CTL_OK)
+		return rc;
+	if (c->json) {
+		rc = print_json(res);
+		json_decref(res);
+		return rc;
+	}
+	h = json_object_get(res, "history");
+	tot = json_object_get(h, "totals");
+	fmt_trigger(json_object_get(res, "trigger"), trig, sizeof(trig));
+	printf("playbook %s: %s%s%s\n", jstr(res, "name"), trig,
+	    jstr(res, "calendar") ? ", calendar " : "", jstr(res, "calendar") ?
+	    jstr(res, "calendar") : "");
+	runs = json_object_get(res, "next_runs");
+	if (json_array_size(runs) > 0) {
+		printf("next runs:");
+		json_array_foreach(runs, i, v)
+			printf("%s %s", i ? "," : "", json_string_value(v));
+		putchar('\n');
+	}
+	fmt_share(json_integer_value(json_object_get(tot, "failed_items")),
+	    json_integer_value(json_object_get(tot, "items")), d1, sizeof(d1));
+	fmt_share(json_integer_value(json_object_get(tot, "escalated_items")),
+	    json_integer_value(json_object_get(tot, "items")), d2, sizeof(d2));
+	printf("last %lld h: %lld item(s) queued; %s failed at least once"
+	    " (%lld failed attempt(s)); %s escalated\n", a->hours > 0 ?
+	    a->hours : 24, (long long)json_integer_value(json_object_get(tot,
+	    "items")), d1, (long long)json_integer_value(json_object_get(tot,
+	    "failed_attempts")), d2);
+
+	/* One row per bucket that has items, each state a column. */
+	table_init(&t, 0xfeu, "QUEUED IN", "QUEUED", "RUNNING", "RETRY",
+	    "ESCALATED", "DONE", "REJECTED", "CANCELLED", NULL);
+	{
+		json_int_t since = json_integer_value(json_object_get(h,
+		    "since")), bms = json_integer_value(json_object_get(h,
+		    "bucket_ms")), cur = -1, cnt[7] = { 0 };
+		json_t *b = json_object_get(h, "buckets");
+
+		for (i = 0; i <= json_array_size(b); i++) {
+			json_t *r = json_array_get(b, i);
+			json_int_t k = r ? json_integer_value(json_object_get(r,
+			    "bucket")) : -2;
+
+			if (cur >= 0 && k != cur) {
+				table_cell(&t, "%s", fmt_time(since + cur * bms,
+				    ts, sizeof(ts)));
+				for (int s = 0; s < 7; s++)
+					table_cell(&t, "%lld", (long long)cnt[s]);
+				memset(cnt, 0, sizeof(cnt));
+			}
+			if (r == NULL)
+				break;
+			cur = k;
+			for (int s = 0; s < 7; s++)
+				if (strcmp(dash(jstr(r, "state")), states[s]) == 0)
+					cnt[s] += json_integer_value(
+					    json_object_get(r, "n"));
+		}
+	}
+	if (table_rows(&t) > 0) {
+		putchar('\n');
+		table_print(&t, stdout);
+	} else
+		table_free(&t);
+
+	table_init(&t, 0x1eu, "STEP", "RUNS", "MEDIAN", "P95", "MAX", NULL);
+	json_array_foreach(json_object_get(h, "steps"), i, v) {
+		table_cell(&t, "%s", dash(jstr(v, "step")));
+		table_cell(&t, "%lld", (long long)json_integer_value(
+		    json_object_get(v, "runs")));
+		table_cell(&t, "%s", fmt_dur(json_integer_value(json_object_get(
+		    v, "median_ms")), d1, sizeof(d1)));
+		table_cell(&t, "%s", fmt_dur(json_integer_value(json_object_get(
+		    v, "p95_ms")), d2, sizeof(d2)));
+		table_cell(&t, "%s", fmt_dur(json_integer_value(json_object_get(
+		    v, "max_ms")), d3, sizeof(d3)));
+	}
+	if (table_rows(&t) > 0) {
+		printf("\nsteps, slowest first:\n");
+		table_print(&t, stdout);
+	} else
+		table_free(&t);
+	for (int k = 0; k < 2; k++) {
+		json_t *arr = json_object_get(h, k ? "escalations" : "failures");
+
+		if (json_array_size(arr) == 0)
+			continue;
+		printf("\n%s by step and reason:\n", k ? "escalations" :
+		    "failed attempts");
+		table_init(&t, k ? 0xcu : 0x4u, "STEP", "REASON", "COUNT",
+		    k ? "OPEN" : NULL, NULL);
+		json_array_foreach(arr, i, v) {
+			table_cell(&t, "%s", dash(jstr(v, "step")));
+			table_cell(&t, "%s", dash(jstr(v, "reason")));
+			table_cell(&t, "%lld", (long long)json_integer_value(
+			    json_object_get(v, "n")));
+			if (k)
+				table_cell(&t, "%lld", (long long)
+				    json_integer_value(json_object_get(v,
+				    "open")));
+		}
+		table_print(&t, stdout);
 	}
 	json_decref(res);
 	return CTL_OK;
@@ -2220,6 +2356,12 @@ static const struct option o_ocr_check[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option o_playbook_history[] = {
+	{ "hours", required_argument, NULL, OPT_HOURS },
+	{ "bucket", required_argument, NULL, OPT_BUCKET },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option o_playbook_test[] = {
 	{ "sample", required_argument, NULL, OPT_SAMPLE },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
@@ -2301,6 +2443,22 @@ static const struct cmd cmds[] = {
 	  "every problem as \"file:line: message\", or \"FILE: ok\". Exits 1 if\n"
 	  "any file has a problem. Check before you deploy and reload.\n",
 	  o_none, 1, -1, cmd_playbook_check },
+	{ "playbook", "history", "NAME", "playbook history NAME [--hours N]"
+	  " [--bucket DURATION]",
+	  "a playbook's run history: items per state, failures, slow steps",
+	  "Shows what playbook NAME did over the last N hours (default 24):\n"
+	  "its trigger and next runs, the items queued per bucket of time (1h,\n"
+	  "or 1d beyond 48 hours) in the state each is in now, how many failed\n"
+	  "at least once and how many escalated, its steps by time taken\n"
+	  "(runs, median, 95th percentile, longest; slowest first), and the\n"
+	  "failed attempts and escalations by step and reason. Needs the\n"
+	  "supervisor or admin role.\n"
+	  "\n"
+	  "options:\n"
+	  "  --hours N           the window, 1 to 9600 (default 24)\n"
+	  "  --bucket DURATION   the time per row, e.g. 15m, 1h, 1d (at least\n"
+	  "                      1m, at most 500 rows in the window)\n",
+	  o_playbook_history, 1, 1, cmd_playbook_history },
 	{ "playbook", "test", "FILE", "playbook test FILE [--sample PATH]..."
 	  " [--payload JSON|@FILE] [--connector NAME=URL]... [--approve"
 	  " JSON|@FILE] [--keep DIR]",
@@ -2793,6 +2951,13 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_KEEP:
 			a.keep = optarg;
+			break;
+		case OPT_HOURS:
+			if (parse_num("--hours", optarg, 1, 9600, &a.hours) < 0)
+				rc = CTL_USAGE;
+			break;
+		case OPT_BUCKET:
+			a.bucket = optarg;
 			break;
 		case ':':
 			errorx("%s: option %s needs a value", name,

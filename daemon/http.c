@@ -965,6 +965,58 @@ get_artifact(struct daemon *d, struct evhttp_request *req, int64_t id,
 	free(data);
 }
 
+/*
+ * A playbook's run history: the playbook as listed, with its next ten
+ * firings, and what the store counts over the last `hours` in buckets
+ * of `bucket` (a duration; default 1h, or 1d beyond two days).
+ */
+static void
+get_history(struct daemon *d, struct evhttp_request *req, const char *name,
+    struct evkeyvalq *q)
+{
+	int64_t hours = query_int(q, "hours", 24), bucket, nb, now = util_now_ms();
+	const char *b = evhttp_find_header(q, "bucket");
+	json_t *pb, *h;
+	struct err e;
+	char *msg;
+
+	if (hours < 1 || hours > 24 * 400) {
+		reply_err(req, ERR_INVALID, "hours is 1 to 9600 (400 days)");
+		return;
+	}
+	bucket = hours > 48 ? 86400000 : 3600000;
+	err_clear(&e);
+	if (b != NULL && util_parse_duration(b, &bucket, &e) < 0) {
+		msg = xasprintf("bucket: %s", e.msg);
+		reply_err(req, ERR_INVALID, msg);
+		free(msg);
+		return;
+	}
+	nb = bucket > 0 ? (hours * 3600000 + bucket - 1) / bucket : 0;
+	if (bucket < 60000 || nb > 500) {
+		reply_err(req, ERR_INVALID, "bucket is a duration of at least 1m,"
+		    " and the window holds at most 500 of them");
+		return;
+	}
+	if ((pb = sched_playbook_json(d->sched, name, 10)) == NULL) {
+		msg = xasprintf("no playbook \"%s\" is loaded", name);
+		reply_err(req, ERR_NOTFOUND, msg);
+		free(msg);
+		return;
+	}
+	/* The buckets end now: the last one holds the latest items. */
+	if ((h = queue_history(d->q, name, now - nb * bucket, bucket,
+	    &e)) == NULL) {
+		json_decref(pb);
+		reply_e(req, &e);
+		return;
+	}
+	json_object_set_new(h, "until", json_integer(now));
+	json_object_set_new(h, "bucket_count", json_integer(nb));
+	json_object_set_new(pb, "history", h);
+	reply_json(req, 200, pb);
+}
+
 /* The audit trail after row `after`, oldest first. */
 static void
 get_audit(struct daemon *d, struct evhttp_request *req, int64_t after,
@@ -1215,7 +1267,20 @@ route(struct evhttp_request *req, void *arg)
 		reply_json(req, 200, json_pack("{s:o,s:o}", "playbooks",
 		    sched_playbooks_json(d->sched), "errors",
 		    sched_errors_json(d->sched)));
-	else if (strncmp(path, "playbooks/", 10) == 0 && post) {
+	else if (strncmp(path, "playbooks/", 10) == 0 && get) {
+		char name[128];
+		const char *slash = strchr(path + 10, '/');
+
+		if (slash == NULL || strcmp(slash, "/history") != 0 ||
+		    (size_t)(slash - path - 10) >= sizeof(name))
+			reply_err(req, ERR_NOTFOUND, "use GET"
+			    " /api/v1/playbooks/NAME/history");
+		else if (permit(req, &who, AUTH_HISTORY)) {
+			memcpy(name, path + 10, (size_t)(slash - path - 10));
+			name[slash - path - 10] = '\0';
+			get_history(d, req, name, &q);
+		}
+	} else if (strncmp(path, "playbooks/", 10) == 0 && post) {
 		if (!permit(req, &who, AUTH_RUN))
 			goto out;
 		char name[128];

@@ -1524,6 +1524,31 @@ sched_free(struct sched *s)
 	return true;
 }
 
+/* The next n times (RFC 3339) a cron or interval trigger fires. */
+static json_t *
+next_runs(const struct playbook *pb, int n)
+{
+	json_t *arr = json_array();
+	int64_t at = util_now_ms();
+	char ts[48];
+
+	for (int i = 0; i < n; i++) {
+		if (pb->trigger == TRIG_CRON) {
+			int64_t next = cron_next(pb->cron, at / 1000);
+
+			if (next < 0)
+				break;
+			at = next * 1000;
+		} else if (pb->trigger == TRIG_INTERVAL)
+			at = (at / pb->interval_ms + 1) * pb->interval_ms;
+		else
+			break;
+		util_format_time(at, ts, sizeof(ts));
+		json_array_append_new(arr, json_string(ts));
+	}
+	return arr;
+}
+
 json_t *
 sched_playbooks_json(struct sched *s)
 {
@@ -1560,10 +1585,30 @@ sched_playbooks_json(struct sched *s)
 		if (pb->description != NULL)
 			json_object_set_new(o, "description",
 			    json_string(pb->description));
+		json_object_set_new(o, "next_runs", next_runs(pb, 1));
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return arr;
+}
+
+json_t *
+sched_playbook_json(struct sched *s, const char *name, int nruns)
+{
+	json_t *all = sched_playbooks_json(s), *o = NULL, *v;
+	struct playbook *pb;
+	size_t i;
+
+	json_array_foreach(all, i, v)
+		if (strcmp(json_string_value(json_object_get(v, "name")),
+		    name) == 0)
+			o = json_incref(v);
+	json_decref(all);
+	if (o != NULL && (pb = current_pb(s, name)) != NULL) {
+		json_object_set_new(o, "next_runs", next_runs(pb, nruns));
+		pb_unref(pb);
+	}
+	return o;
 }
 
 json_t *

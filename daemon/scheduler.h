@@ -54,6 +54,9 @@ int sched_check_decision(struct sched *s, int64_t escalation,
  * know has changed since it was opened. */
 void sched_annotate_escalation(struct sched *s, json_t *esc);
 json_t *sched_errors_json(struct sched *s);
+/* One loaded playbook as in the list, with its next nruns firings;
+ * NULL when no playbook of that name is loaded. */
+json_t *sched_playbook_json(struct sched *s, const char *name, int nruns);
 bool sched_draining(struct sched *s);
 void sched_metrics(struct sched *s, struct evbuffer *out);
 

@@ -442,6 +442,13 @@ queue_counts(struct queue *q, struct err *e)
 	return q->ops->counts(q->store, e);
 }
 
+json_t *
+queue_history(struct queue *q, const char *playbook, int64_t since,
+    int64_t bucket_ms, struct err *e)
+{
+	return q->ops->history(q->store, playbook, since, bucket_ms, e);
+}
+
 int
 queue_backup(struct queue *q, const char *dest, struct err *e)
 {

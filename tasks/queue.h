@@ -289,6 +289,15 @@ char *queue_escalation_list_json(struct queue *q, const struct esc_filter *f,
     struct esc_page *pg, struct err *e);
 /* {"playbook": {"queued": n, ...}, ...} plus totals under "*". */
 json_t *queue_counts(struct queue *q, struct err *e);
+/*
+ * A playbook's run history since since (ms): items queued since then per
+ * bucket of bucket_ms and state now, totals (items, failed_items,
+ * failed_attempts, escalated_items), failures and escalations by step
+ * and reason, step times (runs, median, p95, max; slowest first) and the
+ * ten slowest step runs.
+ */
+json_t *queue_history(struct queue *q, const char *playbook, int64_t since,
+    int64_t bucket_ms, struct err *e);
 /* Writes a consistent copy of the store to dest (SQLite online backup). */
 int queue_backup(struct queue *q, const char *dest, struct err *e);
 

@@ -34,6 +34,8 @@ struct store_ops {
 	char *(*escalation_list_json)(void *s, const struct esc_filter *f,
 	    struct esc_page *pg, struct err *e);
 	json_t *(*counts)(void *s, struct err *e);
+	json_t *(*history)(void *s, const char *playbook, int64_t since,
+	    int64_t bucket_ms, struct err *e);
 	json_t *(*sessions)(void *s, struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
 };

@@ -2041,6 +2041,155 @@ sq_backup(void *p, const char *dest, struct err *e)
 	return rc;
 }
 
+/* The ms at fraction q of the sorted v[0..n), nearest rank. */
+static int64_t
+rank_of(const int64_t *v, size_t n, double q)
+{
+	size_t i = (size_t)(q * (double)n + 0.999999);
+
+	return v[i == 0 ? 0 : i > n ? n - 1 : i - 1];
+}
+
+/* Per step: runs, median, 95th percentile and longest, slowest first. */
+static json_t *
+step_times(struct sqlite_store *s, const char *playbook, int64_t since,
+    struct err *e)
+{
+	sqlite3_stmt *st = rprepare(s, "SELECT s.step_id, s.ms FROM steps s"
+	    " JOIN items i ON i.id = s.item WHERE i.playbook = ?1 AND"
+	    " s.finished >= ?2 ORDER BY s.step_id, s.ms", e);
+	json_t *arr = json_array();
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	char cur[256] = "";
+	int rc;
+
+	if (st == NULL) {
+		json_decref(arr);
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, playbook, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	for (;;) {
+		const char *id;
+
+		rc = sqlite3_step(st);
+		id = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st,
+		    0) : NULL;
+		if (n > 0 && (id == NULL || strcmp(id, cur) != 0)) {
+			json_array_append_new(arr, json_pack("{s:s,s:I,s:I,"
+			    "s:I,s:I}", "step", cur, "runs", (json_int_t)n,
+			    "median_ms", (json_int_t)rank_of(v, n, 0.5),
+			    "p95_ms", (json_int_t)rank_of(v, n, 0.95),
+			    "max_ms", (json_int_t)v[n - 1]));
+			n = 0;
+		}
+		if (id == NULL)
+			break;
+		snprintf(cur, sizeof(cur), "%s", id);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = sqlite3_column_int64(st, 1);
+	}
+	free(v);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(e, s->r, "reading step times");
+		json_decref(arr);
+		return NULL;
+	}
+	/* Slowest first: by the median, the usual case, then the worst. */
+	for (size_t i = 1; i < json_array_size(arr); i++)
+		for (size_t j = i; j > 0; j--) {
+			json_t *a = json_array_get(arr, j - 1);
+			json_t *b = json_array_get(arr, j);
+			json_int_t ma = json_integer_value(json_object_get(a,
+			    "median_ms")), mb = json_integer_value(
+			    json_object_get(b, "median_ms"));
+
+			if (ma > mb || (ma == mb && json_integer_value(
+			    json_object_get(a, "max_ms")) >= json_integer_value(
+			    json_object_get(b, "max_ms"))))
+				break;
+			json_incref(a);
+			json_array_set(arr, j - 1, b);
+			json_array_set_new(arr, j, a);
+		}
+	return arr;
+}
+
+static json_t *
+grouped(struct sqlite_store *s, const char *sql, const char *playbook,
+    int64_t since, int64_t bucket, struct err *e)
+{
+	sqlite3_stmt *st = rprepare(s, sql, e);
+
+	if (st == NULL)
+		return NULL;
+	sqlite3_bind_text(st, 1, playbook, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		sqlite3_bind_int64(st, 3, bucket);
+	return rows(s, st, "", e);
+}
+
+static json_t *
+sq_history(void *p, const char *playbook, int64_t since, int64_t bucket_ms,
+    struct err *e)
+{
+	struct sqlite_store *s = p;
+	json_t *res = NULL, *buckets = NULL, *tot = NULL, *fails = NULL,
+	    *escs = NULL, *steps = NULL, *slow = NULL;
+
+	pthread_mutex_lock(&s->rlock);
+	/* Items by the time they were queued, each in its state now. */
+	if ((buckets = grouped(s, "SELECT (created - ?2) / ?3 AS bucket, state,"
+	    " count(*) AS n FROM items WHERE playbook = ?1 AND created >= ?2"
+	    " GROUP BY bucket, state ORDER BY bucket", playbook, since,
+	    bucket_ms, e)) == NULL ||
+	    (tot = grouped(s, "SELECT count(*) AS items, (SELECT count(DISTINCT"
+	    " f.item) FROM failures f JOIN items i ON i.id = f.item WHERE"
+	    " i.playbook = ?1 AND i.created >= ?2) AS failed_items, (SELECT"
+	    " count(*) FROM failures f JOIN items i ON i.id = f.item WHERE"
+	    " i.playbook = ?1 AND i.created >= ?2) AS failed_attempts,"
+	    " (SELECT count(DISTINCT e.item) FROM escalations e JOIN items i"
+	    " ON i.id = e.item WHERE i.playbook = ?1 AND i.created >= ?2) AS"
+	    " escalated_items FROM items WHERE playbook = ?1 AND created >= ?2",
+	    playbook, since, 0, e)) == NULL ||
+	    (fails = grouped(s, "SELECT f.step_id AS step, f.reason, count(*) AS"
+	    " n FROM failures f JOIN items i ON i.id = f.item WHERE i.playbook"
+	    " = ?1 AND i.created >= ?2 GROUP BY f.step_id, f.reason ORDER BY n"
+	    " DESC LIMIT 20", playbook, since, 0, e)) == NULL ||
+	    (escs = grouped(s, "SELECT e.step_id AS step, e.reason, count(*) AS"
+	    " n, count(CASE WHEN e.state = 'open' THEN 1 END) AS open FROM"
+	    " escalations e JOIN items i ON i.id = e.item WHERE i.playbook ="
+	    " ?1 AND i.created >= ?2 GROUP BY e.step_id, e.reason ORDER BY n"
+	    " DESC LIMIT 20", playbook, since, 0, e)) == NULL ||
+	    (steps = step_times(s, playbook, since, e)) == NULL ||
+	    (slow = grouped(s, "SELECT s.item, s.step_id AS step, s.ms,"
+	    " s.finished FROM steps s JOIN items i ON i.id = s.item WHERE"
+	    " i.playbook = ?1 AND s.finished >= ?2 ORDER BY s.ms DESC LIMIT 10",
+	    playbook, since, 0, e)) == NULL)
+		goto out;
+	res = json_pack("{s:s,s:I,s:I,s:O,s:O,s:O,s:O,s:O}", "playbook",
+	    playbook, "since", (json_int_t)since, "bucket_ms",
+	    (json_int_t)bucket_ms, "totals", json_array_get(tot, 0),
+	    "buckets", buckets, "failures", fails, "escalations", escs,
+	    "steps", steps);
+	json_object_set(res, "slowest", slow);
+out:
+	pthread_mutex_unlock(&s->rlock);
+	json_decref(buckets);
+	json_decref(tot);
+	json_decref(fails);
+	json_decref(escs);
+	json_decref(steps);
+	json_decref(slow);
+	return res;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2055,6 +2204,7 @@ const struct store_ops store_sqlite_ops = {
 	.escalation_list = sq_escalation_list,
 	.escalation_list_json = sq_escalation_list_json,
 	.counts = sq_counts,
+	.history = sq_history,
 	.sessions = sq_sessions,
 	.backup = sq_backup,
 };

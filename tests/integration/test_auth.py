@@ -175,6 +175,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
         ("GET", f"/api/v1/escalations/{esc0}", None, ALL, 200),
         ("GET", "/api/v1/me", None, ALL, 200),
         ("GET", "/api/v1/audit", None, {"admin", "supervisor", "auditor"}, 200),
+        ("GET", "/api/v1/playbooks/gate/history", None, SUP, 200),
         ("POST", "/api/v1/playbooks/nosuch/run", {}, SUP, 404),
         ("POST", "/api/v1/reload", None, SUP, 200),
         ("POST", f"/api/v1/items/{NOID}/retry", None, SUP, 404),
