@@ -584,8 +584,10 @@ run_job(struct sched *s, struct job *j)
 
 		log_emit(LL_DEBUG, it->id, it->playbook, NULL, "outside the"
 		    " hours of calendar %s; waiting", j->pb->calendar_name);
+		/* Closed hours are planned: they end a wait on maintenance
+		 * or a login (its clock starts again at the next one). */
 		submit_release(j, next > 0 ? next * 1000 : now + 3600000,
-		    NULL);
+		    strstr(it->payload, "\"_waiting\"") != NULL ? "" : NULL);
 		return;
 	}
 	j->step = pb_next_step(j->pb, it);
