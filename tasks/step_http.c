@@ -290,18 +290,19 @@ wait_bounded(struct step_ctx *ctx, struct http_conf *c,
 	json_object_set_new(ctx->context, "wait_max", json_string(max));
 	if (auth)
 		return step_fail(ctx, STEP_BUSINESS_ERROR,
-		    "login.refused_too_long", "%s: connector %s: the system"
-		    " has refused the login since %s (%s, longer than auth_max"
-		    " = %s); nothing was sent for this item. Correct the user"
-		    " or password in the credentials file, then retry this"
-		    " item; or reject it (%.200s)", what, conn_def_name(c->def),
-		    at, waited, max, call->message);
+		    "login.refused_too_long", "%s: connector %s: this item has"
+		    " waited since %s (%s, longer than auth_max = %s) for its"
+		    " login to be accepted, and nothing got through meanwhile."
+		    " Correct the user or password in the credentials file,"
+		    " then retry this item; or reject it (%.200s)", what,
+		    conn_def_name(c->def), at, waited, max, call->message);
 	return step_fail(ctx, STEP_BUSINESS_ERROR,
 	    "system.unavailable_too_long", "%s: connector %s: the system has"
-	    " been unavailable (maintenance) since %s (%s, longer than"
-	    " unavailable_max = %s); nothing was sent for this item. Ask the"
-	    " system's operators when it is back, then retry this item; or"
-	    " reject it", what, conn_def_name(c->def), at, waited, max);
+	    " been unavailable (maintenance) for this item since %s (%s,"
+	    " longer than unavailable_max = %s), and nothing got through"
+	    " meanwhile. Ask the system's operators when it is back, then"
+	    " retry this item; or reject it", what, conn_def_name(c->def),
+	    at, waited, max);
 }
 
 static enum step_result
