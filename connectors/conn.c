@@ -263,6 +263,7 @@ struct conn_def {
 	double rate;
 	struct calendar *cal;
 	int64_t unavailable_wait_ms, auth_wait_ms;
+	int64_t unavailable_max_ms, auth_max_ms;
 	size_t evidence_limit;
 	struct conn_probe unavailable, expired;
 	bool has_unavailable, has_expired;
@@ -309,6 +310,49 @@ cfg_dur(const config_setting_t *g, const char *key, int64_t dflt,
 	return 0;
 }
 
+/*
+ * The longest an item may wait on maintenance or on corrected
+ * credentials. A planned maintenance window of a legacy system is a night
+ * or a weekend morning: 8 hours covers one, and a system down longer is
+ * an outage a person has to hear of. A refused login has already
+ * escalated once (connector_auth_failed); a day lets the office correct
+ * the credentials on its next working day before every waiting case goes
+ * to a reviewer, well before the usual SLAs run out. There is always a
+ * bound: nothing waits for ever.
+ */
+#define CONN_UNAVAILABLE_MAX (8 * 3600 * 1000LL)
+#define CONN_AUTH_MAX (24 * 3600 * 1000LL)
+
+/* A bound on a wait: at least one wait long (a default below a long wait
+ * is raised to it; a bound written below it is an error). */
+static int
+cfg_wait_max(const config_setting_t *g, const char *key,
+    const char *wait_key, int64_t dflt, int64_t wait, int64_t *out,
+    struct err *e)
+{
+	const config_setting_t *m = config_setting_get_member(g, key);
+	char a[32], b[32];
+
+	if (cfg_dur(g, key, dflt, out, e) < 0)
+		return -1;
+	if (m == NULL) {
+		if (*out < wait)
+			*out = wait;
+		return 0;
+	}
+	if (*out <= 0 || *out < wait) {
+		util_format_duration(*out, a, sizeof(a));
+		util_format_duration(wait, b, sizeof(b));
+		err_set(e, "%s:%d: %s = \"%s\" is shorter than %s (%s): an"
+		    " item would give up before its first retry; make %s at"
+		    " least %s, or leave it out (default %s)", m->file ?
+		    m->file : "?", config_setting_source_line(m), key, a,
+		    wait_key, b, key, b, dflt == CONN_AUTH_MAX ? "24h" : "8h");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cfg_probe(const config_setting_t *g, const char *key, struct conn_probe *p,
     bool *has, struct err *e)
@@ -342,8 +386,8 @@ cfg_int(const config_setting_t *g, const char *key, int dflt)
 static const char *const def_keys[] = { "base_url", "credentials_file",
     "credentials", "connect_timeout", "timeout", "retries", "backoff",
     "breaker", "max_concurrent", "rate", "calendar_file", "unavailable",
-    "unavailable_wait", "auth_wait", "expired", "evidence_limit", "login",
-    NULL };
+    "unavailable_wait", "unavailable_max", "auth_wait", "auth_max",
+    "expired", "evidence_limit", "login", NULL };
 static const char *const login_keys[] = { "path", "user_field",
     "password_field", "failure", "csrf_path", "csrf_value", "csrf_field",
     NULL };
@@ -412,6 +456,11 @@ conn_def_load(const config_setting_t *s, const char *name, struct err *e)
 	    cfg_dur(g, "unavailable_wait", 30000, &d->unavailable_wait_ms,
 	    e) < 0 ||
 	    cfg_dur(g, "auth_wait", 60000, &d->auth_wait_ms, e) < 0 ||
+	    cfg_wait_max(g, "unavailable_max", "unavailable_wait",
+	    CONN_UNAVAILABLE_MAX, d->unavailable_wait_ms,
+	    &d->unavailable_max_ms, e) < 0 ||
+	    cfg_wait_max(g, "auth_max", "auth_wait", CONN_AUTH_MAX,
+	    d->auth_wait_ms, &d->auth_max_ms, e) < 0 ||
 	    cfg_probe(g, "unavailable", &d->unavailable, &d->has_unavailable,
 	    e) < 0 ||
 	    cfg_probe(g, "expired", &d->expired, &d->has_expired, e) < 0)
@@ -1357,6 +1406,17 @@ is_login_redirect(const struct conn_def *d, const struct conn_resp *r)
 	    d->login_path != NULL && strstr(r->location, d->login_path) != NULL;
 }
 
+/* The call waits on `on` until `until`, within the connector's bound. */
+static void
+wait_for(struct conn_call *call, const struct conn_def *d,
+    enum conn_wait_on on, int64_t until)
+{
+	call->wait_until = until;
+	call->wait_on = on;
+	call->wait_max = on == CONN_WAIT_UNAVAILABLE ? d->unavailable_max_ms :
+	    on == CONN_WAIT_AUTH ? d->auth_max_ms : 0;
+}
+
 static bool
 is_unavailable(const struct conn_def *d, struct conn_resp *r)
 {
@@ -1411,7 +1471,8 @@ do_login(struct conn *c, const struct conn_def *d, const struct conn_env *env,
 		goto out;
 	if (is_unavailable(d, &r)) {
 		out = CONN_WAIT;
-		call->wait_until = util_now_ms() + d->unavailable_wait_ms;
+		wait_for(call, d, CONN_WAIT_UNAVAILABLE,
+		    util_now_ms() + d->unavailable_wait_ms);
 		snprintf(call->message, sizeof(call->message), "connector %s:"
 		    " the system is unavailable (maintenance)", d->name);
 		goto out;
@@ -1477,7 +1538,8 @@ do_login(struct conn *c, const struct conn_def *d, const struct conn_env *env,
 		goto out;
 	} else if (is_unavailable(d, &r)) {
 		out = CONN_WAIT;
-		call->wait_until = util_now_ms() + d->unavailable_wait_ms;
+		wait_for(call, d, CONN_WAIT_UNAVAILABLE,
+		    util_now_ms() + d->unavailable_wait_ms);
 		snprintf(call->message, sizeof(call->message), "connector %s:"
 		    " the system is unavailable (maintenance)", d->name);
 		goto out;
@@ -1777,7 +1839,8 @@ gate(struct conn *c, const struct conn_def *d, const struct conn_env *env,
 	if (d->cal != NULL && !cal_is_open(d->cal, now / 1000)) {
 		int64_t next = cal_next_open(d->cal, now / 1000);
 
-		call->wait_until = next > 0 ? next * 1000 : now + 3600000;
+		wait_for(call, d, CONN_WAIT_HOURS, next > 0 ? next * 1000 :
+		    now + 3600000);
 		snprintf(call->message, sizeof(call->message), "connector %s:"
 		    " outside its service hours (%s)", d->name, cal_name(d->cal));
 		return CONN_WAIT;
@@ -1801,7 +1864,7 @@ gate(struct conn *c, const struct conn_def *d, const struct conn_env *env,
 		if (data != NULL && strcmp(hash, c->auth_hash) != 0) {
 			c->auth_failed = false;
 		} else {
-			call->wait_until = now + d->auth_wait_ms;
+			wait_for(call, d, CONN_WAIT_AUTH, now + d->auth_wait_ms);
 			snprintf(call->message, sizeof(call->message),
 			    "connector %s: waiting for corrected credentials"
 			    " (the login was refused: %s)", d->name,
@@ -1881,7 +1944,8 @@ ensure_session(struct conn *c, const struct conn_def *d,
 			    " (the login was refused: %s)", d->name,
 			    c->auth_msg);
 			snprintf(call->code, sizeof(call->code), "auth_failed");
-			call->wait_until = util_now_ms() + d->auth_wait_ms;
+			wait_for(call, d, CONN_WAIT_AUTH,
+			    util_now_ms() + d->auth_wait_ms);
 			out = CONN_AUTH;
 		}
 		pthread_mutex_unlock(&c->lock);
@@ -2012,6 +2076,8 @@ conn_send(const struct conn_def *d, const struct conn_req *r,
 		bool probe, sent = false;
 
 		c->message[0] = '\0';
+		c->wait_on = CONN_WAIT_NONE;
+		c->wait_max = 0;
 		if ((out = gate(cn, d, env, c, &probe)) != CONN_OK)
 			break;
 		limits_enter(cn, d);
@@ -2073,8 +2139,8 @@ conn_send(const struct conn_def *d, const struct conn_req *r,
 			out = CONN_SYSTEM;
 		} else if (is_unavailable(d, &c->resp)) {
 			out = CONN_WAIT;
-			c->wait_until = util_now_ms() + d->unavailable_wait_ms +
-			    random() % 1000;
+			wait_for(c, d, CONN_WAIT_UNAVAILABLE, util_now_ms() +
+			    d->unavailable_wait_ms + random() % 1000);
 			snprintf(c->message, sizeof(c->message), "connector %s:"
 			    " the system is unavailable (maintenance); waiting",
 			    d->name);

@@ -127,7 +127,15 @@ enum conn_outcome {
 	CONN_SYSTEM,               /* failed; nothing was processed */
 	CONN_UNKNOWN,              /* failed after sending: may be processed */
 	CONN_AUTH,                 /* the login was refused: stop */
-	CONN_WAIT,                 /* not now: breaker, hours, maintenance */
+	CONN_WAIT,                 /* not now: hours, maintenance */
+};
+
+/* What a CONN_WAIT (or a CONN_AUTH that is not the first) waits on. */
+enum conn_wait_on {
+	CONN_WAIT_NONE,
+	CONN_WAIT_HOURS,           /* outside the service hours: no bound */
+	CONN_WAIT_UNAVAILABLE,     /* maintenance: bounded by unavailable_max */
+	CONN_WAIT_AUTH,            /* a refused login: bounded by auth_max */
 };
 
 const char *conn_outcome_name(enum conn_outcome o);
@@ -139,6 +147,11 @@ struct conn_call {
 	char message[512];
 	char code[64];             /* business code, or a reason */
 	int64_t wait_until;        /* CONN_WAIT: ms */
+	enum conn_wait_on wait_on;
+	/* The connector's bound on that wait (unavailable_max, auth_max),
+	 * in ms, counted by the caller from when its item began waiting on
+	 * the same; 0 for a wait without one. */
+	int64_t wait_max;
 	bool auth_first;           /* CONN_AUTH: this call saw the refusal */
 	struct conn_resp resp;     /* the last response (for probes) */
 };

@@ -59,6 +59,8 @@ struct job {
 	char message[512];
 	char reason[64];
 	int64_t started;
+	bool had_wait;              /* the item came with a kept wait */
+	char *waiting;              /* the wait it is released into */
 	struct qreq req;
 	struct job *next;
 };
@@ -329,6 +331,7 @@ job_free(struct job *j)
 	pb_unref(j->pb);
 	free(j->output);
 	free(j->context);
+	free(j->waiting);
 	free(j);
 }
 
@@ -362,6 +365,20 @@ ready_push(struct sched *s, struct job *j)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The kept wait ended with the step: the item in memory follows the
+ * store, so a later step of it does not see it. */
+static void
+item_drop_wait(struct item *it)
+{
+	json_t *p = json_loads(it->payload, 0, NULL);
+
+	if (json_object_del(p, "_waiting") == 0) {
+		free(it->payload);
+		it->payload = json_dumps(p, JSON_COMPACT);
+	}
+	json_decref(p);
+}
+
 /* Writer thread: the step's result is on disk (or refused). */
 static void
 step_committed(struct qreq *r, void *arg)
@@ -376,6 +393,8 @@ step_committed(struct qreq *r, void *arg)
 		job_settle(j);
 		return;
 	}
+	if (r->op == QOP_STEP_DONE && r->u.step_done.end_wait)
+		item_drop_wait(it);
 	if (r->op == QOP_STEP_DONE && !r->u.step_done.final) {
 		/* Keep the journal in memory in step with the store. */
 		it->steps = xrealloc(it->steps, (it->nsteps + 1) *
@@ -396,12 +415,13 @@ step_committed(struct qreq *r, void *arg)
 }
 
 static void
-submit_release(struct job *j, int64_t not_before)
+submit_release(struct job *j, int64_t not_before, const char *waiting)
 {
 	memset(&j->req, 0, sizeof(j->req));
 	j->req.op = QOP_RELEASE;
 	j->req.u.release.item = j->it->id;
 	j->req.u.release.not_before = not_before;
+	j->req.u.release.waiting = waiting;
 	j->req.done = step_committed;
 	j->req.arg = j;
 	queue_submit(j->s->q, &j->req);
@@ -426,6 +446,7 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 	r->u.fail.reason = j->reason[0] ? j->reason : "escalated";
 	r->u.fail.due = util_now_ms() + pb->sla_ms;
 	r->u.fail.owner = s->owner;
+	r->u.fail.end_wait = j->had_wait;
 	if (res == STEP_SYSTEM_ERROR && failures < pb->retry.attempts) {
 		int64_t delay = pb_retry_delay(pb, failures);
 		char d[32];
@@ -438,9 +459,11 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 		    " (attempt %d of %d), retrying in %s: %s", failures,
 		    pb->retry.attempts, d, j->message);
 	} else if (res == STEP_BUSINESS_ERROR && st->reject_on_business &&
-	    strcmp(j->reason, "unresolved_reference") != 0) {
-		/* (A value missing in the playbook's own data is not the
-		 * applicant's to fix: that one goes to a person.) */
+	    strcmp(j->reason, "unresolved_reference") != 0 &&
+	    strstr(j->reason, "_too_long") == NULL) {
+		/* (A value missing in the playbook's own data, a system
+		 * in maintenance too long or a login refused too long are not
+		 * the applicant's to fix: those go to a person.) */
 		r->u.fail.action = FAIL_REJECT;
 		/* The why names the person: it is in the store for those
 		 * who may read it (clerkctl item show), not in the log. */
@@ -553,7 +576,7 @@ run_job(struct sched *s, struct job *j)
 		return;
 	}
 	if (atomic_load(&s->draining)) {
-		submit_release(j, 0);
+		submit_release(j, 0, NULL);
 		return;
 	}
 	if (j->pb->calendar != NULL && !cal_is_open(j->pb->calendar, now / 1000)) {
@@ -561,7 +584,10 @@ run_job(struct sched *s, struct job *j)
 
 		log_emit(LL_DEBUG, it->id, it->playbook, NULL, "outside the"
 		    " hours of calendar %s; waiting", j->pb->calendar_name);
-		submit_release(j, next > 0 ? next * 1000 : now + 3600000);
+		/* Closed hours are planned: they end a wait on maintenance
+		 * or a login (its clock starts again at the next one). */
+		submit_release(j, next > 0 ? next * 1000 : now + 3600000,
+		    strstr(it->payload, "\"_waiting\"") != NULL ? "" : NULL);
 		return;
 	}
 	j->step = pb_next_step(j->pb, it);
@@ -588,6 +614,7 @@ run_job(struct sched *s, struct job *j)
 		ctx.payload = json_object();
 	}
 	ctx.outputs = outputs_of(it, ctx.payload);
+	j->had_wait = json_object_get(ctx.payload, "_waiting") != NULL;
 	ctx.pb = j->pb;
 	ctx.step = st;
 	approval_of(s, &ctx, st);
@@ -608,8 +635,17 @@ run_job(struct sched *s, struct job *j)
 		log_emit(LL_DEBUG, it->id, it->playbook, st->id, "waiting: %s",
 		    ctx.message[0] ? ctx.message : "until later");
 		now = util_now_ms();
+		if (ctx.wait_on[0] != '\0') {
+			json_t *w = json_pack("{s:s,s:s,s:I}", "step", st->id,
+			    "on", ctx.wait_on, "since",
+			    (json_int_t)ctx.wait_since);
+
+			j->waiting = json_dumps(w, JSON_COMPACT);
+			json_decref(w);
+		} else if (j->had_wait)
+			j->waiting = xstrdup("");
 		submit_release(j, ctx.wait_until > now ? ctx.wait_until :
-		    now + 1000);
+		    now + 1000, j->waiting);
 	} else if (res == STEP_OK) {
 		j->output = json_dumps(ctx.output ? ctx.output : json_object(),
 		    JSON_COMPACT);
@@ -622,6 +658,7 @@ run_job(struct sched *s, struct job *j)
 		j->req.u.step_done.final = j->step + 1 == j->pb->nsteps;
 		j->req.u.step_done.ms = util_mono_ms() - j->started;
 		j->req.u.step_done.owner = s->owner;
+		j->req.u.step_done.end_wait = j->had_wait;
 		j->req.done = step_committed;
 		j->req.arg = j;
 		queue_submit(s->q, &j->req);

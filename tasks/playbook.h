@@ -93,6 +93,14 @@ struct step_ctx {
 	char reason[64];           /* escalation reason code */
 	json_t *context;           /* escalation evidence, or NULL */
 	int64_t wait_until;        /* on STEP_WAIT: ms since the epoch */
+	/*
+	 * On STEP_WAIT, set by step_waiting_since(): what the step waits on
+	 * and since when. The scheduler keeps it with the item (payload
+	 * "_waiting") so that a bound on the wait holds across restarts; a
+	 * wait without it, or any other result, ends the kept one.
+	 */
+	char wait_on[40];
+	int64_t wait_since;
 };
 
 /*
@@ -113,6 +121,14 @@ char *step_expand(struct step_ctx *ctx, const char *tmpl);
 int step_refs_check(struct step_ctx *ctx, char *const *refs, size_t n);
 /* The business error for ctx->unresolved, naming the reference. */
 enum step_result step_unresolved(struct step_ctx *ctx);
+
+/*
+ * Since when (ms) this step of the item has been waiting on `on` (e.g.
+ * "system.unavailable"): the start kept with the item when its last wait
+ * was this step's on the same, else now. Marks the wait to be kept
+ * (ctx->wait_on, ctx->wait_since) should the step return STEP_WAIT.
+ */
+int64_t step_waiting_since(struct step_ctx *ctx, const char *on);
 
 /* Sets ctx->message (and reason) and returns res. */
 enum step_result step_fail(struct step_ctx *ctx, enum step_result res,

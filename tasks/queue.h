@@ -123,6 +123,7 @@ struct qreq {
 			bool final;           /* last step: item becomes done */
 			int64_t ms;           /* how long the step took */
 			const char *owner;    /* the claimer; NULL: any */
+			bool end_wait;        /* drop the item's kept wait */
 		} step_done;
 		struct {
 			int64_t item;
@@ -135,11 +136,17 @@ struct qreq {
 			const char *context;  /* FAIL_ESCALATE: JSON text or NULL */
 			int64_t due;          /* FAIL_ESCALATE: SLA due time, ms */
 			const char *owner;    /* the claimer; NULL: any */
+			bool end_wait;        /* drop the item's kept wait */
 			int64_t escalation;   /* out */
 		} fail;
 		struct {
 			int64_t item;
 			int64_t not_before;
+			/* The wait the item is released into, kept in its
+			 * payload as "_waiting" (so its start outlives a
+			 * restart): a JSON object's text to keep, "" to drop
+			 * the kept one, NULL to leave it as it is. */
+			const char *waiting;
 		} release;
 		struct {
 			const char *owner;

@@ -64,6 +64,25 @@ step_fail(struct step_ctx *ctx, enum step_result res, const char *reason,
 	return res;
 }
 
+int64_t
+step_waiting_since(struct step_ctx *ctx, const char *on)
+{
+	json_t *w = json_object_get(ctx->payload, "_waiting");
+	const char *step = json_string_value(json_object_get(w, "step"));
+	const char *was = json_string_value(json_object_get(w, "on"));
+	json_t *since = json_object_get(w, "since");
+	int64_t now = util_now_ms();
+
+	snprintf(ctx->wait_on, sizeof(ctx->wait_on), "%s", on);
+	ctx->wait_since = now;
+	/* A start in the future is a clock that went back: count from now. */
+	if (step != NULL && was != NULL && json_is_integer(since) &&
+	    strcmp(step, ctx->step->id) == 0 && strcmp(was, on) == 0 &&
+	    json_integer_value(since) <= now)
+		ctx->wait_since = json_integer_value(since);
+	return ctx->wait_since;
+}
+
 /* A growing string for step_expand. */
 struct buf {
 	char *data;

@@ -249,6 +249,62 @@ keep(json_t *all, struct conn_call *call)
 	json_array_clear(call->evidence);
 }
 
+/*
+ * A wait on maintenance or on corrected credentials: back to the queue
+ * until the connector's next try, or, once the item has waited on the
+ * same for longer than the connector's bound (unavailable_max,
+ * auth_max), a business error for a reviewer, who can retry or reject.
+ * The start of the wait is kept with the item, so a restart of clerkd
+ * does not start the clock again.
+ */
+static enum step_result
+wait_bounded(struct step_ctx *ctx, struct http_conf *c,
+    struct conn_call *call, const char *what)
+{
+	bool auth = call->wait_on == CONN_WAIT_AUTH;
+	const char *on = auth ? "login.refused" : "system.unavailable";
+	int64_t since, now = util_now_ms();
+	char at[48], waited[32], max[32];
+
+	ctx->wait_until = call->wait_until;
+	if (call->wait_on != CONN_WAIT_AUTH &&
+	    call->wait_on != CONN_WAIT_UNAVAILABLE)
+		return step_fail(ctx, STEP_WAIT, "waiting", "%s: %s", what,
+		    call->message);
+	since = step_waiting_since(ctx, on);
+	if (now - since < call->wait_max) {
+		/* The next look is at the bound at the latest, so an item
+		 * escalates on time, not one wait after it. */
+		if (ctx->wait_until > since + call->wait_max)
+			ctx->wait_until = since + call->wait_max;
+		return step_fail(ctx, STEP_WAIT, "waiting", "%s: %s", what,
+		    call->message);
+	}
+	ctx->wait_on[0] = '\0';
+	util_format_time(since, at, sizeof(at));
+	util_format_duration((now - since) / 1000 * 1000, waited,
+	    sizeof(waited));
+	util_format_duration(call->wait_max, max, sizeof(max));
+	json_object_set_new(ctx->context, "waiting_on", json_string(on));
+	json_object_set_new(ctx->context, "waiting_since", json_string(at));
+	json_object_set_new(ctx->context, "wait_max", json_string(max));
+	if (auth)
+		return step_fail(ctx, STEP_BUSINESS_ERROR,
+		    "login.refused_too_long", "%s: connector %s: this item has"
+		    " waited since %s (%s, longer than auth_max = %s) for its"
+		    " login to be accepted, and nothing got through meanwhile."
+		    " Correct the user or password in the credentials file,"
+		    " then retry this item; or reject it (%.200s)", what,
+		    conn_def_name(c->def), at, waited, max, call->message);
+	return step_fail(ctx, STEP_BUSINESS_ERROR,
+	    "system.unavailable_too_long", "%s: connector %s: the system has"
+	    " been unavailable (maintenance) for this item since %s (%s,"
+	    " longer than unavailable_max = %s), and nothing got through"
+	    " meanwhile. Ask the system's operators when it is back, then"
+	    " retry this item; or reject it", what, conn_def_name(c->def),
+	    at, waited, max);
+}
+
 static enum step_result
 fail_with(struct step_ctx *ctx, struct http_conf *c, json_t *evidence,
     enum conn_outcome o, struct conn_call *call, const char *what)
@@ -267,21 +323,14 @@ fail_with(struct step_ctx *ctx, struct http_conf *c, json_t *evidence,
 		reason = "refused";
 		break;
 	case CONN_WAIT:
-		ctx->wait_until = call->wait_until;
-		res = STEP_WAIT;
-		reason = "waiting";
-		break;
+		return wait_bounded(ctx, c, call, what);
 	case CONN_AUTH:
-		if (call->auth_first) {
-			/* The one escalation for the connector: the other
-			 * items wait for the credentials file to change. */
-			res = STEP_ESCALATE;
-			reason = "connector_auth_failed";
-		} else {
-			ctx->wait_until = call->wait_until;
-			res = STEP_WAIT;
-			reason = "waiting";
-		}
+		if (!call->auth_first)
+			return wait_bounded(ctx, c, call, what);
+		/* The one escalation for the connector: the other items wait
+		 * for the credentials file to change. */
+		res = STEP_ESCALATE;
+		reason = "connector_auth_failed";
 		break;
 	case CONN_UNKNOWN:
 		res = STEP_ESCALATE;

@@ -163,7 +163,8 @@ enum {
 	S_FAIL_RETRY, S_FAIL_STATE, S_FAIL_LOG, S_ESC_INSERT,
 	S_RELEASE, S_RENEW, S_RECOVER,
 	S_ESC_FIND, S_ESC_DECIDE, S_ITEM_STATE, S_ITEM_REQUEUE, S_ITEM_SET_STATE,
-	S_ITEM_PATCH, S_ITEM_UNAPPROVE, S_ESC_CLOSE_ITEM,
+	S_ITEM_PATCH, S_ITEM_UNAPPROVE, S_ITEM_WAIT_SET, S_ITEM_WAIT_END,
+	S_ESC_CLOSE_ITEM,
 	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
 	S_ESC_HOLDER, S_ESC_SET_CLAIM,
 	S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE, S_ESC_COMMENT_INSERT,
@@ -237,6 +238,13 @@ static const char *stmt_sql[NSTMT] = {
 	[S_ITEM_UNAPPROVE] = "UPDATE items SET payload = json_remove(payload,"
 	    " '$._approved.\"' || ?2 || '\"') WHERE id = ?1 AND"
 	    " json_type(payload, '$._approved.\"' || ?2 || '\"') IS NOT NULL",
+	/* The wait an item is in (scheduler.c): in the payload, beside
+	 * _approved, so no schema change is needed for it. */
+	[S_ITEM_WAIT_SET] = "UPDATE items SET payload = json_set(payload,"
+	    " '$._waiting', json(?2)) WHERE id = ?1",
+	[S_ITEM_WAIT_END] = "UPDATE items SET payload = json_remove(payload,"
+	    " '$._waiting') WHERE id = ?1 AND"
+	    " json_type(payload, '$._waiting') IS NOT NULL",
 	/* Prepared once: exec would parse them again for every request. */
 	[S_AUDIT_INSERT] = "INSERT INTO audit(id, ts, actor, action, target,"
 	    " details, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -1027,6 +1035,8 @@ do_step_done(struct sqlite_store *s, struct qreq *r, int64_t now)
 		    require_changed(s, r, id, "completion") < 0)
 			return -1;
 	}
+	if (r->u.step_done.end_wait)
+		return run(s, bind(s, S_ITEM_WAIT_END, "i", id), &r->err);
 	return 0;
 }
 
@@ -1061,6 +1071,11 @@ do_fail(struct sqlite_store *s, struct qreq *r, int64_t now)
 	}
 	if (run(s, st, &r->err) < 0 ||
 	    require_changed(s, r, id, "step failure") < 0)
+		return -1;
+	/* A failure ends a wait: a retry of the item, a reviewer's or the
+	 * backoff's, waits with a new clock. */
+	if (r->u.fail.end_wait && run(s, bind(s, S_ITEM_WAIT_END, "i", id),
+	    &r->err) < 0)
 		return -1;
 	if (r->u.fail.action != FAIL_ESCALATE)
 		return 0;
@@ -1342,12 +1357,14 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 		json_t *p = r->u.decide.payload ?
 		    json_loads(r->u.decide.payload, 0, &je) : NULL;
 		bool ok = json_is_object(p), reserved = json_object_get(p,
-		    "_approved") != NULL;
+		    "_approved") != NULL || json_object_get(p, "_waiting") !=
+		    NULL;
 
 		json_decref(p);
 		if (reserved) {
-			err_setc(&r->err, ERR_INVALID, "\"_approved\" is kept by"
-			    " clerk for approvals; a payload cannot set it");
+			err_setc(&r->err, ERR_INVALID, "\"_approved\" and"
+			    " \"_waiting\" are kept by clerk (approvals, waits);"
+			    " a payload cannot set them");
 			goto out;
 		}
 		if (!ok) {
@@ -1541,6 +1558,12 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 		rc = run(s, bind(s, S_RELEASE, "iii", r->u.release.item,
 		    r->u.release.not_before ? r->u.release.not_before : now,
 		    now), &r->err);
+		if (rc == 0 && sqlite3_changes(s->w) == 1 &&
+		    r->u.release.waiting != NULL)
+			rc = run(s, r->u.release.waiting[0] != '\0' ?
+			    bind(s, S_ITEM_WAIT_SET, "it", r->u.release.item,
+			    r->u.release.waiting) : bind(s, S_ITEM_WAIT_END, "i",
+			    r->u.release.item), &r->err);
 		break;
 	case QOP_RENEW:
 		rc = run(s, bind(s, S_RENEW, "ti", r->u.renew.owner,

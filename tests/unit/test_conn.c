@@ -220,6 +220,27 @@ test_def_and_request(void **state)
 	assert_non_null(strstr(e.msg, ":1: unknown setting \"timout\""));
 	config_destroy(&cfg);
 
+	/* Bounds on waits: durations, never below one wait. */
+	s = load("connectors = { sys = { base_url = \"x\";\n"
+	    " unavailable_wait = \"1m\"; unavailable_max = \"30s\"; }; };\n"
+	    "step = { };");
+	assert_null(conn_def_load(s, "sys", &e));
+	assert_non_null(strstr(e.msg, ":2: unavailable_max = \"30s\" is"
+	    " shorter than unavailable_wait (1m)"));
+	config_destroy(&cfg);
+	s = load("connectors = { sys = { base_url = \"x\";\n\n"
+	    " auth_max = 24; }; };\nstep = { };");
+	assert_null(conn_def_load(s, "sys", &e));
+	assert_non_null(strstr(e.msg, ":3: auth_max must be a duration"));
+	config_destroy(&cfg);
+	s = load("connectors = { sys = { base_url = \"x\"; auth_wait = \"2d\";"
+	    " unavailable_max = \"1h\"; auth_max = \"3d\"; }; };\n"
+	    "step = { };");
+	d = conn_def_load(s, "sys", &e);
+	assert_non_null(d);
+	conn_def_free(d);
+	config_destroy(&cfg);
+
 	s = load("step = { request = { path = \"/a\"; ok = \"title\"; }; };");
 	assert_int_equal(conn_req_parse(&r, config_setting_get_member(s,
 	    "request"), &e), -1);

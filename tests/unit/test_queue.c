@@ -641,6 +641,104 @@ test_step_done_not_running_conflict(void **state)
 	assert_int_equal(e.code, ERR_CONFLICT);
 }
 
+/* ---- kept waits (payload "_waiting") ---- */
+
+static void
+release_waiting(int64_t id, const char *waiting)
+{
+	struct qreq r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_RELEASE;
+	r.u.release.item = id;
+	r.u.release.waiting = waiting;
+	if (queue_exec(Q, &r) != 0)
+		fail_msg("release %lld: %s", (long long)id, r.err.msg);
+}
+
+/* The item's kept wait's "since", or -1 when it has none. */
+static json_int_t
+kept_since(int64_t id)
+{
+	json_t *j = item_json(id);
+	json_t *w = json_object_get(json_object_get(j, "payload"), "_waiting");
+	json_int_t v = json_is_object(w) ? json_integer_value(json_object_get(w,
+	    "since")) : -1;
+
+	json_decref(j);
+	return v;
+}
+
+static void
+test_release_keeps_and_ends_a_wait(void **state)
+{
+	int64_t id = enqueue_full("pb", "w", 0, 0, "{\"n\": 1}", NULL), esc;
+	struct item *it = claim_one("pb");
+	struct qreq r;
+	json_t *j;
+
+	item_free(it);
+	release_waiting(id, "{\"step\":\"s\",\"on\":\"system.unavailable\","
+	    "\"since\":1000}");
+	assert_int_equal(kept_since(id), 1000);
+	/* the claimed item reads it back with its payload */
+	it = claim_one("pb");
+	assert_non_null(strstr(it->payload, "\"since\":1000"));
+	item_free(it);
+	/* NULL (a drain, a restart): left as it is */
+	release_waiting(id, NULL);
+	assert_int_equal(kept_since(id), 1000);
+	j = item_json(id);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j,
+	    "payload"), "n")), 1);
+	json_decref(j);
+	/* "": a wait without one ends it */
+	it = claim_one("pb");
+	item_free(it);
+	release_waiting(id, "");
+	assert_int_equal(kept_since(id), -1);
+
+	/* a finished step ends it */
+	it = claim_one("pb");
+	item_free(it);
+	release_waiting(id, "{\"step\":\"s\",\"on\":\"login.refused\","
+	    "\"since\":2000}");
+	it = claim_one("pb");
+	item_free(it);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_STEP_DONE;
+	r.u.step_done.item = id;
+	r.u.step_done.step_id = "s";
+	r.u.step_done.pb_hash = "hash-v1";
+	r.u.step_done.output = "{}";
+	r.u.step_done.end_wait = true;
+	assert_int_equal(queue_exec(Q, &r), 0);
+	assert_int_equal(kept_since(id), -1);
+
+	/* so does an escalation: a retry waits with a new clock */
+	release_waiting(id, "{\"step\":\"t\",\"on\":\"login.refused\","
+	    "\"since\":3000}");
+	it = claim_one("pb");
+	item_free(it);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_FAIL;
+	r.u.fail.item = id;
+	r.u.fail.step_id = "t";
+	r.u.fail.kind = ERRK_BUSINESS;
+	r.u.fail.action = FAIL_ESCALATE;
+	r.u.fail.reason = "login.refused_too_long";
+	r.u.fail.message = "waited too long";
+	r.u.fail.end_wait = true;
+	assert_int_equal(queue_exec(Q, &r), 0);
+	esc = r.u.fail.escalation;
+	assert_int_equal(kept_since(id), -1);
+	/* a reviewer cannot set one */
+	assert_int_equal(decide(esc, DEC_RESUME, NULL, "{\"_waiting\": {}}",
+	    &r), -1);
+	assert_int_equal(r.err.code, ERR_INVALID);
+	assert_non_null(strstr(r.err.msg, "_waiting"));
+}
+
 /* ---- failures ---- */
 
 static void
@@ -2228,6 +2326,7 @@ main(void)
 		T(test_steps_read_back_in_finish_order),
 		T(test_step_done_final_marks_done),
 		T(test_step_done_not_running_conflict),
+		T(test_release_keeps_and_ends_a_wait),
 		T(test_fail_retry_waits_for_not_before),
 		T(test_fail_escalate_opens_escalation),
 		T(test_fail_reject),
