@@ -1838,6 +1838,9 @@ cmd_reload(struct ctl *c, struct args *a)
 			free(s);
 		}
 		putchar('\n');
+		if (jstr(res, "restart_needed") != NULL)
+			printf("changed, but only a restart applies them: %s\n",
+			    jstr(res, "restart_needed"));
 		fflush(stdout);
 		json_array_foreach(errs, i, v) {
 			char *s = clean(json_string_value(v), 2);

@@ -215,12 +215,50 @@ reload_users(struct daemon *d, json_t *report)
 		    d->cfg.users_file);
 }
 
+static bool
+differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* The settings that changed in the file but take effect only at a
+ * restart, as "listen, workers" (to free), or NULL. */
+static char *
+restart_only(const struct config *n, const struct config *o)
+{
+	const struct { const char *name; bool changed; } s[] = {
+		{ "state_dir", differs(n->state_dir, o->state_dir) },
+		{ "database", differs(n->database, o->database) },
+		{ "work_dir", differs(n->work_dir, o->work_dir) },
+		{ "listen", differs(n->listen_host, o->listen_host) ||
+		    n->listen_port != o->listen_port },
+		{ "workers", n->workers != o->workers },
+		{ "timezone", differs(n->timezone, o->timezone) },
+		{ "web_dir", differs(n->web_dir, o->web_dir) },
+		{ "tls_cert", differs(n->tls_cert, o->tls_cert) },
+		{ "tls_key", differs(n->tls_key, o->tls_key) },
+		{ "lease", n->lease_ms != o->lease_ms },
+		{ "drain_grace", n->drain_grace_ms != o->drain_grace_ms },
+		{ "poll", n->poll_ms != o->poll_ms },
+	};
+	char *out = NULL, *t;
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (s[i].changed) {
+			t = xasprintf("%s%s%s", out ? out : "", out ? ", " : "",
+			    s[i].name);
+			free(out);
+			out = t;
+		}
+	return out;
+}
+
 json_t *
 daemon_reload(struct daemon *d, const char *actor)
 {
 	struct config nc;
 	struct err e;
-	json_t *r;
+	json_t *r, *restart = NULL;
 
 	sd_notifyf("RELOADING=1");
 	if (d->config_file != NULL && config_load(&nc, d->config_file, &e) < 0) {
@@ -234,13 +272,15 @@ daemon_reload(struct daemon *d, const char *actor)
 		return r;
 	}
 	if (d->config_file != NULL) {
-		if (strcmp(nc.database, d->cfg.database) != 0 ||
-		    strcmp(nc.listen_host, d->cfg.listen_host) != 0 ||
-		    nc.listen_port != d->cfg.listen_port ||
-		    nc.workers != d->cfg.workers ||
-		    strcmp(nc.state_dir, d->cfg.state_dir) != 0)
-			log_warn("reload: database, state_dir, listen and"
-			    " workers change only on a restart");
+		char *later = restart_only(&nc, &d->cfg);
+
+		if (later != NULL) {
+			log_warn("reload: %s changed; the running value%s stay"
+			    " until clerkd restarts", later, strchr(later, ',') ?
+			    "s" : "");
+			restart = json_string(later);
+			free(later);
+		}
 		log_set_level(nc.log_level);
 		free(d->cfg.playbook_dir);
 		free(d->cfg.calendar_dir);
@@ -253,6 +293,8 @@ daemon_reload(struct daemon *d, const char *actor)
 		config_clear(&nc);
 	}
 	r = sched_load(d->sched, &d->cfg);
+	if (restart != NULL)
+		json_object_set_new(r, "restart_needed", restart);
 	reload_users(d, r);
 	log_info("reloaded: %zu playbook(s), %zu problem(s)",
 	    json_array_size(json_object_get(r, "loaded")),

@@ -101,6 +101,24 @@ steps = ( { id = "x"; use = "noop"; } );
     st, body = d.api("POST", "/api/v1/playbooks/beta/run", {})
     t.eq(st, 404, "and takes no new work")
 
+    # settings a reload cannot apply are named, not ignored in silence
+    with open(d.conf) as f:
+        conf = f.read()
+    t.check("workers = 2;" in conf and 'poll = "100ms";' in conf, "the test's config", conf)
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("workers = 2;", "workers = 3;").replace('poll = "100ms";', 'poll = "200ms";'))
+    st, body = d.api("POST", "/api/v1/reload")
+    t.eq((st, body.get("restart_needed")), (200, "workers, poll"),
+         "a reload names the changed settings that wait for a restart")
+    t.check(any("workers, poll changed; the running values stay until clerkd restarts" in r.get("msg", "")
+                for r in d.log_records()), "and logs them as a warning")
+    st, body = d.api("POST", "/api/v1/reload")
+    t.eq(body.get("restart_needed"), "workers, poll", "until the restart, each reload says so again")
+    with open(d.conf, "w") as f:
+        f.write(conf)
+    st, body = d.api("POST", "/api/v1/reload")
+    t.check("restart_needed" not in body, "with the running values back, nothing is pending", body)
+
     t.eq(d.stop(), 0, "clean stop")
 
     # clerkd --check
