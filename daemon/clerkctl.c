@@ -72,7 +72,7 @@ enum {
 	OPT_PAYLOAD, OPT_KEY, OPT_PRIORITY, OPT_REASON, OPT_BY, OPT_FORCE,
 	OPT_BANK, OPT_LEDGER, OPT_RULES, OPT_OUT, OPT_AFTER, OPT_MINUTES,
 	OPT_ASSIGNEE, OPT_OVERDUE,
-	OPT_TEMPLATE,
+	OPT_TEMPLATE, OPT_ANCHOR,
 	OPT_SAMPLE, OPT_CONNECTOR, OPT_APPROVE, OPT_KEEP,
 	OPT_HOURS, OPT_BUCKET,
 };
@@ -92,6 +92,7 @@ struct args {
 	const char *approve, *keep;
 	long long hours;           /* playbook history */
 	const char *bucket;
+	const char *anchor;        /* audit verify --anchor */
 	long long limit, before, priority, after, minutes;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
@@ -2022,17 +2023,20 @@ cmd_restore(struct ctl *c, struct args *a)
 		errorx("restored %s to %s, but it does not open: %s", backup,
 		    c->cfg.database, e.msg);
 		free(ri.aside);
+		free(ri.anchor_error);
 		close(fd);
 		return CTL_FAIL;
 	}
 	queue_close(q);
 	close(fd);
 	if (c->json) {
-		json_t *j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:s?}",
+		json_t *j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:s?,s:I,s:b}",
 		    "database", c->cfg.database, "backup", backup,
 		    "schema_version", ri.version, "items", (json_int_t)ri.items,
 		    "escalations", (json_int_t)ri.escalations, "audit_rows",
-		    (json_int_t)ri.audit_rows, "replaced", ri.aside);
+		    (json_int_t)ri.audit_rows, "replaced", ri.aside,
+		    "audit_last_id", (json_int_t)ri.audit_id, "anchored",
+		    ri.anchor_error == NULL);
 
 		print_json(j);
 		json_decref(j);
@@ -2045,8 +2049,21 @@ cmd_restore(struct ctl *c, struct args *a)
 		if (ri.aside)
 			printf("the database it replaced is kept at %s\n",
 			    ri.aside);
+		if (ri.anchor_error == NULL)
+			printf("the audit anchor %s.audit-anchor records the"
+			    " restore (trail ends at row %lld)\n",
+			    c->cfg.database, (long long)ri.audit_id);
 	}
 	free(ri.aside);
+	if (ri.anchor_error != NULL) {
+		/* The database is restored; only the record of it is not. */
+		errorx("the restore is done, but not recorded in the audit"
+		    " anchor: %s; `clerkctl audit verify` will take the older"
+		    " trail for a truncated one until the same restore is run"
+		    " again with that fixed", ri.anchor_error);
+		free(ri.anchor_error);
+		return CTL_FAIL;
+	}
 	return CTL_OK;
 }
 
@@ -2138,25 +2155,62 @@ bad:
 static int
 cmd_audit_verify(struct ctl *c, struct args *a)
 {
+	struct audit_end end;
+	const char *db;
 	struct err e;
+	char *anchor;
 	int64_t rows;
-	int n;
+	int n, m;
 
-	if (ctl_config(c) < 0)
+	if (a->argc > 0)
+		db = a->argv[0];
+	else if (ctl_config(c) < 0)
 		return CTL_FAIL;
+	else
+		db = c->cfg.database;
+	if (access(db, R_OK) < 0) {
+		errorx("%s: %s", db, strerror(errno));
+		return CTL_FAIL;
+	}
+	/* Asked for, an anchor must be there: --anchor is how a script
+	 * insists on the end being checked. */
+	if (a->anchor != NULL && access(a->anchor, R_OK) < 0) {
+		errorx("--anchor %s: %s", a->anchor, strerror(errno));
+		return CTL_FAIL;
+	}
+	anchor = a->anchor ? xstrdup(a->anchor) : audit_anchor_path(db);
 	err_clear(&e);
-	n = audit_verify(c->cfg.database, stdout, &rows, &e);
-	if (n < 0) {
+	if ((n = audit_verify(db, stdout, &rows, &e)) < 0 ||
+	    (m = audit_verify_end(db, anchor, stdout, &end, &e)) < 0) {
 		errorx("%s", e.msg);
+		free(anchor);
 		return CTL_FAIL;
 	}
-	if (n > 0) {
+	if (n + m > 0) {
 		printf("audit trail of %lld row(s) in %s: %d problem(s); it has"
-		    " been tampered with\n", (long long)rows, c->cfg.database, n);
+		    " been tampered with\n", (long long)rows, db, n + m);
+		free(anchor);
 		return CTL_FAIL;
 	}
-	printf("audit trail of %lld row(s) in %s: intact\n", (long long)rows,
-	    c->cfg.database);
+	if (!end.anchored)
+		printf("audit trail of %lld row(s) in %s: intact as a chain, but"
+		    " its end cannot be checked: %s %s (rows deleted from the"
+		    " end would not show; give --anchor FILE)\n",
+		    (long long)rows, db, anchor, access(anchor, F_OK) == 0 ?
+		    "has no entry yet" : "does not exist");
+	else {
+		printf("audit trail of %lld row(s) in %s: intact; its end"
+		    " matches %s (row %lld%s)\n", (long long)rows, db, anchor,
+		    (long long)end.anchored_id, end.restored ?
+		    ", anchored since a restore" : "");
+		if (end.ahead > 0)
+			printf("%lld row(s) after the last anchored row %lld:"
+			    " committed, not yet anchored (clerkd writes the"
+			    " anchor just after each commit; a crash in between"
+			    " leaves this); they chain from it\n",
+			    (long long)end.ahead, (long long)end.anchored_id);
+	}
+	free(anchor);
 	return CTL_OK;
 }
 
@@ -2345,6 +2399,11 @@ static const struct option o_records_match[] = {
 	{ "rules", required_argument, NULL, OPT_RULES },
 	{ "out", required_argument, NULL, OPT_OUT },
 	{ "self", no_argument, NULL, OPT_ALL },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option o_audit_verify[] = {
+	{ "anchor", required_argument, NULL, OPT_ANCHOR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -2714,13 +2773,25 @@ static const struct cmd cmds[] = {
 	  "not stored anywhere) and the form the users file keeps,\n"
 	  "sha256:HEX, for that user's tokens = [ ... ];\n",
 	  o_none, 0, 0, cmd_user_token },
-	{ "audit", "verify", "", "audit verify",
-	  "check the audit trail's hash chain",
-	  "Walks the audit trail in clerkd's database (the config's database;\n"
-	  "the daemon need not run) and checks every row's SHA-256 chain.\n"
-	  "Names every edited row, every deleted one, and every row whose\n"
-	  "predecessor was rewritten. Exits 1 if anything is wrong.\n",
-	  o_none, 0, 0, cmd_audit_verify },
+	{ "audit", "verify", "[FILE]", "audit verify [FILE] [--anchor ANCHOR]",
+	  "check the audit trail's hash chain and its end",
+	  "Walks the audit trail in clerkd's database (the config's database,\n"
+	  "or FILE, e.g. a backup; the daemon need not run) and checks every\n"
+	  "row's SHA-256 chain. Names every edited row, every deleted one, and\n"
+	  "every row whose predecessor was rewritten. Then checks the trail's\n"
+	  "end against the anchor clerkd appends to (DATABASE.audit-anchor):\n"
+	  "rows deleted from the end are named with how many are gone. Rows\n"
+	  "after the last anchored one are fine (a crash between a commit and\n"
+	  "the anchor write); a restore is recorded in the anchor. Without an\n"
+	  "anchor file the end cannot be checked, and verify says so.\n"
+	  "\n"
+	  "options:\n"
+	  "  --anchor ANCHOR  check against this anchor file (e.g. one kept\n"
+	  "                   with a backup); it must exist\n"
+	  "\n"
+	  "exit status: 0 intact, 1 a problem was found or the database or\n"
+	  "the anchor could not be read.\n",
+	  o_audit_verify, 0, 1, cmd_audit_verify },
 	{ "audit", "export", "", "audit export [--after N]",
 	  "print the audit trail as JSON lines",
 	  "Prints the audit trail, one JSON object per line (id, ts, actor,\n"
@@ -2961,6 +3032,9 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_BUCKET:
 			a.bucket = optarg;
+			break;
+		case OPT_ANCHOR:
+			a.anchor = optarg;
 			break;
 		case ':':
 			errorx("%s: option %s needs a value", name,

@@ -313,7 +313,12 @@ int queue_backup(struct queue *q, const char *dest, struct err *e);
 struct restore_info {
 	int version;
 	int64_t items, escalations, audit_rows;
+	int64_t audit_id;           /* the restored trail's last row */
+	char audit_hash[65];
 	char *aside;
+	/* The restore happened but could not be written to the audit
+	 * anchor (to free; NULL when it was). */
+	char *anchor_error;
 };
 
 /*
@@ -323,7 +328,9 @@ struct restore_info {
  * the database at path as path.before-restore-TIMESTAMP, then puts a copy
  * of backup in its place in one rename, owned like path's folder. backup
  * itself is not changed. On failure the database at path is as it was.
- * An older backup is migrated by the next queue_open, as any database.
+ * Once in place, a restore line with the restored trail's head is
+ * appended to path.audit-anchor (audit.h), so the older trail is not
+ * taken for a truncated one. An older backup is migrated by the next queue_open, as any database.
  */
 int queue_restore(const char *backup, const char *path, FILE *report,
     struct restore_info *ri, struct err *e);

@@ -280,6 +280,11 @@ struct sqlite_store {
 	sqlite3_stmt *st[NSTMT];
 	int64_t audit_id;           /* the chain's last row, as committed */
 	char audit_hash[65];
+	int64_t audit_rows;
+	int64_t anchored_id;        /* the head last written to the anchor */
+	char *anchor_path;          /* DATABASE.audit-anchor */
+	int anchor_fd;              /* opened at the first write; -1 before */
+	bool anchor_failing;        /* the last write failed (logged once) */
 	sqlite3 *r;                 /* reads, under rlock */
 	pthread_mutex_t rlock;
 	char *path;
@@ -368,9 +373,11 @@ audit_load(struct sqlite_store *s, struct err *e)
 	int rc;
 
 	s->audit_id = 0;
+	s->audit_rows = 0;
 	snprintf(s->audit_hash, sizeof(s->audit_hash), "%s", AUDIT_GENESIS);
-	if (sqlite3_prepare_v2(s->w, "SELECT id, hash FROM audit ORDER BY id"
-	    " DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->w, "SELECT id, hash, (SELECT count(*) FROM"
+	    " audit) FROM audit ORDER BY id DESC LIMIT 1", -1, &st, NULL)
+	    != SQLITE_OK) {
 		db_err(e, s->w, "reading the audit trail");
 		return -1;
 	}
@@ -379,6 +386,7 @@ audit_load(struct sqlite_store *s, struct err *e)
 		s->audit_id = sqlite3_column_int64(st, 0);
 		snprintf(s->audit_hash, sizeof(s->audit_hash), "%s",
 		    (const char *)sqlite3_column_text(st, 1));
+		s->audit_rows = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -612,11 +620,53 @@ open_backup(const char *backup, struct restore_info *ri, struct err *e)
 	    (ri->audit_rows = query_int(b, "SELECT count(*) FROM audit",
 	    e)) < 0)
 		goto fail;
+	snprintf(ri->audit_hash, sizeof(ri->audit_hash), "%s", AUDIT_GENESIS);
+	if (sqlite3_prepare_v2(b, "SELECT id, hash FROM audit ORDER BY id DESC"
+	    " LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+		err_set(e, "%s: %s", backup, sqlite3_errmsg(b));
+		goto fail;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		ri->audit_id = sqlite3_column_int64(st, 0);
+		snprintf(ri->audit_hash, sizeof(ri->audit_hash), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
 	return b;
 fail:
 	sqlite3_finalize(st);
 	sqlite3_close(b);
 	return NULL;
+}
+
+/*
+ * The restore in the anchor, after the rename: written before it, a
+ * failed rename would leave a restore that never happened on record. A
+ * crash between the two leaves the older trail behind the anchor, which
+ * verify reports; running the same restore again records it.
+ */
+static void
+anchor_restore(const char *backup, const char *path, uid_t uid, gid_t gid,
+    struct restore_info *ri)
+{
+	struct audit_anchor a = { .kind = AUDIT_ANCHOR_RESTORE,
+	    .id = ri->audit_id, .rows = ri->audit_rows };
+	char *anchor = audit_anchor_path(path);
+	char *abs = realpath(backup, NULL);
+	struct err e;
+	int fd;
+
+	err_clear(&e);
+	memcpy(a.hash, ri->audit_hash, sizeof(a.hash));
+	util_format_time(util_now_ms(), a.time, sizeof(a.time));
+	if ((fd = audit_anchor_open(anchor, &e)) < 0 ||
+	    audit_anchor_write(fd, anchor, &a, abs ? abs : backup, &e) < 0 ||
+	    own(anchor, uid, gid, &e) < 0)
+		ri->anchor_error = xstrdup(e.msg);
+	if (fd >= 0)
+		close(fd);
+	free(abs);
+	free(anchor);
 }
 
 int
@@ -706,6 +756,7 @@ store_sqlite_restore(const char *backup, const char *path,
 			close(fd);
 		}
 	}
+	anchor_restore(backup, path, dir.st_uid, dir.st_gid, ri);
 	rc = 0;
 out_dir:
 	free(d);
@@ -721,12 +772,48 @@ out:
 	return rc;
 }
 
+/*
+ * A trail whose end was cut off while clerkd was stopped is said in the
+ * log at start; clerkd keeps running (the queue is not the trail), and
+ * the anchor keeps the entries that show it, so verify still does.
+ */
+static void
+anchor_check(struct sqlite_store *s)
+{
+	struct audit_end end;
+	struct err e;
+	char *report = NULL, *line, *next;
+	size_t len = 0;
+	FILE *f = open_memstream(&report, &len);
+	int problems;
+
+	if (f == NULL)
+		return;
+	err_clear(&e);
+	problems = audit_verify_end(s->path, s->anchor_path, f, &end, &e);
+	fclose(f);
+	if (problems < 0)
+		log_error("cannot check the audit trail's end: %s", e.msg);
+	for (line = report; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		if (strncmp(line, "note: ", 6) == 0)
+			log_warn("%s", line + 6);
+		else
+			log_error("%s; run `clerkctl audit verify`", line);
+	}
+	free(report);
+}
+
 static void *
 sq_open(const char *path, const struct queue_opts *o, struct err *e)
 {
 	struct sqlite_store *s = xcalloc(1, sizeof(*s));
 
 	s->path = xstrdup(path);
+	s->anchor_path = audit_anchor_path(path);
+	s->anchor_fd = -1;
 	pthread_mutex_init(&s->rlock, NULL);
 	s->w = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    o->durable, e);
@@ -752,6 +839,10 @@ sq_open(const char *path, const struct queue_opts *o, struct err *e)
 	}
 	if (audit_load(s, e) < 0)
 		goto fail;
+	/* Opening writes nothing to the anchor (clerkctl backup opens the
+	 * live database too); the next commit with audit rows does. */
+	s->anchored_id = s->audit_id;
+	anchor_check(s);
 	s->r = open_conn(path, SQLITE_OPEN_READONLY, o->durable, e);
 	if (s->r == NULL)
 		goto fail;
@@ -760,6 +851,7 @@ fail:
 	for (int i = 0; i < NSTMT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->w);
+	free(s->anchor_path);
 	free(s->path);
 	free(s);
 	return NULL;
@@ -776,7 +868,10 @@ sq_close(void *p)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->w);
 	sqlite3_close(s->r);
+	if (s->anchor_fd >= 0)
+		close(s->anchor_fd);
 	pthread_mutex_destroy(&s->rlock);
+	free(s->anchor_path);
 	free(s->path);
 	free(s);
 }
@@ -789,12 +884,61 @@ sq_begin(void *p, struct err *e)
 	return exec_sql(s->w, "BEGIN IMMEDIATE", e);
 }
 
+/*
+ * The committed head to the anchor file and the log, after the commit:
+ * a crash in between leaves the database ahead of the anchor, which
+ * audit_verify_end accepts; the other order could anchor rows that were
+ * never committed. The commit stands whatever happens here, so a failed
+ * write is logged (once) and tried again at the next commit with audit
+ * rows.
+ */
+static void
+anchor_head(struct sqlite_store *s)
+{
+	struct audit_anchor a = { .kind = AUDIT_ANCHOR_HEAD,
+	    .id = s->audit_id, .rows = s->audit_rows };
+	char line[256];
+	struct err e;
+
+	err_clear(&e);
+	memcpy(a.hash, s->audit_hash, sizeof(a.hash));
+	util_format_time(util_now_ms(), a.time, sizeof(a.time));
+	if (s->anchor_fd < 0)
+		s->anchor_fd = audit_anchor_open(s->anchor_path, &e);
+	if (s->anchor_fd < 0 || audit_anchor_write(s->anchor_fd,
+	    s->anchor_path, &a, NULL, &e) < 0) {
+		if (!s->anchor_failing)
+			log_error("%s; the audit trail's end is not anchored"
+			    " until it can be written (tried again at the next"
+			    " audit row)", e.msg);
+		s->anchor_failing = true;
+		if (s->anchor_fd >= 0)
+			close(s->anchor_fd);
+		s->anchor_fd = -1;
+		return;
+	}
+	if (s->anchor_failing)
+		log_info("audit anchor %s: written again", s->anchor_path);
+	s->anchor_failing = false;
+	s->anchored_id = s->audit_id;
+	/* The journal's copy: a third witness beside the database and the
+	 * anchor file, in the form of the anchor line. */
+	audit_anchor_format(&a, NULL, line, sizeof(line));
+	line[strcspn(line, "\n")] = '\0';
+	log_info("audit anchor: %s", line);
+}
+
 static int
 sq_commit(void *p, struct err *e)
 {
 	struct sqlite_store *s = p;
 
-	return exec_sql(s->w, "COMMIT", e);
+	if (exec_sql(s->w, "COMMIT", e) < 0)
+		return -1;
+	/* Work items write no audit rows: for them this is one compare. */
+	if (s->audit_id != s->anchored_id)
+		anchor_head(s);
+	return 0;
 }
 
 static void
@@ -869,6 +1013,7 @@ audit_append(struct sqlite_store *s, int64_t now, const char *actor,
 	    "unknown", action, target, details, s->audit_hash, h), e) < 0)
 		return -1;
 	s->audit_id = id;
+	s->audit_rows++;
 	memcpy(s->audit_hash, h, sizeof(h));
 	return 0;
 }
@@ -1529,7 +1674,7 @@ static void
 sq_apply(void *p, struct qreq *r, int64_t now)
 {
 	struct sqlite_store *s = p;
-	int64_t audit_id = s->audit_id;
+	int64_t audit_id = s->audit_id, audit_rows = s->audit_rows;
 	char audit_head[65];
 	int rc = -1;
 
@@ -1607,6 +1752,7 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	}
 	if (rc < 0) {
 		s->audit_id = audit_id;
+		s->audit_rows = audit_rows;
 		memcpy(s->audit_hash, audit_head, sizeof(audit_head));
 	}
 	if (rc < 0)
