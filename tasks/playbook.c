@@ -180,8 +180,9 @@ load_catch_up(struct playbook *pb, const config_setting_t *t,
 		const config_setting_t *any = c ? c : max ? max : within;
 
 		if (any != NULL)
-			pb_diag_add(d, any, "\"%s\" applies to cron and interval"
-			    " triggers only; remove it", config_setting_name(any));
+			pb_diag_add(d, any, "\"%s\" applies to cron and"
+			    " interval triggers only; remove it",
+			    config_setting_name(any));
 		return;
 	}
 	if (c != NULL) {
@@ -194,10 +195,10 @@ load_catch_up(struct playbook *pb, const config_setting_t *t,
 		else if (v != NULL && strcmp(v, "all") == 0)
 			pb->catch_up = CATCHUP_ALL;
 		else {
-			pb_diag_add(d, c, "\"catch_up\" must be \"none\" (skip"
-			    " the firings missed while clerkd was down), \"once\""
-			    " (run the latest of them) or \"all\" (run each, up"
-			    " to catch_up_max)");
+			pb_diag_add(d, c, "\"catch_up\" must be \"none\""
+			    " (skip the firings missed while clerkd was down),"
+			    " \"once\" (run the latest of them) or \"all\" (run"
+			    " each, up to catch_up_max)");
 			return;
 		}
 	}

@@ -47,8 +47,8 @@ static const char *migrations[] = {
 	" message TEXT);"
 	"CREATE INDEX IF NOT EXISTS failures_item ON failures(item, id);",
 	/* 5: the last slot each cron / interval playbook fired for, so the
-	 * firings missed while clerkd was down can be found (a playbook
-	 * that fired before it has its timer items instead: sq_trigger_slot). */
+	 * firings missed while clerkd was down can be found (one that fired
+	 * only before it has its timer items instead: sq_trigger_slot). */
 	"CREATE TABLE IF NOT EXISTS trigger_slots("
 	" playbook TEXT PRIMARY KEY,"
 	" slot INTEGER NOT NULL) WITHOUT ROWID;",
