@@ -48,6 +48,8 @@ struct pbslot {
 	 * downtime to catch up on (and a changed schedule's earlier slots
 	 * were never due). */
 	bool timer_on;
+	int64_t armed;              /* the slot (ms) the timer is set for */
+	int64_t fired;              /* the last slot it fired for, or 0 */
 	int wd;                     /* inotify watch, -1 if none */
 	char *watch_dir;            /* resolved */
 	struct pbslot *next;
@@ -1066,12 +1068,13 @@ timer_slots(const struct playbook *pb, int64_t from, int64_t to,
 	n = cron_scan(pb, from, to, out, max, nout, &end);
 	if (n < CATCHUP_SCAN_MAX)
 		return n;
-	/* Too many to step through: the latest ones are in a window as
-	 * long as the one stepped, ending at to (for a regular schedule it
-	 * holds about as many slots, far more than max). */
+	/* Too many to step through: the latest ones are in a window half
+	 * as long as the one stepped, ending at to (for a regular schedule
+	 * it holds about half as many slots: all of it is stepped, and that
+	 * is far more than max). */
 	if (cron_next(pb->cron, end / 1000) * 1000 <= to &&
 	    cron_next(pb->cron, end / 1000) >= 0) {
-		cron_scan(pb, to - (end - from), to, out, max, nout, &end);
+		cron_scan(pb, to - (end - from) / 2, to, out, max, nout, &end);
 		return -1;
 	}
 	return n;
@@ -1165,14 +1168,17 @@ static void
 arm_timer(struct pbslot *p)
 {
 	struct playbook *pb = p->pb;
-	int64_t now = util_now_ms(), next_ms;
+	int64_t now = util_now_ms(), next_ms, after;
 	struct timeval tv;
 
 	if (pb == NULL || (pb->trigger != TRIG_CRON &&
 	    pb->trigger != TRIG_INTERVAL))
 		return;
+	/* A timer may wake a little before its time: the next slot is
+	 * after the one it just fired for, not the same one again. */
+	after = now > p->fired ? now : p->fired;
 	if (pb->trigger == TRIG_CRON) {
-		int64_t next = cron_next(pb->cron, now / 1000);
+		int64_t next = cron_next(pb->cron, after / 1000);
 
 		if (next < 0) {
 			log_emit(LL_WARN, 0, pb->name, NULL, "cron \"%s\" never"
@@ -1181,7 +1187,10 @@ arm_timer(struct pbslot *p)
 		}
 		next_ms = next * 1000;
 	} else
-		next_ms = (now / pb->interval_ms + 1) * pb->interval_ms;
+		next_ms = (after / pb->interval_ms + 1) * pb->interval_ms;
+	p->armed = next_ms;
+	if (next_ms < now)
+		next_ms = now;
 	tv.tv_sec = (next_ms - now) / 1000;
 	tv.tv_usec = ((next_ms - now) % 1000) * 1000;
 	if (p->timer == NULL)
@@ -1195,15 +1204,14 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pbslot *p = arg;
 	struct playbook *pb = p->pb;
-	int64_t now = util_now_ms(), slot;
 
 	if (pb == NULL)
 		return;
-	if (pb->trigger == TRIG_CRON)
-		slot = (now + 500) / 1000 * 1000;
-	else
-		slot = now / pb->interval_ms * pb->interval_ms;
-	enqueue_slot(p->s, pb, slot, false);
+	/* The item is keyed by the slot the timer was set for, not by the
+	 * clock when it woke (a little early or late), so a restart inside
+	 * the same slot cannot start the same run twice. */
+	p->fired = p->armed;
+	enqueue_slot(p->s, pb, p->armed, false);
 	arm_timer(p);
 }
 
