@@ -397,7 +397,7 @@ main(int argc, char **argv)
 	struct err e;
 	json_t *rep;
 	int c, lockfd, rc = 0;
-	int64_t wd_ms;
+	int64_t wd_ms, clock_off;
 
 	/* Before anything else: this may re-execute clerkd (ocr.h says why). */
 	ocr_env_ensure(argv);
@@ -445,6 +445,20 @@ main(int argc, char **argv)
 	evthread_use_pthreads();
 	if (check)
 		return check_only(&d->cfg);
+	if (util_clock_offset(&clock_off, &e) < 0) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	if (clock_off != 0) {
+		char off[32];
+
+		util_format_duration(clock_off < 0 ? -clock_off : clock_off,
+		    off, sizeof(off));
+		log_warn("CLERK_TEST_CLOCK_OFFSET is set: clerkd's clock runs"
+		    " %s %s the system clock (leases, SLAs, triggers, the"
+		    " store's times); this is a test hook, unset it outside"
+		    " tests", off, clock_off < 0 ? "behind" : "ahead of");
+	}
 
 	if (util_mkdir_p(d->cfg.state_dir, 0750, &e) < 0 ||
 	    util_mkdir_p(d->cfg.work_dir, 0755, &e) < 0) {

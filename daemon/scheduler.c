@@ -44,6 +44,12 @@ struct pbslot {
 	int inflight;               /* claimed and not yet settled */
 	bool claim_pending;
 	struct event *timer;        /* cron / interval */
+	/* Its timer has been armed since it was loaded: a reload finds no
+	 * downtime to catch up on (and a changed schedule's earlier slots
+	 * were never due). */
+	bool timer_on;
+	int64_t armed;              /* the slot (ms) the timer is set for */
+	int64_t fired;              /* the last slot it fired for, or 0 */
 	int wd;                     /* inotify watch, -1 if none */
 	char *watch_dir;            /* resolved */
 	struct pbslot *next;
@@ -915,6 +921,7 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 struct enq {
 	struct sched *s;
 	char *key, *playbook, *payload;
+	bool catch_up;
 	struct qreq req;
 };
 
@@ -929,8 +936,11 @@ enqueued(struct qreq *r, void *arg)
 	else if (!r->u.enqueue.dup) {
 		q->s->enqueued++;
 		log_emit(LL_INFO, r->u.enqueue.id, q->playbook, NULL,
-		    "enqueued %s", q->key);
-	}
+		    "enqueued %s%s", q->key, q->catch_up ? " (catch-up of a"
+		    " missed firing)" : "");
+	} else if (q->catch_up)
+		log_emit(LL_INFO, r->u.enqueue.id, q->playbook, NULL,
+		    "catch-up: %s is already an item; not run again", q->key);
 	kick(q->s);
 	free(q->key);
 	free(q->playbook);
@@ -994,20 +1004,218 @@ sched_enqueue(struct sched *s, const char *playbook, const char *key,
 	return 0;
 }
 
+/* The item of one cron / interval slot, keyed by the slot's time so
+ * that it exists once however often it is enqueued (a restart inside
+ * the slot, a catch-up after one). */
+static void
+enqueue_slot(struct sched *s, struct playbook *pb, int64_t slot,
+    bool catch_up)
+{
+	const char *kind = pb->trigger == TRIG_CRON ? "cron" : "interval";
+	struct enq *q;
+	char ts[48];
+
+	util_format_time(slot, ts, sizeof(ts));
+	q = xcalloc(1, sizeof(*q));
+	q->s = s;
+	q->key = xasprintf("%s:%s", kind, ts);
+	q->playbook = xstrdup(pb->name);
+	q->payload = xasprintf("{\"trigger\":\"%s\",\"scheduled\":\"%s\","
+	    "\"catch_up\":%s}", kind, ts, catch_up ? "true" : "false");
+	q->catch_up = catch_up;
+	q->req.op = QOP_ENQUEUE;
+	q->req.u.enqueue.key = q->key;
+	q->req.u.enqueue.playbook = q->playbook;
+	q->req.u.enqueue.pb_hash = pb->hash;
+	q->req.u.enqueue.priority = pb->priority;
+	q->req.u.enqueue.payload = q->payload;
+	q->req.u.enqueue.slot = slot;
+	q->req.done = enqueued;
+	q->req.arg = q;
+	queue_submit(s->q, &q->req);
+}
+
+/* ---- catch-up of the firings missed while clerkd was down ---- */
+
+/* cron_next() steps one catch-up may take per pass (a cron firing every
+ * second, down for two days); interval slots are counted, not stepped. */
+#define CATCHUP_SCAN_MAX 200000
+
+/*
+ * Steps pb's cron through (from, to] (ms), at most CATCHUP_SCAN_MAX
+ * slots: returns how many it saw, keeps the latest min(that, max) in out
+ * (oldest first, their number in *nout) and the last one seen in *end.
+ */
+static int64_t
+cron_scan(const struct playbook *pb, int64_t from, int64_t to, int64_t *out,
+    int max, int *nout, int64_t *end)
+{
+	int64_t n = 0, t;
+	int k;
+
+	*end = from;
+	for (t = cron_next(pb->cron, from / 1000); t >= 0 && t * 1000 <= to &&
+	    n < CATCHUP_SCAN_MAX; t = cron_next(pb->cron, t)) {
+		if (max > 0)
+			out[n % max] = t * 1000;   /* a ring of the latest */
+		*end = t * 1000;
+		n++;
+	}
+	k = n < max ? (int)n : max;
+	if (k > 0 && n > max) {
+		int64_t tmp[k];
+
+		for (int i = 0; i < k; i++)
+			tmp[i] = out[(n - k + i) % max];
+		memcpy(out, tmp, sizeof(tmp));
+	}
+	*nout = k;
+	return n;
+}
+
+/*
+ * The slots of pb's timer in (from, to] (ms): returns how many there are
+ * (-1: more than CATCHUP_SCAN_MAX) and puts the latest min(that, max) of
+ * them in out, oldest first, their number in *nout.
+ */
+static int64_t
+timer_slots(const struct playbook *pb, int64_t from, int64_t to,
+    int64_t *out, int max, int *nout)
+{
+	int64_t n, end;
+
+	*nout = 0;
+	if (to <= from)
+		return 0;
+	if (pb->trigger == TRIG_INTERVAL) {
+		int64_t iv = pb->interval_ms, first, last;
+		int k;
+
+		first = (from / iv + 1) * iv;
+		last = to / iv * iv;
+		if (last < first)
+			return 0;
+		n = (last - first) / iv + 1;
+		k = n < max ? (int)n : max;
+		for (int i = 0; i < k; i++)
+			out[i] = last - (int64_t)(k - 1 - i) * iv;
+		*nout = k;
+		return n;
+	}
+	n = cron_scan(pb, from, to, out, max, nout, &end);
+	if (n < CATCHUP_SCAN_MAX)
+		return n;
+	/* Too many to step through: the latest ones are in a window half
+	 * as long as the one stepped, ending at to (for a regular schedule
+	 * it holds about half as many slots: all of it is stepped, and that
+	 * is far more than max). */
+	if (cron_next(pb->cron, end / 1000) * 1000 <= to &&
+	    cron_next(pb->cron, end / 1000) >= 0) {
+		cron_scan(pb, to - (end - from) / 2, to, out, max, nout, &end);
+		return -1;
+	}
+	return n;
+}
+
+static void
+count_text(int64_t n, char *buf, size_t len)
+{
+	if (n < 0)
+		snprintf(buf, len, "more than %d", CATCHUP_SCAN_MAX);
+	else
+		snprintf(buf, len, "%lld", (long long)n);
+}
+
+/*
+ * On start, and when a reload brings in a timer playbook that was not
+ * running: the slots between the last one that fired (trigger_slots, kept
+ * with each timer item) and now were missed. Per the playbook's catch_up
+ * they are skipped, the latest one runs, or each runs (the latest
+ * catch_up_max, oldest first), within catch_up_within of now. Each is
+ * keyed by its own slot time, so a second start adds nothing. A playbook
+ * that never fired has no history to catch up on.
+ */
+static void
+catch_up(struct sched *s, struct pbslot *p)
+{
+	struct playbook *pb = p->pb;
+	int64_t now = util_now_ms(), last, from, missed, eligible;
+	int want = pb->catch_up == CATCHUP_ONCE ? 1 :
+	    pb->catch_up == CATCHUP_ALL ? pb->catch_up_max : 0;
+	int64_t *slots = xcalloc((size_t)want + 1, sizeof(*slots));
+	int nslots, nlatest, rc;
+	int64_t latest[1];
+	char a[48], b[48], nm[32], ne[32], skipped[32], within[32];
+	char why[160];
+	struct err e;
+
+	rc = queue_trigger_slot(s->q, pb->name, &last, &e);
+	if (rc < 0)
+		log_emit(LL_ERROR, 0, pb->name, NULL, "cannot tell which"
+		    " firings were missed while clerkd was down (%s); none is"
+		    " caught up", e.msg);
+	if (rc <= 0)
+		goto out;
+	missed = timer_slots(pb, last, now, latest, 1, &nlatest);
+	if (missed == 0) {
+		util_format_time(last, a, sizeof(a));
+		log_emit(LL_DEBUG, 0, pb->name, NULL, "no firing missed since"
+		    " the last one (%s)", a);
+		goto out;
+	}
+	from = last;
+	if (pb->catch_up_within_ms > 0 && now - pb->catch_up_within_ms - 1 >
+	    from)
+		from = now - pb->catch_up_within_ms - 1;
+	nslots = 0;
+	eligible = want > 0 ? timer_slots(pb, from, now, slots, want,
+	    &nslots) : 0;
+	util_format_time(last, a, sizeof(a));
+	util_format_time(latest[0], b, sizeof(b));
+	count_text(missed, nm, sizeof(nm));
+	if (missed < 0)
+		snprintf(skipped, sizeof(skipped), "the rest");
+	else
+		snprintf(skipped, sizeof(skipped), "%lld",
+		    (long long)(missed - nslots));
+	why[0] = '\0';
+	if (want > 0 && eligible != missed) {
+		count_text(eligible, ne, sizeof(ne));
+		util_format_duration(pb->catch_up_within_ms, within,
+		    sizeof(within));
+		snprintf(why, sizeof(why), "; %s of them within catch_up_within"
+		    " = %s", ne, within);
+	}
+	if (pb->catch_up == CATCHUP_ALL && eligible != nslots)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "; only"
+		    " the latest catch_up_max = %d run", pb->catch_up_max);
+	log_emit(LL_INFO, 0, pb->name, NULL, "catch-up: %s firing(s) missed"
+	    " after the last one (%s), up to %s; catch_up = \"%s\": %d to"
+	    " run, %s skipped%s", nm, a, b, pb_catch_up_name(pb->catch_up),
+	    nslots, skipped, why);
+	for (int i = 0; i < nslots; i++)
+		enqueue_slot(s, pb, slots[i], true);
+out:
+	free(slots);
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 arm_timer(struct pbslot *p)
 {
 	struct playbook *pb = p->pb;
-	int64_t now = util_now_ms(), next_ms;
+	int64_t now = util_now_ms(), next_ms, after;
 	struct timeval tv;
 
 	if (pb == NULL || (pb->trigger != TRIG_CRON &&
 	    pb->trigger != TRIG_INTERVAL))
 		return;
+	/* A timer may wake a little before its time: the next slot is
+	 * after the one it just fired for, not the same one again. */
+	after = now > p->fired ? now : p->fired;
 	if (pb->trigger == TRIG_CRON) {
-		int64_t next = cron_next(pb->cron, now / 1000);
+		int64_t next = cron_next(pb->cron, after / 1000);
 
 		if (next < 0) {
 			log_emit(LL_WARN, 0, pb->name, NULL, "cron \"%s\" never"
@@ -1016,12 +1224,16 @@ arm_timer(struct pbslot *p)
 		}
 		next_ms = next * 1000;
 	} else
-		next_ms = (now / pb->interval_ms + 1) * pb->interval_ms;
+		next_ms = (after / pb->interval_ms + 1) * pb->interval_ms;
+	p->armed = next_ms;
+	if (next_ms < now)
+		next_ms = now;
 	tv.tv_sec = (next_ms - now) / 1000;
 	tv.tv_usec = ((next_ms - now) % 1000) * 1000;
 	if (p->timer == NULL)
 		p->timer = evtimer_new(p->s->base, timer_cb, p);
 	evtimer_add(p->timer, &tv);
+	p->timer_on = true;
 }
 
 static void
@@ -1029,22 +1241,14 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pbslot *p = arg;
 	struct playbook *pb = p->pb;
-	int64_t now = util_now_ms(), slot;
-	char ts[48];
 
 	if (pb == NULL)
 		return;
-	/* Key the item by the slot it fires for, so a restart inside the
-	 * same slot cannot start the same run twice. */
-	if (pb->trigger == TRIG_CRON)
-		slot = (now + 500) / 1000 * 1000;
-	else
-		slot = now / pb->interval_ms * pb->interval_ms;
-	util_format_time(slot, ts, sizeof(ts));
-	enqueue_async(p->s, pb, xasprintf("%s:%s", pb->trigger == TRIG_CRON ?
-	    "cron" : "interval", ts), xasprintf("{\"trigger\":\"%s\","
-	    "\"scheduled\":\"%s\"}", pb->trigger == TRIG_CRON ? "cron" :
-	    "interval", ts));
+	/* The item is keyed by the slot the timer was set for, not by the
+	 * clock when it woke (a little early or late), so a restart inside
+	 * the same slot cannot start the same run twice. */
+	p->fired = p->armed;
+	enqueue_slot(p->s, pb, p->armed, false);
 	arm_timer(p);
 }
 
@@ -1140,9 +1344,12 @@ trigger_start(struct sched *s, struct pbslot *p)
 	struct dirent *de;
 
 	if (pb->trigger == TRIG_CRON || pb->trigger == TRIG_INTERVAL) {
+		if (!p->timer_on)
+			catch_up(s, p);
 		arm_timer(p);
 		return;
 	}
+	p->timer_on = false;
 	if (pb->trigger != TRIG_WATCH)
 		return;
 	free(p->watch_dir);
@@ -1341,6 +1548,7 @@ sched_load(struct sched *s, const struct config *cfg)
 			log_emit(LL_INFO, 0, p->name, NULL, "playbook removed");
 			pb_unref(p->pb);
 			p->pb = NULL;
+			p->timer_on = false;
 		} else
 			log_emit(LL_WARN, 0, p->name, NULL, "keeps running the"
 			    " version loaded before (%.12s)", p->pb->hash);
@@ -1611,6 +1819,16 @@ sched_playbooks_json(struct sched *s)
 		if (pb->trigger == TRIG_INTERVAL)
 			json_object_set_new(t, "interval_ms",
 			    json_integer(pb->interval_ms));
+		if (pb->trigger == TRIG_CRON || pb->trigger == TRIG_INTERVAL) {
+			json_object_set_new(t, "catch_up", json_string(
+			    pb_catch_up_name(pb->catch_up)));
+			if (pb->catch_up == CATCHUP_ALL)
+				json_object_set_new(t, "catch_up_max",
+				    json_integer(pb->catch_up_max));
+			if (pb->catch_up_within_ms > 0)
+				json_object_set_new(t, "catch_up_within_ms",
+				    json_integer(pb->catch_up_within_ms));
+		}
 		if (p->watch_dir != NULL)
 			json_object_set_new(t, "dir", json_string(p->watch_dir));
 		o = json_pack("{s:s,s:s,s:s,s:o,s:s?,s:i,s:i,s:o,s:I,s:i}",

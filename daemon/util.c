@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -214,13 +215,59 @@ util_format_duration(int64_t ms, char *buf, size_t len)
 	}
 }
 
+/* Read once: every caller of util_now_ms() (timers, leases, SLA due
+ * times, the store's stamps) must see one consistent clock. */
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+static int64_t clock_offset_ms;
+static struct err clock_err;
+static bool clock_bad;
+
+static void
+clock_init(void)
+{
+	const char *v = getenv("CLERK_TEST_CLOCK_OFFSET");
+	int64_t ms = 0;
+	bool neg = false;
+
+	if (v == NULL || *v == '\0')
+		return;
+	if (*v == '-' || *v == '+')
+		neg = *v++ == '-';
+	if (util_parse_duration(v, &ms, &clock_err) < 0) {
+		char why[sizeof(clock_err.msg)];
+
+		snprintf(why, sizeof(why), "%s", clock_err.msg);
+		err_set(&clock_err, "CLERK_TEST_CLOCK_OFFSET=\"%s\": %s; unset"
+		    " it (it is a test hook) or give a duration such as \"5h\""
+		    " or \"-90s\"", getenv("CLERK_TEST_CLOCK_OFFSET"), why);
+		clock_bad = true;
+		return;
+	}
+	clock_offset_ms = neg ? -ms : ms;
+}
+
+int
+util_clock_offset(int64_t *ms, struct err *e)
+{
+	pthread_once(&clock_once, clock_init);
+	*ms = clock_offset_ms;
+	if (clock_bad) {
+		if (e != NULL)
+			*e = clock_err;
+		return -1;
+	}
+	return 0;
+}
+
 int64_t
 util_now_ms(void)
 {
 	struct timespec ts;
 
+	pthread_once(&clock_once, clock_init);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    clock_offset_ms;
 }
 
 int64_t

@@ -71,6 +71,13 @@ int util_parse_duration(const char *s, int64_t *ms, struct err *e);
 void util_format_duration(int64_t ms, char *buf, size_t len);
 
 int64_t util_now_ms(void);   /* wall clock, ms since the epoch */
+/*
+ * A test hook: CLERK_TEST_CLOCK_OFFSET (a duration, optionally signed,
+ * e.g. "5h" or "-90s") moves util_now_ms() by that much, so a test can
+ * start clerkd "hours later" without waiting. Returns the offset in *ms
+ * (0 when unset); -1 with e filled if the variable is not a duration.
+ */
+int util_clock_offset(int64_t *ms, struct err *e);
 int64_t util_mono_ms(void);  /* monotonic, ms */
 /* RFC 3339 local time with offset, e.g. 2026-11-23T08:30:00.123+08:00 */
 void util_format_time(int64_t ms, char *buf, size_t len);

@@ -151,12 +151,87 @@ pb_setting_duration(const config_setting_t *g, const char *key,
 	return ms;
 }
 
+const char *
+pb_catch_up_name(enum pb_catch_up c)
+{
+	return c == CATCHUP_ONCE ? "once" : c == CATCHUP_ALL ? "all" : "none";
+}
+
+/*
+ * catch_up = "none" | "once" | "all", catch_up_max, catch_up_within: what
+ * a timer does with the slots it missed while clerkd was down. The
+ * default is "none", what clerk always did: a run at the wrong time (a
+ * reconciliation, a letter) is a decision the supervisor takes in writing.
+ */
+static void
+load_catch_up(struct playbook *pb, const config_setting_t *t,
+    struct pb_diag *d)
+{
+	const config_setting_t *c = config_setting_get_member(t, "catch_up"),
+	    *max = config_setting_get_member(t, "catch_up_max"),
+	    *within = config_setting_get_member(t, "catch_up_within");
+	bool timer = pb->trigger == TRIG_CRON || pb->trigger == TRIG_INTERVAL;
+	const char *v;
+
+	pb->catch_up = CATCHUP_NONE;
+	pb->catch_up_max = 10;
+	pb->catch_up_within_ms = 0;
+	if (!timer) {
+		const config_setting_t *any = c ? c : max ? max : within;
+
+		if (any != NULL)
+			pb_diag_add(d, any, "\"%s\" applies to cron and"
+			    " interval triggers only; remove it",
+			    config_setting_name(any));
+		return;
+	}
+	if (c != NULL) {
+		v = config_setting_type(c) == CONFIG_TYPE_STRING ?
+		    config_setting_get_string(c) : NULL;
+		if (v != NULL && strcmp(v, "none") == 0)
+			pb->catch_up = CATCHUP_NONE;
+		else if (v != NULL && strcmp(v, "once") == 0)
+			pb->catch_up = CATCHUP_ONCE;
+		else if (v != NULL && strcmp(v, "all") == 0)
+			pb->catch_up = CATCHUP_ALL;
+		else {
+			pb_diag_add(d, c, "\"catch_up\" must be \"none\""
+			    " (skip the firings missed while clerkd was down),"
+			    " \"once\" (run the latest of them) or \"all\" (run"
+			    " each, up to catch_up_max)");
+			return;
+		}
+	}
+	if (max != NULL) {
+		pb->catch_up_max = get_int(t, "catch_up_max", 10, 1, 1000, d);
+		if (pb->catch_up != CATCHUP_ALL)
+			pb_diag_add(d, max, "\"catch_up_max\" applies to"
+			    " catch_up = \"all\" only (\"once\" runs one);"
+			    " remove it or set catch_up = \"all\"");
+	}
+	if (within != NULL) {
+		pb->catch_up_within_ms = pb_setting_duration(t,
+		    "catch_up_within", "0s", d);
+		if (pb->catch_up_within_ms >= 0 &&
+		    pb->catch_up_within_ms < 1000)
+			pb_diag_add(d, within, "\"catch_up_within\" must be at"
+			    " least 1s (leave it out for no age limit)");
+		if (pb->catch_up == CATCHUP_NONE)
+			pb_diag_add(d, within, "\"catch_up_within\" has no"
+			    " effect with catch_up = \"none\"; remove it or set"
+			    " catch_up = \"once\" or \"all\"");
+		if (pb->catch_up_within_ms < 0)
+			pb->catch_up_within_ms = 0;
+	}
+}
+
 static void
 load_trigger(struct playbook *pb, const config_setting_t *t,
     struct pb_diag *d)
 {
 	static const char *const keys[] = { "manual", "cron", "interval",
-	    "watch", "overdue", NULL };
+	    "watch", "overdue", "catch_up", "catch_up_max", "catch_up_within",
+	    NULL };
 	const config_setting_t *m;
 	int n = 0;
 	struct err e;
@@ -228,6 +303,8 @@ load_trigger(struct playbook *pb, const config_setting_t *t,
 	else if (n > 1)
 		pb_diag_add(d, t, "the trigger has %d kinds; give exactly one"
 		    " (make a second playbook for a second trigger)", n);
+	else
+		load_catch_up(pb, t, d);
 }
 
 /* payload = [ "case_id", "name" ]: the fields the items are enqueued
@@ -268,7 +345,8 @@ load_payload(struct playbook *pb, const config_setting_t *l,
 /* The payload fields each trigger gives its items. */
 static const char *const watch_fields[] = { "file", "name", "dir", "stem",
     "size", "sha256", NULL };
-static const char *const timer_fields[] = { "trigger", "scheduled", NULL };
+static const char *const timer_fields[] = { "trigger", "scheduled",
+    "catch_up", NULL };
 /* An overdue alert carries the escalation's row. */
 static const char *const overdue_fields[] = { "id", "escalation", "item",
     "playbook", "step_id", "kind", "reason", "message", "context", "created",

@@ -214,6 +214,11 @@ const struct step_kind *const *step_kinds(void);
 enum trigger_kind { TRIG_MANUAL, TRIG_CRON, TRIG_INTERVAL, TRIG_WATCH,
     TRIG_OVERDUE };
 
+/* What a cron / interval trigger does with the firings it missed while
+ * clerkd was down (trigger = { ...; catch_up = "once"; }). */
+enum pb_catch_up { CATCHUP_NONE, CATCHUP_ONCE, CATCHUP_ALL };
+const char *pb_catch_up_name(enum pb_catch_up c);
+
 struct pb_step {
 	char *id;
 	const struct step_kind *kind;
@@ -237,6 +242,9 @@ struct playbook {
 	char *cron_expr;
 	struct cron *cron;
 	int64_t interval_ms;
+	enum pb_catch_up catch_up;
+	int catch_up_max;          /* "all": at most this many, the latest */
+	int64_t catch_up_within_ms;    /* only slots this recent; 0 = any age */
 	char *watch_dir;           /* as written; resolved by the daemon */
 	char *watch_pattern;       /* fnmatch pattern, default "*" */
 

@@ -404,6 +404,13 @@ queue_sessions(struct queue *q, struct err *e)
 	return q->ops->sessions(q->store, e);
 }
 
+int
+queue_trigger_slot(struct queue *q, const char *playbook, int64_t *slot,
+    struct err *e)
+{
+	return q->ops->trigger_slot(q->store, playbook, slot, e);
+}
+
 json_t *
 queue_item_get(struct queue *q, int64_t id, struct err *e)
 {

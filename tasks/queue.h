@@ -104,6 +104,10 @@ struct qreq {
 			int priority;
 			int64_t not_before;
 			const char *payload;
+			/* A cron / interval slot (ms) this item fires for:
+			 * recorded with it as the playbook's last fired slot
+			 * (queue_trigger_slot); 0 for other items. */
+			int64_t slot;
 			int64_t id;        /* out */
 			bool dup;          /* out: key existed, id is the old item */
 		} enqueue;
@@ -243,6 +247,11 @@ void queue_session_save(struct queue *q, const char *key, const char *csrf,
     const char *user, int64_t last);
 void queue_session_forget(struct queue *q, const char *key);
 json_t *queue_sessions(struct queue *q, struct err *e);
+
+/* The newest slot (ms) a timer item of playbook was enqueued for:
+ * 1 with *slot, 0 if it never fired, -1 on a read error. */
+int queue_trigger_slot(struct queue *q, const char *playbook, int64_t *slot,
+    struct err *e);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

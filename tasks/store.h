@@ -37,6 +37,9 @@ struct store_ops {
 	json_t *(*history)(void *s, const char *playbook, int64_t since,
 	    int64_t bucket_ms, struct err *e);
 	json_t *(*sessions)(void *s, struct err *e);
+	/* 1 with *slot, 0 if the playbook never fired, -1 on error. */
+	int (*trigger_slot)(void *s, const char *playbook, int64_t *slot,
+	    struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
 };
 

@@ -46,6 +46,12 @@ static const char *migrations[] = {
 	" reason TEXT,"
 	" message TEXT);"
 	"CREATE INDEX IF NOT EXISTS failures_item ON failures(item, id);",
+	/* 5: the last slot each cron / interval playbook fired for, so the
+	 * firings missed while clerkd was down can be found (one that fired
+	 * only before it has its timer items instead: sq_trigger_slot). */
+	"CREATE TABLE IF NOT EXISTS trigger_slots("
+	" playbook TEXT PRIMARY KEY,"
+	" slot INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION \
 	((int)(sizeof(migrations) / sizeof(migrations[0])) + 1)
@@ -139,6 +145,11 @@ static const char *schema_sql =
 	" reason TEXT,"
 	" message TEXT);"
 	"CREATE INDEX IF NOT EXISTS failures_item ON failures(item, id);"
+	/* The last slot each timer playbook fired for (sched catch-up);
+	 * kept apart from the items so cancelling one changes nothing. */
+	"CREATE TABLE IF NOT EXISTS trigger_slots("
+	" playbook TEXT PRIMARY KEY,"
+	" slot INTEGER NOT NULL) WITHOUT ROWID;"
 	/* Web sessions, by the SHA-256 of the cookie (auth.c). */
 	"CREATE TABLE IF NOT EXISTS sessions("
 	" key TEXT PRIMARY KEY,"
@@ -168,7 +179,7 @@ enum {
 	S_SAVEPOINT, S_ROLLBACK_TO, S_RELEASE_SP, S_AUDIT_INSERT,
 	S_ESC_HOLDER, S_ESC_SET_CLAIM,
 	S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE, S_ESC_COMMENT_INSERT,
-	S_SESSION_SAVE, S_SESSION_FORGET,
+	S_SESSION_SAVE, S_SESSION_FORGET, S_SLOT_MARK,
 	NSTMT
 };
 
@@ -267,6 +278,9 @@ static const char *stmt_sql[NSTMT] = {
 	    " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET"
 	    " last = excluded.last",
 	[S_SESSION_FORGET] = "DELETE FROM sessions WHERE key = ?1",
+	[S_SLOT_MARK] = "INSERT INTO trigger_slots(playbook, slot)"
+	    " VALUES(?1, ?2) ON CONFLICT(playbook) DO UPDATE SET"
+	    " slot = max(slot, excluded.slot)",
 	[S_SAVEPOINT] = "SAVEPOINT req",
 	[S_ROLLBACK_TO] = "ROLLBACK TO req",
 	[S_RELEASE_SP] = "RELEASE req",
@@ -1068,6 +1082,11 @@ do_enqueue(struct sqlite_store *s, struct qreq *r, int64_t now)
 	if (sqlite3_changes(s->w) == 1) {
 		r->u.enqueue.id = sqlite3_last_insert_rowid(s->w);
 		r->u.enqueue.dup = false;
+		/* In the item's own transaction: a slot is marked fired
+		 * exactly when its item is on disk. */
+		if (r->u.enqueue.slot > 0 && run(s, bind(s, S_SLOT_MARK, "ti",
+		    r->u.enqueue.playbook, r->u.enqueue.slot), &r->err) < 0)
+			return -1;
 		return 0;
 	}
 	st = bind(s, S_ENQ_FIND, "tt", r->u.enqueue.playbook, r->u.enqueue.key);
@@ -2193,6 +2212,43 @@ sq_sessions(void *p, struct err *e)
 }
 
 static int
+sq_trigger_slot(void *p, const char *playbook, int64_t *slot, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	int rc = -1, step;
+
+	pthread_mutex_lock(&s->rlock);
+	/*
+	 * Without a row (the playbook last fired under a clerk from before
+	 * trigger_slots), its newest timer item tells: each is enqueued at,
+	 * or just after, its slot and before the next one. The key ranges
+	 * read the (playbook, key) index.
+	 */
+	st = rprepare(s, "SELECT coalesce((SELECT slot FROM trigger_slots"
+	    " WHERE playbook = ?1), (SELECT max(created) FROM items"
+	    " WHERE playbook = ?1 AND ((key >= 'cron:' AND key < 'cron;')"
+	    " OR (key >= 'interval:' AND key < 'interval;'))))", e);
+	if (st != NULL) {
+		sqlite3_bind_text(st, 1, playbook, -1, SQLITE_STATIC);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW && sqlite3_column_type(st, 0) ==
+		    SQLITE_NULL)
+			rc = 0;
+		else if (step == SQLITE_ROW) {
+			*slot = sqlite3_column_int64(st, 0);
+			rc = 1;
+		} else if (step == SQLITE_DONE)
+			rc = 0;
+		else
+			db_err(e, s->r, "reading the last trigger slot");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->rlock);
+	return rc;
+}
+
+static int
 sq_backup(void *p, const char *dest, struct err *e)
 {
 	struct sqlite_store *s = p;
@@ -2375,5 +2431,6 @@ const struct store_ops store_sqlite_ops = {
 	.counts = sq_counts,
 	.history = sq_history,
 	.sessions = sq_sessions,
+	.trigger_slot = sq_trigger_slot,
 	.backup = sq_backup,
 };

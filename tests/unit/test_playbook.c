@@ -114,6 +114,10 @@ test_load_cron_defaults(void **state)
 	assert_int_equal(pb->trigger, TRIG_CRON);
 	assert_string_equal(pb->cron_expr, "0 30 8 * * MON-FRI");
 	assert_non_null(pb->cron);
+	/* what clerk always did: a missed firing is not run later */
+	assert_int_equal(pb->catch_up, CATCHUP_NONE);
+	assert_int_equal(pb->catch_up_max, 10);
+	assert_int_equal(pb->catch_up_within_ms, 0);
 	assert_null(pb->calendar_name);
 	assert_int_equal(pb->concurrency, 1);
 	assert_int_equal(pb->priority, 0);
@@ -124,6 +128,19 @@ test_load_cron_defaults(void **state)
 	assert_int_equal(pb->nsteps, 1);
 	assert_string_equal(pb->steps[0].id, "only");
 	assert_int_equal(pb->steps[0].reject_on_business, false);
+	pb_unref(pb);
+}
+
+static void
+test_load_catch_up(void **state)
+{
+	struct playbook *pb = load_good("good_catchup.cfg");
+
+	assert_int_equal(pb->trigger, TRIG_CRON);
+	assert_int_equal(pb->catch_up, CATCHUP_ALL);
+	assert_string_equal(pb_catch_up_name(pb->catch_up), "all");
+	assert_int_equal(pb->catch_up_max, 5);
+	assert_int_equal(pb->catch_up_within_ms, 3 * 86400000LL);
 	pb_unref(pb);
 }
 
@@ -860,6 +877,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_manual_all_settings),
 		cmocka_unit_test(test_load_cron_defaults),
+		cmocka_unit_test(test_load_catch_up),
 		cmocka_unit_test(test_load_interval),
 		cmocka_unit_test(test_load_watch),
 		cmocka_unit_test(test_ref_unref),

@@ -2310,6 +2310,112 @@ test_open_migrates_schema_1(void **state)
 	}
 }
 
+static int64_t
+enqueue_slot(const char *pb, const char *key, int64_t slot, bool *dup)
+{
+	struct qreq r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_ENQUEUE;
+	r.u.enqueue.key = key;
+	r.u.enqueue.playbook = pb;
+	r.u.enqueue.pb_hash = "hash-v1";
+	r.u.enqueue.slot = slot;
+	if (queue_exec(Q, &r) != 0)
+		fail_msg("enqueue %s/%s: %s", pb, key, r.err.msg);
+	*dup = r.u.enqueue.dup;
+	return r.u.enqueue.id;
+}
+
+/* The last fired slot of a timer playbook is kept with its items: only
+ * ever forward, only by timer items, one per playbook. */
+static void
+test_trigger_slot_kept_with_its_item(void **state)
+{
+	int64_t slot = -1;
+	bool dup;
+	struct err e;
+
+	assert_int_equal(queue_trigger_slot(Q, "tick", &slot, &e), 0);
+	enqueue_slot("tick", "cron:a", 120000, &dup);
+	assert_false(dup);
+	assert_int_equal(queue_trigger_slot(Q, "tick", &slot, &e), 1);
+	assert_int_equal(slot, 120000);
+	/* an older slot (a catch-up committed after a firing) keeps it */
+	enqueue_slot("tick", "cron:b", 60000, &dup);
+	assert_int_equal(queue_trigger_slot(Q, "tick", &slot, &e), 1);
+	assert_int_equal(slot, 120000);
+	enqueue_slot("tick", "cron:c", 180000, &dup);
+	enqueue("tick", "by-hand");
+	assert_int_equal(queue_trigger_slot(Q, "tick", &slot, &e), 1);
+	assert_int_equal(slot, 180000);
+	/* a duplicate is not a firing */
+	enqueue_slot("tick", "cron:a", 240000, &dup);
+	assert_true(dup);
+	assert_int_equal(queue_trigger_slot(Q, "tick", &slot, &e), 1);
+	assert_int_equal(slot, 180000);
+	assert_int_equal(queue_trigger_slot(Q, "other", &slot, &e), 0);
+}
+
+/* A version 4 store has no trigger_slots rows: each timer playbook's
+ * last firing is read from its newest timer item, so the first start
+ * after an upgrade catches up too. */
+static void
+test_trigger_slot_of_a_migrated_store(void **state)
+{
+	struct fx *f = *state;
+	char path[256];
+	sqlite3 *db = NULL;
+	struct queue *q, *saved = Q;
+	int64_t slot = -1;
+	struct err e;
+
+	snprintf(path, sizeof(path), "%s/v4.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE items("
+	    " id INTEGER PRIMARY KEY, key TEXT NOT NULL,"
+	    " playbook TEXT NOT NULL, pb_hash TEXT NOT NULL,"
+	    " priority INTEGER NOT NULL DEFAULT 0,"
+	    " not_before INTEGER NOT NULL, payload TEXT NOT NULL,"
+	    " state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	    " owner TEXT, lease_expires INTEGER, last_error TEXT,"
+	    " last_error_kind INTEGER NOT NULL DEFAULT 0,"
+	    " created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	    " UNIQUE(playbook, key));"
+	    " INSERT INTO items(key, playbook, pb_hash, not_before, payload,"
+	    " state, created, updated) VALUES"
+	    " ('cron:2026-01-01T08:00:00.000+08:00', 'c', 'h', 0, '{}', 4,"
+	    " 1767225600012, 0),"
+	    " ('cron:2026-01-02T08:00:00.000+08:00', 'c', 'h', 0, '{}', 6,"
+	    " 1767312000020, 0),"
+	    " ('by-hand', 'c', 'h', 0, '{}', 4, 1767400000000, 0),"
+	    " ('interval:x', 'i', 'h', 0, '{}', 4, 5000, 0),"
+	    " ('file:a', 'w', 'h', 0, '{}', 4, 7000, 0);"
+	    " PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	err_clear(&e);
+	q = queue_open(path, NULL, &e);
+	if (q == NULL)
+		fail_msg("a version 4 store: %s", e.msg);
+	assert_int_equal(queue_trigger_slot(q, "c", &slot, &e), 1);
+	assert_int_equal(slot, 1767312000020);   /* the cancelled one too */
+	assert_int_equal(queue_trigger_slot(q, "i", &slot, &e), 1);
+	assert_int_equal(slot, 5000);
+	assert_int_equal(queue_trigger_slot(q, "w", &slot, &e), 0);
+	/* and once it fires under this clerk, its row is what counts */
+	Q = q;
+	{
+		bool dup;
+
+		enqueue_slot("c", "cron:2026-01-03T08:00:00.000+08:00",
+		    1767398400000, &dup);
+	}
+	assert_int_equal(queue_trigger_slot(q, "c", &slot, &e), 1);
+	assert_int_equal(slot, 1767398400000);
+	Q = saved;
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -2317,6 +2423,8 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_enqueue_dedups_by_playbook_and_key),
 		T(test_enqueue_defaults),
+		T(test_trigger_slot_kept_with_its_item),
+		T(test_trigger_slot_of_a_migrated_store),
 		T(test_claim_order_priority_then_not_before),
 		T(test_claim_honours_max),
 		T(test_claim_sets_running_and_fills_item),
