@@ -37,6 +37,7 @@ enum auth_action {
 	AUTH_ASSIGN,        /* escalations/ID/assign: hand over one you hold */
 	AUTH_ASSIGN_ANY,    /* escalations/ID/assign: any open one, to anyone */
 	AUTH_COMMENT,       /* escalations/ID/comments */
+	AUTH_PAUSE,         /* playbooks/NAME/pause|resume */
 	AUTH_NACTIONS
 };
 

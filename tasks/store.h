@@ -35,6 +35,7 @@ struct store_ops {
 	    struct esc_page *pg, struct err *e);
 	json_t *(*counts)(void *s, struct err *e);
 	json_t *(*sessions)(void *s, struct err *e);
+	json_t *(*playbook_states)(void *s, struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
 };
 

@@ -28,6 +28,8 @@ steps = (
   { id = "gate"; use = "escalate"; reason = "needs_review"; message = "look at ${payload.n}"; }
 );
 '''
+# The schema version this clerkd writes (SCHEMA_VERSION, tasks/store_sqlite.c).
+NEWEST = 5
 # Item states as stored (enum item_state, tasks/queue.h).
 ESCALATED, DONE, REJECTED = 3, 4, 5
 
@@ -63,17 +65,19 @@ try:
     before = q(db, "SELECT id, key, playbook, state, payload FROM items ORDER BY id")
 
     d.start()
-    t.eq(q(db, "PRAGMA user_version"), [(4,)], "clerkd migrates it to version 4")
+    t.eq(q(db, "PRAGMA user_version"), [(NEWEST,)], f"clerkd migrates it to version {NEWEST}")
     bak = db + ".schema-3.bak"
     t.check(os.path.exists(bak) and q(bak, "PRAGMA user_version") == [(3,)],
             "the version 3 database is kept as clerk.db.schema-3.bak")
     t.eq(q(bak, "SELECT id, key, playbook, state, payload FROM items ORDER BY id"), before,
          "the kept copy holds the items as they were")
-    t.check(any("schema 3 -> 4" in r.get("msg", "") for r in d.log_records()),
+    t.check(any(f"schema 3 -> {NEWEST}" in r.get("msg", "") for r in d.log_records()),
             "the log says it migrated and where the old one is")
     t.eq(q(db, "SELECT id, key, playbook, state, payload FROM items ORDER BY id"), before,
          "every item is there, unchanged")
     t.eq(q(db, "SELECT count(*) FROM failures"), [(0,)], "version 4's failures table exists")
+    t.eq(q(db, "SELECT count(*) FROM playbook_state"), [(0,)],
+         "version 5's playbook_state table exists, nothing paused")
     st, body = d.api("GET", "/api/v1/items/5")
     t.check(st == 200 and body.get("state") == "rejected" and body.get("failures", []) == [],
             "item show of a migrated item works (rejected, no failed attempts)", f"{st} {body}")
@@ -113,7 +117,7 @@ try:
     r = d.ctl("restore", old)
     t.check(r.returncode == 0 and "schema version 3" in r.stdout and "6 item(s)" in r.stdout,
             "clerkctl restore takes a version 3 backup", out(r))
-    t.eq(q(db, "PRAGMA user_version"), [(4,)], "and migrates it at once")
+    t.eq(q(db, "PRAGMA user_version"), [(NEWEST,)], "and migrates it at once")
     t.eq(q(old, "PRAGMA user_version"), [(3,)], "the backup file itself stays version 3")
     t.eq(q(db, "SELECT id, key, playbook, state, payload FROM items ORDER BY id"), before,
          "the restored database holds the backup's items")
