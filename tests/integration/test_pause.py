@@ -136,6 +136,11 @@ try:
     t.eq([item(i)["state"] for i in slow], ["queued"] * 5, "nothing of the paused playbook is claimed")
     t.eq([steps_of(i) for i in slow[1:]], [[]] * 4, "no new step of it started")
     t.eq(pb("slow")["inflight"], 0, "nothing of it is in flight")
+    # Claimed and given back over and over would be a spin: only the item
+    # that was between its steps went back, once.
+    waits = [x.get("item") for x in d.log_records() if x.get("playbook") == "slow"
+             and x.get("msg", "").startswith("playbook paused; the item waits")]
+    t.eq(waits, [slow[0]], "only the item between its steps went back to the queue, once (no claim spin)")
 
     # An interval trigger still enqueues while paused.
     r = d.ctl("playbook", "pause", "tick", "--reason", "quiet hour", "--by", "sam")
