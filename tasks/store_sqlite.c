@@ -195,9 +195,14 @@ static const char *stmt_sql[NSTMT] = {
 	    " ON CONFLICT(playbook, key) DO NOTHING",
 	[S_CLAIM_EXPIRE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " updated = ?1 WHERE state = 1 AND lease_expires < ?1",
+	/* A paused playbook's items are not handed out, whoever asks (the
+	 * scheduler does not ask; another clerkd on a shared store might).
+	 * The NOT EXISTS is uncorrelated: one primary-key lookup per claim. */
 	[S_CLAIM_SELECT] = "SELECT id, key, playbook, pb_hash, priority,"
 	    " not_before, payload, attempts, created FROM items"
 	    " WHERE playbook = ?1 AND state IN (0, 2) AND not_before <= ?2"
+	    " AND NOT EXISTS (SELECT 1 FROM playbook_state"
+	    " WHERE playbook = ?1 AND paused != 0)"
 	    " ORDER BY priority DESC, not_before, id LIMIT ?3",
 	[S_CLAIM_UPDATE] = "UPDATE items SET state = 1, owner = ?2,"
 	    " lease_expires = ?3, updated = ?4 WHERE id = ?1",

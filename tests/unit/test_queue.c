@@ -1482,15 +1482,26 @@ test_playbook_pause_resume(void **state)
 	struct err e;
 	json_t *j, *row, *a;
 	FILE *devnull;
-	int64_t rows;
+	int64_t rows, id, other;
+	struct item **items;
+	struct item *it;
 
 	j = queue_playbook_states(Q, &e);
 	assert_non_null(j);
 	assert_int_equal(json_array_size(j), 0);
 	json_decref(j);
 
+	id = enqueue("pb", "waits");
+	other = enqueue("pb3", "runs");
 	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb", "sam", "bank down", &e),
 	    0);
+	/* the store hands out nothing of a paused playbook, the others' as
+	 * ever */
+	assert_int_equal(claim_as("pb", "w", 60000, 10, &items), 0);
+	free(items);
+	it = claim_one("pb3");
+	assert_int_equal(it->id, other);
+	item_free(it);
 	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb2", "ann", NULL, &e), 0);
 	/* a second pause changes nothing and says who got there first */
 	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb", "bob", "again", &e), -1);
@@ -1520,7 +1531,12 @@ test_playbook_pause_resume(void **state)
 	    "pause_reason")));
 	json_decref(j);
 
+	assert_int_equal(claim_as("pb", "w", 60000, 10, &items), 0);
+	free(items);
 	assert_int_equal(pb_pause(QOP_PB_RESUME, "pb", "sam", NULL, &e), 0);
+	it = claim_one("pb");
+	assert_int_equal(it->id, id);
+	item_free(it);
 	assert_int_equal(pb_pause(QOP_PB_RESUME, "pb", "sam", NULL, &e), -1);
 	assert_int_equal(e.code, ERR_CONFLICT);
 	j = queue_playbook_states(Q, &e);
