@@ -38,6 +38,7 @@ enum auth_action {
 	AUTH_ASSIGN_ANY,    /* escalations/ID/assign: any open one, to anyone */
 	AUTH_COMMENT,       /* escalations/ID/comments */
 	AUTH_HISTORY,       /* playbooks/NAME/history: run history */
+	AUTH_PAUSE,         /* playbooks/NAME/pause|resume */
 	AUTH_NACTIONS
 };
 

@@ -854,6 +854,8 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static void print_paused(json_t *pbs);
+
 static int
 cmd_status(struct ctl *c, struct args *a)
 {
@@ -919,14 +921,18 @@ cmd_status(struct ctl *c, struct args *a)
 	table_init(&t, right, "PLAYBOOK", "QUEUED", "RUNNING", "RETRY_WAIT",
 	    "ESCALATED", "DONE", "REJECTED", "CANCELLED", NULL);
 	for (i = 0; i < nnames; i++) {
-		bool loaded = false;
+		bool loaded = false, paused = false;
 		json_t *p;
 
 		json_array_foreach(pbs, k, p)
-			loaded |= jstr(p, "name") != NULL &&
-			    strcmp(jstr(p, "name"), names[i]) == 0;
-		table_cell(&t, "%s%s", names[i], loaded ? "" :
-		    " (not loaded)");
+			if (jstr(p, "name") != NULL &&
+			    strcmp(jstr(p, "name"), names[i]) == 0) {
+				loaded = true;
+				paused = json_is_true(json_object_get(p,
+				    "paused"));
+			}
+		table_cell(&t, "%s%s", names[i], !loaded ? " (not loaded)" :
+		    paused ? " (PAUSED)" : "");
 		v = json_object_get(counts, names[i]);
 		for (int s = 0; s < ITEM_NSTATES; s++)
 			table_cell(&t, "%lld", jint(v, item_state_name(s)));
@@ -944,6 +950,7 @@ cmd_status(struct ctl *c, struct args *a)
 	} else
 		table_print(&t, stdout);
 	free(names);
+	print_paused(pbs);
 
 	printf("\nopen escalations: %lld%s\n", jint(total, "open_escalations"),
 	    jint(total, "open_escalations") > 0 ?
@@ -961,6 +968,35 @@ cmd_status(struct ctl *c, struct args *a)
 	}
 	json_decref(st);
 	return CTL_OK;
+}
+
+/* The paused playbooks, each with who, since when and why. */
+static void
+print_paused(json_t *pbs)
+{
+	json_t *p;
+	size_t i;
+	bool head = false;
+
+	json_array_foreach(pbs, i, p) {
+		char tb[64], *name, *by, *why;
+
+		if (!json_is_true(json_object_get(p, "paused")))
+			continue;
+		if (!head)
+			printf("\npaused (nothing of them is claimed; resume with"
+			    " clerkctl playbook resume NAME):\n");
+		head = true;
+		name = clean(dash(jstr(p, "name")), -1);
+		by = clean(dash(jstr(p, "paused_by")), -1);
+		why = clean(jstr(p, "pause_reason") ? jstr(p, "pause_reason") :
+		    "no reason given", -1);
+		printf("  %s by %s since %s: %s\n", name, by, fmt_time(jint(p,
+		    "paused_at"), tb, sizeof(tb)), why);
+		free(name);
+		free(by);
+		free(why);
+	}
 }
 
 static void
@@ -998,7 +1034,7 @@ cmd_playbook_list(struct ctl *c, struct args *a)
 	}
 	pbs = json_object_get(res, "playbooks");
 	table_init(&t, 1u << 3, "NAME", "TRIGGER", "CALENDAR", "STEPS", "HASH",
-	    NULL);
+	    "STATE", NULL);
 	json_array_foreach(pbs, i, p) {
 		fmt_trigger(json_object_get(p, "trigger"), trig, sizeof(trig));
 		table_cell(&t, "%s", dash(jstr(p, "name")));
@@ -1007,12 +1043,15 @@ cmd_playbook_list(struct ctl *c, struct args *a)
 		table_cell(&t, "%zu", json_array_size(json_object_get(p,
 		    "steps")));
 		table_cell(&t, "%.12s", dash(jstr(p, "hash")));
+		table_cell(&t, "%s", json_is_true(json_object_get(p, "paused")) ?
+		    "PAUSED" : "running");
 	}
 	if (table_rows(&t) == 0) {
 		printf("no playbooks loaded\n");
 		table_free(&t);
 	} else
 		table_print(&t, stdout);
+	print_paused(pbs);
 	errs = json_object_get(res, "errors");
 	if (json_array_size(errs) > 0) {
 		printf("\nproblems:\n");
@@ -1267,6 +1306,64 @@ cmd_playbook_run(struct ctl *c, struct args *a)
 		printf("item %lld queued\n", jint(res, "item"));
 	json_decref(res);
 	return rc;
+}
+
+static int
+playbook_pause(struct ctl *c, struct args *a, bool pause)
+{
+	json_t *body = json_object(), *res;
+	char *ename, *path;
+	int rc;
+
+	if (a->reason != NULL)
+		json_object_set_new(body, "reason", json_string(a->reason));
+	if (a->by != NULL)
+		json_object_set_new(body, "by", json_string(a->by));
+	if (ctl_prepare(c) < 0) {
+		json_decref(body);
+		return CTL_FAIL;
+	}
+	if ((ename = curl_easy_escape(c->curl, a->argv[0], 0)) == NULL)
+		fatal("out of memory");
+	path = xasprintf("/api/v1/playbooks/%s/%s", ename, pause ? "pause" :
+	    "resume");
+	curl_free(ename);
+	rc = api(c, "POST", path, body, &res);
+	free(path);
+	json_decref(body);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		rc = print_json(res);
+	else {
+		char *s = clean(a->argv[0], -1);
+
+		if (pause)
+			printf("playbook %s paused: nothing more of it is"
+			    " claimed; running steps finish, new items queue"
+			    " up (clerkctl playbook resume %s)\n", s, s);
+		else
+			printf("playbook %s resumed\n", s);
+		free(s);
+	}
+	json_decref(res);
+	return rc;
+}
+
+static int
+cmd_playbook_pause(struct ctl *c, struct args *a)
+{
+	return playbook_pause(c, a, true);
+}
+
+static int
+cmd_playbook_resume(struct ctl *c, struct args *a)
+{
+	if (a->reason != NULL) {
+		errorx("playbook resume: --reason is for a pause");
+		return CTL_USAGE;
+	}
+	return playbook_pause(c, a, false);
 }
 
 static int
@@ -2328,6 +2425,12 @@ static const struct option o_run[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option o_pause[] = {
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "by", required_argument, NULL, OPT_BY },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option o_item_list[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "playbook", required_argument, NULL, OPT_PLAYBOOK },
@@ -2489,15 +2592,17 @@ static const struct cmd cmds[] = {
 	{ NULL, "status", "", "status",
 	  "daemon health, work items per playbook and state",
 	  "Shows clerkd's version, uptime, config and health, a table of work\n"
-	  "items per playbook and state, the number of open escalations and\n"
-	  "the playbook files that failed to load.\n",
+	  "items per playbook and state (a paused playbook marked PAUSED), the\n"
+	  "number of open escalations and the playbook files that failed to\n"
+	  "load.\n",
 	  o_none, 0, 0, cmd_status },
 	{ "playbook", "list", "", "playbook list",
 	  "the loaded playbooks",
 	  "Lists the playbooks clerkd runs: name, trigger, business calendar,\n"
-	  "number of steps and the first 12 characters of the file's SHA-256\n"
-	  "(the version recorded with every run), then the files that failed\n"
-	  "to load.\n",
+	  "number of steps, the first 12 characters of the file's SHA-256\n"
+	  "(the version recorded with every run) and whether it is running or\n"
+	  "PAUSED, then who paused which playbook, since when and why, and the\n"
+	  "files that failed to load.\n",
 	  o_none, 0, 0, cmd_playbook_list },
 	{ "playbook", "check", "FILE...", "playbook check FILE...",
 	  "check playbook files (no daemon needed)",
@@ -2580,6 +2685,32 @@ static const struct cmd cmds[] = {
 	  "  --key KEY             the unique key (default: manual:TIME:RANDOM)\n"
 	  "  --priority N          higher runs first (default 0)\n",
 	  o_run, 1, 1, cmd_playbook_run },
+	{ "playbook", "pause", "NAME", "playbook pause NAME [--reason TEXT]"
+	  " [--by NAME]",
+	  "stop claiming a playbook's items until it is resumed",
+	  "Pauses playbook NAME: clerkd claims none of its items and starts\n"
+	  "no new step of it. A step that is running finishes and its result\n"
+	  "is committed; the item then waits in the queue. Its triggers (cron,\n"
+	  "interval, watch, playbook run, the API) still queue new items, which\n"
+	  "wait too. The pause is recorded (who, when, why) in the database and\n"
+	  "the audit trail, and outlasts restarts and reloads. Pausing a paused\n"
+	  "playbook fails (exit 1) and says who paused it. Admins and\n"
+	  "supervisors only.\n"
+	  "\n"
+	  "options:\n"
+	  "  --reason TEXT  why, shown with the pause (at most 1000 bytes)\n"
+	  "  --by NAME      the person it is done for, in the audit trail\n"
+	  "                 (with the api.token; default \"api\")\n",
+	  o_pause, 1, 1, cmd_playbook_pause },
+	{ "playbook", "resume", "NAME", "playbook resume NAME [--by NAME]",
+	  "claim a paused playbook's items again",
+	  "Resumes playbook NAME: its waiting items are claimed again, each\n"
+	  "at its first unfinished step. Resuming a playbook that is not\n"
+	  "paused fails (exit 1). Audited like the pause.\n"
+	  "\n"
+	  "options:\n"
+	  "  --by NAME  the person it is done for, in the audit trail\n",
+	  o_pause, 1, 1, cmd_playbook_resume },
 	{ "item", "list", "", "item list [--state S] [--playbook P] [--limit N]"
 	  " [--before ID]",
 	  "work items, newest first",

@@ -707,6 +707,46 @@ post_run(struct daemon *d, struct evhttp_request *req, const char *name)
 		    (json_int_t)id, "duplicate", dup));
 }
 
+static const char *acting_as(const struct auth_who *who, json_t *body);
+
+/* POST playbooks/NAME/pause|resume, body {"reason"} (pause) and, for the
+ * api.token, {"by"}. */
+static void
+post_pause(struct daemon *d, struct evhttp_request *req, const char *name,
+    bool pause, const struct auth_who *who)
+{
+	json_t *b = body_json(req, false), *reason;
+	struct err e;
+	const char *by;
+
+	if (b == NULL)
+		return;
+	reason = json_object_get(b, "reason");
+	if (reason != NULL && !json_is_null(reason) && (!json_is_string(reason)
+	    || !pause)) {
+		json_decref(b);
+		reply_err(req, ERR_INVALID, pause ? "\"reason\" must be a"
+		    " string" : "a resume takes no \"reason\"");
+		return;
+	}
+	/* (jansson has already refused text that is not UTF-8.) */
+	if (json_is_string(reason) && json_string_length(reason) > 1000) {
+		json_decref(b);
+		reply_err(req, ERR_INVALID, "\"reason\" is longer than 1000"
+		    " bytes; say it in a few words");
+		return;
+	}
+	by = acting_as(who, b);
+	if (sched_pause(d->sched, name, pause, by, json_is_string(reason) &&
+	    json_string_length(reason) > 0 ? json_string_value(reason) : NULL,
+	    &e) < 0)
+		reply_e(req, &e);
+	else
+		reply_json(req, 200, json_pack("{s:s,s:b,s:s}", "playbook",
+		    name, "paused", pause, "by", by));
+	json_decref(b);
+}
+
 static void
 item_action(struct daemon *d, struct evhttp_request *req, int64_t id,
     enum qop op, const struct auth_who *who)
@@ -1281,19 +1321,28 @@ route(struct evhttp_request *req, void *arg)
 			get_history(d, req, name, &q);
 		}
 	} else if (strncmp(path, "playbooks/", 10) == 0 && post) {
-		if (!permit(req, &who, AUTH_RUN))
-			goto out;
 		char name[128];
 		const char *slash = strchr(path + 10, '/');
+		enum auth_action act = AUTH_RUN;
 
-		if (slash == NULL || strcmp(slash, "/run") != 0 ||
+		if (slash != NULL && (strcmp(slash, "/pause") == 0 ||
+		    strcmp(slash, "/resume") == 0))
+			act = AUTH_PAUSE;
+		if (!permit(req, &who, act))
+			goto out;
+		if (slash == NULL || (act == AUTH_RUN &&
+		    strcmp(slash, "/run") != 0) ||
 		    (size_t)(slash - path - 10) >= sizeof(name))
 			reply_err(req, ERR_NOTFOUND, "use POST"
-			    " /api/v1/playbooks/NAME/run");
+			    " /api/v1/playbooks/NAME/run, /pause or /resume");
 		else {
 			memcpy(name, path + 10, (size_t)(slash - path - 10));
 			name[slash - path - 10] = '\0';
-			post_run(d, req, name);
+			if (act == AUTH_RUN)
+				post_run(d, req, name);
+			else
+				post_pause(d, req, name, strcmp(slash,
+				    "/pause") == 0, &who);
 		}
 	} else if (strcmp(path, "reload") == 0 && post) {
 		if (permit(req, &who, AUTH_RELOAD))

@@ -52,6 +52,11 @@ struct pbslot {
 	int64_t fired;              /* the last slot it fired for, or 0 */
 	int wd;                     /* inotify watch, -1 if none */
 	char *watch_dir;            /* resolved */
+	/* Paused by a person: not claimed, no new step starts; its
+	 * triggers still enqueue. Kept in the store (playbook_state). */
+	bool paused;
+	char *paused_by, *pause_reason;
+	int64_t paused_at;
 	struct pbslot *next;
 };
 
@@ -136,6 +141,30 @@ slot_find(struct sched *s, const char *name)
 		if (strcmp(p->name, name) == 0)
 			return p;
 	return NULL;
+}
+
+static bool
+slot_paused(struct sched *s, const char *name)
+{
+	struct pbslot *p;
+	bool paused;
+
+	pthread_mutex_lock(&s->lock);
+	paused = (p = slot_find(s, name)) != NULL && p->paused;
+	pthread_mutex_unlock(&s->lock);
+	return paused;
+}
+
+static void
+slot_set_paused(struct pbslot *p, bool paused, const char *by,
+    int64_t at, const char *reason)
+{
+	free(p->paused_by);
+	free(p->pause_reason);
+	p->paused = paused;
+	p->paused_by = paused && by != NULL ? xstrdup(by) : NULL;
+	p->pause_reason = paused && reason != NULL ? xstrdup(reason) : NULL;
+	p->paused_at = paused ? at : 0;
 }
 
 /* The current version of a playbook, referenced; NULL if gone. */
@@ -325,6 +354,13 @@ sched_metrics(struct sched *s, struct evbuffer *out)
 	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
 		evbuffer_add_printf(out, "clerk_inflight{playbook=\"%s\"} %d\n",
 		    p->name, p->inflight);
+	evbuffer_add_printf(out, "# HELP clerk_playbook_paused 1 while a"
+	    " playbook is paused (no new claims).\n"
+	    "# TYPE clerk_playbook_paused gauge\n");
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next)
+		if (p->pb != NULL)
+			evbuffer_add_printf(out, "clerk_playbook_paused{playbook="
+			    "\"%s\"} %d\n", p->name, p->paused ? 1 : 0);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -585,6 +621,16 @@ run_job(struct sched *s, struct job *j)
 		submit_release(j, 0, NULL);
 		return;
 	}
+	if (slot_paused(s, it->playbook)) {
+		/* Claimed just before the pause, or between two steps: it
+		 * goes back to the queue after its last committed step and
+		 * waits there for the resume. */
+		log_emit(LL_INFO, it->id, it->playbook, NULL, "playbook paused;"
+		    " the item waits in the queue (%zu step(s) done)",
+		    it->nsteps);
+		submit_release(j, 0, NULL);
+		return;
+	}
 	if (j->pb->calendar != NULL && !cal_is_open(j->pb->calendar, now / 1000)) {
 		int64_t next = cal_next_open(j->pb->calendar, now / 1000);
 
@@ -762,7 +808,10 @@ dispatch(struct sched *s)
 		struct claim *c;
 		int room;
 
-		if (p->pb == NULL || p->claim_pending)
+		/* A paused playbook is skipped, not waited on: claims are
+		 * per playbook, so the others' items are claimed as ever,
+		 * and its own stay queued without being looked at. */
+		if (p->pb == NULL || p->claim_pending || p->paused)
 			continue;
 		room = p->pb->concurrency - p->inflight;
 		if (room <= 0)
@@ -1451,6 +1500,87 @@ add_error(json_t *errors, const char *msg)
 	json_array_append_new(errors, json_string(msg));
 }
 
+/*
+ * The store is the truth about what is paused; every (re)load reads it,
+ * so a playbook paused before a restart, or one that comes back after its
+ * file was away, is paused again before anything claims it.
+ */
+static void
+pause_states_load(struct sched *s)
+{
+	struct err e;
+	json_t *arr = queue_playbook_states(s->q, &e), *x;
+	size_t i;
+
+	if (arr == NULL) {
+		log_error("cannot read which playbooks are paused: %s; the"
+		    " pauses known before stay in force", e.msg);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (struct pbslot *p = s->slots; p != NULL; p = p->next) {
+		json_t *row = NULL;
+
+		json_array_foreach(arr, i, x)
+			if (strcmp(json_string_value(json_object_get(x,
+			    "playbook")), p->name) == 0)
+				row = x;
+		if (row == NULL)
+			slot_set_paused(p, false, NULL, 0, NULL);
+		else {
+			if (!p->paused)
+				log_emit(LL_INFO, 0, p->name, NULL, "paused (by %s)",
+				    json_string_value(json_object_get(row,
+				    "paused_by")));
+			slot_set_paused(p, true, json_string_value(
+			    json_object_get(row, "paused_by")),
+			    json_integer_value(json_object_get(row,
+			    "paused_at")), json_string_value(json_object_get(row,
+			    "pause_reason")));
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	json_decref(arr);
+}
+
+int
+sched_pause(struct sched *s, const char *name, bool pause, const char *by,
+    const char *reason, struct err *e)
+{
+	struct pbslot *p;
+	struct qreq r;
+	bool loaded;
+
+	pthread_mutex_lock(&s->lock);
+	loaded = (p = slot_find(s, name)) != NULL && p->pb != NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (!loaded) {
+		err_setc(e, ERR_NOTFOUND, "no playbook named \"%s\" is loaded",
+		    name);
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	r.op = pause ? QOP_PB_PAUSE : QOP_PB_RESUME;
+	r.u.pb_pause.playbook = name;
+	r.u.pb_pause.by = by;
+	r.u.pb_pause.reason = reason;
+	if (queue_exec(s->q, &r) < 0) {
+		*e = r.err;
+		return -1;
+	}
+	/* Slots are only freed by sched_free, so p is still good. */
+	pthread_mutex_lock(&s->lock);
+	slot_set_paused(p, pause, by, r.u.pb_pause.at, reason);
+	pthread_mutex_unlock(&s->lock);
+	if (pause)
+		log_emit(LL_INFO, 0, name, NULL, "paused by %s%s%s", by,
+		    reason ? ": " : "", reason ? reason : "");
+	else
+		log_emit(LL_INFO, 0, name, NULL, "resumed by %s", by);
+	kick(s);
+	return 0;
+}
+
 json_t *
 sched_load(struct sched *s, const struct config *cfg)
 {
@@ -1587,6 +1717,8 @@ sched_load(struct sched *s, const struct config *cfg)
 		    k)));
 	pthread_mutex_unlock(&s->lock);
 
+	if (s->q != NULL)
+		pause_states_load(s);
 	/* Without a store (clerkd --check) nothing may be enqueued. */
 	for (struct pbslot *p = s->slots; p != NULL && s->q != NULL;
 	    p = p->next)
@@ -1739,6 +1871,8 @@ sched_free(struct sched *s)
 		pb_unref(p->pb);
 		free(p->name);
 		free(p->watch_dir);
+		free(p->paused_by);
+		free(p->pause_reason);
 		free(p);
 	}
 	for (struct job *j = s->ready_head, *n; j != NULL; j = n) {
@@ -1841,6 +1975,15 @@ sched_playbooks_json(struct sched *s)
 			json_object_set_new(o, "description",
 			    json_string(pb->description));
 		json_object_set_new(o, "next_runs", next_runs(pb, 1));
+		json_object_set_new(o, "paused", json_boolean(p->paused));
+		if (p->paused) {
+			json_object_set_new(o, "paused_by", p->paused_by ?
+			    json_string(p->paused_by) : json_null());
+			json_object_set_new(o, "paused_at",
+			    json_integer(p->paused_at));
+			json_object_set_new(o, "pause_reason", p->pause_reason ?
+			    json_string(p->pause_reason) : json_null());
+		}
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&s->lock);

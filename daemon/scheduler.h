@@ -41,6 +41,16 @@ void sched_kick(struct sched *s);
 int sched_enqueue(struct sched *s, const char *playbook, const char *key,
     int priority, const char *payload, int64_t *id, bool *dup, struct err *e);
 
+/*
+ * Pauses (pause true) or resumes playbook name for by (a person, for the
+ * audit trail): while paused nothing of it is claimed and no new step of
+ * it starts (a running step finishes and its result is committed, then
+ * the item waits in the queue); its triggers still enqueue. Persisted,
+ * so it outlasts restarts and reloads. -1 with ERR_NOTFOUND when no such
+ * playbook is loaded, ERR_CONFLICT when it already is paused / is not.
+ */
+int sched_pause(struct sched *s, const char *name, bool pause,
+    const char *by, const char *reason, struct err *e);
 json_t *sched_playbooks_json(struct sched *s);
 /*
  * Checks an approval's payload (corrected fields, a line to match) with

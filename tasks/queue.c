@@ -412,6 +412,12 @@ queue_trigger_slot(struct queue *q, const char *playbook, int64_t *slot,
 }
 
 json_t *
+queue_playbook_states(struct queue *q, struct err *e)
+{
+	return q->ops->playbook_states(q->store, e);
+}
+
+json_t *
 queue_item_get(struct queue *q, int64_t id, struct err *e)
 {
 	return q->ops->item_get(q->store, id, e);

@@ -81,6 +81,8 @@ enum qop {
 	QOP_ESC_COMMENT,
 	QOP_SESSION_SAVE,
 	QOP_SESSION_FORGET,
+	QOP_PB_PAUSE,
+	QOP_PB_RESUME,
 };
 
 /* The longest reviewer comment, in bytes of UTF-8. */
@@ -200,6 +202,12 @@ struct qreq {
 			int64_t last;         /* QOP_SESSION_SAVE: wall clock, ms */
 		} session;
 		struct {
+			const char *playbook;
+			const char *by;       /* who, for the audit trail */
+			const char *reason;   /* QOP_PB_PAUSE: or NULL */
+			int64_t at;           /* out: when it was recorded */
+		} pb_pause;
+		struct {
 			const char *actor;    /* user name, "system", "clerkd" */
 			const char *action;   /* e.g. "login", "reload" */
 			const char *target;   /* what it acted on, or NULL */
@@ -252,6 +260,11 @@ json_t *queue_sessions(struct queue *q, struct err *e);
  * 1 with *slot, 0 if it never fired, -1 on a read error. */
 int queue_trigger_slot(struct queue *q, const char *playbook, int64_t *slot,
     struct err *e);
+/* The paused playbooks, as [{"playbook", "paused_by", "paused_at",
+ * "pause_reason"}]. QOP_PB_PAUSE / QOP_PB_RESUME change them (409 when
+ * the playbook already is / is not paused), audited in the same
+ * transaction. */
+json_t *queue_playbook_states(struct queue *q, struct err *e);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

@@ -40,6 +40,7 @@ struct store_ops {
 	/* 1 with *slot, 0 if the playbook never fired, -1 on error. */
 	int (*trigger_slot)(void *s, const char *playbook, int64_t *slot,
 	    struct err *e);
+	json_t *(*playbook_states)(void *s, struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
 };
 

@@ -52,6 +52,14 @@ static const char *migrations[] = {
 	"CREATE TABLE IF NOT EXISTS trigger_slots("
 	" playbook TEXT PRIMARY KEY,"
 	" slot INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 6: a playbook paused by a supervisor stays paused across
+	 * restarts. */
+	"CREATE TABLE IF NOT EXISTS playbook_state("
+	" playbook TEXT PRIMARY KEY,"
+	" paused INTEGER NOT NULL,"
+	" by TEXT,"
+	" at INTEGER NOT NULL,"
+	" reason TEXT) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION \
 	((int)(sizeof(migrations) / sizeof(migrations[0])) + 1)
@@ -156,6 +164,13 @@ static const char *schema_sql =
 	" csrf TEXT NOT NULL,"
 	" user TEXT NOT NULL,"
 	" last INTEGER NOT NULL) WITHOUT ROWID;"
+	/* Paused playbooks: no new claims until resumed (scheduler.c). */
+	"CREATE TABLE IF NOT EXISTS playbook_state("
+	" playbook TEXT PRIMARY KEY,"
+	" paused INTEGER NOT NULL,"
+	" by TEXT,"
+	" at INTEGER NOT NULL,"
+	" reason TEXT) WITHOUT ROWID;;"
 	/* Append-only and hash-chained (audit.h). */
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id INTEGER PRIMARY KEY,"
@@ -180,6 +195,7 @@ enum {
 	S_ESC_HOLDER, S_ESC_SET_CLAIM,
 	S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE, S_ESC_COMMENT_INSERT,
 	S_SESSION_SAVE, S_SESSION_FORGET, S_SLOT_MARK,
+	S_PB_STATE, S_PB_SET_STATE,
 	NSTMT
 };
 
@@ -191,9 +207,14 @@ static const char *stmt_sql[NSTMT] = {
 	    " ON CONFLICT(playbook, key) DO NOTHING",
 	[S_CLAIM_EXPIRE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " updated = ?1 WHERE state = 1 AND lease_expires < ?1",
+	/* A paused playbook's items are not handed out, whoever asks (the
+	 * scheduler does not ask; another clerkd on a shared store might).
+	 * The NOT EXISTS is uncorrelated: one primary-key lookup per claim. */
 	[S_CLAIM_SELECT] = "SELECT id, key, playbook, pb_hash, priority,"
 	    " not_before, payload, attempts, created FROM items"
 	    " WHERE playbook = ?1 AND state IN (0, 2) AND not_before <= ?2"
+	    " AND NOT EXISTS (SELECT 1 FROM playbook_state"
+	    " WHERE playbook = ?1 AND paused != 0)"
 	    " ORDER BY priority DESC, not_before, id LIMIT ?3",
 	[S_CLAIM_UPDATE] = "UPDATE items SET state = 1, owner = ?2,"
 	    " lease_expires = ?3, updated = ?4 WHERE id = ?1",
@@ -281,6 +302,14 @@ static const char *stmt_sql[NSTMT] = {
 	[S_SLOT_MARK] = "INSERT INTO trigger_slots(playbook, slot)"
 	    " VALUES(?1, ?2) ON CONFLICT(playbook) DO UPDATE SET"
 	    " slot = max(slot, excluded.slot)",
+	[S_PB_STATE] = "SELECT paused, by, at FROM playbook_state"
+	    " WHERE playbook = ?1",
+	/* A resume keeps the row (paused 0, who resumed and when); the
+	 * audit trail has the history. */
+	[S_PB_SET_STATE] = "INSERT INTO playbook_state(playbook, paused, by,"
+	    " at, reason) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(playbook)"
+	    " DO UPDATE SET paused = excluded.paused, by = excluded.by,"
+	    " at = excluded.at, reason = excluded.reason",
 	[S_SAVEPOINT] = "SAVEPOINT req",
 	[S_ROLLBACK_TO] = "ROLLBACK TO req",
 	[S_RELEASE_SP] = "RELEASE req",
@@ -1689,6 +1718,65 @@ do_item_op(struct sqlite_store *s, struct qreq *r, int64_t now)
 	return item_op_audit(s, r, now, "item.cancel");
 }
 
+/* Pauses or resumes a playbook, audited as "pause" / "resume". */
+static int
+do_pb_pause(struct sqlite_store *s, struct qreq *r, int64_t now)
+{
+	bool pause = r->op == QOP_PB_PAUSE;
+	const char *name = r->u.pb_pause.playbook;
+	sqlite3_stmt *st = bind(s, S_PB_STATE, "t", name);
+	bool paused = false;
+	char by[129] = "", *target, *det = NULL;
+	int64_t at = 0;
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		paused = sqlite3_column_int(st, 0) != 0;
+		if (sqlite3_column_text(st, 1) != NULL)
+			snprintf(by, sizeof(by), "%s",
+			    (const char *)sqlite3_column_text(st, 1));
+		at = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(&r->err, s->w, "reading the playbook's state");
+		return -1;
+	}
+	if (pause == paused) {
+		char when[48];
+
+		util_format_time(at, when, sizeof(when));
+		/* 409 rather than a silent no-op: whoever asks learns
+		 * that someone else got there first, and the audit trail
+		 * holds no pause that changed nothing. */
+		if (pause)
+			err_setc(&r->err, ERR_CONFLICT, "playbook \"%s\" is"
+			    " already paused (by %s, %s)", name, by[0] ? by :
+			    "?", when);
+		else
+			err_setc(&r->err, ERR_CONFLICT, "playbook \"%s\" is"
+			    " not paused", name);
+		return -1;
+	}
+	if (run(s, bind(s, S_PB_SET_STATE, "titit", name, (int64_t)pause,
+	    r->u.pb_pause.by, now, pause ? r->u.pb_pause.reason : NULL),
+	    &r->err) < 0)
+		return -1;
+	target = xasprintf("playbook:%s", name);
+	if (pause && r->u.pb_pause.reason != NULL) {
+		json_t *j = json_pack("{s:s}", "reason", r->u.pb_pause.reason);
+
+		det = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+	}
+	rc = audit_append(s, now, r->u.pb_pause.by, pause ? "pause" :
+	    "resume", target, det, &r->err);
+	free(target);
+	free(det);
+	r->u.pb_pause.at = now;
+	return rc;
+}
+
 static void
 sq_apply(void *p, struct qreq *r, int64_t now)
 {
@@ -1763,6 +1851,10 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 	case QOP_SESSION_FORGET:
 		rc = run(s, bind(s, S_SESSION_FORGET, "t", r->u.session.key),
 		    &r->err);
+		break;
+	case QOP_PB_PAUSE:
+	case QOP_PB_RESUME:
+		rc = do_pb_pause(s, r, now);
 		break;
 	case QOP_AUDIT:
 		rc = audit_append(s, now, r->u.audit.actor, r->u.audit.action,
@@ -2211,6 +2303,23 @@ sq_sessions(void *p, struct err *e)
 	return res;
 }
 
+static json_t *
+sq_playbook_states(void *p, struct err *e)
+{
+	struct sqlite_store *s = p;
+	sqlite3_stmt *st;
+	json_t *res = NULL;
+
+	pthread_mutex_lock(&s->rlock);
+	st = rprepare(s, "SELECT playbook, by AS paused_by, at AS paused_at,"
+	    " reason AS pause_reason FROM playbook_state WHERE paused != 0"
+	    " ORDER BY playbook", e);
+	if (st != NULL)
+		res = rows(s, st, "", e);
+	pthread_mutex_unlock(&s->rlock);
+	return res;
+}
+
 static int
 sq_trigger_slot(void *p, const char *playbook, int64_t *slot, struct err *e)
 {
@@ -2432,5 +2541,6 @@ const struct store_ops store_sqlite_ops = {
 	.history = sq_history,
 	.sessions = sq_sessions,
 	.trigger_slot = sq_trigger_slot,
+	.playbook_states = sq_playbook_states,
 	.backup = sq_backup,
 };

@@ -32,6 +32,8 @@ const S = {
 	busy: false,
 	pending: null,    /* a one-key decision waiting out its undo time: {c, decision, timer, at} */
 	bulk: new Set(),  /* escalation ids ticked in the queue */
+	pbs: [],          /* GET /playbooks, for the playbooks view */
+	pbConfirm: null,  /* {name, action}: the pause or resume asking to be confirmed */
 	refreshTimer: null,
 	renewTimer: null,
 	bannerFrom: null,
@@ -285,6 +287,12 @@ function canDecide() {
 	return S.auth && S.auth.role !== 'auditor';
 }
 
+/* Pausing a playbook is a supervisor's (daemon/auth.c); the server
+ * refuses anyone else, the page does not offer it. */
+function canPause() {
+	return !!S.auth && (S.auth.role === 'admin' || S.auth.role === 'supervisor');
+}
+
 /* ---- login ----------------------------------------------------------------- */
 
 function setAuth(a) {
@@ -422,8 +430,10 @@ async function logout() {
 
 function setView(v) {
 	S.view = v;
-	for (const name of ['login', 'queue', 'detail'])
+	for (const name of ['login', 'queue', 'detail', 'playbooks'])
 		$('view-' + name).hidden = name !== v;
+	$('nav-queue').classList.toggle('current', v === 'queue' || v === 'detail');
+	$('nav-playbooks').classList.toggle('current', v === 'playbooks');
 	if (v === 'queue')
 		startRefresh();
 	else
@@ -453,6 +463,8 @@ async function route() {
 		await leaveDetail();
 	if (id !== null)
 		openDetail(id);
+	else if (location.hash === '#/playbooks')
+		showPlaybooks();
 	else
 		showQueue();
 }
@@ -610,6 +622,130 @@ function renderQueue() {
 		body.append(tr);
 	}
 	renderBulk();
+}
+
+/* ---- playbooks: paused or running ------------------------------------------ */
+
+function triggerText(t) {
+	if (!t)
+		return '—';
+	if (t.cron)
+		return `cron ${t.cron}`;
+	if (t.kind === 'interval')
+		return `每 every ${Math.round(t.interval_ms / 1000)} s`;
+	if (t.dir)
+		return `监视 watch ${t.dir}`;
+	return t.kind;
+}
+
+function showPlaybooks() {
+	S.cur = null;
+	S.pbConfirm = null;
+	setView('playbooks');
+	renderPlaybooks();
+	loadPlaybooks();
+}
+
+async function loadPlaybooks() {
+	try {
+		const r = await api('GET', '/playbooks');
+		S.pbs = r.playbooks || [];
+		clearError('playbooks');
+	} catch (e) {
+		if (e.status !== 401)
+			showError(e, 'playbooks');
+		return;
+	}
+	if (S.view === 'playbooks')
+		renderPlaybooks();
+}
+
+function pbStateCell(p) {
+	if (!p.paused)
+		return h('td', { class: 'pb-state' }, h('span', { class: 'badge running' }, '运行中 running'));
+	return h('td', { class: 'pb-state' },
+	    h('span', { class: 'badge paused' }, '已暂停 paused'),
+	    h('div', { class: 'muted pb-paused-by' },
+		`${p.paused_by || '?'} · ${fmtTime(p.paused_at)}`),
+	    p.pause_reason ? h('div', { class: 'pb-reason' }, p.pause_reason) : null);
+}
+
+function pbActionCell(p) {
+	const c = S.pbConfirm;
+	const pause = !p.paused;
+
+	if (!c || c.name !== p.name)
+		return h('td', { class: 'pb-act' }, h('button', {
+			type: 'button', class: pause ? 'pb-pause danger' : 'pb-resume primary',
+			onclick: () => { S.pbConfirm = { name: p.name, action: pause ? 'pause' : 'resume' }; renderPlaybooks(); },
+		}, pause ? '暂停 Pause' : '恢复 Resume'));
+	/* A pause stops a queue people are waiting on: it is confirmed
+	 * first, with room to say why. */
+	const form = h('form', {
+		class: 'pb-confirm', novalidate: true,
+		onsubmit: (ev) => { ev.preventDefault(); submitPause(p.name, c.action); },
+	},
+	c.action === 'pause' ?
+	    h('input', { class: 'pb-reason-input', maxlength: '1000', autocomplete: 'off',
+		placeholder: '原因（可选）reason (optional)', 'aria-label': 'reason' }) :
+	    h('span', null, `恢复 ${p.name}？ Resume?`),
+	h('button', { type: 'submit', class: 'pb-confirm-btn ' + (c.action === 'pause' ? 'danger primary' : 'primary') },
+	    c.action === 'pause' ? '确认暂停 Confirm pause' : '确认恢复 Confirm resume'),
+	h('button', { type: 'button', class: 'link pb-cancel',
+	    onclick: () => { S.pbConfirm = null; renderPlaybooks(); } }, '取消 Cancel'),
+	h('p', { class: 'form-error pb-error', role: 'alert', hidden: true }));
+	return h('td', { class: 'pb-act' }, form);
+}
+
+function renderPlaybooks() {
+	const body = clear($('pb-body'));
+	const act = canPause();
+
+	$('pb-act-head').hidden = !act;
+	$('pb-empty').hidden = S.pbs.length > 0;
+	for (const p of S.pbs)
+		body.append(h('tr', { 'data-name': p.name, class: p.paused ? 'paused' : null },
+		    h('td', { class: 'pb-name' }, h('b', null, p.name),
+			p.description ? h('div', { class: 'muted' }, p.description) : null),
+		    h('td', null, triggerText(p.trigger)),
+		    h('td', { class: 'num' }, String((p.steps || []).length)),
+		    h('td', { class: 'num' }, String(p.inflight ?? 0)),
+		    pbStateCell(p),
+		    act ? pbActionCell(p) : null));
+	const input = body.querySelector('.pb-reason-input');
+	if (input)
+		input.focus();
+}
+
+async function submitPause(name, action) {
+	const row = [...$('pb-body').rows].find((tr) => tr.dataset.name === name);
+	const input = row && row.querySelector('.pb-reason-input');
+	const btn = row && row.querySelector('.pb-confirm-btn');
+	const body = withBy({});
+	const reason = input ? input.value.trim() : '';
+
+	if (action === 'pause' && reason)
+		body.reason = reason;
+	if (btn)
+		btn.disabled = true;
+	try {
+		await api('POST', `/playbooks/${encodeURIComponent(name)}/${action}`, body);
+	} catch (e) {
+		const err = row && row.querySelector('.pb-error');
+		if (err) {
+			err.textContent = e.message;
+			err.hidden = false;
+		}
+		if (btn)
+			btn.disabled = false;
+		/* (409: someone else paused or resumed it meanwhile.) */
+		if (e.status === 409)
+			setTimeout(() => { S.pbConfirm = null; loadPlaybooks(); }, 2500);
+		return;
+	}
+	S.pbConfirm = null;
+	toast(action === 'pause' ? `${name} 已暂停 paused` : `${name} 已恢复 resumed`);
+	await loadPlaybooks();
 }
 
 /* ---- bulk decisions --------------------------------------------------------- */
@@ -2007,6 +2143,7 @@ function wire() {
 	$('logout').addEventListener('click', logout);
 	$('banner-close').addEventListener('click', () => clearError());
 	$('refresh').addEventListener('click', refreshQueue);
+	$('pb-refresh').addEventListener('click', loadPlaybooks);
 	for (const id of ['filter-playbook', 'filter-reason', 'filter-assignee', 'filter-overdue'])
 		$(id).addEventListener('change', refreshQueue);
 	let searchTimer = null;

@@ -32,7 +32,7 @@ steps = (
 ESCALATED, DONE, REJECTED = 3, 4, 5
 # This clerk's schema version (SCHEMA_VERSION in tasks/store_sqlite.c: the
 # number of migrations plus one).
-CURRENT = 5
+CURRENT = 6
 
 
 def out(r):
@@ -78,6 +78,8 @@ try:
          "every item is there, unchanged")
     t.eq(q(db, "SELECT count(*) FROM failures"), [(0,)], "version 4's failures table exists")
     t.eq(q(db, "SELECT count(*) FROM trigger_slots"), [(0,)], "version 5's trigger_slots table exists")
+    t.eq(q(db, "SELECT count(*) FROM playbook_state"), [(0,)],
+         "version 6's playbook_state table exists, nothing paused")
     st, body = d.api("GET", "/api/v1/items/5")
     t.check(st == 200 and body.get("state") == "rejected" and body.get("failures", []) == [],
             "item show of a migrated item works (rejected, no failed attempts)", f"{st} {body}")

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "log.h"
 #include "queue.h"
 
@@ -1532,6 +1533,147 @@ test_durable_across_reopen(void **state)
 	assert_true(enqueue("pb", "c") > b);
 }
 
+static int
+pb_pause(enum qop op, const char *pb, const char *by, const char *reason,
+    struct err *e)
+{
+	struct qreq r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	r.u.pb_pause.playbook = pb;
+	r.u.pb_pause.by = by;
+	r.u.pb_pause.reason = reason;
+	err_clear(&r.err);
+	if (queue_exec(Q, &r) < 0) {
+		*e = r.err;
+		return -1;
+	}
+	assert_true(r.u.pb_pause.at > 0);
+	return 0;
+}
+
+/* What audit_export writes, one JSON object per row. */
+static json_t *
+audit_rows(const char *db)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_t *arr = json_array();
+	struct err e;
+
+	if (audit_export(db, 0, 0, f, &e) < 0)
+		fail_msg("audit_export: %s", e.msg);
+	fclose(f);
+	for (char *line = strtok(text, "\n"); line != NULL;
+	    line = strtok(NULL, "\n"))
+		json_array_append_new(arr, json_loads(line, 0, NULL));
+	free(text);
+	return arr;
+}
+
+static void
+test_playbook_pause_resume(void **state)
+{
+	struct fx *f = *state;
+	struct err e;
+	json_t *j, *row, *a;
+	FILE *devnull;
+	int64_t rows, id, other;
+	struct item **items;
+	struct item *it;
+
+	j = queue_playbook_states(Q, &e);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(j), 0);
+	json_decref(j);
+
+	id = enqueue("pb", "waits");
+	other = enqueue("pb3", "runs");
+	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb", "sam", "bank down", &e),
+	    0);
+	/* the store hands out nothing of a paused playbook, the others' as
+	 * ever */
+	assert_int_equal(claim_as("pb", "w", 60000, 10, &items), 0);
+	free(items);
+	it = claim_one("pb3");
+	assert_int_equal(it->id, other);
+	item_free(it);
+	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb2", "ann", NULL, &e), 0);
+	/* a second pause changes nothing and says who got there first */
+	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb", "bob", "again", &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "already paused (by sam"));
+	assert_int_equal(pb_pause(QOP_PB_RESUME, "never", "sam", NULL, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "not paused"));
+
+	/* kept across a reopen, as a restart would */
+	queue_close(f->q);
+	err_clear(&e);
+	f->q = Q = queue_open(f->db, NULL, &e);
+	if (Q == NULL)
+		fail_msg("reopen: %s", e.msg);
+	j = queue_playbook_states(Q, &e);
+	assert_int_equal(json_array_size(j), 2);
+	row = json_array_get(j, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "playbook")),
+	    "pb");
+	assert_string_equal(json_string_value(json_object_get(row,
+	    "paused_by")), "sam");
+	assert_string_equal(json_string_value(json_object_get(row,
+	    "pause_reason")), "bank down");
+	assert_true(json_integer_value(json_object_get(row, "paused_at")) > 0);
+	assert_true(json_is_null(json_object_get(json_array_get(j, 1),
+	    "pause_reason")));
+	json_decref(j);
+
+	assert_int_equal(claim_as("pb", "w", 60000, 10, &items), 0);
+	free(items);
+	assert_int_equal(pb_pause(QOP_PB_RESUME, "pb", "sam", NULL, &e), 0);
+	it = claim_one("pb");
+	assert_int_equal(it->id, id);
+	item_free(it);
+	assert_int_equal(pb_pause(QOP_PB_RESUME, "pb", "sam", NULL, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	j = queue_playbook_states(Q, &e);
+	assert_int_equal(json_array_size(j), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j,
+	    0), "playbook")), "pb2");
+	json_decref(j);
+	/* paused again after a resume: a new pause, with its own reason */
+	assert_int_equal(pb_pause(QOP_PB_PAUSE, "pb", "ann", NULL, &e), 0);
+	j = queue_playbook_states(Q, &e);
+	assert_int_equal(json_array_size(j), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j,
+	    0), "paused_by")), "ann");
+	assert_true(json_is_null(json_object_get(json_array_get(j, 0),
+	    "pause_reason")));
+	json_decref(j);
+
+	/* audited: only what happened, with the person, and the chain holds */
+	a = audit_rows(f->db);
+	assert_int_equal(json_array_size(a), 4);
+	row = json_array_get(a, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "actor")),
+	    "sam");
+	assert_string_equal(json_string_value(json_object_get(row, "action")),
+	    "pause");
+	assert_string_equal(json_string_value(json_object_get(row, "target")),
+	    "playbook:pb");
+	/* (export embeds details as JSON) */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    row, "details"), "reason")), "bank down");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a,
+	    2), "action")), "resume");
+	json_decref(a);
+	devnull = fopen("/dev/null", "w");
+	assert_int_equal(audit_verify(f->db, devnull, &rows, &e), 0);
+	fclose(devnull);
+	assert_int_equal(rows, 4);
+}
+
 static json_int_t
 count_of(json_t *c, const char *pb, const char *state)
 {
@@ -2453,6 +2595,7 @@ main(void)
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
 		T(test_durable_across_reopen),
+		T(test_playbook_pause_resume),
 		T(test_counts),
 		T(test_backup_opens_with_same_count),
 		T(test_item_list_filters_and_cursor),
