@@ -34,6 +34,7 @@ const S = {
 	bulk: new Set(),  /* escalation ids ticked in the queue */
 	pbs: [],          /* GET /playbooks, for the playbooks view */
 	pbConfirm: null,  /* {name, action}: the pause or resume asking to be confirmed */
+	hist: null,       /* the history on screen: {name, win, r: GET /playbooks/NAME/history} */
 	refreshTimer: null,
 	renewTimer: null,
 	bannerFrom: null,
@@ -430,10 +431,10 @@ async function logout() {
 
 function setView(v) {
 	S.view = v;
-	for (const name of ['login', 'queue', 'detail', 'playbooks'])
+	for (const name of ['login', 'queue', 'detail', 'playbooks', 'history', 'item'])
 		$('view-' + name).hidden = name !== v;
 	$('nav-queue').classList.toggle('current', v === 'queue' || v === 'detail');
-	$('nav-playbooks').classList.toggle('current', v === 'playbooks');
+	$('nav-playbooks').classList.toggle('current', v === 'playbooks' || v === 'history');
 	if (v === 'queue')
 		startRefresh();
 	else
@@ -461,8 +462,13 @@ async function route() {
 		await commitPending();
 	if (S.cur && S.cur.id !== id)
 		await leaveDetail();
+	const ph = histFromHash(), item = itemIdFromHash();
 	if (id !== null)
 		openDetail(id);
+	else if (ph)
+		showHistory(ph.name, ph.win);
+	else if (item !== null)
+		showItem(item);
 	else if (location.hash === '#/playbooks')
 		showPlaybooks();
 	else
@@ -706,6 +712,7 @@ function renderPlaybooks() {
 	for (const p of S.pbs)
 		body.append(h('tr', { 'data-name': p.name, class: p.paused ? 'paused' : null },
 		    h('td', { class: 'pb-name' }, h('b', null, p.name),
+			canSeeHistory() ? h('a', { class: 'pb-history', href: histHash(p.name) }, '运行历史 History') : null,
 			p.description ? h('div', { class: 'muted' }, p.description) : null),
 		    h('td', null, triggerText(p.trigger)),
 		    h('td', { class: 'num' }, String((p.steps || []).length)),
@@ -746,6 +753,467 @@ async function submitPause(name, action) {
 	S.pbConfirm = null;
 	toast(action === 'pause' ? `${name} 已暂停 paused` : `${name} 已恢复 resumed`);
 	await loadPlaybooks();
+}
+
+/* ---- run history: a playbook's, and one item's timeline -------------------- */
+
+/* The history is a supervisor's (daemon/auth.c, AUTH_HISTORY): others are
+ * told so and not sent to a 403. */
+function canSeeHistory() {
+	return canPause();
+}
+
+/* The windows offered, and the bucket each is drawn in. */
+const WINDOWS = {
+	'24h': { hours: 24, bucket: '1h', text: '24 小时 24 h' },
+	'7d': { hours: 168, bucket: '6h', text: '7 天 7 d' },
+	'30d': { hours: 720, bucket: '1d', text: '30 天 30 d' },
+};
+
+/* Items per state, in the order the bars stack them (bottom up). */
+const STATES = [
+	['done', '完成 done'], ['running', '运行中 running'], ['queued', '排队 queued'],
+	['retry_wait', '等待重试 retry wait'], ['escalated', '转人工 escalated'],
+	['rejected', '驳回 rejected'], ['cancelled', '取消 cancelled'],
+];
+
+function histHash(name, win) {
+	return `#/p/${encodeURIComponent(name)}` + (win && win !== '24h' ? `?w=${win}` : '');
+}
+
+function histFromHash() {
+	const m = /^#\/p\/([^?/]+)(?:\?w=([0-9a-z]+))?$/.exec(location.hash);
+	if (!m)
+		return null;
+	let name;
+	try {
+		name = decodeURIComponent(m[1]);
+	} catch (e) {
+		return null;
+	}
+	return { name, win: WINDOWS[m[2]] ? m[2] : '24h' };
+}
+
+function itemIdFromHash() {
+	const m = /^#\/i\/(\d+)$/.exec(location.hash);
+	return m ? Number(m[1]) : null;
+}
+
+function fmtMs(ms) {
+	if (ms === null || ms === undefined)
+		return '—';
+	if (ms < 1000)
+		return `${Math.round(ms)} ms`;
+	if (ms < 60000)
+		return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+	const part = (n, unit, rest, runit) => `${n} ${unit}` + (rest ? ` ${rest} ${runit}` : '');
+	if (ms < 3600000)
+		return part(Math.floor(ms / 60000), 'min', Math.round((ms % 60000) / 1000), 's');
+	if (ms < 86400000)
+		return part(Math.floor(ms / 3600000), 'h', Math.round((ms % 3600000) / 60000), 'min');
+	return part(Math.floor(ms / 86400000), 'd', Math.round((ms % 86400000) / 3600000), 'h');
+}
+
+/* To the millisecond: a step's start and end are often the same minute. */
+function fmtStamp(ms) {
+	if (ms === null || ms === undefined)
+		return '—';
+	const d = new Date(ms);
+	return `${fmtTime(ms)}:${pad(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}
+
+function pct(n, of) {
+	return of > 0 ? `${(100 * n / of).toFixed(1)}%` : '—';
+}
+
+function notice(id, msg) {
+	const p = $(id);
+	p.textContent = msg || '';
+	p.hidden = !msg;
+}
+
+/* What a refused or failed read says on the page itself. */
+function readProblem(e, what) {
+	if (e.status === 403)
+		return `需要主管或管理员角色 This needs a supervisor (or admin): ${e.message}`;
+	if (e.status === 404)
+		return `${what}：${e.message}`;
+	return e.message;
+}
+
+const NEEDS_SUPERVISOR = '运行历史仅限主管和管理员查看。Run history needs a supervisor or admin role' +
+    ' — ask one, or sign in as one.';
+
+async function showHistory(name, win) {
+	const seq = ++S.openSeq;
+
+	S.cur = null;
+	setView('history');
+	$('h-title').textContent = `运行历史 History · ${name}`;
+	clear($('h-meta'));
+	for (const b of document.querySelectorAll('#view-history .h-win')) {
+		b.classList.toggle('current', b.dataset.w === win);
+		b.setAttribute('aria-pressed', String(b.dataset.w === win));
+	}
+	if (!canSeeHistory() && S.auth.role) {
+		$('h-body').hidden = true;
+		notice('h-notice', NEEDS_SUPERVISOR);
+		return;
+	}
+	notice('h-notice', '加载中… loading');
+	const w = WINDOWS[win];
+	let r;
+	try {
+		r = await api('GET', `/playbooks/${encodeURIComponent(name)}/history?hours=${w.hours}&bucket=${w.bucket}`);
+	} catch (e) {
+		if (seq !== S.openSeq)
+			return;
+		$('h-body').hidden = true;
+		notice('h-notice', e.status === 403 ? NEEDS_SUPERVISOR : readProblem(e, name));
+		return;
+	}
+	if (seq !== S.openSeq)
+		return;
+	notice('h-notice', '');
+	S.hist = { name, win, r };
+	renderHistory();
+	$('h-body').hidden = false;
+}
+
+function renderHistory() {
+	const { win, r } = S.hist, hs = r.history || {};
+	const t = hs.totals || { items: 0, failed_items: 0, failed_attempts: 0, escalated_items: 0 };
+	const openEsc = (hs.escalations || []).reduce((a, x) => a + (x.open || 0), 0);
+
+	clear($('h-meta')).append(...[
+	    r.paused ? h('span', { class: 'badge paused' }, '已暂停 paused') :
+		h('span', { class: 'badge running' }, '运行中 running'),
+	    r.description ? h('span', null, r.description) : null,
+	    h('span', null, `在办 in flight ${r.inflight ?? 0}`),
+	    r.hash ? h('span', { class: 'mono', title: r.hash }, `版本 version ${r.hash.slice(0, 12)}`) : null,
+	].filter(Boolean));
+
+	const next = Array.isArray(r.next_runs) ? r.next_runs : [];
+	const tr = r.trigger || {};
+	clear($('h-trigger')).append(
+	    h('h2', null, '触发 Trigger'),
+	    h('p', { class: 'h-trigger-text' }, h('code', null, triggerText(tr))),
+	    h('dl', { class: 'kv' },
+		tr.catch_up ? [h('dt', null, '补跑 catch-up'), h('dd', null, tr.catch_up +
+		    (tr.catch_up_max ? `，最多 at most ${tr.catch_up_max}` : '') +
+		    (tr.catch_up_within_ms ? `，${fmtMs(tr.catch_up_within_ms)} 内 within` : ''))] : null,
+		[h('dt', null, '日历 calendar'), h('dd', null, r.calendar || '—')],
+		[h('dt', null, '并发 concurrency'), h('dd', null, String(r.concurrency ?? 1))],
+		[h('dt', null, '步骤 steps'), h('dd', null, (r.steps || []).map((s) => s.id).join(' → ') || '—')]),
+	    h('h3', null, '下次运行 Next runs'),
+	    next.length ? h('ol', { class: 'next-runs', id: 'h-next' }, next.map((x) =>
+		h('li', { class: 'mono', title: x }, fmtTime(Date.parse(x))))) :
+		h('p', { class: 'muted', id: 'h-next' }, '无定时运行：手动或由事件触发 No scheduled runs: started by hand or by events.'));
+
+	const tile = (cls, big, small, title) => h('div', { class: 'tile ' + cls, title: title || null },
+	    h('div', { class: 'big' }, big), h('div', { class: 'muted' }, small));
+	clear($('h-tiles')).append(
+	    tile('t-items', String(t.items), `事项 items（${WINDOWS[win].text}）`),
+	    tile('t-failed', pct(t.failed_items, t.items),
+		`失败率 failure rate: ${t.failed_items} / ${t.items} 件失败过 failed at least once，共 ${t.failed_attempts} 次 failed attempts`),
+	    tile('t-escalated', pct(t.escalated_items, t.items),
+		`转人工率 escalation rate: ${t.escalated_items} / ${t.items} 件 items escalated`),
+	    tile('t-open', String(openEsc), '待复核 open escalations'));
+
+	$('h-chart-note').textContent = `（每格 per bar ${fmtMs(hs.bucket_ms)}，按入队时间、现在的状态 by time queued, state now）`;
+	clear($('h-chart')).append(...historyChart(hs));
+
+	const steps = hs.steps || [];
+	const top = Math.max(1, ...steps.map((s) => s.max_ms || 0));
+	clear($('h-steps')).append(
+	    h('h2', null, '步骤耗时 Steps, slowest first'),
+	    steps.length ? h('table', { class: 'hist-table', id: 'h-steps-table' },
+		h('thead', null, h('tr', null, h('th', null, '步骤 Step'), h('th', { class: 'num' }, '次数 Runs'),
+		    h('th', { class: 'num' }, '中位 Median'), h('th', { class: 'num' }, 'P95'),
+		    h('th', { class: 'num' }, '最长 Max'), h('th', { class: 'barcol' }))),
+		h('tbody', null, steps.map((s) => h('tr', { 'data-step': s.step },
+		    h('td', null, h('code', null, s.step)), h('td', { class: 'num' }, String(s.runs)),
+		    h('td', { class: 'num' }, fmtMs(s.median_ms)), h('td', { class: 'num' }, fmtMs(s.p95_ms)),
+		    h('td', { class: 'num' }, fmtMs(s.max_ms)),
+		    h('td', { class: 'barcol' }, spanBar(s, top)))))) :
+		h('p', { class: 'muted' }, '此时间窗内没有完成的步骤 No step finished in this window.'));
+
+	const slow = hs.slowest || [];
+	clear($('h-slowest')).append(
+	    h('h2', null, '最慢的运行 Slowest runs'),
+	    slow.length ? h('table', { class: 'hist-table', id: 'h-slowest-table' },
+		h('thead', null, h('tr', null, h('th', null, '事项 Item'), h('th', null, '步骤 Step'),
+		    h('th', { class: 'num' }, '耗时 Time'), h('th', null, '完成 Finished'))),
+		h('tbody', null, slow.map((x) => h('tr', { 'data-item': x.item },
+		    h('td', null, h('a', { href: `#/i/${x.item}`, class: 'item-link' }, `#${x.item}`)),
+		    h('td', null, h('code', null, x.step)), h('td', { class: 'num' }, fmtMs(x.ms)),
+		    h('td', { class: 'muted' }, fmtStamp(x.finished)))))) :
+		h('p', { class: 'muted' }, '无 none'));
+
+	clear($('h-failures')).append(
+	    h('h2', null, '失败的尝试 Failed attempts, by step and reason'),
+	    reasonTable('h-failures-table', hs.failures || [], false));
+	clear($('h-escalations')).append(
+	    h('h2', null, '转人工 Escalations, by step and reason'),
+	    reasonTable('h-escalations-table', hs.escalations || [], true));
+}
+
+function reasonTable(id, rows, open) {
+	if (!rows.length)
+		return h('p', { class: 'muted' }, '无 none');
+	return h('table', { class: 'hist-table', id },
+	    h('thead', null, h('tr', null, h('th', null, '步骤 Step'), h('th', null, '原因 Reason'),
+		h('th', { class: 'num' }, '次数 Count'), open ? h('th', { class: 'num' }, '未决 Open') : null)),
+	    h('tbody', null, rows.map((x) => h('tr', { 'data-step': x.step, 'data-reason': x.reason },
+		h('td', null, h('code', null, x.step)),
+		h('td', null, x.reason === 'retry' ? '已重试 retried (system error)' : h('code', null, x.reason)),
+		h('td', { class: 'num' }, String(x.n)),
+		open ? h('td', { class: 'num' }, String(x.open ?? 0)) : null))));
+}
+
+/* Median to max of one step, on a scale shared by the table's rows. */
+function spanBar(s, top) {
+	const bar = h('div', { class: 'spanbar', title: `median ${fmtMs(s.median_ms)} · p95 ${fmtMs(s.p95_ms)} · max ${fmtMs(s.max_ms)}` },
+	    h('div', { class: 'span-max' }), h('div', { class: 'span-p95' }), h('div', { class: 'span-med' }));
+	/* CSSOM, not a style attribute: the CSP allows no inline styles. */
+	bar.children[0].style.width = `${(100 * (s.max_ms || 0) / top).toFixed(2)}%`;
+	bar.children[1].style.width = `${(100 * (s.p95_ms || 0) / top).toFixed(2)}%`;
+	bar.children[2].style.width = `${(100 * (s.median_ms || 0) / top).toFixed(2)}%`;
+	return bar;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs, ...kids) {
+	const el = document.createElementNS(SVG, tag);
+	for (const [k, v] of Object.entries(attrs || {}))
+		if (v !== null && v !== undefined)
+			el.setAttribute(k, String(v));
+	for (const c of kids.flat())
+		if (c !== null && c !== undefined)
+			el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+	return el;
+}
+
+function bucketLabel(start, bucketMs) {
+	const d = new Date(start);
+	if (bucketMs >= 86400000)
+		return `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+	if (bucketMs >= 6 * 3600000)
+		return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}h`;
+	return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/* Stacked bars, one per bucket, drawn with SVG elements (no library, no
+ * style attribute: colours come from app.css by class). */
+function historyChart(hs) {
+	const nb = hs.bucket_count || 0, bms = hs.bucket_ms || 1, since = hs.since || 0;
+	const per = Array.from({ length: nb }, () => ({}));
+	const totals = {};
+	for (const b of hs.buckets || []) {
+		if (b.bucket < 0 || b.bucket >= nb)
+			continue;
+		per[b.bucket][b.state] = (per[b.bucket][b.state] || 0) + b.n;
+		totals[b.state] = (totals[b.state] || 0) + b.n;
+	}
+	const known = new Set(STATES.map(([s]) => s));
+	const states = STATES.concat(Object.keys(totals).filter((s) => !known.has(s)).map((s) => [s, s]));
+	const max = Math.max(1, ...per.map((p) => Object.values(p).reduce((a, n) => a + n, 0)));
+	const W = 1000, H = 170, L = 36, B = 22, T = 8;
+	const bw = (W - L) / Math.max(1, nb);
+	const y = (n) => T + (H - T - B) * (1 - n / max);
+	const g = svg('g', { class: 'bars' });
+	const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'hist-chart', id: 'h-svg', role: 'img',
+	    'aria-label': 'items per state over time' },
+	    svg('line', { x1: L, x2: W, y1: y(0), y2: y(0), class: 'axis' }),
+	    svg('line', { x1: L, x2: W, y1: y(max), y2: y(max), class: 'grid' }),
+	    svg('text', { x: L - 6, y: y(max) + 4, class: 'ylabel' }, String(max)),
+	    svg('text', { x: L - 6, y: y(0) + 4, class: 'ylabel' }, '0'),
+	    g);
+	const every = Math.max(1, Math.ceil(nb / 12));
+	per.forEach((p, k) => {
+		const x = L + k * bw, start = since + k * bms;
+		let acc = 0;
+		const col = svg('g', { class: 'bucket', 'data-bucket': k });
+		for (const [s, text] of states) {
+			const n = p[s] || 0;
+			if (!n)
+				continue;
+			col.append(svg('rect', {
+				class: `seg st-${s}`, 'data-state': s, 'data-n': n,
+				x: (x + bw * 0.12).toFixed(1), width: (bw * 0.76).toFixed(1),
+				y: y(acc + n).toFixed(1), height: (y(acc) - y(acc + n)).toFixed(1),
+			}, svg('title', null, `${fmtTime(start)} – ${fmtTime(start + bms)}: ${text} ${n}`)));
+			acc += n;
+		}
+		g.append(col);
+		if (k % every === 0)
+			root.append(svg('text', { x: (x + bw / 2).toFixed(1), y: H - 6, class: 'xlabel' },
+			    bucketLabel(start, bms)));
+	});
+	const legend = h('ul', { class: 'legend', id: 'h-legend' }, states.filter(([s]) => totals[s] || known.has(s))
+	    .map(([s, text]) => h('li', { 'data-state': s },
+		h('span', { class: `swatch st-${s}` }), `${text} `, h('b', null, String(totals[s] || 0)))));
+	const rows = per.map((p, k) => [k, p]).filter(([, p]) => Object.keys(p).length);
+	const table = h('details', { class: 'hist-rows' },
+	    h('summary', null, '按时间列出 As a table'),
+	    rows.length ? h('table', { class: 'hist-table' },
+		h('thead', null, h('tr', null, h('th', null, '自 From'),
+		    states.map(([, text]) => h('th', { class: 'num' }, text)))),
+		h('tbody', null, rows.map(([k, p]) => h('tr', null,
+		    h('td', null, fmtTime(since + k * bms)),
+		    states.map(([s]) => h('td', { class: 'num' }, String(p[s] || 0))))))) :
+		h('p', { class: 'muted' }, '此时间窗内没有事项 No items in this window.'));
+	return [root, legend, table];
+}
+
+function wireHistory() {
+	for (const b of document.querySelectorAll('#view-history .h-win'))
+		b.addEventListener('click', () => {
+			if (S.hist)
+				go(histHash(S.hist.name, b.dataset.w));
+		});
+	$('h-refresh').addEventListener('click', () => {
+		const ph = histFromHash();
+		if (ph)
+			showHistory(ph.name, ph.win);
+	});
+}
+
+/* ---- one item: its steps, failed attempts and escalations, in time order --- */
+
+async function showItem(id) {
+	const seq = ++S.openSeq;
+
+	S.cur = null;
+	setView('item');
+	$('i-title').textContent = `事项 Item #${id}`;
+	clear($('i-meta'));
+	$('i-body').hidden = true;
+	notice('i-notice', '加载中… loading');
+	let it, pbs = null;
+	try {
+		[it, pbs] = await Promise.all([
+			api('GET', `/items/${id}`),
+			api('GET', '/playbooks').catch(() => null),
+		]);
+	} catch (e) {
+		if (seq !== S.openSeq)
+			return;
+		notice('i-notice', readProblem(e, `#${id}`));
+		return;
+	}
+	if (seq !== S.openSeq)
+		return;
+	notice('i-notice', '');
+	const pb = pbs && (pbs.playbooks || []).find((p) => p.name === it.playbook);
+	renderItem(it, pb);
+	$('i-body').hidden = false;
+}
+
+/* The events of an item in the order they happened: queued, each step
+ * (start = finished - ms: the journal keeps the end and the duration),
+ * each failed attempt, each escalation and its decision. */
+function itemEvents(it) {
+	const ev = [{ at: it.created, kind: 'created' }];
+	for (const s of it.steps || [])
+		ev.push({ at: s.finished - (s.ms || 0), end: s.finished, kind: 'step', s });
+	for (const f of it.failures || [])
+		ev.push({ at: f.at, kind: 'failure', f });
+	for (const e of it.escalations || []) {
+		ev.push({ at: e.created, kind: 'escalation', e });
+		if (e.decided_at)
+			ev.push({ at: e.decided_at, kind: 'decision', e });
+	}
+	/* A failed attempt and its escalation are stamped alike: the failure
+	 * first, then what it led to. */
+	const order = { created: 0, step: 1, failure: 2, escalation: 3, decision: 4 };
+	return ev.sort((a, b) => a.at - b.at || order[a.kind] - order[b.kind]);
+}
+
+function renderItem(it, pb) {
+	const hist = canSeeHistory();
+	const back = $('i-back');
+	back.href = hist ? histHash(it.playbook) : '#/playbooks';
+	back.textContent = hist ? `← ${it.playbook} 运行历史 history` : '← 流程 Playbooks';
+	$('i-title').textContent = `事项 Item #${it.id} · ${it.playbook}`;
+	clear($('i-meta')).append(...[
+	    h('span', { class: 'badge state', id: 'i-state' }, it.state),
+	    it.key ? h('span', { class: 'mono' }, `key ${it.key}`) : null,
+	    h('span', null, `创建 created ${fmtStamp(it.created)}`),
+	    h('span', null, `更新 updated ${fmtStamp(it.updated)}`),
+	    it.priority ? h('span', null, `优先级 priority ${it.priority}`) : null,
+	    it.pb_hash ? h('span', { class: 'mono', title: it.pb_hash }, `版本 version ${it.pb_hash.slice(0, 12)}`) : null,
+	    hist ? h('a', { href: histHash(it.playbook), id: 'i-history' }, '流程历史 playbook history') : null,
+	].filter(Boolean));
+
+	const list = clear($('i-timeline'));
+	const events = itemEvents(it);
+	const top = Math.max(1, ...(it.steps || []).map((s) => s.ms || 0));
+	for (const x of events)
+		list.append(timelineRow(it, x, top));
+	const done = new Set((it.steps || []).map((s) => s.step));
+	const left = pb ? (pb.steps || []).filter((s) => !done.has(s.id)) : [];
+	if (left.length && it.state !== 'done')
+		list.append(h('li', { class: 'tl pending' },
+		    h('div', { class: 'tl-when muted' }, '—'),
+		    h('div', { class: 'tl-what' }, h('b', null, '未运行 Not run yet: '),
+			h('code', null, left.map((s) => s.id).join(' → ')))));
+	if (it.last_error && it.state !== 'done')
+		list.append(h('li', { class: 'tl note' }, h('div', { class: 'tl-when muted' }, '—'),
+		    h('div', { class: 'tl-what muted' }, `最近错误 last error (${it.last_error_kind || '?'}): ${it.last_error}`)));
+	clear($('i-payload')).append(renderValue(it.payload));
+}
+
+function timelineRow(it, x, top) {
+	const when = h('div', { class: 'tl-when mono' }, fmtStamp(x.at),
+	    h('div', { class: 'muted' }, x.at >= it.created ? `+${fmtMs(x.at - it.created)}` : ''));
+	if (x.kind === 'created')
+		return h('li', { class: 'tl created' }, when,
+		    h('div', { class: 'tl-what' }, h('b', null, '入队 Queued')));
+	if (x.kind === 'step') {
+		const s = x.s, bar = h('div', { class: 'durbar' }, h('div'));
+		bar.firstChild.style.width = `${Math.max(0.5, 100 * (s.ms || 0) / top).toFixed(2)}%`;
+		return h('li', { class: 'tl step', 'data-step': s.step }, when,
+		    h('div', { class: 'tl-what' },
+			h('div', null, h('b', null, '步骤 Step '), h('code', null, s.step),
+			    h('span', { class: 'tl-ms num' }, fmtMs(s.ms))),
+			h('div', { class: 'muted' }, `${fmtStamp(x.at)} → ${fmtStamp(x.end)}`),
+			bar,
+			s.output && Object.keys(s.output).length ? h('details', { class: 'tl-out' },
+			    h('summary', null, '输出 output'), renderValue(s.output)) : null));
+	}
+	if (x.kind === 'failure') {
+		const f = x.f;
+		return h('li', { class: 'tl failure', 'data-step': f.step }, when,
+		    h('div', { class: 'tl-what' },
+			h('div', null, h('span', { class: 'badge st-bad' }, f.kind === 'system' ? '系统错误 system error' :
+			    f.kind === 'business' ? '业务错误 business error' : (f.kind || '?')),
+			    h('b', null, `第 ${f.attempt} 次尝试失败 attempt ${f.attempt} failed `), h('code', null, f.step),
+			    ' · ', f.reason === 'retry' ? '将重试 retried' : h('code', null, f.reason)),
+			h('div', { class: 'tl-msg' }, f.message || '')));
+	}
+	const e = x.e;
+	if (x.kind === 'decision')
+		return h('li', { class: 'tl decision', 'data-escalation': e.id }, when,
+		    h('div', { class: 'tl-what' },
+			h('b', null, `决定 Decision: ${DECISIONS[e.decision] || e.decision || e.state}`),
+			` · ${e.decided_by || '?'}`,
+			e.decision_reason ? h('div', { class: 'tl-msg' }, e.decision_reason) : null));
+	const ctx = {};
+	for (const [k, v] of Object.entries(e.context || {}))
+		if (k !== 'payload')
+			ctx[k] = v;
+	return h('li', { class: 'tl escalation', 'data-escalation': e.id }, when,
+	    h('div', { class: 'tl-what' },
+		h('div', null, h('span', { class: 'badge st-warn' }, '转人工 escalated'),
+		    h('b', null, h('code', null, e.reason)), ' · ', h('code', null, e.step_id), ' · ',
+		    h('a', { href: `#/e/${e.id}`, class: 'esc-link' }, `复核 #${e.id} review`),
+		    ' · ', e.state === 'open' ? h('span', { class: 'badge claimed' }, '未决 open') :
+			h('span', { class: 'badge state' }, e.state)),
+		h('div', { class: 'tl-msg' }, e.message || ''),
+		Object.keys(ctx).length ? h('details', { class: 'tl-evidence', open: true },
+		    h('summary', null, '证据 Evidence'), renderValue(ctx)) : null));
 }
 
 /* ---- bulk decisions --------------------------------------------------------- */
@@ -1047,7 +1515,8 @@ function renderDetailMeta() {
 	meta.append(...[
 	    isOverdue(e, now) && e.state === 'open' ? h('span', { class: 'badge overdue' }, '逾期 overdue') : null,
 	    h('span', null, `到期 due ${fmtTime(e.due)}`),
-	    h('span', null, `事项 item #${e.item}` + (e.key ? ` · ${e.key}` : '')),
+	    h('span', null, `事项 item #${e.item}` + (e.key ? ` · ${e.key}` : ''), ' ',
+		h('a', { href: `#/i/${e.item}`, class: 'item-timeline' }, '时间线 item timeline')),
 	    h('span', null, `步骤 step ${e.step_id}`),
 	    e.priority ? h('span', null, `优先级 priority ${e.priority}`) : null,
 	    h('span', { class: 'badge state' }, `${e.state}` + (e.item_state ? ` / ${e.item_state}` : '')),
@@ -2144,6 +2613,7 @@ function wire() {
 	$('banner-close').addEventListener('click', () => clearError());
 	$('refresh').addEventListener('click', refreshQueue);
 	$('pb-refresh').addEventListener('click', loadPlaybooks);
+	wireHistory();
 	for (const id of ['filter-playbook', 'filter-reason', 'filter-assignee', 'filter-overdue'])
 		$(id).addEventListener('change', refreshQueue);
 	let searchTimer = null;
