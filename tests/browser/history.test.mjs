@@ -6,6 +6,7 @@
 //   CLERK_URL, CLERK_TOKEN        the daemon and its API token
 //   CLERK_SUPERVISOR/_PASSWORD    a supervisor's sign-in
 //   CLERK_REVIEWER/_PASSWORD      a reviewer's sign-in
+//   CLERK_AUDITOR/_PASSWORD       an auditor's sign-in
 //   CLERK_EXPECT                  JSON: buckets {index: {state: n}} of the
 //                                 24 h window, the cron hour, the ids of the
 //                                 late (retried) and bad (escalated) items,
@@ -21,12 +22,15 @@ const SUP = process.env.CLERK_SUPERVISOR;
 const SUP_PW = process.env.CLERK_SUPERVISOR_PASSWORD;
 const REV = process.env.CLERK_REVIEWER;
 const REV_PW = process.env.CLERK_REVIEWER_PASSWORD;
+const AUD = process.env.CLERK_AUDITOR;
+const AUD_PW = process.env.CLERK_AUDITOR_PASSWORD;
+const ID_NUMBER = '110101199003071234';
 const SHOTS = process.env.CLERK_SHOTS || '/tmp';
 const X = JSON.parse(process.env.CLERK_EXPECT || '{}');
 
-let browser, sup, rev;
+let browser, sup, rev, aud;
 const problems = [];
-const historyRequests = { sup: 0, rev: 0 };
+const historyRequests = { sup: 0, rev: 0, aud: 0 };
 
 async function api(method, path, body) {
 	const r = await fetch(`${BASE}/api/v1${path}`, {
@@ -100,6 +104,7 @@ before(async () => {
 	});
 	sup = await signIn('sup', SUP, SUP_PW);
 	rev = await signIn('rev', REV, REV_PW);
+	aud = await signIn('aud', AUD, AUD_PW);
 });
 
 after(async () => {
@@ -250,6 +255,26 @@ test('after the reviewer\'s decision the timeline shows who decided and the step
 	assert.match(dec, new RegExp(`· ${REV}`), 'who decided');
 	assert.match(await sup.textContent('#i-timeline li.escalation .tl-evidence'), /invalid/, 'the evidence');
 	await shot(sup, 'item-timeline');
+});
+
+test('an auditor: no history link, and an item\'s timeline with the personal data masked', async () => {
+	await aud.click('#nav-playbooks');
+	await aud.waitForSelector('#pb-body tr[data-name="intake"]');
+	assert.equal(await aud.$$eval('#pb-body a.pb-history', (a) => a.length), 0);
+	await aud.evaluate(() => { location.hash = '#/p/intake'; });
+	await aud.waitForSelector('#view-history:not([hidden]) #h-notice:not([hidden])');
+	assert.match(await aud.textContent('#h-notice'), /needs a supervisor/);
+	assert.equal(historyRequests.aud, 0);
+	await aud.evaluate((id) => { location.hash = `#/i/${id}`; }, X.late);
+	await aud.waitForSelector('#view-item:not([hidden]) #i-body:not([hidden])');
+	await aud.click('#i-payload-box summary');
+	const shown = await aud.textContent('#i-payload');
+	assert.match(shown, /110101\*{8}1234/, `masked as the API sends it: ${shown}`);
+	assert.ok(!shown.includes(ID_NUMBER), 'never in full');
+	await sup.evaluate((id) => { location.hash = `#/i/${id}`; }, X.late);
+	await sup.waitForFunction((id) => location.hash === `#/i/${id}` && !document.querySelector('#i-body').hidden, X.late);
+	await sup.click('#i-payload-box summary');
+	assert.match(await sup.textContent('#i-payload'), new RegExp(ID_NUMBER), 'a supervisor sees it in full');
 });
 
 test('no console error, CSP violation or page error', () => {

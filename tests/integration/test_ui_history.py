@@ -9,7 +9,8 @@ escalated (an empty name). Then runs tests/browser/history.test.mjs
 (node --test, playwright-core driving /usr/bin/chromium headless), which
 checks the bars per bucket and state, the rates, the steps slowest first,
 the slowest run's timeline with its failed attempt, that a reviewer gets
-no history link and a clear message on the page itself, and takes the
+no history link and a clear message on the page itself, that an auditor
+sees the timeline with the ID number masked, and takes the
 screenshots (CLERK_SHOTS, default /tmp).
 
 Skips (1..0 # SKIP) only when chromium or node is missing.
@@ -48,7 +49,7 @@ if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core"
                    (r.stdout + r.stderr)[-2000:]):
         t.done()
 
-PASSWORDS = {"sam": "sam-super-pw-9", "rita": "rita-review-pw-9"}
+PASSWORDS = {"sam": "sam-super-pw-9", "rita": "rita-review-pw-9", "audrey": "audrey-audit-pw-9"}
 # The webhook answers 503 to the first call for this key, then takes
 # SLOW_MS: that send is the slowest step run, and its item the one item
 # with a retried attempt.
@@ -92,7 +93,8 @@ try:
     with open(users, "w") as f:
         f.write(f'''users = (
   {{ name = "sam"; role = "supervisor"; password = "{hashes['sam']}"; }},
-  {{ name = "rita"; role = "reviewer"; password = "{hashes['rita']}"; }}
+  {{ name = "rita"; role = "reviewer"; password = "{hashes['rita']}"; }},
+  {{ name = "audrey"; role = "auditor"; password = "{hashes['audrey']}"; }}
 );
 ''')
     os.chmod(users, 0o600)
@@ -150,6 +152,7 @@ steps = (
                CLERK_TOKEN=d.token(),
                CLERK_SUPERVISOR="sam", CLERK_SUPERVISOR_PASSWORD=PASSWORDS["sam"],
                CLERK_REVIEWER="rita", CLERK_REVIEWER_PASSWORD=PASSWORDS["rita"],
+               CLERK_AUDITOR="audrey", CLERK_AUDITOR_PASSWORD=PASSWORDS["audrey"],
                CLERK_EXPECT=json.dumps({"buckets": expect, "hour": HOUR,
                                         "late": ids[LATE], "bad": ids["bad"],
                                         "escalation": open_esc[0]["id"] if open_esc else None,
