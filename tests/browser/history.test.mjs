@@ -30,6 +30,7 @@ const X = JSON.parse(process.env.CLERK_EXPECT || '{}');
 
 let browser, sup, rev, aud;
 const problems = [];
+let allow404 = false;   /* the browser's own line for a 404 that is expected */
 const historyRequests = { sup: 0, rev: 0, aud: 0 };
 
 async function api(method, path, body) {
@@ -60,6 +61,8 @@ async function signIn(who, user, pass) {
 	p.on('console', (m) => {
 		/* Any console error, not only CSP's: a refused read must be a
 		 * message on the page, not an error in the console. */
+		if (allow404 && /Failed to load resource: .* 404/.test(m.text()))
+			return;
 		if (m.type() === 'error' || /Content Security Policy|Refused to (execute|apply|load)/i.test(m.text()))
 			problems.push(`${who} console: ${m.text()}`);
 	});
@@ -179,6 +182,20 @@ test('the window selector redraws 7 and 30 days', async () => {
 	assert.deepEqual(b, { 29: { done: 7, escalated: 1 } }, 'one day holds them all');
 	await sup.click('#view-history .h-win[data-w="24h"]');
 	await sup.waitForFunction(() => document.querySelectorAll('#h-svg g.bucket').length === 24);
+});
+
+test('a playbook that is not loaded is said so on the page', async () => {
+	allow404 = true;
+	try {
+		await sup.evaluate(() => { location.hash = '#/p/nosuch'; });
+		await sup.waitForSelector('#view-history:not([hidden]) #h-notice:not([hidden]):has-text("nosuch")');
+		assert.match(await sup.textContent('#h-notice'), /no playbook "nosuch" is loaded/);
+		assert.equal(await sup.isVisible('#h-body'), false);
+	} finally {
+		allow404 = false;
+	}
+	await sup.evaluate(() => { location.hash = '#/p/intake'; });
+	await sup.waitForSelector('#view-history:not([hidden]) #h-body:not([hidden])');
 });
 
 test('the slowest run opens its item\'s timeline: steps, durations, the failed attempt', async () => {
