@@ -778,7 +778,6 @@ function showTest(name) {
 	$('t-name').textContent = name;
 	$('t-form').reset();
 	$('t-text-box').open = false;
-	$('t-file-note').textContent = '';
 	formError('t-error', '');
 	$('t-status').textContent = '';
 	$('t-result').hidden = true;
@@ -858,6 +857,26 @@ async function submitTest(ev) {
 	}
 }
 
+/* A step's evidence or output: small values as they are; of a big object
+ * each member folded under its name, the few that matter most (the values
+ * read, the verdict) open. */
+const TEST_OPEN = new Set(['values', 'verdict', 'reasons', 'claim_no', 'status']);
+
+function testValue(v) {
+	if (v === undefined)
+		return '';
+	if (v === null || typeof v !== 'object' || JSON.stringify(v).length <= 400)
+		return renderValue(v);
+	return Object.keys(v).map((k) => {
+		const sub = v[k];
+		const small = sub === null || typeof sub !== 'object' || JSON.stringify(sub).length <= 160;
+		if (small)
+			return h('dl', { class: 'kv' }, h('dt', null, label(k)), h('dd', null, renderValue(sub)));
+		return h('details', { class: 't-fold', 'data-key': k, open: TEST_OPEN.has(k) },
+		    h('summary', null, label(k)), renderValue(sub));
+	});
+}
+
 function testDecisionClass(d) {
 	return d === 'ok' ? 'ok' : d === 'stubbed' ? 'stubbed' : d === 'escalate' || d === 'blocked' ? 'warn' : 'bad';
 }
@@ -896,8 +915,8 @@ function renderTest(r) {
 			s.ms !== undefined ? h('div', { class: 'muted' }, `${s.ms} ms`) : null),
 		    h('td', { class: 't-input' }, renderValue(s.input)),
 		    h('td', { class: 't-notes' }, notes),
-		    h('td', { class: 't-evidence' }, ev === undefined ? '' : renderValue(ev)),
-		    h('td', { class: 't-output' }, s.output === undefined ? '' : renderValue(s.output))));
+		    h('td', { class: 't-evidence' }, testValue(ev)),
+		    h('td', { class: 't-output' }, testValue(s.output))));
 	});
 	const q = clear($('t-queue'));
 	for (const w of r.would_queue || [])
