@@ -389,7 +389,9 @@ dryrun_run(const struct playbook *pb, const struct dryrun_opts *o,
 	r.stubbed = json_object();
 	r.spawned = json_array();
 	r.steps = json_array();
+	util_dry_run_set(dir);
 	*failed = run_steps(&r) < 0;
+	util_dry_run_set(NULL);
 	res = json_pack("{s:s,s:O,s:o,s:o}", "outcome", r.outcome, "payload",
 	    payload, "steps", r.steps, "would_queue", r.spawned);
 	for (size_t k = 0; k < r.it.nsteps; k++) {

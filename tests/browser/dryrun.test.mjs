@@ -103,6 +103,8 @@ test('a supervisor uploads a sample and sees the steps in order, the submit stub
 	assert.deepEqual(steps, ['check', 'submit']);
 	assert.equal(await sup.textContent(`${stepRow('check')} .t-decision .badge`), 'ok');
 	assert.match(await sup.textContent(`${stepRow('check')} .t-output`), new RegExp(SAMPLE_ID));
+	assert.match(await sup.textContent(`${stepRow('check')} .t-output details[data-key="values"][open]`),
+	    new RegExp(SAMPLE_ID), 'the values read are shown open, the rest folded');
 	assert.equal(await sup.textContent(`${stepRow('submit')} .t-decision .badge`), 'stubbed');
 	assert.match(await sup.textContent(`${stepRow('submit')} .t-notes`), /not run: .*legacy system/);
 	assert.match(await sup.textContent(`${stepRow('submit')} .t-input`), new RegExp(SAMPLE_ID),

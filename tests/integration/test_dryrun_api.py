@@ -176,6 +176,29 @@ try:
     t.check(st == 200 and run.get("input") == "the payload" and step(run, "check")["decision"] == "reject",
             "a payload without a sample runs on the payload alone", run)
 
+    # 3b. a file the payload names outside the run is copied, never moved
+    outside = os.path.join(work, "outside-upload.png")
+    shutil.copy(os.path.join(work, "good.png"), outside)
+    st, run, _ = call("POST", TEST, {"payload": {"file": outside, "name": "outside-upload.png"}})
+    t.check(st == 200 and step(run, "check")["decision"] == "ok" and os.path.exists(outside),
+            "a payload's file outside the run is read and archived as a copy; it stays where it is",
+            (st, os.path.exists(outside)))
+    mover = ('name = "unemployment-claim";\ntrigger = { manual = true; };\nsteps = (\n'
+             f'  {{ id = "mv"; use = "file.move"; to = "{work}/moved-abs"; }},\n'
+             '  { id = "mv2"; use = "file.move"; from = "other"; to = "../../escaped"; }\n);\n')
+    other = os.path.join(work, "other.txt")
+    with open(other, "w") as f:
+        f.write("x")
+    st, run, _ = call("POST", TEST, {"payload": {"file": outside, "other": other}, "playbook_text": mover})
+    mv, mv2 = step(run, "mv"), step(run, "mv2")
+    t.check(st == 200 and mv and mv["decision"] == "ok" and mv2 and mv2["decision"] == "ok"
+            and "/outside/" in mv["output"]["path"] and "/outside/" in mv2["output"]["path"]
+            and not os.path.exists(os.path.join(work, "moved-abs"))
+            and not os.path.exists(os.path.join(os.path.dirname(dry_tmp), "escaped"))
+            and os.path.exists(outside) and os.path.exists(other),
+            "file.move to an absolute or ../ folder stays in the run's folder, and the files stay put",
+            (st, mv and mv.get("output"), mv2 and mv2.get("output")))
+
     # 4. who may
     st, body, _ = call("POST", TEST, {"sample": sample("good.png")}, token=RITA)
     t.check(st == 403 and body["error"]["message"] == "role reviewer may not dry-run playbooks",
