@@ -285,8 +285,8 @@ ctl_playbook_test(const char *file, const struct dry_opts *o)
 			rc = CTLT_FAIL;
 			break;
 		}
-		payload = nsamples > 0 ? dryrun_upload_payload(samples[i], NULL,
-		    dir, o->payload, &e) : o->payload ? json_deep_copy(
+		payload = nsamples > 0 ? dryrun_upload_payload(samples[i], dir,
+		    o->payload, &e) : o->payload ? json_deep_copy(
 		    o->payload) : json_object();
 		if (payload == NULL) {
 			fprintf(stderr, "clerkctl: --sample %s: %s\n", what,

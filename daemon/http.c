@@ -999,7 +999,7 @@ dry_work(struct dry_job *j)
 			    " base64", bytes ? "empty" : "not base64");
 		else if (util_mkdir_p(sdir, 0700, &e) < 0 ||
 		    util_write_file_atomic(spath, bytes, len, 0600, &e) < 0 ||
-		    (payload = dryrun_upload_payload(spath, NULL, rundir,
+		    (payload = dryrun_upload_payload(spath, rundir,
 		    j->payload, &e)) == NULL)
 			reply = dry_error(&j->status, 500, ERR_FAIL, "%s",
 			    e.msg);

@@ -317,11 +317,11 @@ copy_file(const char *src, const char *dst, struct err *e)
 }
 
 json_t *
-dryrun_upload_payload(const char *sample, const char *as, const char *dir,
-    json_t *extra, struct err *e)
+dryrun_upload_payload(const char *sample, const char *dir, json_t *extra,
+    struct err *e)
 {
-	char *tmp = xstrdup(as ? as : sample), *name = basename(tmp), *inbox,
-	    *copy, *stem, sha[65];
+	char *tmp = xstrdup(sample), *name = basename(tmp), *inbox, *copy,
+	    *stem, sha[65];
 	json_t *p = NULL;
 	struct stat st;
 

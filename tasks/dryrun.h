@@ -33,12 +33,11 @@ struct dryrun_opts {
 };
 
 /*
- * Copies the upload at path sample into dir/inbox under the name name
- * (NULL: sample's own) and returns the payload a watch trigger gives it,
- * with extra on top; NULL with e set.
+ * Copies the upload at path sample into dir/inbox and returns the payload
+ * a watch trigger gives it, with extra on top; NULL with e set.
  */
-json_t *dryrun_upload_payload(const char *sample, const char *name,
-    const char *dir, json_t *extra, struct err *e);
+json_t *dryrun_upload_payload(const char *sample, const char *dir,
+    json_t *extra, struct err *e);
 
 /*
  * Runs pb's steps on payload (borrowed; an approval adds its corrections
