@@ -35,22 +35,24 @@ static const char *const action_descs[AUTH_NACTIONS] = {
 	[AUTH_COMMENT] = "comment on escalations",
 	[AUTH_HISTORY] = "read the run history",
 	[AUTH_PAUSE] = "pause or resume playbooks",
+	[AUTH_DRYRUN] = "dry-run playbooks",
 };
 
 /*
  * The one permission table. A reviewer decides what it is shown, an
  * auditor only reads (and reads the audit trail, which a reviewer has no
  * need for); running playbooks, reloading, retrying or cancelling
- * items, pausing and resuming playbooks and watching their run history
- * are a supervisor's. A reviewer hands over what they hold; a supervisor
+ * items, pausing and resuming playbooks, dry-running them and watching
+ * their run history are a supervisor's. A reviewer hands over what they hold; a supervisor
  * re-assigns anything open.
  */
 static const bool permissions[AUTH_NROLES][AUTH_NACTIONS] = {
-	/*  READ AUDIT DECIDE CLAIM RUN RELOAD ITEM ASSIGN ANY COMMENT HIST PAUSE */
-	[AUTH_ADMIN] =      { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
-	[AUTH_SUPERVISOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
-	[AUTH_REVIEWER] =   { 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0 },
-	[AUTH_AUDITOR] =    { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	/*  READ AUDIT DECIDE CLAIM RUN RELOAD ITEM ASSIGN ANY COMMENT HIST PAUSE
+	 *  DRYRUN */
+	[AUTH_ADMIN] =      { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+	[AUTH_SUPERVISOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+	[AUTH_REVIEWER] =   { 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0 },
+	[AUTH_AUDITOR] =    { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
 };
 
 const char *

@@ -39,6 +39,7 @@ enum auth_action {
 	AUTH_COMMENT,       /* escalations/ID/comments */
 	AUTH_HISTORY,       /* playbooks/NAME/history: run history */
 	AUTH_PAUSE,         /* playbooks/NAME/pause|resume */
+	AUTH_DRYRUN,        /* playbooks/NAME/test: a dry run */
 	AUTH_NACTIONS
 };
 

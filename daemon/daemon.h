@@ -13,6 +13,7 @@
 #include "queue.h"
 #include "scheduler.h"
 
+struct dry_pool;
 struct login_pool;
 
 #define CLERK_VERSION "0.1.0"
@@ -27,6 +28,7 @@ struct daemon {
 	char token[65];
 	struct auth *auth;     /* users, sessions; the token is its admin */
 	struct login_pool *logins;  /* http.c: password checks off the loop */
+	struct dry_pool *dryruns;   /* http.c: dry runs off the loop */
 	struct ssl_ctx_st *tls;     /* http.c: SSL_CTX when tls_cert is set */
 	int64_t started;
 };

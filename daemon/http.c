@@ -14,6 +14,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,12 +27,14 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "audit.h"
 #include "auth.h"
 #include "daemon.h"
+#include "dryrun.h"
 #include "log.h"
 
 #define MAX_BODY (1024 * 1024)
@@ -747,6 +753,503 @@ post_pause(struct daemon *d, struct evhttp_request *req, const char *name,
 	json_decref(b);
 }
 
+/*
+ * POST /api/v1/playbooks/NAME/test: a dry run (tasks/dryrun.c) of the
+ * loaded playbook NAME, or of a changed text of it, on a sample upload
+ * and/or a payload. OCR takes seconds, so each runs on a thread of its
+ * own and the loop answers when the thread wakes it with event_active(),
+ * as logins do. It never runs a connector: clerkctl's override
+ * (conn_override_base_url) is process-wide and would reach the real
+ * runs, so every step that acts outside the run is stubbed. It writes
+ * only into a temporary folder it removes, and reads from the work
+ * folder. It changes nothing, so it is logged (with the user), not
+ * audited.
+ */
+#define DRY_MAX 2
+
+struct dry_job {
+	struct dry_pool *p;
+	struct evhttp_request *req;
+	char user[128];
+	enum auth_role role;
+	char name[128];
+	struct playbook *pb;        /* the loaded version, or NULL */
+	char *text;                 /* playbook_text, or NULL */
+	char *pb_dir;               /* where its templates/ are */
+	char *sample_name;          /* NULL: the payload alone */
+	char *sample_b64;
+	json_t *payload, *approve;
+	char *work_dir;
+	int status;
+	json_t *reply;
+	int64_t started;
+	pthread_t th;
+	struct dry_job *next;       /* the pool's done list (locked) */
+	struct dry_job *anext;      /* every started one (loop thread) */
+};
+
+struct dry_pool {
+	struct daemon *d;
+	pthread_mutex_t lock;
+	struct dry_job *done;
+	struct dry_job *all;
+	int n;
+	atomic_bool stopping;
+	struct event *wake;
+};
+
+static void
+dry_job_free(struct dry_job *j)
+{
+	if (j->pb != NULL)
+		pb_unref(j->pb);
+	free(j->text);
+	free(j->pb_dir);
+	free(j->sample_name);
+	free(j->sample_b64);
+	json_decref(j->payload);
+	json_decref(j->approve);
+	free(j->work_dir);
+	json_decref(j->reply);
+	free(j);
+}
+
+static json_t *
+dry_error(int *status, int code, enum err_code c, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static json_t *
+dry_error(int *status, int code, enum err_code c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	json_t *j;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	*status = code;
+	j = json_pack("{s:{s:s,s:s}}", "error", "code", code_name(c),
+	    "message", msg ? msg : "failed");
+	free(msg);
+	return j;
+}
+
+/* s with every from replaced by to. */
+static char *
+str_replace_all(const char *s, const char *from, const char *to)
+{
+	size_t nf = strlen(from), nt = strlen(to), n = 0;
+	const char *p;
+	char *out, *o;
+
+	for (p = s; (p = strstr(p, from)) != NULL; p += nf)
+		n++;
+	out = o = xmalloc(strlen(s) + n * nt + 1);
+	while ((p = strstr(s, from)) != NULL) {
+		memcpy(o, s, (size_t)(p - s));
+		o += p - s;
+		memcpy(o, to, nt);
+		o += nt;
+		s = p + nf;
+	}
+	strcpy(o, s);
+	return out;
+}
+
+/*
+ * The playbook_text, loaded as clerkd loads a file: written into the
+ * run's folder next to a link to the templates/ the loaded version uses
+ * (ocr.check finds its template next to the playbook). Its problems say
+ * "playbook_text:LINE: ..."; NULL with the 400 in *reply.
+ */
+static struct playbook *
+dry_load_text(struct dry_job *j, const char *base, json_t **reply)
+{
+	char *dir = xasprintf("%s/playbook", base);
+	char *file = xasprintf("%s/%s.cfg", dir, j->name);
+	char *tmpl = xasprintf("%s/templates", dir), *real = NULL;
+	struct pb_diag d = { .file = file };
+	struct playbook *pb = NULL;
+	json_t *probs;
+	struct err e;
+
+	err_clear(&e);
+	if (util_mkdir_p(dir, 0700, &e) < 0 || util_write_file_atomic(file,
+	    j->text, strlen(j->text), 0600, &e) < 0) {
+		*reply = dry_error(&j->status, 500, ERR_FAIL, "%s", e.msg);
+		goto out;
+	}
+	if (j->pb_dir != NULL) {
+		real = xasprintf("%s/templates", j->pb_dir);
+		if (access(real, F_OK) == 0 && symlink(real, tmpl) < 0) {
+			*reply = dry_error(&j->status, 500, ERR_FAIL, "%s: %s",
+			    tmpl, strerror(errno));
+			goto out;
+		}
+	}
+	if ((pb = pb_load(file, &d)) == NULL) {
+		probs = json_array();
+		for (size_t i = 0; i < d.n; i++) {
+			char *a = str_replace_all(d.msgs[i], file,
+			    "playbook_text");
+			char *b = real ? str_replace_all(a, tmpl, real) :
+			    xstrdup(a);
+
+			json_array_append_new(probs, json_string(b));
+			free(a);
+			free(b);
+		}
+		*reply = dry_error(&j->status, 400, ERR_INVALID, "the playbook"
+		    " text does not load (%zu problem%s; the first: %s);"
+		    " nothing was run", d.n, d.n == 1 ? "" : "s", d.n > 0 ?
+		    json_string_value(json_array_get(probs, 0)) : "?");
+		json_object_set_new(json_object_get(*reply, "error"),
+		    "problems", probs);
+	} else if (pb->name == NULL || strcmp(pb->name, j->name) != 0) {
+		*reply = dry_error(&j->status, 400, ERR_INVALID, "the playbook"
+		    " text is playbook \"%s\", not \"%s\"; send it to"
+		    " /api/v1/playbooks/%s/test or change its name",
+		    pb->name ? pb->name : "?", j->name, pb->name ? pb->name :
+		    "NAME");
+		pb_unref(pb);
+		pb = NULL;
+	}
+	pb_diag_clear(&d);
+out:
+	free(real);
+	free(tmpl);
+	free(file);
+	free(dir);
+	return pb;
+}
+
+/* Standard base64 (line breaks allowed); NULL when it is not. */
+static unsigned char *
+dry_b64_decode(const char *in, size_t *len)
+{
+	size_t n = strlen(in);
+	unsigned char *out = xmalloc(n + 4);
+	EVP_ENCODE_CTX *c = EVP_ENCODE_CTX_new();
+	int a = 0, b = 0;
+
+	EVP_DecodeInit(c);
+	if (n > INT_MAX || EVP_DecodeUpdate(c, out, &a,
+	    (const unsigned char *)in, (int)n) < 0 ||
+	    EVP_DecodeFinal(c, out + a, &b) < 0) {
+		free(out);
+		out = NULL;
+	}
+	EVP_ENCODE_CTX_free(c);
+	*len = (size_t)a + (size_t)b;
+	return out;
+}
+
+/* On the job's thread: the whole run, from the temporary folder made to
+ * the reply, the folder removed. */
+static json_t *
+dry_work(struct dry_job *j)
+{
+	const char *t = getenv("TMPDIR");
+	char *base = xasprintf("%s/clerk-dry-run-XXXXXX", t && *t ? t : "/tmp");
+	char *rundir = NULL;
+	struct playbook *pb = NULL;
+	json_t *payload = NULL, *run, *reply = NULL;
+	struct dryrun_opts ro = {
+		.work_dir = j->work_dir,
+		.approve = j->approve,
+		.run_overridden = false,
+		.unstub_hint = "a dry run from clerkd never runs connectors;"
+		    " to see the rest, run clerkctl playbook test with"
+		    " --connector NAME=URL against a simulator",
+		.stopping = &j->p->stopping,
+	};
+	struct err e;
+	bool failed;
+
+	err_clear(&e);
+	j->status = 200;
+	if (mkdtemp(base) == NULL) {
+		reply = dry_error(&j->status, 500, ERR_FAIL, "cannot make a"
+		    " temporary folder %s: %s (set TMPDIR for clerkd)", base,
+		    strerror(errno));
+		free(base);
+		return reply;
+	}
+	if (j->text != NULL) {
+		if ((pb = dry_load_text(j, base, &reply)) == NULL)
+			goto out;
+	} else
+		pb = pb_ref(j->pb);
+	rundir = xasprintf("%s/run", base);
+	if (util_mkdir_p(rundir, 0700, &e) < 0) {
+		reply = dry_error(&j->status, 500, ERR_FAIL, "%s", e.msg);
+		goto out;
+	}
+	if (j->sample_b64 != NULL) {
+		char *sdir = xasprintf("%s/sample", base);
+		char *spath = xasprintf("%s/%s", sdir, j->sample_name);
+		size_t len;
+		unsigned char *bytes = dry_b64_decode(j->sample_b64, &len);
+
+		if (bytes == NULL || len == 0)
+			reply = dry_error(&j->status, 400, ERR_INVALID,
+			    "sample.content is %s; send the file's bytes in"
+			    " base64", bytes ? "empty" : "not base64");
+		else if (util_mkdir_p(sdir, 0700, &e) < 0 ||
+		    util_write_file_atomic(spath, bytes, len, 0600, &e) < 0 ||
+		    (payload = dryrun_upload_payload(spath, rundir,
+		    j->payload, &e)) == NULL)
+			reply = dry_error(&j->status, 500, ERR_FAIL, "%s",
+			    e.msg);
+		free(bytes);
+		free(spath);
+		free(sdir);
+		if (reply != NULL)
+			goto out;
+	} else
+		payload = j->payload ? json_deep_copy(j->payload) :
+		    json_object();
+	run = dryrun_run(pb, &ro, payload, rundir, 1, &failed);
+	reply = json_pack("{s:s,s:s,s:o,s:s,s:s,s:O,s:b,s:O,s:O,s:O}",
+	    "playbook", pb->name, "source", j->text ? "playbook_text" :
+	    "loaded", "file", j->text ? json_null() : json_string(pb->file),
+	    "hash", pb->hash, "input", j->sample_name ? j->sample_name :
+	    "the payload", "outcome", json_object_get(run, "outcome"),
+	    "failed", failed, "payload", payload, "steps",
+	    json_object_get(run, "steps"), "would_queue",
+	    json_object_get(run, "would_queue"));
+	json_decref(run);
+out:
+	if (reply != NULL && j->status == 200)
+		json_object_set_new(reply, "ms", json_integer(util_mono_ms() -
+		    j->started));
+	json_decref(payload);
+	if (pb != NULL)
+		pb_unref(pb);
+	dryrun_remove_tree(base);
+	free(rundir);
+	free(base);
+	return reply;
+}
+
+static void *
+dry_main(void *arg)
+{
+	struct dry_job *j = arg;
+	struct dry_pool *p = j->p;
+	json_t *reply = dry_work(j);
+
+	/* the OCR engine this thread made goes with it */
+	pthread_mutex_lock(&p->lock);
+	j->reply = reply;
+	j->next = p->done;
+	p->done = j;
+	event_active(p->wake, EV_READ, 0);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void
+dry_unlink(struct dry_pool *p, struct dry_job *j)
+{
+	for (struct dry_job **x = &p->all; *x != NULL; x = &(*x)->anext)
+		if (*x == j) {
+			*x = j->anext;
+			break;
+		}
+	p->n--;
+}
+
+/* On the loop: the dry runs whose threads are through. */
+static void
+dry_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct dry_pool *p = arg;
+	struct dry_job *list, *j;
+
+	pthread_mutex_lock(&p->lock);
+	list = p->done;
+	p->done = NULL;
+	pthread_mutex_unlock(&p->lock);
+	while ((j = list) != NULL) {
+		list = j->next;
+		pthread_join(j->th, NULL);
+		dry_unlink(p, j);
+		log_emit(LL_INFO, 0, j->name, NULL, "dry run of playbook %s"
+		    " (%s) on %s by %s: %s in %lld ms", j->name, j->text ?
+		    "playbook_text" : "loaded", j->sample_name ?
+		    j->sample_name : "the payload", j->user, j->status == 200 ?
+		    json_string_value(json_object_get(j->reply, "outcome")) :
+		    json_string_value(json_object_get(json_object_get(
+		    j->reply, "error"), "message")), (long long)(util_mono_ms()
+		    - j->started));
+		if (j->status == 200 && !auth_sees_personal(j->role))
+			auth_mask_json(j->reply);
+		reply_json(j->req, j->status, j->reply);
+		j->reply = NULL;
+		dry_job_free(j);
+	}
+}
+
+static struct dry_pool *
+dry_pool_new(struct daemon *d)
+{
+	struct dry_pool *p = xcalloc(1, sizeof(*p));
+
+	p->d = d;
+	pthread_mutex_init(&p->lock, NULL);
+	atomic_init(&p->stopping, false);
+	p->wake = event_new(d->base, -1, 0, dry_done, p);
+	return p;
+}
+
+/* Waits for the dry runs still going (they end with their step) and
+ * drops their answers: evhttp_free closes the connections. */
+static void
+dry_pool_free(struct dry_pool *p)
+{
+	struct dry_job *j;
+
+	if (p == NULL)
+		return;
+	atomic_store(&p->stopping, true);
+	for (j = p->all; j != NULL; j = j->anext)
+		pthread_join(j->th, NULL);
+	while ((j = p->all) != NULL) {
+		p->all = j->anext;
+		dry_job_free(j);
+	}
+	event_free(p->wake);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* A file name for the sample: no folder, no hidden name, printable. */
+static bool
+dry_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 200 || s[0] == '.')
+		return false;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c == '/' || *c == '\\' || *c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* POST playbooks/NAME/test {"payload"?, "sample": {"name", "content"}?,
+ * "approve"?, "playbook_text"?}: checked here, run on a thread. */
+static void
+post_test(struct daemon *d, struct evhttp_request *req, const char *name,
+    const struct auth_who *who)
+{
+	json_t *b = body_json(req, false), *payload, *sample, *approve, *text;
+	const char *sname = NULL, *content = NULL;
+	struct dry_pool *p = d->dryruns;
+	struct playbook *pb;
+	struct dry_job *j;
+	char *msg;
+
+	if (b == NULL)
+		return;
+	payload = json_object_get(b, "payload");
+	sample = json_object_get(b, "sample");
+	approve = json_object_get(b, "approve");
+	text = json_object_get(b, "playbook_text");
+	if (payload != NULL && !json_is_null(payload) &&
+	    !json_is_object(payload)) {
+		reply_err(req, ERR_INVALID, "\"payload\" must be a JSON object");
+		goto out;
+	}
+	if (approve != NULL && !json_is_null(approve) &&
+	    !json_is_object(approve)) {
+		reply_err(req, ERR_INVALID, "\"approve\" must be a JSON object,"
+		    " the decision's payload, e.g. {\"fields\": {\"name\":"
+		    " \"...\"}}");
+		goto out;
+	}
+	if (text != NULL && !json_is_null(text) && (!json_is_string(text) ||
+	    json_string_length(text) == 0)) {
+		reply_err(req, ERR_INVALID, "\"playbook_text\" must be the"
+		    " playbook's text, a string");
+		goto out;
+	}
+	if (sample != NULL && !json_is_null(sample)) {
+		sname = json_string_value(json_object_get(sample, "name"));
+		content = json_string_value(json_object_get(sample, "content"));
+		if (!json_is_object(sample) || sname == NULL || content == NULL) {
+			reply_err(req, ERR_INVALID, "\"sample\" must be"
+			    " {\"name\": \"form.png\", \"content\": \"<the"
+			    " file in base64>\"}");
+			goto out;
+		}
+		if (!dry_name_ok(sname)) {
+			reply_err(req, ERR_INVALID, "sample.name must be a file"
+			    " name (no folder, not hidden, at most 200 bytes)");
+			goto out;
+		}
+	}
+	pb = sched_playbook_ref(d->sched, name);
+	if (pb == NULL && !json_is_string(text)) {
+		msg = xasprintf("no playbook \"%s\" is loaded; send its text"
+		    " as \"playbook_text\" to dry-run one not yet deployed",
+		    name);
+		reply_err(req, ERR_NOTFOUND, msg);
+		free(msg);
+		goto out;
+	}
+	if (p->n >= DRY_MAX) {
+		if (pb != NULL)
+			pb_unref(pb);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "5");
+		reply_json(req, 429, json_pack("{s:{s:s,s:s}}", "error", "code",
+		    "busy", "message", "two dry runs are running already; try"
+		    " again when one has finished"));
+		goto out;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->p = p;
+	j->req = req;
+	snprintf(j->user, sizeof(j->user), "%s", who->name);
+	j->role = who->role;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	j->pb = pb;
+	if (json_is_string(text))
+		j->text = xstrdup(json_string_value(text));
+	if (pb != NULL) {
+		char *tmp = xstrdup(pb->file);
+
+		j->pb_dir = xstrdup(dirname(tmp));
+		free(tmp);
+	} else if (d->cfg.playbook_dir != NULL)
+		j->pb_dir = xstrdup(d->cfg.playbook_dir);
+	if (sname != NULL) {
+		j->sample_name = xstrdup(sname);
+		j->sample_b64 = xstrdup(content);
+	}
+	if (json_is_object(payload))
+		j->payload = json_incref(payload);
+	if (json_is_object(approve))
+		j->approve = json_deep_copy(approve);
+	j->work_dir = xstrdup(d->cfg.work_dir);
+	j->started = util_mono_ms();
+	if (pthread_create(&j->th, NULL, dry_main, j) != 0) {
+		dry_job_free(j);
+		reply_err(req, ERR_UNAVAILABLE, "cannot start a thread for the"
+		    " dry run; try again later");
+		goto out;
+	}
+	j->anext = p->all;
+	p->all = j;
+	p->n++;
+out:
+	json_decref(b);
+}
+
 static void
 item_action(struct daemon *d, struct evhttp_request *req, int64_t id,
     enum qop op, const struct auth_who *who)
@@ -1328,18 +1831,23 @@ route(struct evhttp_request *req, void *arg)
 		if (slash != NULL && (strcmp(slash, "/pause") == 0 ||
 		    strcmp(slash, "/resume") == 0))
 			act = AUTH_PAUSE;
+		else if (slash != NULL && strcmp(slash, "/test") == 0)
+			act = AUTH_DRYRUN;
 		if (!permit(req, &who, act))
 			goto out;
 		if (slash == NULL || (act == AUTH_RUN &&
 		    strcmp(slash, "/run") != 0) ||
 		    (size_t)(slash - path - 10) >= sizeof(name))
 			reply_err(req, ERR_NOTFOUND, "use POST"
-			    " /api/v1/playbooks/NAME/run, /pause or /resume");
+			    " /api/v1/playbooks/NAME/run, /pause, /resume or"
+			    " /test");
 		else {
 			memcpy(name, path + 10, (size_t)(slash - path - 10));
 			name[slash - path - 10] = '\0';
 			if (act == AUTH_RUN)
 				post_run(d, req, name);
+			else if (act == AUTH_DRYRUN)
+				post_test(d, req, name, &who);
 			else
 				post_pause(d, req, name, strcmp(slash,
 				    "/pause") == 0, &who);
@@ -1562,6 +2070,7 @@ http_start(struct daemon *d, struct err *e)
 		d->tls = NULL;
 		return -1;
 	}
+	d->dryruns = dry_pool_new(d);
 	d->http = evhttp_new(d->base);
 	if (d->tls != NULL)
 		evhttp_set_bevcb(d->http, tls_bev, d->tls);
@@ -1579,6 +2088,8 @@ http_start(struct daemon *d, struct err *e)
 		d->http = NULL;
 		login_pool_free(d->logins);
 		d->logins = NULL;
+		dry_pool_free(d->dryruns);
+		d->dryruns = NULL;
 		SSL_CTX_free(d->tls);
 		d->tls = NULL;
 		return -1;
@@ -1598,6 +2109,8 @@ http_stop(struct daemon *d)
 {
 	login_pool_free(d->logins);
 	d->logins = NULL;
+	dry_pool_free(d->dryruns);
+	d->dryruns = NULL;
 	if (d->http != NULL)
 		evhttp_free(d->http);
 	d->http = NULL;

@@ -2009,6 +2009,12 @@ sched_playbook_json(struct sched *s, const char *name, int nruns)
 	return o;
 }
 
+struct playbook *
+sched_playbook_ref(struct sched *s, const char *name)
+{
+	return current_pb(s, name);
+}
+
 json_t *
 sched_errors_json(struct sched *s)
 {

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "queue.h"
 
+struct playbook;
 struct sched;
 
 /* q NULL: only load and check playbooks; no trigger is started. */
@@ -67,6 +68,9 @@ json_t *sched_errors_json(struct sched *s);
 /* One loaded playbook as in the list, with its next nruns firings;
  * NULL when no playbook of that name is loaded. */
 json_t *sched_playbook_json(struct sched *s, const char *name, int nruns);
+/* The version of playbook name that runs now, referenced (pb_unref it);
+ * NULL when none of that name is loaded. */
+struct playbook *sched_playbook_ref(struct sched *s, const char *name);
 bool sched_draining(struct sched *s);
 void sched_metrics(struct sched *s, struct evbuffer *out);
 

@@ -590,16 +590,47 @@ util_cfg_check_keys(const config_setting_t *g, const char *const *keys,
 	return 0;
 }
 
+/* Per thread: clerkd's workers run real steps while a dry run runs. */
+static __thread char *dry_run_dir;
+
+void
+util_dry_run_set(const char *dir)
+{
+	free(dry_run_dir);
+	dry_run_dir = dir ? realpath(dir, NULL) : NULL;
+	if (dir != NULL && dry_run_dir == NULL)
+		dry_run_dir = xstrdup(dir);
+}
+
+bool
+util_dry_run_keeps(const char *path)
+{
+	char *real;
+	size_t n;
+	bool inside;
+
+	if (dry_run_dir == NULL)
+		return false;
+	/* A path that cannot be resolved is not known to be ours. */
+	if ((real = realpath(path, NULL)) == NULL)
+		return true;
+	n = strlen(dry_run_dir);
+	inside = strncmp(real, dry_run_dir, n) == 0 && real[n] == '/';
+	free(real);
+	return !inside;
+}
+
 int
 util_move_file(const char *src, const char *dir, const char *dst,
     struct err *e)
 {
 	size_t len;
 	char *data;
+	bool keep = util_dry_run_keeps(src);
 
 	if (util_mkdir_p(dir, 0755, e) < 0)
 		return -1;
-	if (rename(src, dst) == 0) {
+	if (!keep && rename(src, dst) == 0) {
 		/* Filed by clerk (archive, quarantine): its own only, however
 		 * the upload came in. */
 		if (chmod(dst, S_IRUSR | S_IWUSR) < 0) {
@@ -608,7 +639,7 @@ util_move_file(const char *src, const char *dir, const char *dst,
 		}
 		return 0;
 	}
-	if (errno != EXDEV) {
+	if (!keep && errno != EXDEV) {
 		err_set(e, "move %s -> %s: %s", src, dst, strerror(errno));
 		return -1;
 	}
@@ -619,7 +650,7 @@ util_move_file(const char *src, const char *dir, const char *dst,
 		return -1;
 	}
 	free(data);
-	if (unlink(src) < 0) {
+	if (!keep && unlink(src) < 0) {
 		err_set(e, "remove %s after copying it: %s", src,
 		    strerror(errno));
 		return -1;

@@ -35,6 +35,16 @@ void err_setc(struct err *e, enum err_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
+ * A dry run's own folder, for the thread that runs it (tasks/dryrun.c);
+ * NULL ends it. While it is set, a file from outside it that a step would
+ * move is copied instead (util_move_file, file.move): a dry run never
+ * moves or removes a file that is not its own, whatever its payload says.
+ */
+void util_dry_run_set(const char *dir);
+/* True when a dry run is on this thread and path is outside its folder. */
+bool util_dry_run_keeps(const char *path);
+
+/*
  * Moves src to dst, creating dst's folder dir first: a rename, or across
  * file systems an atomic copy and an unlink; dst ends mode 0600. 0, or -1
  * with e set.

@@ -305,6 +305,24 @@ approved_generic(struct step_ctx *ctx)
 char *
 step_out_path(const struct step_ctx *ctx, const char *rel)
 {
+	bool escapes = rel[0] == '/';
+
+	/* A dry run writes only into its own folder: an absolute path or one
+	 * with ".." lands under out_dir/outside/ instead. */
+	for (const char *p = rel; ctx->out_dir != NULL && !escapes &&
+	    (p = strstr(p, "..")) != NULL; p += 2)
+		escapes = (p == rel || p[-1] == '/') && (p[2] == '/' ||
+		    p[2] == '\0');
+	if (ctx->out_dir != NULL && escapes) {
+		char *safe = xstrdup(rel), *out;
+
+		for (char *p = safe; (p = strstr(p, "..")) != NULL; p += 2)
+			p[0] = p[1] = '_';
+		out = xasprintf("%s/outside/%s", ctx->out_dir, safe +
+		    strspn(safe, "/"));
+		free(safe);
+		return out;
+	}
 	return util_path_join(ctx->out_dir != NULL ? ctx->out_dir :
 	    ctx->work_dir, rel);
 }

@@ -151,10 +151,17 @@ move_run(struct step_ctx *ctx, void *p)
 			    " different content; rename one of them", dst);
 			goto out;
 		}
-		unlink(src);
+		if (!util_dry_run_keeps(src))
+			unlink(src);
 		goto done;
 	}
-	if (rename(src, dst) < 0) {
+	if (util_dry_run_keeps(src)) {
+		if (copy_file(src, dst, &e) < 0) {
+			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
+			    "copy %s -> %s: %s", src, dst, e.msg);
+			goto out;
+		}
+	} else if (rename(src, dst) < 0) {
 		if (errno != EXDEV || copy_file(src, dst, &e) < 0 ||
 		    unlink(src) < 0) {
 			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",

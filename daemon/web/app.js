@@ -35,6 +35,7 @@ const S = {
 	pbs: [],          /* GET /playbooks, for the playbooks view */
 	pbConfirm: null,  /* {name, action}: the pause or resume asking to be confirmed */
 	hist: null,       /* the history on screen: {name, win, r: GET /playbooks/NAME/history} */
+	test: null,       /* the dry-run view: {name, running} */
 	refreshTimer: null,
 	renewTimer: null,
 	bannerFrom: null,
@@ -265,6 +266,7 @@ async function api(method, path, body, opts) {
 		const er = (data && data.error) || {};
 		const err = new ApiError(res.status, er.code || `http_${res.status}`,
 		    er.message || `${method} ${path}: HTTP ${res.status} ${res.statusText}`);
+		err.problems = er.problems;   /* a playbook's file:line list */
 		if (res.status === 401 && !opts.noAuthRedirect)
 			unauthorized(err);
 		throw err;
@@ -431,10 +433,10 @@ async function logout() {
 
 function setView(v) {
 	S.view = v;
-	for (const name of ['login', 'queue', 'detail', 'playbooks', 'history', 'item'])
+	for (const name of ['login', 'queue', 'detail', 'playbooks', 'history', 'item', 'test'])
 		$('view-' + name).hidden = name !== v;
 	$('nav-queue').classList.toggle('current', v === 'queue' || v === 'detail');
-	$('nav-playbooks').classList.toggle('current', v === 'playbooks' || v === 'history');
+	$('nav-playbooks').classList.toggle('current', v === 'playbooks' || v === 'history' || v === 'test');
 	if (v === 'queue')
 		startRefresh();
 	else
@@ -471,6 +473,8 @@ async function route() {
 		showItem(item);
 	else if (location.hash === '#/playbooks')
 		showPlaybooks();
+	else if (testNameFromHash() !== null)
+		showTest(testNameFromHash());
 	else
 		showQueue();
 }
@@ -713,6 +717,8 @@ function renderPlaybooks() {
 		body.append(h('tr', { 'data-name': p.name, class: p.paused ? 'paused' : null },
 		    h('td', { class: 'pb-name' }, h('b', null, p.name),
 			canSeeHistory() ? h('a', { class: 'pb-history', href: histHash(p.name) }, '运行历史 History') : null,
+			canDryRun() ? h('a', { class: 'pb-test', href: `#/test/${encodeURIComponent(p.name)}` },
+			    '试运行 Test') : null,
 			p.description ? h('div', { class: 'muted' }, p.description) : null),
 		    h('td', null, triggerText(p.trigger)),
 		    h('td', { class: 'num' }, String((p.steps || []).length)),
@@ -1214,6 +1220,175 @@ function timelineRow(it, x, top) {
 		h('div', { class: 'tl-msg' }, e.message || ''),
 		Object.keys(ctx).length ? h('details', { class: 'tl-evidence', open: true },
 		    h('summary', null, '证据 Evidence'), renderValue(ctx)) : null));
+}
+
+/* ---- dry run: a playbook on a sample, nothing queued or sent ---------------- */
+
+/* POST /playbooks/NAME/test is a supervisor's (daemon/auth.c). */
+function canDryRun() {
+	return canPause();
+}
+
+/* The request body is at most 1 MiB (daemon/http.c), base64 and all. */
+const TEST_SAMPLE_MAX = 760 * 1024;
+
+function testNameFromHash() {
+	const m = /^#\/test\/([^/]+)$/.exec(location.hash);
+	return m ? decodeURIComponent(m[1]) : null;
+}
+
+function showTest(name) {
+	S.cur = null;
+	setView('test');
+	if (S.test && S.test.name === name)
+		return;
+	S.test = { name, running: false };
+	$('t-name').textContent = name;
+	$('t-form').reset();
+	$('t-text-box').open = false;
+	formError('t-error', '');
+	$('t-status').textContent = '';
+	$('t-result').hidden = true;
+	$('t-run').disabled = !canDryRun();
+	if (!canDryRun())
+		formError('t-error', '试运行需要主管或管理员角色。A dry run is for a supervisor or admin.');
+}
+
+function readBase64(file) {
+	return new Promise((resolve, reject) => {
+		const r = new FileReader();
+		r.onload = () => resolve(String(r.result).replace(/^data:[^,]*,/, ''));
+		r.onerror = () => reject(r.error || new Error('cannot read the file'));
+		r.readAsDataURL(file);
+	});
+}
+
+function testJSON(id, what) {
+	const text = $(id).value.trim();
+	if (!text)
+		return undefined;
+	let v;
+	try {
+		v = JSON.parse(text);
+	} catch (e) {
+		throw new Error(`${what}: 不是 JSON, not JSON: ${e.message}`);
+	}
+	if (v === null || typeof v !== 'object' || Array.isArray(v))
+		throw new Error(`${what}: 需要一个 JSON 对象 must be a JSON object {...}`);
+	return v;
+}
+
+async function submitTest(ev) {
+	ev.preventDefault();
+	const t = S.test;
+	if (!t || t.running)
+		return;
+	formError('t-error', '');
+	const body = {};
+	try {
+		const payload = testJSON('t-payload', '业务数据 Payload');
+		const approve = testJSON('t-approve', '更正 Approve');
+		if (payload)
+			body.payload = payload;
+		if (approve)
+			body.approve = approve;
+		if ($('t-text-box').open && $('t-text').value.trim())
+			body.playbook_text = $('t-text').value;
+		const file = $('t-file').files[0];
+		if (file) {
+			if (file.size > TEST_SAMPLE_MAX)
+				throw new Error(`样本太大 The sample is ${Math.round(file.size / 1024)} KiB;` +
+				    ` a dry run takes at most ${TEST_SAMPLE_MAX / 1024} KiB (the API's 1 MiB request limit).`);
+			body.sample = { name: file.name, content: await readBase64(file) };
+		}
+	} catch (e) {
+		formError('t-error', e.message);
+		return;
+	}
+	t.running = true;
+	$('t-run').disabled = true;
+	$('t-status').textContent = '运行中… running (OCR can take a few seconds)';
+	try {
+		const r = await api('POST', `/playbooks/${encodeURIComponent(t.name)}/test`, body);
+		if (S.test === t)
+			renderTest(r);
+		$('t-status').textContent = '';
+	} catch (e) {
+		if (S.test === t) {
+			const probs = e.status === 400 && e.problems ? e.problems : null;
+			formError('t-error', probs ? `${e.message}\n${probs.join('\n')}` : e.message);
+			$('t-status').textContent = '';
+		}
+	} finally {
+		t.running = false;
+		$('t-run').disabled = false;
+	}
+}
+
+/* A step's evidence or output: small values as they are; of a big object
+ * each member folded under its name, the few that matter most (the values
+ * read, the verdict) open. */
+const TEST_OPEN = new Set(['values', 'verdict', 'reasons', 'claim_no', 'status']);
+
+function testValue(v) {
+	if (v === undefined)
+		return '';
+	if (v === null || typeof v !== 'object' || JSON.stringify(v).length <= 400)
+		return renderValue(v);
+	return Object.keys(v).map((k) => {
+		const sub = v[k];
+		const small = sub === null || typeof sub !== 'object' || JSON.stringify(sub).length <= 160;
+		if (small)
+			return h('dl', { class: 'kv' }, h('dt', null, label(k)), h('dd', null, renderValue(sub)));
+		return h('details', { class: 't-fold', 'data-key': k, open: TEST_OPEN.has(k) },
+		    h('summary', null, label(k)), renderValue(sub));
+	});
+}
+
+function testDecisionClass(d) {
+	return d === 'ok' ? 'ok' : d === 'stubbed' ? 'stubbed' : d === 'escalate' || d === 'blocked' ? 'warn' : 'bad';
+}
+
+function renderTest(r) {
+	$('t-result').hidden = false;
+	$('t-outcome').textContent = r.outcome;
+	$('t-outcome').className = 'badge ' + (r.failed ? 'bad' : /^done/.test(r.outcome) ? 'ok' : 'warn');
+	$('t-meta').textContent = `${r.playbook} · ${r.source === 'playbook_text' ? '修改后的文本 changed text' : r.file}` +
+	    ` · sha256 ${String(r.hash).slice(0, 12)} · ${r.input} · ${r.ms} ms`;
+	const body = clear($('t-body'));
+	(r.steps || []).forEach((s, i) => {
+		const notes = [];
+		if (s.effect)
+			notes.push(h('div', null, h('b', null, '未运行 not run: '), s.effect));
+		if (s.escalated)
+			notes.push(h('div', null, h('b', null, '曾升级 escalated: '), `${s.escalated.reason} — ${s.escalated.message}`));
+		if (s.approved)
+			notes.push(h('div', null, h('b', null, '已按更正通过 approved as with the corrections')));
+		if (s.approval_refused)
+			notes.push(h('div', null, h('b', null, '更正被拒 refused: '), s.approval_refused));
+		if (s.reason)
+			notes.push(h('div', null, h('b', null, s.reason)));
+		if (s.message)
+			notes.push(h('div', { class: 't-message' }, s.message));
+		if (s.until)
+			notes.push(h('div', null, `until ${s.until}`));
+		const ev = s.evidence && typeof s.evidence === 'object' ? Object.assign({}, s.evidence) : s.evidence;
+		if (ev && typeof ev === 'object')
+			delete ev.payload;   /* the inputs show what was read */
+		body.append(h('tr', { 'data-step': s.step, class: 'd-' + s.decision },
+		    h('td', { class: 'num' }, String(i + 1)),
+		    h('td', null, h('b', null, s.step), s.connector ? h('div', { class: 'muted' }, `→ ${s.connector}`) : null),
+		    h('td', null, s.kind),
+		    h('td', { class: 't-decision' }, h('span', { class: 'badge ' + testDecisionClass(s.decision) }, s.decision),
+			s.ms !== undefined ? h('div', { class: 'muted' }, `${s.ms} ms`) : null),
+		    h('td', { class: 't-input' }, renderValue(s.input)),
+		    h('td', { class: 't-notes' }, notes),
+		    h('td', { class: 't-evidence' }, testValue(ev)),
+		    h('td', { class: 't-output' }, testValue(s.output))));
+	});
+	const q = clear($('t-queue'));
+	for (const w of r.would_queue || [])
+		q.append(h('li', null, `将排队 would queue: ${w.playbook} ${w.key} (by step ${w.by_step})`));
 }
 
 /* ---- bulk decisions --------------------------------------------------------- */
@@ -2654,6 +2829,7 @@ function wire() {
 	});
 	$('filters').addEventListener('submit', (ev) => ev.preventDefault());
 	$('back').addEventListener('click', () => go('#/'));
+	$('t-form').addEventListener('submit', submitTest);
 	$('act-approve').addEventListener('click', () => decide('approve'));
 	$('act-retry').addEventListener('click', () => decide('retry'));
 	$('act-edit').addEventListener('click', startEdit);

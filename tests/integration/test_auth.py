@@ -179,6 +179,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
         ("POST", "/api/v1/playbooks/nosuch/run", {}, SUP, 404),
         ("POST", "/api/v1/playbooks/nosuch/pause", {"reason": "x"}, SUP, 404),
         ("POST", "/api/v1/playbooks/nosuch/resume", None, SUP, 404),
+        ("POST", "/api/v1/playbooks/nosuch/test", {}, SUP, 404),
         ("POST", "/api/v1/reload", None, SUP, 200),
         ("POST", f"/api/v1/items/{NOID}/retry", None, SUP, 404),
         ("POST", f"/api/v1/items/{NOID}/cancel", None, SUP, 404),

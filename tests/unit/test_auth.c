@@ -483,12 +483,12 @@ static void
 test_permissions(void **state)
 {
 	/* READ AUDIT DECIDE CLAIM RUN RELOAD ITEM_OP ASSIGN ASSIGN_ANY
-	 * COMMENT HISTORY PAUSE */
+	 * COMMENT HISTORY PAUSE DRYRUN */
 	static const bool want[AUTH_NROLES][AUTH_NACTIONS] = {
-		[AUTH_ADMIN] =      { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
-		[AUTH_SUPERVISOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
-		[AUTH_REVIEWER] =   { 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0 },
-		[AUTH_AUDITOR] =    { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+		[AUTH_ADMIN] =      { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+		[AUTH_SUPERVISOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+		[AUTH_REVIEWER] =   { 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0 },
+		[AUTH_AUDITOR] =    { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
 	};
 
 	for (int r = 0; r < AUTH_NROLES; r++)
