@@ -381,6 +381,22 @@ def gen_test(out, rng):
     render(text, os.path.join(out, "cert-amounts.png"), tmp=tmp)
     add("cert-amounts.png", "contribution-certificate", "escalate", payload,
         {}, "大写金额 differs from the figures")
+
+    # The birth date and the sex printed on a card repeat its ID number
+    # (from_id): a card that says otherwise contradicts itself.
+    text, fields, payload = id_card(rng)
+    y, m, d = (int(x) for x in fields["birth"].split("-"))
+    render(text.replace("出生 %d年%d月%d日" % (y, m, d),
+                        "出生 %d年%d月%d日" % (y + 1, m, d)),
+           os.path.join(out, "id-birth-other.png"), tmp=tmp)
+    add("id-birth-other.png", "id-card-front", "escalate", payload, {},
+        "the birth date is not the one the ID number says")
+    text, fields, payload = id_card(rng)
+    other = "女" if fields["sex"] == "男" else "男"
+    render(text.replace("性别 " + fields["sex"], "性别 " + other),
+           os.path.join(out, "id-sex-other.png"), tmp=tmp)
+    add("id-sex-other.png", "id-card-front", "escalate", payload, {},
+        "the sex is not the one the ID number says")
     shutil.rmtree(tmp)
     return cases
 

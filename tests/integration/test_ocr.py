@@ -88,6 +88,24 @@ for c in cases:
                 p["checks"]["dpi"]["value"] == 300,
                 f"{name}: read at 150 DPI, measured at 300",
                 (p["dpi"], p["width"], p["checks"]["dpi"]))
+    if c["file"] in ("id-birth-other.png", "id-sex-other.png"):
+        # from_id: the card's own ID number says otherwise
+        k = "birth" if "birth" in c["file"] else "sex"
+        f = got.get(k) or {}
+        t.eq((f.get("status"), f.get("code")), ("invalid", "cn_id.inconsistent"),
+             f"{name}: {k} is inconsistent with the ID number", f)
+        t.check(f"field.invalid" in [r["code"] for r in res["reasons"]
+                                     if r.get("field") == k],
+                f"{name}: a field.invalid [{k}] reason", res["reasons"])
+        ev = f.get("evidence") or {}
+        t.eq(ev.get("rule"), "from_id", f"{name}: evidence names the rule")
+        t.check(ev.get("page_read") is not None and "raw" in ev["page_read"],
+                f"{name}: evidence has the page read", ev)
+        t.eq(got.get("id_no", {}).get("status"), "ok",
+             f"{name}: the ID number itself is fine")
+    if c["file"] == "id-clean.png" and c["verdict"] == "accept":
+        t.check(all("evidence" not in f for f in res["fields"]),
+                f"{name}: no evidence on an accepted document's fields")
     if c["file"] == "id-really-png.pdf":
         t.eq(res["mime"], "image/png", f"{name}: type by content, not name")
     if c["file"] == "encrypted.pdf":
@@ -161,7 +179,7 @@ try:
     inbox = os.path.join(d.state, "inbox")
     d.wait_for(lambda: os.path.isdir(inbox), 10, "inbox created")
     uploads = {"id-clean.png": "done", "id-wrong-check.png": "rejected",
-               "notes.png": "rejected"}
+               "notes.png": "rejected", "id-birth-other.png": "escalated"}
     if not asan:
         uploads["id-bad.png"] = "escalated"
     for name in uploads:
@@ -238,6 +256,19 @@ try:
     t.eq(st, 404, "API: a missing artifact is 404")
     st, _, _ = raw_get("/api/v1/items/999999/artifacts/page-1.png")
     t.eq(st, 404, "API: an artifact of an unknown item is 404")
+    # An escalated field's evidence: the rule, the reads and the crop,
+    # served beside the page image.
+    inc = it.get("id-birth-other.png", {})
+    st, body = d.api("GET", f"/api/v1/items/{inc.get('id')}")
+    blob = json.dumps(body, ensure_ascii=False)
+    t.check("cn_id.inconsistent" in blob and "field-birth.png" in blob,
+            "daemon: the escalation carries the rule and the field's crop",
+            blob[:600])
+    crop = os.path.join(d.state, "artifacts", str(inc.get("id")), "field-birth.png")
+    t.check(os.path.exists(crop), "daemon: the escalated field's crop is written", crop)
+    st, ctype, body = raw_get(f"/api/v1/items/{inc.get('id')}/artifacts/field-birth.png")
+    t.check(st == 200 and body[:8] == b"\x89PNG\r\n\x1a\n",
+            "API: the field's crop is served", (st, ctype))
     if "id-bad.png" in uploads:
         bad_item = it.get("id-bad.png", {})
         st, body = d.api("GET", f"/api/v1/items/{bad_item.get('id')}")
