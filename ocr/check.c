@@ -892,20 +892,12 @@ find_label_again(void *api, const struct ocr_template *t,
 			size_t len = 0, mlen = 0, at, b = 0;
 			const char *q;
 			struct err e;
-			bool labelled = false;
+			size_t stop, first = 0;
+			int xstop = -1;
 
+			/* Lines with other labels too: 性别 misread on the
+			 * line of 性别 女 民族 汉, 民族 read right. */
 			if (ln->nsym < 2 || lh <= 0)
-				continue;
-			for (size_t k = 0; k < t->nfields && !labelled; k++) {
-				char other[256];
-
-				compact_of(t->fields[k].spec.label, other,
-				    sizeof(other));
-				labelled = t->fields[k].locate == OCR_LOC_LABEL &&
-				    other[0] != '\0' && strstr(ln->compact,
-				    other) != NULL;
-			}
-			if (labelled)
 				continue;
 			W = (int)pixGetWidth(pages[p].pix);
 			H = (int)pixGetHeight(pages[p].pix);
@@ -936,14 +928,40 @@ find_label_again(void *api, const struct ocr_template *t,
 			    is_other_label(t, f, q, mlen)))
 				continue;
 			at = (size_t)(q - text) + mlen;
-			/* the symbol that ends the label */
+			/* the value ends where another label starts */
+			stop = strlen(text);
+			for (size_t k = 0; k < t->nfields; k++) {
+				char other[256];
+				const char *o2;
+
+				compact_of(t->fields[k].spec.label ?
+				    t->fields[k].spec.label : "", other,
+				    sizeof(other));
+				if (&t->fields[k] == f || other[0] == '\0' ||
+				    (o2 = strstr(text + at, other)) == NULL)
+					continue;
+				if ((size_t)(o2 - text) < stop)
+					stop = (size_t)(o2 - text);
+			}
+			/* the symbols that start and end the label */
 			len = 0;
 			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				if (len <= (size_t)(q - text))
+					first = (size_t)k;
 				len += strlen(lr->sym[k].t);
 				if (len >= at) {
 					b = (size_t)k;
 					break;
 				}
+			}
+			/* and the one that starts the next label */
+			len = 0;
+			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				if (len >= stop && stop < strlen(text)) {
+					xstop = lr->sym[k].x0;
+					break;
+				}
+				len += strlen(lr->sym[k].t);
 			}
 			h->label_found = true;
 			h->page = p;
@@ -952,8 +970,8 @@ find_label_again(void *api, const struct ocr_template *t,
 				size_t n = 0, sl;
 
 				h->sym_conf = h->word_conf = 100;
-				for (int k = (int)b + 1; k < lr->nsym && k < 128;
-				    k++) {
+				for (int k = (int)b + 1; k < lr->nsym && k < 128 &&
+				    (xstop < 0 || lr->sym[k].x0 < xstop); k++) {
 					if (n == 0 && is_separator(lr->sym[k].t))
 						continue;
 					sl = strlen(lr->sym[k].t);
@@ -974,10 +992,15 @@ find_label_again(void *api, const struct ocr_template *t,
 			}
 			h->region[0] = lr->sym[b].x1 + lh / 10;
 			h->region[1] = ln->box[1] - 2 * lh / 5;
-			h->region[2] = ln->box[0] + ln->box[2] + 2 * lh -
-			    h->region[0];
+			h->region[2] = (xstop > 0 ? xstop - lh / 5 : ln->box[0] +
+			    ln->box[2] + 2 * lh) - h->region[0];
 			h->region[3] = lh + 4 * lh / 5;
 			h->has_region = h->region[2] > lh / 2;
+			if (h->found && xstop > 0)
+				h->box[2] = xstop - h->box[0];
+			h->label_x0 = lr->sym[first].x0;
+			h->label_y[0] = ln->box[1];
+			h->label_y[1] = ln->box[1] + lh;
 			memset(lr, 0, sizeof(*lr));
 			return;
 		}
@@ -1164,11 +1187,26 @@ enum id_agree { ID_JUNK, ID_SAME, ID_OTHER };
 
 /* Maximal runs of ASCII digits in s as numbers, the runs between them
  * (and after the last) at most two code points of anything else, none
- * before the first; -1 if s is not of that form. */
+ * before the first; -1 if s is not of that form. ] | l I ! next to a
+ * digit are a 1 and O an 0 (1967年11]月: the stroke of a 1 read alone). */
 static int
-digit_groups(const char *s, long *g, int cap)
+digit_groups(const char *in, long *g, int cap)
 {
 	int n = 0, gap = 0;
+	char buf[512], *s = buf;
+	size_t len;
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	len = strlen(buf);
+	for (size_t i = 0; i < len; i++) {
+		bool near = (i > 0 && buf[i - 1] >= '0' && buf[i - 1] <= '9') ||
+		    (i + 1 < len && buf[i + 1] >= '0' && buf[i + 1] <= '9');
+
+		if (near && strchr("]|lI!", buf[i]) != NULL)
+			buf[i] = '1';
+		else if (near && buf[i] == 'O')
+			buf[i] = '0';
+	}
 
 	while (*s == ' ')
 		s++;
