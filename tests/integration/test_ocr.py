@@ -170,6 +170,13 @@ steps = (
     on_business_error = "reject"; }}
 );
 ''')
+# The shipped document-intake playbook, with the template it names
+# (templates/ next to the playbook): every upload is checked before it
+# is filed.
+os.makedirs(os.path.join(d.pbdir, "templates"), exist_ok=True)
+shutil.copy(os.path.join(SRCDIR, "playbooks", "document-intake.cfg"), d.pbdir)
+shutil.copy(os.path.join(tmpl_dir, "upload.cfg"),
+            os.path.join(d.pbdir, "templates"))
 try:
     d.start()
     with open(f"/proc/{d.proc.pid}/environ", "rb") as f:
@@ -220,7 +227,9 @@ try:
     t.check(any(f.endswith("id-wrong-check.png") for f in quarantined) and
             any(f.endswith("notes.png") for f in quarantined),
             "daemon: rejected files are in quarantine, not deleted", quarantined)
-    t.check(not [f for f in os.listdir(inbox) if not f.startswith(".")],
+    # (inbox/uploads is document-intake's)
+    t.check(not [f for f in os.listdir(inbox) if not f.startswith(".") and
+                 not os.path.isdir(os.path.join(inbox, f))],
             "daemon: nothing left in the inbox")
     good = it.get("id-clean.png", {})
     st, body = d.api("GET", f"/api/v1/items/{good.get('id')}")
@@ -276,6 +285,42 @@ try:
         t.check("quality.blur" in blob and "payload" in blob,
                 "daemon: the escalation carries the OCR result and the payload",
                 blob[:800])
+    # document-intake: a readable page is archived, a text file named
+    # .png and an empty file are rejected, both kept in quarantine.
+    up = os.path.join(d.state, "inbox", "uploads")
+    d.wait_for(lambda: os.path.isdir(up), 10, "inbox/uploads created")
+    intake = {"id-clean.png": "done", "notes.png": "rejected",
+              "empty.png": "rejected"}
+    for name in intake:
+        shutil.copy(os.path.join(fixtures, name), os.path.join(up, "." + name))
+        os.rename(os.path.join(up, "." + name), os.path.join(up, name))
+
+    def intake_items():
+        st, body = d.api("GET", "/api/v1/items?playbook=document-intake")
+        return body.get("items", []) if st == 200 else []
+    try:
+        d.wait_for(lambda: len(intake_items()) == len(intake) and all(
+            i["state"] in ("done", "rejected", "escalated")
+            for i in intake_items()), 120, "uploads checked by document-intake")
+    except TimeoutError:
+        pass
+    got = {}
+    for i in intake_items():
+        st, full = d.api("GET", f"/api/v1/items/{i['id']}")
+        p = full.get("payload") if st == 200 else None
+        p = json.loads(p) if isinstance(p, str) else (p or {})
+        got[p.get("name", "?")] = i["state"]
+    for name, want in intake.items():
+        t.eq(got.get(name), want, f"document-intake: {name} is {want}")
+    filed = [f for _, _, fs in os.walk(os.path.join(d.state, "archive", "uploads"))
+             for f in fs]
+    held = [f for _, _, fs in os.walk(os.path.join(d.state, "quarantine", "uploads"))
+            for f in fs]
+    t.check(any(f.endswith("id-clean.png") for f in filed),
+            "document-intake: the readable upload is archived", filed)
+    t.check(any(f.endswith("notes.png") for f in held) and
+            any(f.endswith("empty.png") for f in held),
+            "document-intake: rejected uploads are kept in quarantine", held)
     t.check(d.proc.poll() is None, "daemon: still running after bad input")
 finally:
     d.stop()
