@@ -1681,6 +1681,10 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 				    f->spec.type) ? fs[i].line.sym_conf :
 				    fs[i].line.word_conf) * 10) / 10, "agree",
 				    fs[i].reads.agree));
+			if (fs[i].line_read)
+				json_object_set_new(fj, "line_read", json_pack(
+				    "{s:s,s:f}", "raw", fs[i].line_raw,
+				    "confidence", round(fs[i].line_conf * 10) / 10));
 			if (vr->severity >= OCR_SEV_ESCALATE || fs[i].low)
 				json_object_set_new(fj, "evidence", field_evidence(f,
 				    &fs[i], pages, o->image_dir));
