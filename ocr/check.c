@@ -39,6 +39,8 @@ struct hit {
 	double word_conf, sym_conf;
 	int region[4];            /* where the value is or should be */
 	bool has_region;
+	int label_x0;             /* left edge of its label on the line; -1 */
+	int label_y[2];           /* its top and bottom */
 };
 
 struct verdict {
@@ -110,6 +112,7 @@ hit_fill(const struct ocr_ptext *pt, int page, const size_t *syms, size_t n,
 
 	memset(h, 0, sizeof(*h));
 	h->page = page;
+	h->label_x0 = -1;
 	h->word_conf = 100;
 	h->sym_conf = 100;
 	for (size_t i = 0; i < n; i++) {
@@ -313,6 +316,7 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 	size_t syms[256], n;
 
 	compact_of(f->spec.label, lab, sizeof(lab));
+	h->label_x0 = -1;
 	if (lab[0] == '\0')
 		return false;
 	for (int pass = 0; pass < 2; pass++)
@@ -331,6 +335,14 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 			hit_fill(pt, page, syms, n, h);
 			h->label_found = true;
 			hit_region(h, ln, xlimit, label_right(pt, ln, from));
+			if (ln->cmap[p - ln->compact] >= 0) {
+				const struct ocr_sym *ls =
+				    &pt->s[ln->cmap[p - ln->compact]];
+
+				h->label_x0 = ls->box[0];
+				h->label_y[0] = ls->box[1];
+				h->label_y[1] = ls->box[1] + ls->box[3];
+			}
 			return true;
 		}
 		/* Nothing after the label on its line: the value is on the
@@ -365,6 +377,17 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 			    ln->box[0] + ln->box[2];
 
 			(void)line_value(t, f, pt, ln, from, syms, 256, &xlimit);
+			if (ln->cmap[p - ln->compact] >= 0) {
+				const struct ocr_sym *ls =
+				    &pt->s[ln->cmap[p - ln->compact]];
+
+				h->label_x0 = ls->box[0];
+				h->label_y[0] = ls->box[1];
+				h->label_y[1] = ls->box[1] + ls->box[3];
+				/* the value, unread, is as high as its label */
+				h->box[1] = ls->box[1];
+				h->box[3] = ls->box[3];
+			}
 			h->region[0] = x0 + lh / 5;
 			h->region[1] = ln->box[1] - 2 * lh / 5;
 			h->region[2] = (xlimit > 0 ? xlimit - lh / 5 : x0 + 16 *
@@ -569,6 +592,9 @@ page_json(const struct page *pg, int n, const struct ocr_template *t)
 	d = check_obj(q->ink, "min", qt->min_ink, !q->blank);
 	json_object_set_new(d, "blank", json_boolean(q->blank));
 	json_object_set_new(checks, "blank", d);
+	d = json_pack("{s:i,s:i,s:b,s:b}", "value", q->background, "max", 60,
+	    "ok", true, "corrected", q->background_fixed);
+	json_object_set_new(checks, "background", d);
 	d = json_pack("{s:i,s:b,s:b}", "value", q->rotation * 90, "ok", true,
 	    "corrected", q->rotation != 0);
 	json_object_set_new(checks, "orientation", d);
@@ -633,20 +659,47 @@ page_quality(struct verdict *v, const struct page *pg, int n,
 }
 
 static bool
+page_has(const struct page *pages, int np, const char *text, bool fuzzy)
+{
+	char want[256];
+	size_t len;
+
+	compact_of(text, want, sizeof(want));
+	if (want[0] == '\0')
+		return false;
+	for (int i = 0; i < np; i++)
+		for (size_t j = 0; j < pages[i].pt.nl; j++)
+			if (find_label(pages[i].pt.l[j].compact, want, fuzzy,
+			    &len) != NULL)
+				return true;
+	return false;
+}
+
+/*
+ * The upload is the template's type when one of its identifying words
+ * is read - exactly, or with one character misread in a word of four
+ * or more (公民身份号玛) - or when the labels of its fields are: three
+ * in four of them, at least three, read exactly are the form's layout,
+ * whatever became of its title in an unusual font.
+ */
+static bool
 identified(const struct ocr_template *t, const struct page *pages, int np)
 {
+	size_t nlab = 0, found = 0;
+
 	if (t->n_identify == 0)
 		return true;
-	for (size_t k = 0; k < t->n_identify; k++) {
-		char want[256];
-
-		compact_of(t->identify[k], want, sizeof(want));
-		for (int i = 0; i < np; i++)
-			for (size_t j = 0; j < pages[i].pt.nl; j++)
-				if (strstr(pages[i].pt.l[j].compact, want) != NULL)
-					return true;
+	for (int fuzzy = 0; fuzzy < 2; fuzzy++)
+		for (size_t k = 0; k < t->n_identify; k++)
+			if (page_has(pages, np, t->identify[k], fuzzy))
+				return true;
+	for (size_t i = 0; i < t->nfields; i++) {
+		if (t->fields[i].locate != OCR_LOC_LABEL)
+			continue;
+		nlab++;
+		found += page_has(pages, np, t->fields[i].spec.label, false);
 	}
-	return false;
+	return nlab >= 3 && found >= 3 && 4 * found >= 3 * nlab;
 }
 
 static json_t *
@@ -698,14 +751,37 @@ struct fstate {
 	struct ocr_reads reads;
 	struct ocr_lineread line; /* the second read, if reads.reread */
 	double extra_ms;          /* recognition time of lines read again */
+	char first_raw[512];      /* the page read, before any second read */
+	double first_conf;
+	bool first_found;
+	struct ocr_vresult first_vr;
+	char line_raw[512];       /* the third read: label and value as one line */
+	double line_conf;
+	bool line_read;
 };
 
-/* The characters a field of type ty can hold, for its second read; ""
- * for any. */
+/* The characters a field can hold, for its second read; "" for any. An
+ * enum's are those of its values (男女: 性别 misread as 舅 or 另 on the
+ * page has only two characters to be read as). */
 static const char *
-type_whitelist(enum ocr_ftype ty)
+type_whitelist(const struct ocr_tfield *f, char *buf, size_t n)
 {
-	switch (ty) {
+	size_t len = 0;
+
+	switch (f->spec.type) {
+	case OCR_F_ENUM:
+		buf[0] = '\0';
+		for (size_t i = 0; i < f->spec.n_enum; i++) {
+			const char *v = f->spec.enum_values[i];
+			size_t vl = strlen(v);
+
+			if (len + vl + 1 > n)
+				return "";
+			memcpy(buf + len, v, vl);
+			len += vl;
+			buf[len] = '\0';
+		}
+		return buf;
 	case OCR_F_CN_ID:
 		return "0123456789X";
 	case OCR_F_USCC:
@@ -816,20 +892,12 @@ find_label_again(void *api, const struct ocr_template *t,
 			size_t len = 0, mlen = 0, at, b = 0;
 			const char *q;
 			struct err e;
-			bool labelled = false;
+			size_t stop, first = 0;
+			int xstop = -1;
 
+			/* Lines with other labels too: 性别 misread on the
+			 * line of 性别 女 民族 汉, 民族 read right. */
 			if (ln->nsym < 2 || lh <= 0)
-				continue;
-			for (size_t k = 0; k < t->nfields && !labelled; k++) {
-				char other[256];
-
-				compact_of(t->fields[k].spec.label, other,
-				    sizeof(other));
-				labelled = t->fields[k].locate == OCR_LOC_LABEL &&
-				    other[0] != '\0' && strstr(ln->compact,
-				    other) != NULL;
-			}
-			if (labelled)
 				continue;
 			W = (int)pixGetWidth(pages[p].pix);
 			H = (int)pixGetHeight(pages[p].pix);
@@ -860,14 +928,40 @@ find_label_again(void *api, const struct ocr_template *t,
 			    is_other_label(t, f, q, mlen)))
 				continue;
 			at = (size_t)(q - text) + mlen;
-			/* the symbol that ends the label */
+			/* the value ends where another label starts */
+			stop = strlen(text);
+			for (size_t k = 0; k < t->nfields; k++) {
+				char other[256];
+				const char *o2;
+
+				compact_of(t->fields[k].spec.label ?
+				    t->fields[k].spec.label : "", other,
+				    sizeof(other));
+				if (&t->fields[k] == f || other[0] == '\0' ||
+				    (o2 = strstr(text + at, other)) == NULL)
+					continue;
+				if ((size_t)(o2 - text) < stop)
+					stop = (size_t)(o2 - text);
+			}
+			/* the symbols that start and end the label */
 			len = 0;
 			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				if (len <= (size_t)(q - text))
+					first = (size_t)k;
 				len += strlen(lr->sym[k].t);
 				if (len >= at) {
 					b = (size_t)k;
 					break;
 				}
+			}
+			/* and the one that starts the next label */
+			len = 0;
+			for (int k = 0; k < lr->nsym && k < 128; k++) {
+				if (len >= stop && stop < strlen(text)) {
+					xstop = lr->sym[k].x0;
+					break;
+				}
+				len += strlen(lr->sym[k].t);
 			}
 			h->label_found = true;
 			h->page = p;
@@ -876,8 +970,8 @@ find_label_again(void *api, const struct ocr_template *t,
 				size_t n = 0, sl;
 
 				h->sym_conf = h->word_conf = 100;
-				for (int k = (int)b + 1; k < lr->nsym && k < 128;
-				    k++) {
+				for (int k = (int)b + 1; k < lr->nsym && k < 128 &&
+				    (xstop < 0 || lr->sym[k].x0 < xstop); k++) {
 					if (n == 0 && is_separator(lr->sym[k].t))
 						continue;
 					sl = strlen(lr->sym[k].t);
@@ -898,10 +992,15 @@ find_label_again(void *api, const struct ocr_template *t,
 			}
 			h->region[0] = lr->sym[b].x1 + lh / 10;
 			h->region[1] = ln->box[1] - 2 * lh / 5;
-			h->region[2] = ln->box[0] + ln->box[2] + 2 * lh -
-			    h->region[0];
+			h->region[2] = (xstop > 0 ? xstop - lh / 5 : ln->box[0] +
+			    ln->box[2] + 2 * lh) - h->region[0];
 			h->region[3] = lh + 4 * lh / 5;
 			h->has_region = h->region[2] > lh / 2;
+			if (h->found && xstop > 0)
+				h->box[2] = xstop - h->box[0];
+			h->label_x0 = lr->sym[first].x0;
+			h->label_y[0] = ln->box[1];
+			h->label_y[1] = ln->box[1] + lh;
 			memset(lr, 0, sizeof(*lr));
 			return;
 		}
@@ -928,7 +1027,7 @@ field_reread(void *api, const struct ocr_template *t,
 	struct ocr_vresult vr2;
 	int reg[4], W, H;
 	struct err e;
-	char raw[512];
+	char raw[512], wl[256];
 
 	memset(r, 0, sizeof(*r));
 	r->found = h->found;
@@ -962,7 +1061,7 @@ field_reread(void *api, const struct ocr_template *t,
 	if (reg[2] < 4 || reg[3] < 4)
 		return;
 	if (ocr_line_reread(api, pages[h->page].pix, pages[h->page].q.read_dpi,
-	    reg, type_whitelist(f->spec.type), name_blacklist(f, o->payload),
+	    reg, type_whitelist(f, wl, sizeof(wl)), name_blacklist(f, o->payload),
 	    t->deadline_ms, &fs->line, &o->recognise_ms, &e) < 0 ||
 	    fs->line.nsym == 0)
 		return;
@@ -989,6 +1088,464 @@ field_reread(void *api, const struct ocr_template *t,
 		memcpy(h->box, reg, sizeof(h->box));
 	}
 	snprintf(h->raw, sizeof(h->raw), "%s", raw);
+}
+
+/* Which rule left the field unsure or wrong, for the reviewer. */
+static const char *
+failed_rule(const struct fstate *fs)
+{
+	const struct ocr_vresult *vr = &fs->vr;
+
+	if (strcmp(vr->code, "cn_id.inconsistent") == 0)
+		return "from_id";
+	if (vr->status == OCR_FS_MISMATCH)
+		return "match";
+	if (vr->status == OCR_FS_MISSING)
+		return fs->h.label_found ? "required" : "locate";
+	if (vr->status == OCR_FS_INVALID)
+		return "validate";
+	if (fs->low)
+		return fs->reads.reread && !fs->reads.agree ? "reads_disagree" :
+		    "min_confidence";
+	return "validate";
+}
+
+/*
+ * What a reviewer needs to decide an escalated field in seconds: the
+ * rule that failed, the field's threshold, both reads (the page's, and
+ * the field's line alone) with their confidences, and the field's crop
+ * of the page as it was read (field-NAME.png beside page-N.png), where
+ * the value is or should be.
+ */
+static json_t *
+field_evidence(const struct ocr_tfield *f, const struct fstate *fs,
+    const struct page *pages, const char *image_dir)
+{
+	const struct hit *h = &fs->h;
+	json_t *ev = json_pack("{s:s,s:f}", "rule", failed_rule(fs),
+	    "min_confidence", f->spec.min_confidence);
+	int r[4], W, H, m;
+	PIX *pix;
+
+	json_object_set_new(ev, "page_read", fs->first_found ? json_pack(
+	    "{s:s,s:f}", "raw", fs->first_raw, "confidence",
+	    round(fs->first_conf * 10) / 10) : json_null());
+	if (fs->line_read)
+		json_object_set_new(ev, "line_read", json_pack("{s:s,s:f}",
+		    "raw", fs->line_raw, "confidence",
+		    round(fs->line_conf * 10) / 10));
+	json_object_set_new(ev, "crop", json_null());
+	if (image_dir == NULL || (!h->found && !h->has_region) ||
+	    (pix = pages[h->page].pix) == NULL)
+		return ev;
+	memcpy(r, h->has_region ? h->region : h->box, sizeof(r));
+	m = r[3] / 3;
+	W = (int)pixGetWidth(pix);
+	H = (int)pixGetHeight(pix);
+	r[0] -= m;
+	r[1] -= m;
+	r[2] += 2 * m;
+	r[3] += 2 * m;
+	if (r[0] < 0)
+		r[2] += r[0], r[0] = 0;
+	if (r[1] < 0)
+		r[3] += r[1], r[1] = 0;
+	if (r[0] + r[2] > W)
+		r[2] = W - r[0];
+	if (r[1] + r[3] > H)
+		r[3] = H - r[1];
+	if (r[2] >= 4 && r[3] >= 4) {
+		BOX *b = boxCreate(r[0], r[1], r[2], r[3]);
+		PIX *c = b ? pixClipRectangle(pix, b, NULL) : NULL;
+		char name[64], *path;
+		size_t j = 0;
+
+		/* artifact names are plain: letters, digits, - and _ */
+		j = (size_t)snprintf(name, sizeof(name), "field-");
+		for (const char *p = f->spec.name; *p != '\0' && j + 5 <
+		    sizeof(name); p++)
+			name[j++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
+			    *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ?
+			    *p : '_';
+		snprintf(name + j, sizeof(name) - j, ".png");
+		path = xasprintf("%s/%s", image_dir, name);
+		if (c != NULL && pixWrite(path, c, IFF_PNG) == 0) {
+			json_object_set_new(ev, "crop", json_string(name));
+			json_object_set_new(ev, "crop_box", json_pack("[i,i,i,i]",
+			    r[0], r[1], r[2], r[3]));
+			json_object_set_new(ev, "crop_page", json_integer(h->page +
+			    1));
+		}
+		free(path);
+		pixDestroy(&c);
+		boxDestroy(&b);
+	}
+	return ev;
+}
+
+enum id_agree { ID_JUNK, ID_SAME, ID_OTHER };
+
+/* Maximal runs of ASCII digits in s as numbers, the runs between them
+ * (and after the last) at most two code points of anything else, none
+ * before the first; -1 if s is not of that form. ] | l I ! next to a
+ * digit are a 1 and O an 0 (1967年11]月: the stroke of a 1 read alone). */
+static int
+digit_groups(const char *in, long *g, int cap)
+{
+	int n = 0, gap = 0;
+	char buf[512], *s = buf;
+	size_t len;
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	len = strlen(buf);
+	for (size_t i = 0; i < len; i++) {
+		bool near = (i > 0 && buf[i - 1] >= '0' && buf[i - 1] <= '9') ||
+		    (i + 1 < len && buf[i + 1] >= '0' && buf[i + 1] <= '9');
+
+		if (near && strchr("]|lI!", buf[i]) != NULL)
+			buf[i] = '1';
+		else if (near && buf[i] == 'O')
+			buf[i] = '0';
+	}
+
+	while (*s == ' ')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -1;
+	while (*s != '\0') {
+		if (*s >= '0' && *s <= '9') {
+			long v = 0;
+			int len = 0;
+
+			if (n == cap)
+				return -1;
+			while (*s >= '0' && *s <= '9' && len++ < 6)
+				v = v * 10 + (*s++ - '0');
+			if (*s >= '0' && *s <= '9')
+				return -1;
+			g[n++] = v;
+			gap = 0;
+			continue;
+		}
+		if (*s != ' ' && ++gap > 2)
+			return -1;
+		/* one code point */
+		s++;
+		while (((unsigned char)*s & 0xc0) == 0x80)
+			s++;
+	}
+	return n;
+}
+
+/*
+ * What one read of a from_id field says against want (the ID number's
+ * "YYYY-MM-DD" or 男/女): the same, another value, or nothing of its
+ * kind. A date whose 年, 月 or 日 was misread (1999年4月17晶) still says
+ * its three numbers; a 1月17日 is not an 11月7日.
+ */
+static enum id_agree
+id_agree_of(enum ocr_from_id kind, const char *raw, const char *want)
+{
+	char c[512];
+
+	compact_of(raw, c, sizeof(c));
+	if (kind == OCR_FROM_ID_BIRTH) {
+		long g[4];
+		int ymd, n;
+
+		if (ocr_parse_date(c, &ymd) == 0) {
+			char v[16];
+
+			snprintf(v, sizeof(v), "%04d-%02d-%02d", ymd / 10000,
+			    ymd / 100 % 100, ymd % 100);
+			return strcmp(v, want) == 0 ? ID_SAME : ID_OTHER;
+		}
+		if ((n = digit_groups(c, g, 4)) != 3 || g[0] < 1000)
+			return ID_JUNK;
+		return g[0] == atol(want) && g[1] == atol(want + 5) &&
+		    g[2] == atol(want + 8) ? ID_SAME : ID_OTHER;
+	}
+	if (strcmp(c, "男") == 0 || strcmp(c, "女") == 0)
+		return strcmp(c, want) == 0 ? ID_SAME : ID_OTHER;
+	return ID_JUNK;
+}
+
+/*
+ * A birth date and a sex repeat what the resident ID number on the same
+ * document says (GB 11643: digits 7-14, and the 17th odd for 男): when
+ * that number is valid and sure, a field read as it says is sure
+ * whatever its confidence (two independent readings agree, one of them
+ * check-digit protected) - read so by the page or by the field's line
+ * alone, the other read saying nothing of its kind (舅 for 男, a 日 read
+ * 晶). A read of another valid value is a document that contradicts
+ * itself: a person looks at it. A field with no read of its kind keeps
+ * its own verdict; an ID that is not sure vouches for nothing.
+ */
+static void
+check_from_id(const struct ocr_template *t, struct fstate *fs)
+{
+	const char *id = NULL;
+	size_t k;
+
+	for (k = 0; k < t->nfields; k++)
+		if (t->fields[k].spec.type == OCR_F_CN_ID)
+			break;
+	if (k == t->nfields || fs[k].vr.status != OCR_FS_OK || fs[k].low ||
+	    strlen(fs[k].vr.value) != 18)
+		return;
+	id = fs[k].vr.value;
+	for (size_t i = 0; i < t->nfields; i++) {
+		const struct ocr_tfield *f = &t->fields[i];
+		struct ocr_vresult *vr = &fs[i].vr;
+		int same = 0, other = 0;
+		char want[16];
+		const char *what;
+		enum id_agree a;
+
+		if (f->from_id == OCR_FROM_ID_NONE || (!fs[i].h.found &&
+		    !fs[i].line_read))
+			continue;
+		if (f->from_id == OCR_FROM_ID_BIRTH) {
+			snprintf(want, sizeof(want), "%.4s-%.2s-%.2s", id + 6,
+			    id + 10, id + 12);
+			what = "出生日期 the birth date";
+		} else {
+			snprintf(want, sizeof(want), "%s", (id[16] - '0') % 2 ?
+			    "男" : "女");
+			what = "性别 the sex";
+		}
+		if (fs[i].first_found) {
+			a = id_agree_of(f->from_id, fs[i].first_raw, want);
+			same += a == ID_SAME;
+			other += a == ID_OTHER;
+		}
+		if (fs[i].reads.reread) {
+			a = id_agree_of(f->from_id, fs[i].h.raw, want);
+			same += a == ID_SAME;
+			other += a == ID_OTHER;
+		}
+		if (fs[i].line_read) {
+			a = id_agree_of(f->from_id, fs[i].line_raw, want);
+			same += a == ID_SAME;
+			other += a == ID_OTHER;
+		}
+		if (same > 0 && other == 0) {
+			if (!fs[i].h.found) {
+				/* read only with its label: where it was */
+				fs[i].h.found = true;
+				memcpy(fs[i].h.box, fs[i].h.region,
+				    sizeof(fs[i].h.box));
+				fs[i].conf = fs[i].line_conf;
+			}
+			/* the value as the ID says it, in the type's form */
+			snprintf(vr->value, sizeof(vr->value), "%s", want);
+			vr->status = OCR_FS_OK;
+			vr->severity = OCR_SEV_NONE;
+			snprintf(vr->code, sizeof(vr->code), "ok");
+			vr->message[0] = '\0';
+			fs[i].reads.id_confirmed = true;
+			fs[i].low = false;
+			continue;
+		}
+		if (other == 0)
+			continue;
+		if (same > 0) {
+			/* one read says what the ID says, the other not */
+			fs[i].low = true;
+			continue;
+		}
+		vr->status = OCR_FS_INVALID;
+		vr->severity = OCR_SEV_ESCALATE;
+		snprintf(vr->code, sizeof(vr->code), "cn_id.inconsistent");
+		snprintf(vr->message, sizeof(vr->message), "与公民身份号码不符"
+		    " %s read (%s) is not the one the ID number %.6s…%s says"
+		    " (%s)", what, fs[i].h.raw, id, id + 14, want);
+		fs[i].low = false;
+	}
+}
+
+/*
+ * A third read, of a field still unsure after two: its line from the
+ * label's left edge, label and value together, as one line with no
+ * whitelist. The LSTM reads a name's characters in context better than
+ * alone (磊 read 舌, 乔 or 大 from the value's crop, 磊 with 姓名 before
+ * it: docs/BENCHMARKS.md), and a date with its 年月日 as characters
+ * rather than forced to digits. Only the text after the label counts.
+ */
+static void
+field_line_read(void *api, const struct ocr_template *t,
+    const struct ocr_tfield *f, struct page *pages, struct ocr_check_opts *o,
+    struct fstate *fs)
+{
+	struct hit *h = &fs->h;
+	struct ocr_lineread lr;
+	char lab[256], text[512];
+	const char *q;
+	size_t len = 0, mlen = 0, at, n = 0;
+	int reg[4], W, H, lh, b = -1;
+	struct err e;
+	PIX *pix;
+
+	fs->line_read = false;
+	compact_of(f->spec.label != NULL ? f->spec.label : "", lab, sizeof(lab));
+	if (!t->reread || lab[0] == '\0' || !h->has_region || h->label_x0 < 0 ||
+	    (pix = pages[h->page].pix) == NULL)
+		return;
+	W = (int)pixGetWidth(pix);
+	H = (int)pixGetHeight(pix);
+	/* From the label's and the value's glyphs, a fifth of their height
+	 * around: more takes in the lines above and below, which a single
+	 * line read makes part of its line. */
+	{
+		int y0 = h->label_y[0] < h->box[1] ? h->label_y[0] : h->box[1];
+		int y1 = h->label_y[1] > h->box[1] + h->box[3] ? h->label_y[1] :
+		    h->box[1] + h->box[3];
+
+		lh = y1 - y0;
+		reg[0] = h->label_x0 - lh / 4 < 0 ? 0 : h->label_x0 - lh / 4;
+		reg[1] = y0 - lh / 5 < 0 ? 0 : y0 - lh / 5;
+		reg[2] = (h->region[0] + h->region[2] > W ? W : h->region[0] +
+		    h->region[2]) - reg[0];
+		reg[3] = (y1 + lh / 5 > H ? H : y1 + lh / 5) - reg[1];
+	}
+	/* The template's first language alone: chi_sim+eng reads a line of
+	 * Chinese with a lone character as Latin (性别 女 as "le"), chi_sim
+	 * does not. Another engine of the worker's, made once. */
+	{
+		char first[64];
+		void *one;
+
+		snprintf(first, sizeof(first), "%s", t->languages);
+		first[strcspn(first, "+")] = '\0';
+		if (strcmp(first, t->languages) != 0 && first[0] != '\0' &&
+		    (one = ocr_engine_acquire(first, &e)) != NULL)
+			api = one;
+	}
+	if (reg[2] < 4 || reg[3] < 4 || ocr_line_reread(api, pix,
+	    pages[h->page].q.read_dpi, reg, "", name_blacklist(f, o->payload),
+	    t->deadline_ms, &lr, &o->recognise_ms, &e) < 0)
+		return;
+	for (int k = 0; k < lr.nsym && k < 128; k++) {
+		size_t sl = strlen(lr.sym[k].t);
+
+		if (len + sl + 1 >= sizeof(text))
+			break;
+		memcpy(text + len, lr.sym[k].t, sl);
+		len += sl;
+	}
+	text[len] = '\0';
+	if ((q = find_label(text, lab, false, &mlen)) == NULL &&
+	    (q = find_label(text, lab, true, &mlen)) == NULL)
+		return;
+	at = (size_t)(q - text) + mlen;
+	len = 0;
+	for (int k = 0; k < lr.nsym && k < 128; k++) {
+		len += strlen(lr.sym[k].t);
+		if (len >= at) {
+			b = k;
+			break;
+		}
+	}
+	if (b < 0)
+		return;
+	fs->line_conf = 100;
+	for (int k = b + 1; k < lr.nsym && k < 128; k++) {
+		size_t sl = strlen(lr.sym[k].t);
+
+		if (n == 0 && is_separator(lr.sym[k].t))
+			continue;
+		if (n + sl + 1 >= sizeof(fs->line_raw))
+			break;
+		memcpy(fs->line_raw + n, lr.sym[k].t, sl);
+		n += sl;
+		if (lr.sym[k].conf < fs->line_conf)
+			fs->line_conf = lr.sym[k].conf;
+	}
+	fs->line_raw[n] = '\0';
+	fs->line_read = n > 0;
+}
+
+/*
+ * A field still unsure after two reads (low, misread, not found after
+ * its label) is read a third time with its label (field_line_read):
+ *   - a name read exactly as the case has it is the applicant's name
+ *     (the rule of ocr_field_unsure for names);
+ *   - otherwise two of the three reads that agree count as two
+ *     agreeing reads (sure from agree_confidence, taken at the lower of
+ *     their confidences) when the third is no value of the type ("tt"
+ *     for 壮, a 年 read as digits) or another value read less surely
+ *     than either of them;
+ *   - a birth date or sex keeps the third read for check_from_id.
+ * Identifiers are never settled so: their least sure character decides.
+ */
+static void
+field_third_read(void *api, const struct ocr_template *t,
+    const struct ocr_tfield *f, struct page *pages, struct ocr_check_opts *o,
+    struct fstate *fs)
+{
+	struct ocr_vresult vr3;
+	const struct ocr_vresult *with = NULL;
+	double wconf = 0, oconf = -1;
+
+	if (!(fs->low || fs->vr.status != OCR_FS_OK) || !fs->h.label_found ||
+	    f->locate != OCR_LOC_LABEL || is_identifier(f->spec.type))
+		return;
+	field_line_read(api, t, f, pages, o, fs);
+	if (!fs->line_read)
+		return;
+	if (f->spec.type == OCR_F_AMOUNT_CN)
+		fold_capital_numerals(fs->line_raw);
+	ocr_validate_field(&f->spec, fs->line_raw, o->payload, o->today, &vr3);
+	if (f->spec.type == OCR_F_NAME && vr3.status == OCR_FS_OK &&
+	    vr3.matched && !vr3.folded) {
+		fs->vr = vr3;
+		fs->conf = fs->line_conf;
+		snprintf(fs->h.raw, sizeof(fs->h.raw), "%s", fs->line_raw);
+		fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
+		return;
+	}
+	if (f->from_id != OCR_FROM_ID_NONE || vr3.status != OCR_FS_OK)
+		return;
+	/* the page read, and the second read (fs->vr) if one was made */
+	if (fs->first_found && fs->first_vr.status == OCR_FS_OK) {
+		if (ocr_text_equal(fs->first_vr.value, vr3.value, false, NULL))
+			with = &fs->first_vr, wconf = fs->first_conf;
+		else
+			oconf = fs->first_conf;
+	}
+	if (fs->reads.reread && fs->vr.status == OCR_FS_OK) {
+		if (ocr_text_equal(fs->vr.value, vr3.value, false, NULL)) {
+			if (with == NULL || fs->conf > wconf)
+				wconf = fs->conf;
+			with = &fs->vr;
+		} else if (fs->conf > oconf)
+			oconf = fs->conf;
+	}
+	if (wconf > fs->line_conf)
+		wconf = fs->line_conf;
+	/* All three reads - the page's, the value's line and label with
+	 * value, two engines - alike: sure at any confidence (on the
+	 * tuning set of bench/ocr_fonts.sh no misread was read alike
+	 * three times that two alike at agree_confidence did not let
+	 * through already). */
+	if (fs->first_found && fs->first_vr.status == OCR_FS_OK &&
+	    fs->reads.reread && fs->vr.status == OCR_FS_OK &&
+	    ocr_text_equal(fs->first_vr.value, vr3.value, false, NULL) &&
+	    ocr_text_equal(fs->vr.value, vr3.value, false, NULL) &&
+	    wconf < t->quality.agree_confidence)
+		wconf = t->quality.agree_confidence;
+	/* Two agreeing reads outvote a third of another value only when it
+	 * is the least sure of the three. */
+	if (with == NULL || (oconf >= 0 && oconf >= wconf))
+		return;
+	fs->vr = vr3;
+	fs->conf = wconf;
+	fs->reads.reread = true;
+	fs->reads.agree = true;
+	fs->reads.found = true;
+	fs->reads.conf = fs->conf;
+	snprintf(fs->h.raw, sizeof(fs->h.raw), "%s", fs->line_raw);
+	fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
 }
 
 static void
@@ -1029,8 +1586,13 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		 * one misread digit makes another person's ID. */
 		fs[i].conf = is_identifier(f->spec.type) ? h->sym_conf :
 		    h->word_conf;
+		fs[i].first_found = h->found;
+		fs[i].first_conf = fs[i].conf;
+		fs[i].first_vr = fs[i].vr;
+		snprintf(fs[i].first_raw, sizeof(fs[i].first_raw), "%s", h->raw);
 		field_reread(api, t, f, pages, o, &fs[i]);
 		fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr, &fs[i].reads);
+		field_third_read(api, t, f, pages, o, &fs[i]);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
 	 * two readings is surer than either's confidence; disagreement is a
@@ -1071,6 +1633,7 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 			}
 		}
 	}
+	check_from_id(t, fs);
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct ocr_tfield *f = &t->fields[i];
 		struct ocr_vresult *vr = &fs[i].vr;
@@ -1118,6 +1681,13 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 				    f->spec.type) ? fs[i].line.sym_conf :
 				    fs[i].line.word_conf) * 10) / 10, "agree",
 				    fs[i].reads.agree));
+			if (fs[i].line_read)
+				json_object_set_new(fj, "line_read", json_pack(
+				    "{s:s,s:f}", "raw", fs[i].line_raw,
+				    "confidence", round(fs[i].line_conf * 10) / 10));
+			if (vr->severity >= OCR_SEV_ESCALATE || fs[i].low)
+				json_object_set_new(fj, "evidence", field_evidence(f,
+				    &fs[i], pages, o->image_dir));
 			json_array_append_new(fields, fj);
 		}
 	}

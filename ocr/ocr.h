@@ -83,6 +83,10 @@ void ocr_engine_thread_done(void);
 
 enum ocr_locate { OCR_LOC_LABEL, OCR_LOC_ZONE, OCR_LOC_PATTERN };
 
+/* What a field repeats of the template's resident ID number (GB 11643:
+ * digits 7-14 are the birth date, the 17th is odd for 男, even for 女). */
+enum ocr_from_id { OCR_FROM_ID_NONE, OCR_FROM_ID_BIRTH, OCR_FROM_ID_SEX };
+
 struct ocr_tfield {
 	struct ocr_field_spec spec;
 	enum ocr_locate locate;
@@ -90,6 +94,7 @@ struct ocr_tfield {
 	char *pattern;            /* PCRE2 on the page text; group 1 if any */
 	void *pattern_re;
 	int page;                 /* 1-based; 0 = any page */
+	enum ocr_from_id from_id; /* from_id = "birth" | "sex" */
 };
 
 struct ocr_quality {

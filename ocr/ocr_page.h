@@ -25,6 +25,8 @@ struct ocr_pagequal {
 	bool skew_known, deskewed;
 	double ink;
 	bool blank;
+	int background;           /* brightest minus darkest paper, 0-255 */
+	bool background_fixed;    /* so uneven it was normalised */
 	int rotation;             /* quarter-turns clockwise applied */
 	int border;               /* white px added on each side */
 	double mean_conf;

@@ -193,6 +193,41 @@ ocr_page_normalise(PIX *in, int file_dpi, const struct ocr_template *t,
 	return gray;
 }
 
+/*
+ * How uneven the paper is: the page at a sixteenth, each pixel the
+ * brightest within ~13 mm (a grey dilation: print is lost, paper stays),
+ * and the brightest minus the darkest of that, margins left out. A scan
+ * is ~0-20; a phone's photo lit from one side 80 and more, where one
+ * threshold for the page turns its dark corner to solid ink.
+ */
+static int
+background_range(PIX *gray)
+{
+	PIX *s = pixScaleAreaMap(gray, 1.0f / 16, 1.0f / 16), *d;
+	int w, h, lo = 255, hi = 0;
+
+	if (s == NULL)
+		return 0;
+	d = pixDilateGray(s, 5, 5);
+	pixDestroy(&s);
+	if (d == NULL)
+		return 0;
+	w = pixGetWidth(d);
+	h = pixGetHeight(d);
+	for (int y = h * 3 / 100 + 1; y < h - h * 3 / 100 - 1; y++)
+		for (int x = w * 3 / 100 + 1; x < w - w * 3 / 100 - 1; x++) {
+			l_uint32 v;
+
+			pixGetPixel(d, x, y, &v);
+			if ((int)v < lo)
+				lo = (int)v;
+			if ((int)v > hi)
+				hi = (int)v;
+		}
+	pixDestroy(&d);
+	return hi > lo ? hi - lo : 0;
+}
+
 PIX *
 ocr_page_prepare(PIX *gray, const struct ocr_template *t,
     struct ocr_pagequal *q)
@@ -221,10 +256,15 @@ ocr_page_prepare(PIX *gray, const struct ocr_template *t,
 			q->deskewed = true;
 		}
 	}
-	if (t->pre.background && (r = pixBackgroundNormSimple(p, NULL,
-	    NULL)) != NULL) {
+	/* Normalising the background of every page costs ~0.3 s and reads
+	 * clean scans worse (docs/BENCHMARKS.md); a page lit unevenly (a
+	 * phone's photo) is not read at all without it. */
+	q->background = pixGetDepth(p) == 8 ? background_range(p) : 0;
+	if ((t->pre.background || q->background > 60) &&
+	    (r = pixBackgroundNormSimple(p, NULL, NULL)) != NULL) {
 		pixDestroy(&p);
 		p = r;
+		q->background_fixed = true;
 	}
 	if (t->pre.binarise) {
 		PIX *th = NULL;

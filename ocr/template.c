@@ -216,7 +216,7 @@ load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
 	static const char *const keys[] = { "name", "label", "zone", "pattern",
 	    "type", "required", "values", "regex", "not_before", "not_after",
 	    "match", "match_optional", "latin", "cross_check", "min_confidence", "page",
-	    NULL };
+	    "from_id", NULL };
 	const config_setting_t *z;
 	const char *s;
 	double v;
@@ -312,6 +312,17 @@ load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
 		f->spec.min_confidence = v;
 	if (get_num(l, g, "page", 0, 1000, &v))
 		f->page = (int)v;
+	if ((s = get_str(l, g, "from_id", false)) != NULL) {
+		if (strcmp(s, "birth") == 0 && f->spec.type == OCR_F_DATE)
+			f->from_id = OCR_FROM_ID_BIRTH;
+		else if (strcmp(s, "sex") == 0 && f->spec.type == OCR_F_ENUM)
+			f->from_id = OCR_FROM_ID_SEX;
+		else
+			tfail(l, config_setting_get_member(g, "from_id"), "field"
+			    " %s: from_id = \"birth\" (a date field) or \"sex\""
+			    " (an enum of 男, 女): what the field repeats of the"
+			    " template's cn_id field", f->spec.name);
+	}
 }
 
 void
@@ -462,11 +473,16 @@ ocr_template_load(const char *file, struct err *e)
 		else
 			t->deadline_ms = (int)ms;
 	}
+	/* "fields = ();" said so is a check of the file and its pages only
+	 * (type, size, pages, resolution, blur, blank, legibility): an
+	 * upload whose kind nobody knows yet. A template without the
+	 * setting is a mistake. */
 	if ((g = config_setting_get_member(root, "fields")) == NULL ||
-	    !config_setting_is_aggregate(g) || config_setting_length(g) == 0)
+	    !config_setting_is_aggregate(g))
 		tfail(&l, g ? g : root, "fields = ( { name = \"...\"; label ="
-		    " \"...\"; type = \"...\"; }, ... ); lists what to read");
-	else {
+		    " \"...\"; type = \"...\"; }, ... ); lists what to read"
+		    " (fields = (); for a check of the pages only)");
+	else if (config_setting_length(g) > 0) {
 		t->nfields = (size_t)config_setting_length(g);
 		t->fields = xcalloc(t->nfields, sizeof(*t->fields));
 		for (size_t i = 0; i < t->nfields && !l.failed; i++) {
@@ -495,6 +511,16 @@ ocr_template_load(const char *file, struct err *e)
 				tfail(&l, config_setting_get_elem(g, (unsigned)i),
 				    "field %s: cross_check names no field \"%s\"",
 				    t->fields[i].spec.name, cc);
+		}
+		for (size_t i = 0; i < t->nfields && !l.failed; i++) {
+			bool have_id = false;
+
+			for (size_t j = 0; j < t->nfields; j++)
+				have_id |= t->fields[j].spec.type == OCR_F_CN_ID;
+			if (t->fields[i].from_id != OCR_FROM_ID_NONE && !have_id)
+				tfail(&l, config_setting_get_elem(g, (unsigned)i),
+				    "field %s: from_id needs a field of type"
+				    " cn_id in the template", t->fields[i].spec.name);
 		}
 	}
 	config_destroy(&cfg);

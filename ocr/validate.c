@@ -1462,6 +1462,10 @@ ocr_field_unsure(const struct ocr_field_spec *spec,
 		return false;
 	if (conflict)
 		return true;
+	/* Two reads that disagree are not made sure by the ID: the page
+	 * read may be what is printed. */
+	if (r->id_confirmed)
+		return false;
 	if (r->reread && r->conf >= r->agree_confidence)
 		return false;
 	return r->conf < r->min_confidence;

@@ -173,7 +173,10 @@ bool ocr_text_equal(const char *ocr, const char *expected, bool identifier,
  *   - a non-identifier is sure when its reads agree (two readings of the
  *     same pixels segmented differently) with at least agree_confidence,
  *     when a name matches the case exactly, when an amount in words
- *     agrees with the figures (cross_confirmed), or when its confidence
+ *     agrees with the figures (cross_confirmed), when a birth date or
+ *     sex whose reads do not conflict is the one the document's own
+ *     valid and sure resident ID number says (id_confirmed), or when
+ *     its confidence
  *     reaches min_confidence.
  * A field not found is not this function's to judge (false). An unsure
  * field that would reject escalates instead: a misread is not the
@@ -187,6 +190,7 @@ struct ocr_reads {
 	double min_confidence;        /* the field's threshold */
 	double agree_confidence;      /* two agreeing reads are sure from this confidence on */
 	bool cross_confirmed;         /* amount_cn equal to its numeric twin */
+	bool id_confirmed;            /* birth date / sex as the sure cn_id on the page says */
 };
 bool ocr_field_unsure(const struct ocr_field_spec *spec,
     const struct ocr_vresult *vr, const struct ocr_reads *r);

@@ -106,22 +106,26 @@ def amount_cn(fen):
     return "人民币" + out + "元整"
 
 
-def fonts_dir():
+def fonts_dir(font=FONT):
+    if font != FONT:
+        # other families (fonts-wqy-zenhei, fonts-arphic-*) live elsewhere
+        return "/usr/share/fonts"
     for d in FONT_DIRS:
         if os.path.isdir(d):
             return d
     raise SystemExit("ocr_gen: no Noto CJK fonts; install fonts-noto-cjk")
 
 
-def render(text, out, ptsize=16, tmp=None):
-    """text2image writes a 1-bit 300 DPI A4 TIFF; out is PNG (or TIFF)."""
+def render(text, out, ptsize=16, tmp=None, font=FONT):
+    """text2image writes a 1-bit 300 DPI A4 TIFF; out is PNG (or TIFF).
+    font is a family as `text2image --list_available_fonts` names it."""
     tmp = tmp or tempfile.mkdtemp(prefix="ocrgen-")
     txt = os.path.join(tmp, "page.txt")
     with open(txt, "w") as f:
         f.write(text)
     base = os.path.join(tmp, "page")
     subprocess.run(["text2image", "--text", txt, "--outputbase", base,
-                    "--fonts_dir", fonts_dir(), "--font", FONT,
+                    "--fonts_dir", fonts_dir(font), "--font", font,
                     "--ptsize", str(ptsize), "--xsize", "2480", "--ysize",
                     "3508", "--resolution", "300", "--margin", "200",
                     "--leading", "48", "--char_spacing", "0.1"],
@@ -227,15 +231,16 @@ def pdf_of_image(src, out, tmp):
     write_pdf(out, objs)
 
 
-def id_card(rng, name=None, cnid=None):
+def id_card(rng, name=None, cnid=None, address="北京市东城区景山前街4号",
+            ethnic="汉"):
     name = name or rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
     cid, (y, m, d) = make_cnid(rng)
     cid = cnid or cid
     y, m, d = int(cid[6:10]), int(cid[10:12]), int(cid[12:14])
     sex = "男" if int(cid[16]) % 2 else "女"
-    text = ("居民身份证\n\n姓名 %s\n性别 %s  民族 汉\n出生 %d年%d月%d日\n"
-            "住址 北京市东城区景山前街4号\n公民身份号码 %s\n" % (
-                name, sex, y, m, d, cid))
+    text = ("居民身份证\n\n姓名 %s\n性别 %s  民族 %s\n出生 %d年%d月%d日\n"
+            "住址 %s\n公民身份号码 %s\n" % (
+                name, sex, ethnic, y, m, d, address, cid))
     fields = {"name": name, "sex": sex, "birth": "%04d-%02d-%02d" % (y, m, d),
               "id_no": cid}
     return text, fields, {"name": name, "id_no": cid}
@@ -376,6 +381,34 @@ def gen_test(out, rng):
     render(text, os.path.join(out, "cert-amounts.png"), tmp=tmp)
     add("cert-amounts.png", "contribution-certificate", "escalate", payload,
         {}, "大写金额 differs from the figures")
+
+    # The birth date and the sex printed on a card repeat its ID number
+    # (from_id): a card that says otherwise contradicts itself.
+    text, fields, payload = id_card(rng)
+    y, m, d = (int(x) for x in fields["birth"].split("-"))
+    render(text.replace("出生 %d年%d月%d日" % (y, m, d),
+                        "出生 %d年%d月%d日" % (y + 1, m, d)),
+           os.path.join(out, "id-birth-other.png"), tmp=tmp)
+    add("id-birth-other.png", "id-card-front", "escalate", payload, {},
+        "the birth date is not the one the ID number says")
+    # A card in AR PL UMing (fonts-arphic-uming), whose 年月日 and 女
+    # the page read misreads: the second and third reads and the ID
+    # number settle them (its own random numbers: the cases above do
+    # not move).
+    if os.path.exists("/usr/share/fonts/truetype/arphic/uming.ttc"):
+        urng = random.Random(7)
+        for _ in range(3):
+            text, fields, payload = id_card(urng)
+        render(text, os.path.join(out, "id-uming.png"), tmp=tmp,
+               font="AR PL UMing CN Light")
+        add("id-uming.png", "id-card-front", "accept", payload, fields,
+            "AR PL UMing, read again")
+    text, fields, payload = id_card(rng)
+    other = "女" if fields["sex"] == "男" else "男"
+    render(text.replace("性别 " + fields["sex"], "性别 " + other),
+           os.path.join(out, "id-sex-other.png"), tmp=tmp)
+    add("id-sex-other.png", "id-card-front", "escalate", payload, {},
+        "the sex is not the one the ID number says")
     shutil.rmtree(tmp)
     return cases
 

@@ -88,6 +88,29 @@ for c in cases:
                 p["checks"]["dpi"]["value"] == 300,
                 f"{name}: read at 150 DPI, measured at 300",
                 (p["dpi"], p["width"], p["checks"]["dpi"]))
+    if c["file"] in ("id-birth-other.png", "id-sex-other.png"):
+        # from_id: the card's own ID number says otherwise
+        k = "birth" if "birth" in c["file"] else "sex"
+        f = got.get(k) or {}
+        t.check((f.get("status"), f.get("code")) == ("invalid", "cn_id.inconsistent"),
+                f"{name}: {k} is inconsistent with the ID number", f)
+        t.check(f"field.invalid" in [r["code"] for r in res["reasons"]
+                                     if r.get("field") == k],
+                f"{name}: a field.invalid [{k}] reason", res["reasons"])
+        ev = f.get("evidence") or {}
+        t.eq(ev.get("rule"), "from_id", f"{name}: evidence names the rule")
+        t.check(ev.get("page_read") is not None and "raw" in ev["page_read"],
+                f"{name}: evidence has the page read", ev)
+        t.eq(got.get("id_no", {}).get("status"), "ok",
+             f"{name}: the ID number itself is fine")
+    if c["file"] == "id-uming.png":
+        # the page read misread some field; reading it again settled it
+        again = [f["name"] for f in res["fields"]
+                 if f.get("second_read") or f.get("line_read")]
+        t.check(again, f"{name}: a field was read again", res["fields"])
+    if c["file"] == "id-clean.png" and c["verdict"] == "accept":
+        t.check(all("evidence" not in f for f in res["fields"]),
+                f"{name}: no evidence on an accepted document's fields")
     if c["file"] == "id-really-png.pdf":
         t.eq(res["mime"], "image/png", f"{name}: type by content, not name")
     if c["file"] == "encrypted.pdf":
@@ -152,6 +175,13 @@ steps = (
     on_business_error = "reject"; }}
 );
 ''')
+# The shipped document-intake playbook, with the template it names
+# (templates/ next to the playbook): every upload is checked before it
+# is filed.
+os.makedirs(os.path.join(d.pbdir, "templates"), exist_ok=True)
+shutil.copy(os.path.join(SRCDIR, "playbooks", "document-intake.cfg"), d.pbdir)
+shutil.copy(os.path.join(tmpl_dir, "upload.cfg"),
+            os.path.join(d.pbdir, "templates"))
 try:
     d.start()
     with open(f"/proc/{d.proc.pid}/environ", "rb") as f:
@@ -161,7 +191,7 @@ try:
     inbox = os.path.join(d.state, "inbox")
     d.wait_for(lambda: os.path.isdir(inbox), 10, "inbox created")
     uploads = {"id-clean.png": "done", "id-wrong-check.png": "rejected",
-               "notes.png": "rejected"}
+               "notes.png": "rejected", "id-birth-other.png": "escalated"}
     if not asan:
         uploads["id-bad.png"] = "escalated"
     for name in uploads:
@@ -202,7 +232,9 @@ try:
     t.check(any(f.endswith("id-wrong-check.png") for f in quarantined) and
             any(f.endswith("notes.png") for f in quarantined),
             "daemon: rejected files are in quarantine, not deleted", quarantined)
-    t.check(not [f for f in os.listdir(inbox) if not f.startswith(".")],
+    # (inbox/uploads is document-intake's)
+    t.check(not [f for f in os.listdir(inbox) if not f.startswith(".") and
+                 not os.path.isdir(os.path.join(inbox, f))],
             "daemon: nothing left in the inbox")
     good = it.get("id-clean.png", {})
     st, body = d.api("GET", f"/api/v1/items/{good.get('id')}")
@@ -238,6 +270,19 @@ try:
     t.eq(st, 404, "API: a missing artifact is 404")
     st, _, _ = raw_get("/api/v1/items/999999/artifacts/page-1.png")
     t.eq(st, 404, "API: an artifact of an unknown item is 404")
+    # An escalated field's evidence: the rule, the reads and the crop,
+    # served beside the page image.
+    inc = it.get("id-birth-other.png", {})
+    st, body = d.api("GET", f"/api/v1/items/{inc.get('id')}")
+    blob = json.dumps(body, ensure_ascii=False)
+    t.check("cn_id.inconsistent" in blob and "field-birth.png" in blob,
+            "daemon: the escalation carries the rule and the field's crop",
+            blob[:600])
+    crop = os.path.join(d.state, "artifacts", str(inc.get("id")), "field-birth.png")
+    t.check(os.path.exists(crop), "daemon: the escalated field's crop is written", crop)
+    st, ctype, body = raw_get(f"/api/v1/items/{inc.get('id')}/artifacts/field-birth.png")
+    t.check(st == 200 and body[:8] == b"\x89PNG\r\n\x1a\n",
+            "API: the field's crop is served", (st, ctype))
     if "id-bad.png" in uploads:
         bad_item = it.get("id-bad.png", {})
         st, body = d.api("GET", f"/api/v1/items/{bad_item.get('id')}")
@@ -245,6 +290,42 @@ try:
         t.check("quality.blur" in blob and "payload" in blob,
                 "daemon: the escalation carries the OCR result and the payload",
                 blob[:800])
+    # document-intake: a readable page is archived, a text file named
+    # .png and an empty file are rejected, both kept in quarantine.
+    up = os.path.join(d.state, "inbox", "uploads")
+    d.wait_for(lambda: os.path.isdir(up), 10, "inbox/uploads created")
+    intake = {"id-clean.png": "done", "notes.png": "rejected",
+              "empty.png": "rejected"}
+    for name in intake:
+        shutil.copy(os.path.join(fixtures, name), os.path.join(up, "." + name))
+        os.rename(os.path.join(up, "." + name), os.path.join(up, name))
+
+    def intake_items():
+        st, body = d.api("GET", "/api/v1/items?playbook=document-intake")
+        return body.get("items", []) if st == 200 else []
+    try:
+        d.wait_for(lambda: len(intake_items()) == len(intake) and all(
+            i["state"] in ("done", "rejected", "escalated")
+            for i in intake_items()), 120, "uploads checked by document-intake")
+    except TimeoutError:
+        pass
+    got = {}
+    for i in intake_items():
+        st, full = d.api("GET", f"/api/v1/items/{i['id']}")
+        p = full.get("payload") if st == 200 else None
+        p = json.loads(p) if isinstance(p, str) else (p or {})
+        got[p.get("name", "?")] = i["state"]
+    for name, want in intake.items():
+        t.eq(got.get(name), want, f"document-intake: {name} is {want}")
+    filed = [f for _, _, fs in os.walk(os.path.join(d.state, "archive", "uploads"))
+             for f in fs]
+    held = [f for _, _, fs in os.walk(os.path.join(d.state, "quarantine", "uploads"))
+            for f in fs]
+    t.check(any(f.endswith("id-clean.png") for f in filed),
+            "document-intake: the readable upload is archived", filed)
+    t.check(any(f.endswith("notes.png") for f in held) and
+            any(f.endswith("empty.png") for f in held),
+            "document-intake: rejected uploads are kept in quarantine", held)
     t.check(d.proc.poll() is None, "daemon: still running after bad input")
 finally:
     d.stop()

@@ -265,6 +265,93 @@ test_template_errors_say_where(void **state)
 	expect_template_error("document_type = \"x\";\n"
 	    "preprocess = { dpi = 5000; };\n"
 	    "fields = ( { name = \"a\"; label = \"A\"; } );\n", 2, "dpi");
+	/* from_id: a date for "birth", an enum for "sex", and a cn_id
+	 * field to follow */
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"id\"; label = \"I\"; type = \"cn_id\"; },\n"
+	    "  { name = \"b\"; label = \"B\"; type = \"text\";"
+	    " from_id = \"birth\"; }\n);\n", 4, "from_id = \"birth\"");
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"s\"; label = \"S\"; type = \"enum\";"
+	    " values = [\"男\", \"女\"]; from_id = \"sex\"; }\n);\n", 3,
+	    "needs a field of type cn_id");
+	expect_template_error("document_type = \"x\";\nfields = 5;\n", 2,
+	    "fields = (); for a check of the pages only");
+}
+
+/* A template that says fields = (); checks the file and its pages only
+ * (templates/upload.cfg, used by document-intake). */
+static void
+test_pages_only_template(void **state)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find("upload", SRCDIR
+	    "/playbooks/templates", &e);
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("upload: %s", e.msg);
+	assert_int_equal(t->nfields, 0);
+	assert_int_equal(t->n_identify, 0);
+	assert_int_equal(t->max_pages, 10);
+	ocr_template_free(t);
+}
+
+/* The ID card's birth date and sex follow its ID number (from_id). */
+static void
+test_shipped_id_card_follows_id(void **state)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find("id-card-front", SRCDIR
+	    "/playbooks/templates", &e);
+	int birth = 0, sex = 0;
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("id-card-front: %s", e.msg);
+	for (size_t i = 0; i < t->nfields; i++) {
+		if (strcmp(t->fields[i].spec.name, "birth") == 0)
+			birth = t->fields[i].from_id;
+		if (strcmp(t->fields[i].spec.name, "sex") == 0)
+			sex = t->fields[i].from_id;
+	}
+	assert_int_equal(birth, OCR_FROM_ID_BIRTH);
+	assert_int_equal(sex, OCR_FROM_ID_SEX);
+	ocr_template_free(t);
+}
+
+/* A birth date or sex that agrees with the document's sure ID number is
+ * sure at any confidence, unless its two reads conflict. */
+static void
+test_unsure_id_confirmed(void **state)
+{
+	struct ocr_field_spec date;
+	struct ocr_vresult r;
+	struct ocr_reads rd;
+
+	(void)state;
+	memset(&date, 0, sizeof(date));
+	date.type = OCR_F_DATE;
+	date.required = true;
+	date.min_confidence = 70;
+	assert_int_equal(ocr_validate_field(&date, "1980年1月2日", NULL,
+	    20260101, &r), 0);
+	assert_int_equal(r.status, OCR_FS_OK);
+	memset(&rd, 0, sizeof(rd));
+	rd.found = true;
+	rd.min_confidence = 70;
+	rd.agree_confidence = 50;
+	rd.conf = 24;
+	assert_true(ocr_field_unsure(&date, &r, &rd));
+	rd.id_confirmed = true;
+	assert_false(ocr_field_unsure(&date, &r, &rd));
+	/* read again and read otherwise: the page read may be what is
+	 * printed */
+	rd.reread = true;
+	rd.agree = false;
+	assert_true(ocr_field_unsure(&date, &r, &rd));
+	rd.agree = true;
+	assert_false(ocr_field_unsure(&date, &r, &rd));
 }
 
 static void
@@ -340,6 +427,9 @@ main(void)
 		cmocka_unit_test(test_template_errors_say_where),
 		cmocka_unit_test(test_shipped_templates_load),
 		cmocka_unit_test(test_read_resolution),
+		cmocka_unit_test(test_pages_only_template),
+		cmocka_unit_test(test_shipped_id_card_follows_id),
+		cmocka_unit_test(test_unsure_id_confirmed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
