@@ -117,8 +117,23 @@ until ctl status >/dev/null 2>&1; do
 done
 
 echo "clerk demo: feeding the sample work"
-mkdir -p "$run/inbox/uploads"
-for f in playbooks/samples/uploads/*; do
+# The uploads for document-intake, which OCR-checks each one as a
+# document: the sample texts rendered now as scanned pages (text2image),
+# and the first one also as the bare text file, which is not a document
+# and is rejected into quarantine/uploads.
+mkdir -p "$run/inbox/uploads" "$run/samples-uploads"
+python3 - "$run/samples-uploads" playbooks/samples/uploads/*.txt <<'PY'
+import os, shutil, sys, tempfile
+sys.path.insert(0, "tests")
+import ocr_gen
+out, tmp = sys.argv[1], tempfile.mkdtemp(prefix="clerk-demo-")
+for f in sys.argv[2:]:
+    with open(f, encoding="utf-8") as t:
+        ocr_gen.render(t.read(), os.path.join(out, os.path.basename(f)[:-4] + ".png"), tmp=tmp)
+shutil.rmtree(tmp)
+PY
+cp playbooks/samples/uploads/申请材料-001.txt "$run/samples-uploads/"
+for f in "$run"/samples-uploads/*.png "$run"/samples-uploads/*.txt; do
 	name=$(basename "$f")
 	# Write under a hidden temp name and rename in, as an upload service
 	# should: clerkd takes only complete files.
@@ -298,7 +313,7 @@ Where to look next:
   curl -s http://127.0.0.1:$port/metrics                     Prometheus metrics
   demo-run/clerkd.log                                           JSON-lines log
   demo-run/legacysim.log                                        every request the legacy systems saw
-  demo-run/archive/uploads/                                     the filed uploads
+  demo-run/archive/uploads/ demo-run/quarantine/uploads/        uploads filed / rejected (a text file is no document)
   demo-run/reports/reconcile/*/report.html                      the 余额调节表 of each account
   demo-run/archive/documents/ demo-run/quarantine/documents/    claim forms accepted / rejected or escalated
   demo-run/archive/applications/                                transfer application files, after intake
