@@ -248,3 +248,44 @@ def run_node_tests(t, script, cwd, env, timeout):
     t.check(r.returncode == 0 and results, f"node --test {name} exits 0",
             "exit %d\n%s\n%s" % (r.returncode, r.stdout[-4000:], r.stderr[-3000:]))
     return r
+
+
+BROWSER_DIR = os.path.join(SRCDIR, "tests", "browser")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_tap():
+    """The Tap of a browser test: skips the whole file (1..0 # SKIP) when
+    node or chromium is missing, and installs playwright-core from
+    tests/browser/package-lock.json (npm ci) when it is not there yet."""
+    if not shutil.which("node"):
+        print("1..0 # SKIP node is not installed", flush=True)
+        sys.exit(0)
+    if not os.access(CHROMIUM, os.X_OK):
+        print(f"1..0 # SKIP {CHROMIUM} is not installed", flush=True)
+        sys.exit(0)
+    t = Tap()
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        npm = shutil.which("npm")
+        r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"] if npm else ["false"],
+                           cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1"))
+        if not t.check(r.returncode == 0, "npm ci installs playwright-core in tests/browser",
+                       (r.stdout + r.stderr)[-2000:]):
+            t.done()
+    return t
+
+
+def write_users(t, d, users):
+    """Writes d's users file (mode 0600) from {name: (role, password)},
+    hashing each password with `clerkctl user hash`."""
+    rows = []
+    for name, (role, pw) in users.items():
+        r = d.ctl("user", "hash", input=pw + "\n")
+        t.check(r.returncode == 0, f"clerkctl user hash for {name}", r.stderr)
+        rows.append(f'  {{ name = "{name}"; role = "{role}";'
+                    f' password = "{r.stdout.strip().splitlines()[-1]}"; }}')
+    path = os.path.join(d.dir, "users.cfg")
+    with open(path, "w") as f:
+        f.write("users = (\n" + ",\n".join(rows) + "\n);\n")
+    os.chmod(path, 0o600)

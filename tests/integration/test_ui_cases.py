@@ -16,41 +16,23 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from harness import SRCDIR, Daemon, Tap, run_node_tests  # noqa: E402
+from harness import BROWSER_DIR, CHROMIUM, SRCDIR, Daemon, browser_tap, run_node_tests  # noqa: E402
 import ocr_gen  # noqa: E402
 import pension  # noqa: E402
 
-BROWSER_DIR = os.path.join(SRCDIR, "tests", "browser")
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PBS = os.path.join(SRCDIR, "playbooks")
 SIM_PASSWORD = "ui-cases-sim-pw-41"
 REFUSAL = "参保人存在欠费记录，请补缴后再办理"
 # What the simulator's pages run if a browser ever treats them as HTML.
 PAGE_SCRIPT = "window.__legacy_ran = 1; document.title = 'legacy script ran';"
 
-if not shutil.which("node"):
-    print("1..0 # SKIP node is not installed", flush=True)
-    sys.exit(0)
-if not os.access(CHROMIUM, os.X_OK):
-    print(f"1..0 # SKIP {CHROMIUM} is not installed", flush=True)
-    sys.exit(0)
-
-t = Tap()
-if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
-    npm = shutil.which("npm")
-    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"] if npm else ["false"],
-                       cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1"))
-    if not t.check(r.returncode == 0, "npm ci installs playwright-core in tests/browser",
-                   (r.stdout + r.stderr)[-2000:]):
-        t.done()
+t = browser_tap()
 
 tmp = tempfile.mkdtemp(prefix="clerk-ui-cases-")
 refused = pension.case(300)
