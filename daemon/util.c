@@ -621,11 +621,23 @@ util_dry_run_keeps(const char *path)
 }
 
 int
+util_copy_file(const char *src, const char *dst, mode_t mode, struct err *e)
+{
+	size_t len;
+	char *data = util_read_file(src, &len, e);
+	int rc;
+
+	if (data == NULL)
+		return -1;
+	rc = util_write_file_atomic(dst, data, len, mode, e);
+	free(data);
+	return rc;
+}
+
+int
 util_move_file(const char *src, const char *dir, const char *dst,
     struct err *e)
 {
-	size_t len;
-	char *data;
 	bool keep = util_dry_run_keeps(src);
 
 	if (util_mkdir_p(dir, 0755, e) < 0)
@@ -643,13 +655,8 @@ util_move_file(const char *src, const char *dir, const char *dst,
 		err_set(e, "move %s -> %s: %s", src, dst, strerror(errno));
 		return -1;
 	}
-	if ((data = util_read_file(src, &len, e)) == NULL)
+	if (util_copy_file(src, dst, 0600, e) < 0)
 		return -1;
-	if (util_write_file_atomic(dst, data, len, 0600, e) < 0) {
-		free(data);
-		return -1;
-	}
-	free(data);
 	if (!keep && unlink(src) < 0) {
 		err_set(e, "remove %s after copying it: %s", src,
 		    strerror(errno));

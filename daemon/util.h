@@ -51,6 +51,9 @@ bool util_dry_run_keeps(const char *path);
  */
 int util_move_file(const char *src, const char *dir, const char *dst,
     struct err *e);
+/* Copies src to dst (temp file + fsync + rename), dst ending mode mode. */
+int util_copy_file(const char *src, const char *dst, mode_t mode,
+    struct err *e);
 
 /*
  * Rules files (libconfig) read by the engines: "file:line: message" for

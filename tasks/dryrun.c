@@ -302,20 +302,6 @@ stop:
 	return rc;
 }
 
-static int
-copy_file(const char *src, const char *dst, struct err *e)
-{
-	size_t len;
-	char *data = util_read_file(src, &len, e);
-	int rc;
-
-	if (data == NULL)
-		return -1;
-	rc = util_write_file_atomic(dst, data, len, 0600, e);
-	free(data);
-	return rc;
-}
-
 json_t *
 dryrun_upload_payload(const char *sample, const char *dir, json_t *extra,
     struct err *e)
@@ -327,7 +313,8 @@ dryrun_upload_payload(const char *sample, const char *dir, json_t *extra,
 
 	inbox = xasprintf("%s/inbox", dir);
 	copy = xasprintf("%s/%s", inbox, name);
-	if (util_mkdir_p(inbox, 0700, e) < 0 || copy_file(sample, copy, e) < 0 ||
+	if (util_mkdir_p(inbox, 0700, e) < 0 ||
+	    util_copy_file(sample, copy, 0600, e) < 0 ||
 	    util_sha256_file(copy, sha, e) < 0 || stat(copy, &st) < 0)
 		goto out;
 	stem = xstrndup(name, strcspn(name, "."));

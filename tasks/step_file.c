@@ -80,21 +80,6 @@ fsync_dir(const char *dir)
 	}
 }
 
-/* Copy + fsync + rename, for moves across file systems. */
-static int
-copy_file(const char *src, const char *dst, struct err *e)
-{
-	size_t len;
-	char *data = util_read_file(src, &len, e);
-	int rc;
-
-	if (data == NULL)
-		return -1;
-	rc = util_write_file_atomic(dst, data, len, 0644, e);
-	free(data);
-	return rc;
-}
-
 static int
 move_output_has(const void *conf, const char *path, char *hint, size_t n)
 {
@@ -156,13 +141,13 @@ move_run(struct step_ctx *ctx, void *p)
 		goto done;
 	}
 	if (util_dry_run_keeps(src)) {
-		if (copy_file(src, dst, &e) < 0) {
+		if (util_copy_file(src, dst, 0644, &e) < 0) {
 			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 			    "copy %s -> %s: %s", src, dst, e.msg);
 			goto out;
 		}
 	} else if (rename(src, dst) < 0) {
-		if (errno != EXDEV || copy_file(src, dst, &e) < 0 ||
+		if (errno != EXDEV || util_copy_file(src, dst, 0644, &e) < 0 ||
 		    unlink(src) < 0) {
 			res = step_fail(ctx, STEP_SYSTEM_ERROR, "system_error",
 			    "move %s -> %s: %s", src, dst, errno == EXDEV ?
