@@ -1250,6 +1250,21 @@ out:
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
+/* The first firing of pb's cron or interval trigger after `after` (ms),
+ * or -1 when there is none (a cron that never fires again). */
+static int64_t
+next_slot(const struct playbook *pb, int64_t after)
+{
+	int64_t next;
+
+	if (pb->trigger == TRIG_INTERVAL)
+		return (after / pb->interval_ms + 1) * pb->interval_ms;
+	if (pb->trigger != TRIG_CRON ||
+	    (next = cron_next(pb->cron, after / 1000)) < 0)
+		return -1;
+	return next * 1000;
+}
+
 static void
 arm_timer(struct pbslot *p)
 {
@@ -1263,17 +1278,11 @@ arm_timer(struct pbslot *p)
 	/* A timer may wake a little before its time: the next slot is
 	 * after the one it just fired for, not the same one again. */
 	after = now > p->fired ? now : p->fired;
-	if (pb->trigger == TRIG_CRON) {
-		int64_t next = cron_next(pb->cron, after / 1000);
-
-		if (next < 0) {
-			log_emit(LL_WARN, 0, pb->name, NULL, "cron \"%s\" never"
-			    " fires again", pb->cron_expr);
-			return;
-		}
-		next_ms = next * 1000;
-	} else
-		next_ms = (after / pb->interval_ms + 1) * pb->interval_ms;
+	if ((next_ms = next_slot(pb, after)) < 0) {
+		log_emit(LL_WARN, 0, pb->name, NULL, "cron \"%s\" never"
+		    " fires again", pb->cron_expr);
+		return;
+	}
 	p->armed = next_ms;
 	if (next_ms < now)
 		next_ms = now;
@@ -1911,17 +1920,7 @@ next_runs(const struct playbook *pb, int n)
 	int64_t at = util_now_ms();
 	char ts[48];
 
-	for (int i = 0; i < n; i++) {
-		if (pb->trigger == TRIG_CRON) {
-			int64_t next = cron_next(pb->cron, at / 1000);
-
-			if (next < 0)
-				break;
-			at = next * 1000;
-		} else if (pb->trigger == TRIG_INTERVAL)
-			at = (at / pb->interval_ms + 1) * pb->interval_ms;
-		else
-			break;
+	for (int i = 0; i < n && (at = next_slot(pb, at)) >= 0; i++) {
 		util_format_time(at, ts, sizeof(ts));
 		json_array_append_new(arr, json_string(ts));
 	}
