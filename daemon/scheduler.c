@@ -533,28 +533,6 @@ submit_fail(struct job *j, enum step_result res, enum err_kind kind)
 
 /* ---- workers ---- */
 
-/*
- * The finished steps' outputs, with a reviewer's corrections on top: a
- * resume with {"corrections": {"steps": {"ID": {...}}}} changes what the
- * later steps read of step ID (the journal keeps what the step wrote).
- */
-static json_t *
-outputs_of(const struct item *it, json_t *payload)
-{
-	json_t *o = json_object(), *fix, *v;
-	const char *id;
-
-	for (size_t i = 0; i < it->nsteps; i++) {
-		v = json_loads(it->steps[i].output, JSON_DECODE_ANY, NULL);
-		json_object_set_new(o, it->steps[i].step_id, v ? v : json_null());
-	}
-	fix = json_object_get(json_object_get(payload, "corrections"), "steps");
-	json_object_foreach(fix, id, v)
-		if (json_is_object(v) && json_is_object(json_object_get(o, id)))
-			json_object_update_recursive(json_object_get(o, id), v);
-	return o;
-}
-
 /* A reviewer approved this step where it escalated: the store left the
  * approval in the payload (_approved.STEP) for step_run(), which needs
  * the escalation's evidence too (an OCR step's reading). */
@@ -665,7 +643,7 @@ run_job(struct sched *s, struct job *j)
 		json_decref(ctx.payload);
 		ctx.payload = json_object();
 	}
-	ctx.outputs = outputs_of(it, ctx.payload);
+	ctx.outputs = step_outputs(it, ctx.payload);
 	j->had_wait = json_object_get(ctx.payload, "_waiting") != NULL;
 	ctx.pb = j->pb;
 	ctx.step = st;

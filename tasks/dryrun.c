@@ -57,19 +57,6 @@ spawn_recorded(struct step_ctx *ctx, const char *playbook, const char *key,
 	return 0;
 }
 
-/* The finished steps' outputs, as the scheduler hands them on. */
-static json_t *
-outputs_of(const struct item *it)
-{
-	json_t *o = json_object(), *v;
-
-	for (size_t i = 0; i < it->nsteps; i++) {
-		v = json_loads(it->steps[i].output, JSON_DECODE_ANY, NULL);
-		json_object_set_new(o, it->steps[i].step_id, v ? v : json_null());
-	}
-	return o;
-}
-
 static void
 journal(struct item *it, const char *id, json_t *output)
 {
@@ -163,7 +150,7 @@ run_steps(struct run *r)
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.item = &r->it;
 		ctx.payload = r->payload;
-		ctx.outputs = outputs_of(&r->it);
+		ctx.outputs = step_outputs(&r->it, r->payload);
 		ctx.pb = pb;
 		ctx.step = st;
 		ctx.work_dir = r->o->work_dir;

@@ -200,6 +200,12 @@ struct step_kind {
  */
 enum step_result step_run(struct step_ctx *ctx);
 
+/*
+ * What the later steps of it read: {"step id": output} of its finished
+ * steps, with the corrections of a resume (payload "corrections":
+ * {"steps": {"ID": {...}}}) on top.
+ */
+json_t *step_outputs(const struct item *it, json_t *payload);
 /* rel under ctx->out_dir (work_dir when unset): where a step writes. */
 char *step_out_path(const struct step_ctx *ctx, const char *rel);
 

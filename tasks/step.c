@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "playbook.h"
+#include "queue.h"
 
 extern const struct step_kind step_noop, step_sleep, step_escalate,
     step_file_move, step_notify, step_reconcile, step_reconcile_remember,
@@ -300,6 +301,28 @@ approved_generic(struct step_ctx *ctx)
 	json_object_set(ctx->output, "approved_by", json_object_get(
 	    ctx->approval, "by"));
 	return STEP_OK;
+}
+
+/*
+ * The finished steps' outputs, with a reviewer's corrections on top: a
+ * resume with {"corrections": {"steps": {"ID": {...}}}} changes what the
+ * later steps read of step ID (the journal keeps what the step wrote).
+ */
+json_t *
+step_outputs(const struct item *it, json_t *payload)
+{
+	json_t *o = json_object(), *fix, *v;
+	const char *id;
+
+	for (size_t i = 0; i < it->nsteps; i++) {
+		v = json_loads(it->steps[i].output, JSON_DECODE_ANY, NULL);
+		json_object_set_new(o, it->steps[i].step_id, v ? v : json_null());
+	}
+	fix = json_object_get(json_object_get(payload, "corrections"), "steps");
+	json_object_foreach(fix, id, v)
+		if (json_is_object(v) && json_is_object(json_object_get(o, id)))
+			json_object_update_recursive(json_object_get(o, id), v);
+	return o;
 }
 
 char *
