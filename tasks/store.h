@@ -55,6 +55,9 @@ int store_pg_audit_verify(const char *url, FILE *out, int64_t *rows,
 int64_t store_pg_audit_export(const char *url, int64_t after, int64_t limit,
     FILE *out, struct err *e);
 
+/* url without its password, for messages; allocated. */
+char *store_pg_safe_url(const char *url);
+
 /* Whether s names a PostgreSQL store (postgresql:// or postgres://). */
 bool store_pg_url(const char *s);
 

@@ -238,6 +238,12 @@ safe_url(const char *url)
 	return u;
 }
 
+char *
+store_pg_safe_url(const char *url)
+{
+	return safe_url(url);
+}
+
 /* The server's message on one line (DETAIL and HINT lines joined). */
 static void
 one_line(char *dst, size_t len, const char *msg)
