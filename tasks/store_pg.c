@@ -624,16 +624,25 @@ pg_begin(void *p, struct err *e)
 	struct pgw_store *s = p;
 
 	tx_reset(s);
-	if (pg_reconnect(s, e) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(piped_stmts) / sizeof(piped_stmts[0]);
-	    i++)
-		if (prepare(s, piped_stmts[i], e) < 0)
+	/* A connection the server ended while it was idle (a restart, a
+	 * failover, an idle timeout) shows only when used: nothing is sent
+	 * yet, so it is made again once and the batch goes on. */
+	for (int tries = 0; tries < 2; tries++) {
+		bool ok = true;
+
+		if (pg_reconnect(s, e) < 0)
 			return -1;
-	if (pg_simple(s->pg.w, "BEGIN", e) < 0)
-		return -1;
-	s->pg.in_tx = true;
-	return 0;
+		for (size_t i = 0; ok && i < sizeof(piped_stmts) /
+		    sizeof(piped_stmts[0]); i++)
+			ok = prepare(s, piped_stmts[i], e) == 0;
+		if (ok && pg_simple(s->pg.w, "BEGIN", e) == 0) {
+			s->pg.in_tx = true;
+			return 0;
+		}
+		if (PQstatus(s->pg.w) == CONNECTION_OK)
+			return -1;
+	}
+	return -1;
 }
 
 static int

@@ -69,6 +69,25 @@ pg_admin_exec(const char *sql)
 	return rc;
 }
 
+/* Runs a query on the admin database: its row count, or -1. */
+static int
+pg_admin_exec_rows(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_admin);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fprintf(stderr, "%s: %s", pg_admin, PQerrorMessage(c));
+	else if (PQresultStatus(res = PQexec(c, sql)) != PGRES_TUPLES_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	else
+		rc = PQntuples(res);
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
 /* The admin URL with its database replaced by name. */
 static void
 pg_url_of(char *buf, size_t len, const char *name)
@@ -3155,6 +3174,29 @@ test_pg_expired_lease_rescued_by_other_node(void **state)
 }
 
 
+/* The server ends the nodes' sessions (as a restart or a failover does):
+ * the next request makes the connection again and succeeds, reads too. */
+static void
+test_pg_reconnects_after_the_server_ended_the_session(void **state)
+{
+	struct fx *f = *state;
+	char sql[256];
+	int64_t id;
+	bool dup;
+
+	id = enqueue("pb", "before");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM"
+	    " pg_stat_activity WHERE datname = '%s' AND pid !="
+	    " pg_backend_pid()", f->pgname);
+	assert_int_equal(pg_admin_exec_rows(sql), 2);
+	sleep_ms(100);
+	assert_true(enqueue_full("pb", "after", 0, 0, NULL, &dup) > id);
+	assert_false(dup);
+	assert_int_equal(claim_count("pb"), 2);
+	assert_state(id, "running");
+	assert_true(queue_healthy(Q, NULL));
+}
+
 int
 main(void)
 {
@@ -3221,6 +3263,7 @@ main(void)
 		P(test_pg_backup_and_restore_refused),
 		P(test_pg_newer_schema_refused),
 		P(test_pg_expired_lease_rescued_by_other_node),
+		P(test_pg_reconnects_after_the_server_ended_the_session),
 #undef P
 	};
 	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
