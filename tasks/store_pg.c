@@ -14,7 +14,9 @@
  */
 #include "store_pg.h"
 
+#include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +251,15 @@ struct pgw_store {
 	bool piping;
 	int npiped;
 	bool dead;                  /* the transaction is lost: fail fast */
+
+	/* The listener (LISTEN clerk_items), on its own connection and
+	 * thread, started by the first pg_on_wakeup. */
+	pthread_t listener;
+	bool listening;
+	atomic_bool stop;
+	pthread_mutex_t wlock;      /* fn, arg */
+	void (*fn)(void *);
+	void *arg;
 };
 
 static void pipe_drain(struct pgw_store *s);
@@ -535,6 +546,11 @@ pg_close(void *p)
 
 	if (s == NULL)
 		return;
+	if (s->listening) {
+		atomic_store(&s->stop, true);
+		pthread_join(s->listener, NULL);
+	}
+	pthread_mutex_destroy(&s->wlock);
 	notify_clear(s);
 	free(s->batch);
 	free(s->batch_now);
@@ -561,6 +577,7 @@ pg_open(const char *url, const struct queue_opts *o, struct err *e)
 	s->pg.url = xstrdup(url);
 	s->pg.safe_url = safe_url(url);
 	pthread_mutex_init(&s->pg.rlock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
 	if ((s->pg.w = pg_connect(url, s->pg.safe_url, e)) == NULL ||
 	    check_schema(&s->pg, e) < 0 ||
 	    (s->pg.r = pg_connect(url, s->pg.safe_url, e)) == NULL) {
@@ -2178,6 +2195,106 @@ pg_apply(void *p, struct qreq *r, int64_t now)
 	apply_one(p, r, now);
 }
 
+/* ---- wake-ups: NOTIFY from the nodes that commit new items ---- */
+
+/* How often the listener looks at its stop flag, and waits before
+ * connecting again after the server went away. */
+#define LISTEN_TICK_MS 200
+#define LISTEN_RETRY_MS 1000
+
+static PGconn *
+listen_connect(struct pgw_store *s)
+{
+	struct err e;
+	PGconn *c;
+
+	err_clear(&e);
+	if ((c = pg_connect(s->pg.url, s->pg.safe_url, &e)) == NULL)
+		return NULL;
+	if (pg_simple(c, "LISTEN clerk_items", &e) < 0) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void *
+listener_main(void *arg)
+{
+	struct pgw_store *s = arg;
+	PGconn *c = NULL;
+	int64_t retry_at = 0;
+	bool said = false;
+
+	while (!atomic_load(&s->stop)) {
+		struct pollfd pfd;
+		PGnotify *n;
+		bool woken = false;
+
+		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+			PQfinish(c);
+			c = NULL;
+			if (util_now_ms() < retry_at) {
+				poll(NULL, 0, LISTEN_TICK_MS);
+				continue;
+			}
+			if ((c = listen_connect(s)) == NULL) {
+				if (!said)
+					log_warn("database %s: cannot listen for"
+					    " new items; this node finds them"
+					    " by polling until it can",
+					    s->pg.safe_url);
+				said = true;
+				retry_at = util_now_ms() + LISTEN_RETRY_MS;
+				continue;
+			}
+			said = false;
+			/* Items may have come while nobody listened. */
+			woken = true;
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (!woken && poll(&pfd, 1, LISTEN_TICK_MS) > 0 &&
+		    PQconsumeInput(c) == 0) {
+			PQfinish(c);
+			c = NULL;
+			continue;
+		}
+		while ((n = PQnotifies(c)) != NULL) {
+			woken = true;
+			PQfreemem(n);
+		}
+		if (!woken)
+			continue;
+		pthread_mutex_lock(&s->wlock);
+		if (s->fn != NULL)
+			s->fn(s->arg);
+		pthread_mutex_unlock(&s->wlock);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+static void
+pg_on_wakeup(void *p, void (*fn)(void *), void *arg)
+{
+	struct pgw_store *s = p;
+
+	pthread_mutex_lock(&s->wlock);
+	s->fn = fn;
+	s->arg = arg;
+	pthread_mutex_unlock(&s->wlock);
+	if (fn != NULL && !s->listening) {
+		if (pthread_create(&s->listener, NULL, listener_main, s) != 0) {
+			log_warn("cannot start the listener for new items;"
+			    " this node finds them by polling");
+			return;
+		}
+		s->listening = true;
+	}
+}
+
 static int
 pg_backup(void *p, const char *dest, struct err *e)
 {
@@ -2210,6 +2327,7 @@ const struct store_ops store_pg_ops = {
 	.trigger_slot = pg_trigger_slot,
 	.playbook_states = pg_playbook_states,
 	.backup = pg_backup,
+	.on_wakeup = pg_on_wakeup,
 };
 
 /* ---- the audit trail read directly (clerkctl audit verify / export) ---- */

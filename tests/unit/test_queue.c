@@ -3197,6 +3197,72 @@ test_pg_reconnects_after_the_server_ended_the_session(void **state)
 	assert_true(queue_healthy(Q, NULL));
 }
 
+struct wakeups {
+	pthread_mutex_t lock;
+	int n;
+};
+
+static void
+count_wakeup(void *arg)
+{
+	struct wakeups *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->n++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int
+wakeups(struct wakeups *w, bool reset)
+{
+	int n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->n;
+	if (reset)
+		w->n = 0;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* A node hears of items another node commits (LISTEN / NOTIFY), and of
+ * nothing else. */
+static void
+test_pg_wakeup_on_another_nodes_enqueue(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	struct wakeups w = { PTHREAD_MUTEX_INITIALIZER, 0 };
+	struct qreq r;
+	int i;
+
+	queue_on_wakeup(q2, count_wakeup, &w);
+	/* once when it starts listening: items may have come before */
+	for (i = 0; i < 50 && wakeups(&w, false) == 0; i++)
+		sleep_ms(50);
+	sleep_ms(200);
+	wakeups(&w, true);
+	/* writes that make no claimable item wake nobody */
+	queue_audit(Q, "t", "nothing", NULL, NULL);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_AUDIT;
+	r.u.audit.actor = "t";
+	r.u.audit.action = "flush";
+	assert_int_equal(queue_exec(Q, &r), 0);
+	sleep_ms(600);
+	assert_int_equal(wakeups(&w, true), 0);
+	enqueue("pb", "new");
+	for (i = 0; i < 100 && wakeups(&w, false) == 0; i++)
+		sleep_ms(20);
+	assert_true(wakeups(&w, false) > 0);
+	queue_on_wakeup(q2, NULL, NULL);
+	wakeups(&w, true);
+	enqueue("pb", "unheard");
+	sleep_ms(500);
+	assert_int_equal(wakeups(&w, false), 0);
+	queue_close(q2);
+}
+
 int
 main(void)
 {
@@ -3264,6 +3330,7 @@ main(void)
 		P(test_pg_newer_schema_refused),
 		P(test_pg_expired_lease_rescued_by_other_node),
 		P(test_pg_reconnects_after_the_server_ended_the_session),
+		P(test_pg_wakeup_on_another_nodes_enqueue),
 #undef P
 	};
 	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
