@@ -251,6 +251,7 @@ struct pgw_store {
 	bool piping;
 	int npiped;
 	bool dead;                  /* the transaction is lost: fail fast */
+	int64_t audit_base;         /* the chain's head when it was locked */
 
 	/* The listener (LISTEN clerk_items), on its own connection and
 	 * thread, started by the first pg_on_wakeup. */
@@ -700,6 +701,15 @@ pg_commit(void *p, struct err *e)
 			    s->pg.safe_url);
 	}
 	PQclear(res);
+	/*
+	 * No anchor file: the database is shared by the nodes and kept by
+	 * its replicas and WAL archive, and a file on one node would see
+	 * only this node's commits. The journal still gets the head this
+	 * commit left, a witness outside the database as with SQLite.
+	 */
+	if (rc == 0 && s->pg.audit_locked && s->pg.audit_id > s->audit_base)
+		log_info("audit head: id=%lld hash=%s",
+		    (long long)s->pg.audit_id, s->pg.audit_hash);
 	if (rc == 0)
 		tx_reset(s);
 	return rc;
@@ -822,6 +832,7 @@ audit_append(struct pgw_store *s, int64_t now, const char *actor,
 		}
 		PQclear(res);
 		s->pg.audit_locked = true;
+		s->audit_base = s->pg.audit_id;
 	}
 	id = s->pg.audit_id + 1;
 	if (actor == NULL)
