@@ -3369,7 +3369,7 @@ main(void)
 		P(test_pg_wakeup_on_another_nodes_enqueue),
 #undef P
 	};
-	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
+	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0, nnamed;
 	size_t npo = sizeof(pg_only) / sizeof(pg_only[0]);
 	struct CMUnitTest *all = calloc(2 * n + npo, sizeof(*all));
 	int rc;
@@ -3390,9 +3390,12 @@ main(void)
 		all[n + np].setup_func = setup_pg;
 		np++;
 	}
+	nnamed = np;
 	for (size_t i = 0; pg_admin != NULL && i < npo; i++)
 		all[n + np++] = pg_only[i];
 	rc = _cmocka_run_group_tests("queue", all, n + np, NULL, NULL);
+	for (size_t i = 0; i < nnamed; i++)
+		free((char *)all[n + i].name);
 	free(all);
 	return rc;
 }
