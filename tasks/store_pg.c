@@ -2286,9 +2286,9 @@ listener_main(void *arg)
 			}
 			if ((c = listen_connect(s)) == NULL) {
 				if (!said)
-					log_warn("database %s: cannot listen for"
-					    " new items; this node finds them"
-					    " by polling until it can",
+					log_warn("database %s: cannot listen"
+					    " for new items; this node finds"
+					    " them by polling until it can",
 					    s->pg.safe_url);
 				said = true;
 				retry_at = util_now_ms() + LISTEN_RETRY_MS;
