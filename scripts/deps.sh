@@ -8,16 +8,19 @@ libconfig-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
 libxml2-dev libpcre2-dev libicu-dev python3 tzdata sqlite3 procps
 tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng libtesseract-dev
 libleptonica-dev libmagic-dev libpoppler-glib-dev libcairo2-dev
-imagemagick fonts-noto-cjk fontconfig"
+imagemagick fonts-noto-cjk fontconfig libpq-dev"
 # (The demo renders its claim forms with text2image in Noto Sans CJK and
-# degrades them with ImageMagick, hence the last line.)
+# degrades them with ImageMagick, hence the last line. clerkd links libpq
+# for its PostgreSQL store, so every build needs libpq-dev.)
 # The test suite also replays the fuzz corpora (clang) and drives the
 # reviewer UI in Debian's chromium; bench/escalations.py drives clerkd with wrk;
 # the SFTP/FTP tests start their own sshd and vsftpd on loopback; the man
 # pages are checked with groff and man; tests/package builds the Debian
-# package, runs lintian on it and installs it.
+# package, runs lintian on it and installs it. The PostgreSQL tests start
+# their own throwaway server (tests/pg/cluster.sh), so they need the server
+# binaries and psql, not a configured cluster.
 [ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev chromium wrk vsftpd openssh-server
-groff-base man-db curl debhelper dpkg-dev fakeroot lintian"
+groff-base man-db curl debhelper dpkg-dev fakeroot lintian postgresql postgresql-client"
 
 missing=""
 for p in $PKGS; do

@@ -2,7 +2,15 @@
 directory and a free loopback port, talks to it over HTTP, and reports TAP.
 
 Used by every tests/integration/test_*.py. Only the Python standard library.
+
+With CLERK_TEST_STORE=pg every Daemon keeps its queue in a fresh database
+of a PostgreSQL cluster instead of SQLite: the cluster at CLERK_TEST_PG_URL
+(an admin URL, postgresql://clerk@127.0.0.1:PORT/postgres) when set, else
+one this process starts with tests/pg/cluster.sh and stops at exit. A test
+that needs PostgreSQL and cannot get it fails; it never skips.
 """
+import atexit
+import itertools
 import json
 import os
 import re
@@ -20,6 +28,11 @@ import urllib.request
 CLERKD = os.environ.get("CLERKD", "build/clerkd")
 CLERKCTL = os.environ.get("CLERKCTL", "build/clerkctl")
 SRCDIR = os.environ.get("SRCDIR", os.getcwd())
+STORE = os.environ.get("CLERK_TEST_STORE", "sqlite")
+if STORE not in ("sqlite", "pg"):
+    sys.exit(f"CLERK_TEST_STORE={STORE!r}: use sqlite or pg")
+STORE_PG = STORE == "pg"
+PG_CLUSTER_SH = os.path.join(SRCDIR, "tests", "pg", "cluster.sh")
 
 
 def free_port():
@@ -28,6 +41,222 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class PgCluster:
+    """A throwaway cluster of tests/pg/cluster.sh, stopped when this process
+    exits: by atexit, by SIGTERM/SIGINT turned into SystemExit (meson's
+    timeout sends SIGTERM), and by a watchdog process that outlives a
+    kill -9 of this one."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="clerk-pg-")
+        os.chmod(self.dir, 0o755)
+        r = subprocess.run(["sh", PG_CLUSTER_SH, "start", self.dir],
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError("could not start a PostgreSQL cluster with "
+                               f"tests/pg/cluster.sh:\n{r.stderr}{r.stdout}")
+        self.url = r.stdout.strip().splitlines()[-1]
+        self.port = int(open(os.path.join(self.dir, "port")).read())
+        self.bindir = open(os.path.join(self.dir, "bindir")).read().strip()
+        self.stopped = False
+        self.watchdog = subprocess.Popen(
+            ["sh", "-c", 'while kill -0 "$1" 2>/dev/null; do sleep 1; done;'
+             ' exec sh "$2" stop "$3"', "watchdog", str(os.getpid()),
+             PG_CLUSTER_SH, self.dir],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        atexit.register(self.stop)
+        for sig in (sigmod.SIGTERM, sigmod.SIGINT):
+            if sigmod.getsignal(sig) in (sigmod.SIG_DFL, sigmod.default_int_handler):
+                sigmod.signal(sig, _exit_on_signal)
+
+    def restart(self):
+        """pg_ctl restart -m fast: every connection is cut, the port stays."""
+        r = subprocess.run(["sh", PG_CLUSTER_SH, "restart", self.dir],
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            raise RuntimeError("PostgreSQL restart failed:\n" + r.stderr)
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        if os.environ.get("CLERK_KEEP_TMP"):
+            print(f"# CLERK_KEEP_TMP: PostgreSQL left running in {self.dir} at"
+                  f" {self.url}; stop it with tests/pg/cluster.sh stop {self.dir}",
+                  file=sys.stderr, flush=True)
+        else:
+            subprocess.run(["sh", PG_CLUSTER_SH, "stop", self.dir],
+                           capture_output=True, timeout=120)
+        self.watchdog.kill()
+        self.watchdog.wait()
+
+
+def _exit_on_signal(signum, frame):
+    sys.exit(128 + signum)
+
+
+_pg_cluster = None
+_pg_db_seq = itertools.count(1)
+
+
+def pg_cluster():
+    """This process's own cluster (started on first use), for tests that
+    must restart the server; the others use pg_admin_url()."""
+    global _pg_cluster
+    if _pg_cluster is None:
+        _pg_cluster = PgCluster()
+    return _pg_cluster
+
+
+def pg_admin_url():
+    """The admin URL of the cluster the test databases are made in. Raises
+    RuntimeError with the reason when there is none."""
+    return os.environ.get("CLERK_TEST_PG_URL") or pg_cluster().url
+
+
+def pg_db_url(admin_url, dbname):
+    """admin_url with its database replaced by dbname."""
+    base, _, rest = admin_url.partition("://")
+    hostpart, _, _ = rest.partition("/")
+    return f"{base}://{hostpart}/{dbname}"
+
+
+def psql(url, sql, timeout=60):
+    """Runs sql with psql on url; returns its stdout. Raises PgError."""
+    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                        "-d", url, "-f", "-"], input=sql, capture_output=True,
+                       text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise PgError(f"psql on {url}: {r.stderr.strip()}\nSQL: {sql[:2000]}")
+    return r.stdout
+
+
+def pg_create_db(admin_url=None):
+    """A new empty database in the test cluster; returns its URL."""
+    admin_url = admin_url or pg_admin_url()
+    name = f"clerk_it_{os.getpid()}_{next(_pg_db_seq)}"
+    psql(admin_url, f"CREATE DATABASE {name};")
+    return pg_db_url(admin_url, name)
+
+
+def pg_drop_db(url):
+    name = url.rsplit("/", 1)[1]
+    psql(pg_db_url(url, "postgres"),
+         f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+
+
+class PgError(RuntimeError):
+    pass
+
+
+def sql_literal(v):
+    """v as a PostgreSQL literal, for PgDB's ? placeholders."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, (bytes, bytearray)):
+        return "'\\x" + bytes(v).hex() + "'::bytea"
+    v = str(v)
+    if "\0" in v:
+        raise ValueError("a NUL byte cannot be sent to PostgreSQL")
+    # standard_conforming_strings is on (the default since 9.1): only the
+    # quote itself needs doubling.
+    return "'" + v.replace("'", "''") + "'"
+
+
+def _bind(sql, params):
+    """sql with each ? outside quotes and comments replaced by a literal."""
+    out, i, params = [], 0, list(params)
+    n, quote = len(sql), None
+    while i < n:
+        c = sql[i]
+        if quote:
+            out.append(c)
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+            out.append(c)
+        elif c == "?":
+            if not params:
+                raise PgError(f"more ? than parameters in: {sql}")
+            out.append(sql_literal(params.pop(0)))
+        else:
+            out.append(c)
+        i += 1
+    if params:
+        raise PgError(f"{len(params)} parameter(s) left over for: {sql}")
+    return "".join(out)
+
+
+# SQLite's json_extract(col, '$.key') on a JSON text column is PostgreSQL's
+# (col::json ->> 'key'); the value comes back as text either way for the
+# string fields the tests read.
+_JSON_EXTRACT = re.compile(r"json_extract\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)")
+
+
+class PgCursor:
+    def __init__(self, rows):
+        self.rows = rows
+        self.pos = 0
+
+    def fetchone(self):
+        if self.pos >= len(self.rows):
+            return None
+        self.pos += 1
+        return self.rows[self.pos - 1]
+
+    def fetchall(self):
+        rest = self.rows[self.pos:]
+        self.pos = len(self.rows)
+        return rest
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class PgDB:
+    """What the tests use of a sqlite3 connection, on a PostgreSQL
+    database through psql: execute(sql, params) with ? placeholders, rows
+    as tuples. A SELECT is wrapped so each row comes back as one line of
+    JSON (row_to_json): integers stay int, NULL is None and text is never
+    guessed at, unlike CSV. Every statement commits on its own."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def execute(self, sql, params=()):
+        sql = _JSON_EXTRACT.sub(r"(\1::json ->> '\2')", _bind(sql, params))
+        body = sql.strip().rstrip(";")
+        if re.match(r"(?is)^\s*(select|with|values)\b", body):
+            out = psql(self.url, "SELECT row_to_json(q)::text FROM (\n"
+                       f"{body}\n) q;")
+            rows = [tuple(v for _, v in json.loads(line, object_pairs_hook=list))
+                    for line in out.splitlines() if line]
+            return PgCursor(rows)
+        psql(self.url, body + ";")
+        return PgCursor([])
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 class Tap:
@@ -65,12 +294,31 @@ class Daemon:
     """A clerkd on its own temp directory. Playbooks are written into
     DIR/playbooks, calendars into DIR/playbooks/calendars."""
 
-    def __init__(self, workers=2, extra_conf="", keep=False):
+    def __init__(self, workers=2, extra_conf="", keep=False, store_url=None,
+                 playbook_dir="playbooks"):
         self.dir = tempfile.mkdtemp(prefix="clerk-it-")
         self.port = free_port()
-        self.pbdir = os.path.join(self.dir, "playbooks")
+        # PG mode: a fresh database per Daemon (dropped at cleanup), or the
+        # one given by store_url (another node of the same queue). A
+        # cluster that cannot start makes the test fail here.
+        self.store_url = store_url
+        self.own_db = False
+        if STORE_PG and store_url is None:
+            try:
+                self.store_url = pg_create_db()
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                msg = f"CLERK_TEST_STORE=pg but no PostgreSQL database: {e}"
+                for f in (sys.stdout, sys.stderr):
+                    print("Bail out! " + msg.replace("\n", "\n# "),
+                          file=f, flush=True)
+                sys.exit(1)
+            self.own_db = True
+        store_line = f'store = "{self.store_url}";\n' if self.store_url else ""
+        # A second node (node()) reads the first one's playbook folder.
+        self.pbdir = os.path.join(self.dir, playbook_dir)
         self.caldir = os.path.join(self.pbdir, "calendars")
-        os.makedirs(self.caldir)
+        os.makedirs(self.caldir, exist_ok=True)
         self.state = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "clerkd.conf")
         self.log = os.path.join(self.dir, "clerkd.log")
@@ -81,14 +329,15 @@ class Daemon:
 listen = "127.0.0.1:{self.port}";
 workers = {workers};
 log_level = "debug";
-playbook_dir = "playbooks";
-calendar_dir = "playbooks/calendars";
+playbook_dir = "{playbook_dir}";
+calendar_dir = "{playbook_dir}/calendars";
 timezone = "Asia/Shanghai";
 lease = "5s";
 drain_grace = "5s";
 poll = "100ms";
-{extra_conf}
+{store_line}{extra_conf}
 ''')
+        self.workers = workers
 
     def write_playbook(self, name, text):
         path = os.path.join(self.pbdir, name)
@@ -156,10 +405,47 @@ poll = "100ms";
                               capture_output=True, text=True, input=input,
                               timeout=60)
 
+    def node(self, workers=None, extra_conf=""):
+        """Another clerkd on the same queue (PG mode): same database and
+        playbook folder, its own state directory, port and API token.
+        Start it with start(); cleanup() leaves the database to self."""
+        if not self.store_url:
+            raise RuntimeError("a second node needs a shared database: set"
+                               " CLERK_TEST_STORE=pg")
+        return Daemon(workers=self.workers if workers is None else workers,
+                      extra_conf=extra_conf, keep=self.keep,
+                      store_url=self.store_url, playbook_dir=self.pbdir)
+
     def db(self):
-        """A read-only connection to the daemon's database."""
+        """A read-only connection to the daemon's database (SQLite), or a
+        PgDB on its PostgreSQL database."""
+        if self.store_url:
+            return PgDB(self.store_url)
         path = os.path.join(self.state, "clerk.db")
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+
+    def db_rw(self):
+        """A connection that may write (tests that tamper with rows)."""
+        if self.store_url:
+            return PgDB(self.store_url)
+        return sqlite3.connect(os.path.join(self.state, "clerk.db"), timeout=10)
+
+    def db_blobs(self):
+        """{name: bytes} of everything the store keeps on disk, for the
+        tests that look for secrets in it: the SQLite files, or a pg_dump
+        of the PostgreSQL database (what a backup of it would hold)."""
+        if self.store_url:
+            r = subprocess.run(["pg_dump", "-d", self.store_url],
+                               capture_output=True, timeout=120)
+            if r.returncode != 0:
+                raise PgError("pg_dump: " + r.stderr.decode(errors="replace"))
+            return {"pg_dump": r.stdout}
+        out = {}
+        for name in os.listdir(self.state):
+            if name.startswith("clerk.db"):
+                with open(os.path.join(self.state, name), "rb") as f:
+                    out[name] = f.read()
+        return out
 
     def counts(self):
         st, body = self.api("GET", "/api/v1/status")
@@ -211,6 +497,12 @@ poll = "100ms";
         self.stop()
         if not self.keep and not os.environ.get("CLERK_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.own_db:
+                try:
+                    pg_drop_db(self.store_url)
+                except (PgError, subprocess.TimeoutExpired) as e:
+                    print(f"# could not drop {self.store_url}: {e}",
+                          file=sys.stderr, flush=True)
 
 
 def run_node_tests(t, script, cwd, env, timeout):
