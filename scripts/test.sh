@@ -1,6 +1,9 @@
 #!/bin/sh
 # Builds clerk and runs the whole test suite: unit and integration tests on
-# a normal build, again under AddressSanitizer and UndefinedBehaviorSanitizer,
+# a normal build, the PostgreSQL pass (the integration tests again on a
+# PostgreSQL store, the queue's unit tests on one, several clerkd on one
+# database) against a throwaway cluster on loopback, the unit and
+# integration tests under AddressSanitizer and UndefinedBehaviorSanitizer,
 # the unit tests on a release build, a clang debugoptimized build, the fuzz
 # corpora on a clang build, the Debian package (built, installed, upgraded,
 # purged), and the demo to its end. Installs
@@ -24,7 +27,8 @@ run_suite() {
 	echo "== meson test in $dir"
 	rc=0
 	# shellcheck disable=SC2086
-	meson test -C "$dir" --print-errorlogs ${SUITE:+--suite $SUITE} || rc=$?
+	meson test -C "$dir" --print-errorlogs ${SUITE:+--suite $SUITE} \
+	    ${NOSUITE:+--no-suite $NOSUITE} || rc=$?
 	python3 - "$dir/meson-logs/testlog.json" "$dir" <<'PY'
 import json, sys
 passed = failed = skipped = 0
@@ -45,12 +49,36 @@ PY
 
 status=0
 rm -f build-summary.tmp
-run_suite build || status=1
+NOSUITE=pg run_suite build || status=1
+
+# The PostgreSQL pass, on the normal build: one throwaway cluster
+# (tests/pg/cluster.sh: its own unprivileged user, 127.0.0.1, a free port)
+# holds a fresh database per test; test_pg_nodes starts one of its own to
+# restart it. No PostgreSQL is a failure here, not a skip.
+echo "== PostgreSQL cluster for the pg suite"
+pgdir=$(mktemp -d "${TMPDIR:-/tmp}/clerk-pg-XXXXXX")
+chmod 755 "$pgdir"
+trap 'sh tests/pg/cluster.sh stop "$pgdir" 2>/dev/null || true' EXIT
+if CLERK_TEST_PG_URL=$(sh tests/pg/cluster.sh start "$pgdir"); then
+	export CLERK_TEST_PG_URL
+	pg_t0=$(date +%s)
+	SUITE=pg run_suite build || status=1
+	echo "pg suite: $(($(date +%s) - pg_t0)) s"
+	unset CLERK_TEST_PG_URL
+else
+	echo "pg: FAILED: no PostgreSQL cluster (the reason is above)"
+	echo "0 1 0" >> build-summary.tmp
+	status=1
+fi
+sh tests/pg/cluster.sh stop "$pgdir" 2>/dev/null || rmdir "$pgdir" 2>/dev/null || true
+trap - EXIT
+
 if [ $quick -eq 0 ]; then
 	# detect_leaks stays on: a leak fails the suite. CLERK_TEST_ASAN lets
-	# the slowest tests (OCR) check fewer documents there.
+	# the slowest tests (OCR) check fewer documents there. The pg suite
+	# runs once, on the normal build above.
 	CLERK_TEST_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 NOSUITE=pg \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 		|| status=1
 fi

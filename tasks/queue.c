@@ -224,7 +224,9 @@ queue_open(const char *path, const struct queue_opts *o, struct err *e)
 	if (o == NULL)
 		o = &defaults;
 	q = xcalloc(1, sizeof(*q));
-	q->ops = &store_sqlite_ops;
+	/* The one place a backend is chosen: a URL names PostgreSQL,
+	 * anything else is an SQLite file. */
+	q->ops = store_pg_url(path) ? &store_pg_ops : &store_sqlite_ops;
 	q->max_batch = o->max_batch > 0 ? o->max_batch : 4096;
 	q->healthy = true;
 	q->store = q->ops->open(path, o, e);
@@ -472,5 +474,13 @@ int
 queue_restore(const char *backup, const char *path, FILE *report,
     struct restore_info *ri, struct err *e)
 {
+	if (store_pg_url(path)) {
+		memset(ri, 0, sizeof(*ri));
+		err_setc(e, ERR_INVALID, "the store is a PostgreSQL database:"
+		    " clerkctl restore puts back SQLite files only; restore it"
+		    " with pg_restore (from pg_dump) or by point-in-time"
+		    " recovery (pg_basebackup with WAL archiving)");
+		return -1;
+	}
 	return store_sqlite_restore(backup, path, report, ri, e);
 }

@@ -229,7 +229,8 @@ struct queue_opts {
 
 struct queue;
 
-/* path: a file name (SQLite). Creates the schema if needed. */
+/* path: a file name (SQLite) or a postgresql:// URL (PostgreSQL, which
+ * several clerkd may share). Creates the schema if needed. */
 struct queue *queue_open(const char *path, const struct queue_opts *o,
     struct err *e);
 /* Stops the writer after it has applied every request already submitted. */

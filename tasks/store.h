@@ -1,7 +1,7 @@
 /*
  * store.h - the backend interface of the work queue. A backend is one file
- * (store_sqlite.c; a PostgreSQL one would be store_pg.c) exporting one
- * struct store_ops; queue.c picks it in one place and never touches SQL.
+ * (store_sqlite.c, store_pg.c) exporting one struct store_ops; queue.c
+ * picks it in one place and never touches SQL.
  */
 #ifndef CLERK_STORE_H
 #define CLERK_STORE_H
@@ -45,6 +45,12 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* PostgreSQL (store_pg.c, store_pg_read.c): a store named by a
+ * postgresql:// URL. */
+extern const struct store_ops store_pg_ops;
+
+/* Whether s names a PostgreSQL store (postgresql:// or postgres://). */
+bool store_pg_url(const char *s);
 
 /* queue_restore for SQLite. */
 int store_sqlite_restore(const char *backup, const char *path,

@@ -5,7 +5,6 @@ intact trail and on one with an edited and a deleted row, and `clerkctl
 audit export`."""
 import json
 import signal
-import sqlite3
 import os
 
 from harness import Daemon, Tap
@@ -66,7 +65,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "check"; } );
     t.check(r.returncode == 0 and "6 row(s)" in r.stdout and "intact" in r.stdout,
             "clerkctl audit verify: intact", r.stdout + r.stderr)
 
-    db = sqlite3.connect(os.path.join(d.state, "clerk.db"))
+    db = d.db_rw()
     db.execute("UPDATE audit SET details = replace(details, 'wrong form', 'fine') WHERE id = 4")
     db.commit()
     r = d.ctl("audit", "verify")

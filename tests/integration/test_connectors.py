@@ -157,9 +157,7 @@ try:
     d.stop()
     sessions = sim.get("/_sim/sessions")["issued"]
     blobs = {"log": open(d.log, "rb").read()}
-    for name in os.listdir(d.state):
-        if name.startswith("clerk.db"):
-            blobs[name] = open(os.path.join(d.state, name), "rb").read()
+    blobs.update(d.db_blobs())
     leaks = [(what, where) for what in [PASSWORD] + sessions
              for where, b in blobs.items() if what.encode() in b]
     t.check(len(sessions) > 0 and not leaks,

@@ -323,9 +323,9 @@ steps = (
     # Secrets: neither password in the log or the database files.
     t.eq(d.stop(), 0, "clerkd stops cleanly (exit 0; under ASan: no leak)")
     leaks = []
-    for path in [d.log] + [os.path.join(d.state, n) for n in os.listdir(d.state)
-                           if n.startswith("clerk.db")]:
-        data = open(path, "rb").read()
+    blobs = {d.log: open(d.log, "rb").read()}
+    blobs.update(d.db_blobs())
+    for path, data in blobs.items():
         for pw in (PASSWORD, WRONG):
             if pw.encode() in data:
                 leaks.append((path, pw))

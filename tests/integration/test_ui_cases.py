@@ -135,8 +135,7 @@ steps = ( { id = "review"; use = "escalate"; reason = "needs_review";
         t.eq(sorted((e["item"], e.get("priority")) for e in pe.values()),
              sorted(zip(prio_items, (1, 7, 9))), "each list row carries its item's priority")
         due = min(e["due"] for e in pe.values()) + 10 * 60000
-        import sqlite3
-        db = sqlite3.connect(os.path.join(d.state, "clerk.db"), timeout=10)
+        db = d.db_rw()
         with db:
             for item, at in zip(prio_items, (due, due, due + 60000)):
                 db.execute("UPDATE escalations SET due = ? WHERE item = ?", (at, item))
