@@ -2591,8 +2591,8 @@ cmd_ocr_check(struct ctl *c, struct args *a)
 }
 
 /* daemon/ctl_migrate.c */
-int ctl_migrate(const char *from, const char *to, const char *state_dir,
-    bool json);
+int ctl_migrate(const char *from, const char *config_db, const char *to,
+    const char *state_dir, bool json);
 
 static const struct option o_migrate[] = {
 	{ "to", required_argument, NULL, OPT_TO },
@@ -2609,8 +2609,8 @@ cmd_migrate(struct ctl *c, struct args *a)
 	}
 	if (ctl_config(c) < 0)
 		return CTL_FAIL;
-	return ctl_migrate(a->from ? a->from : c->cfg.database, a->to,
-	    c->cfg.state_dir, c->json);
+	return ctl_migrate(a->from, c->cfg.database, a->to, c->cfg.state_dir,
+	    c->json);
 }
 
 static const struct cmd cmds[] = {
@@ -2887,7 +2887,8 @@ static const struct cmd cmds[] = {
 	  "every table is read back and compared with the source, and the\n"
 	  "audit chain is walked; on any difference nothing is kept. A source\n"
 	  "whose audit trail does not verify, a target that is not empty, and\n"
-	  "a target a clerkd is connected to are refused. A database of an\n"
+	  "a target other sessions (clerkd nodes) are connected to are\n"
+	  "refused. A database of an\n"
 	  "older clerk is upgraded first (the old file is kept as\n"
 	  "DATABASE.schema-N.bak). The SQLite file is not changed otherwise.\n"
 	  "Items that were running are taken again by the first node whose\n"

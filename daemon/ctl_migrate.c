@@ -34,8 +34,8 @@
 #include "store_pg.h"
 #include "util.h"
 
-int ctl_migrate(const char *from, const char *to, const char *state_dir,
-    bool json);
+int ctl_migrate(const char *from, const char *config_db, const char *to,
+    const char *state_dir, bool json);
 
 /* The SQLite schema version this clerk writes (store_sqlite.c's); the
  * PostgreSQL store starts at the same one. */
@@ -458,17 +458,25 @@ pg_prepare(struct mstate *m)
 	    "synchronous_commit") < 0)
 		return -1;
 	/* A clerkd connected to the target would keep what it read at its
-	 * start (pauses, trigger slots) and not see the copy. */
-	if (pg_num(m, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
-	    " current_database() AND pid <> pg_backend_pid() AND"
-	    " application_name LIKE 'clerkd%'", &n) < 0)
-		return -1;
+	 * start (pauses, sessions) and not see the copy; clerkd names no
+	 * application, so any other client session counts. */
+	res = PQexec(m->pg, "SELECT count(*), string_agg(DISTINCT"
+	    " coalesce(nullif(application_name, ''), '?') || ' from ' ||"
+	    " coalesce(host(client_addr), 'local'), ', ') FROM pg_stat_activity"
+	    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+	    " AND backend_type = 'client backend'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(m, res, "reading pg_stat_activity");
+	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	if (n > 0) {
-		merr("%lld clerkd connection(s) are open on %s: stop the clerkd"
-		    " nodes that use it before migrating into it", (long long)n,
-		    m->to_safe);
+		merr("%lld other session(s) are connected to %s (%s): stop the"
+		    " clerkd nodes that use it, and close the others, before"
+		    " migrating into it", (long long)n, m->to_safe,
+		    PQgetvalue(res, 0, 1));
+		PQclear(res);
 		return -1;
 	}
+	PQclear(res);
 	if (pg_cmd(m, pg_schema_sql, "creating the schema") < 0)
 		return -1;
 	sql = xstrdup("LOCK TABLE clerk_meta");
@@ -901,9 +909,10 @@ report(struct mstate *m, int64_t ms)
 	    " changed and is no longer written to\n", m->to_safe, m->from);
 }
 
+/* from: --from, or NULL for the config's database (config_db). */
 int
-ctl_migrate(const char *from, const char *to, const char *state_dir,
-    bool json)
+ctl_migrate(const char *from, const char *config_db, const char *to,
+    const char *state_dir, bool json)
 {
 	struct mstate m;
 	int64_t t0 = util_mono_ms();
@@ -911,7 +920,16 @@ ctl_migrate(const char *from, const char *to, const char *state_dir,
 	int fd = -1, rc = 1;
 
 	memset(&m, 0, sizeof(m));
-	m.from = from;
+	if (from == NULL && is_pg_url(config_db)) {
+		char *cur = safe_url(config_db);
+
+		merr("the config's store is PostgreSQL already (%s): give"
+		    " --from DATABASE, the SQLite file to migrate (by default"
+		    " STATE_DIR/clerk.db)", cur);
+		free(cur);
+		return 2;
+	}
+	m.from = from != NULL ? from : config_db;
 	m.json = json;
 	m.to_safe = safe_url(to);
 	if (!is_pg_url(to)) {
@@ -921,7 +939,7 @@ ctl_migrate(const char *from, const char *to, const char *state_dir,
 		free(m.to_safe);
 		return 2;
 	}
-	if (is_pg_url(from)) {
+	if (is_pg_url(m.from)) {
 		merr("--from %s: migrate copies an SQLite database into"
 		    " PostgreSQL; from one PostgreSQL database to another use"
 		    " pg_dump and pg_restore", m.to_safe);

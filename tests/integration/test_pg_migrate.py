@@ -305,6 +305,23 @@ try:
             and j.get("audit_rows") == len(source["audit"]) and j.get("ms", -1) >= 0,
             "--json reports rows per table, audit rows and the time", out(r))
 
+    # A target another session is connected to (a clerkd node) is refused.
+    busy = pg_create_db(admin)
+    targets.append(busy)
+    holder = subprocess.Popen(["psql", "-X", "-q", "-d", busy, "-c", "SELECT pg_sleep(30)"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        harness.Daemon.wait_for(None, lambda: psql(busy, "SELECT count(*) FROM pg_stat_activity"
+                                                   " WHERE datname = current_database()"
+                                                   " AND pid <> pg_backend_pid();").strip() == "1",
+                                10, "the other session")
+        r = migrate(d, "--to", busy)
+        t.check(r.returncode == 1 and "other session(s) are connected" in r.stderr,
+                "a target another session is connected to is refused", out(r))
+    finally:
+        holder.kill()
+        holder.wait()
+
     # A source whose audit trail was tampered with is not migrated.
     tampered = os.path.join(d.dir, "tampered.db")
     con = sqlite3.connect(db)
