@@ -361,12 +361,19 @@ try:
         t.eq(after["escalations"], before["escalations"], "the escalation list is the same")
         t.eq(after["esc_full"], before["esc_full"], "every escalation (comments, claim,"
              " decision) is the same")
-        t.eq(after["audit"], before["audit"], "every audit row is the same")
+        # clerkd's start on PostgreSQL is the first row after them.
+        t.eq(after["audit"][:len(before["audit"])], before["audit"], "every audit row is the same")
+        t.eq([(a["action"], a["prev_hash"]) for a in after["audit"][len(before["audit"]):]],
+             [("start", before["audit"][-1]["hash"])],
+             "the next row is clerkd's start on PostgreSQL, chained to the last migrated one")
         t.eq(after["paused"]["held"], (True, "sam", "ledger upgrade"),
              "the paused playbook is still paused, by whom and why")
         t.eq(me(d, sid).get("user"), "rita", "a web session from before still works")
+        # Read from PostgreSQL, not from the SQLite file still beside it.
+        n = json.loads(psql(fresh, "SELECT count(*) FROM audit;"))
         r = d.ctl("audit", "verify")
-        t.check(r.returncode == 0 and "intact" in r.stdout,
+        t.check(r.returncode == 0 and "intact" in r.stdout and f"{n} row(s)" in r.stdout
+                and "postgresql://" in r.stdout,
                 "clerkctl audit verify passes on the PostgreSQL store", out(r))
 
         # The work resumes.
