@@ -11,6 +11,8 @@
 - two reviewers on two nodes who decide the same escalation at the same
   moment: exactly one wins (200), the other gets 409, and the item goes the
   winner's way;
+- a node that starts while the others run items leaves those items alone:
+  each is claimed once;
 - audit rows written by all nodes at once (comments, decisions) form one
   chain: `clerkctl audit verify` passes and the ids have no gap.
 
@@ -46,6 +48,13 @@ steps = (
   { id = "review"; use = "escalate"; reason = "check"; message = "look at ${payload.n}"; },
   { id = "after"; use = "noop"; journal_file = "exec.log"; }
 );
+'''
+# Running when another node starts: its start must leave them alone (the
+# start-up recovery of a single clerkd would hand them out again).
+SLOW = '''name = "slow";
+trigger = { manual = true; };
+concurrency = 8;
+steps = ( { id = "nap"; use = "sleep"; duration = "3s"; } );
 '''
 N_FILES = 60
 N_RACES = 20
@@ -92,7 +101,8 @@ try:
     n1 = Daemon(workers=2, extra_conf=conf)
     nodes = [n1, n1.node(extra_conf=conf), n1.node(extra_conf=conf)]
     print(f"# store {n1.store_url}, shared work dir {shared}", flush=True)
-    for name, text in (("tick.cfg", TICK), ("inbox.cfg", INBOX), ("gate.cfg", GATE)):
+    for name, text in (("tick.cfg", TICK), ("inbox.cfg", INBOX), ("gate.cfg", GATE),
+                       ("slow.cfg", SLOW)):
         n1.write_playbook(name, text)
     for n in nodes:
         n.start()
@@ -219,6 +229,28 @@ try:
     ran = collections.Counter(i for i, s in exec_log() if s == "after")
     t.check(set(ran.values()) <= {1} and len(ran) == wins["approve"],
             "the step after an approval ran once per approved item", ran)
+
+    # ---- a node (re)starting while the others run items ----
+    slow = []
+    for k in range(6):
+        st, body = nodes[k % 2].api("POST", "/api/v1/playbooks/slow/run", {"key": f"s{k}"})
+        slow.append(body["item"])
+    nodes[2].stop()
+    n1.wait_for(lambda: len(items(n1, "slow", "running")) == 6, 10, "the slow items running")
+    nodes[2].start()
+    try:
+        n1.wait_for(lambda: len(items(n1, "slow", "done")) == 6, 30, "slow items done")
+        ok = True
+    except TimeoutError:
+        ok = False
+    claims = collections.Counter()
+    for n in nodes:
+        for r in n.log_records():
+            if r.get("item") in slow and r.get("msg", "").startswith("claimed"):
+                claims[r["item"]] += 1
+    t.check(ok and [claims[i] for i in slow] == [1] * 6,
+            "a node starting while the others run items leaves them alone: each claimed once,"
+            " all done", f"done: {ok}, claims per item: {dict(claims)}")
 
     # ---- audit rows from all nodes at once: one chain ----
     codes = collections.Counter()
