@@ -136,14 +136,21 @@ try:
     t.check(not any("tick" in m for n in nodes for m in errors(n)),
             "no node logged an error for the duplicate enqueues",
             "\n".join(m for n in nodes for m in errors(n)))
+    # The last slot may be enqueued by a node that had not reloaded yet
+    # after the playbook was gone from the others: that item waits, queued.
     try:
-        n1.wait_for(lambda: len(items(n1, "tick", "done")) == len(ticks), 20, "ticks done")
+        n1.wait_for(lambda: len(items(n1, "tick", "done")) >= len(ticks) - 1, 20, "ticks done")
     except TimeoutError:
         pass
+    time.sleep(1)
+    done = sorted(str(i["id"]) for i in items(n1, "tick", "done"))
+    rest = collections.Counter(i["state"] for i in items(n1, "tick") if str(i["id"]) not in done)
     ran = collections.Counter(i for i, s in exec_log() if s == "t")
-    t.check(len(ran) == len(ticks) and set(ran.values()) == {1},
+    t.check(len(done) >= len(ticks) - 1 and sorted(ran) == done and set(ran.values()) == {1}
+            and set(rest) <= {"queued"},
             "each slot's step ran once, on one node",
-            f"{len(ran)} items ran, runs per item {collections.Counter(ran.values())}")
+            f"{len(ticks)} items, {len(done)} done, others {dict(rest)}, "
+            f"runs per item {collections.Counter(ran.values())}")
 
     # ---- one shared inbox, three watchers ----
     inbox = os.path.join(shared, "inbox")
