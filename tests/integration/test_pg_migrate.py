@@ -339,6 +339,25 @@ try:
     t.eq(psql(third, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public';").strip(),
          "0", "... and nothing is created in the target")
 
+    # An older clerk's database (schema 3, tests/fixtures/schema-3.sql) is
+    # upgraded in place first, as clerkd would, then copied.
+    old = os.path.join(d.dir, "old.db")
+    con = sqlite3.connect(old)
+    with open(os.path.join(harness.SRCDIR, "tests", "fixtures", "schema-3.sql")) as f:
+        con.executescript(f.read())
+    con.close()
+    old_items = sqlite3.connect(old).execute("SELECT id, key, state FROM items ORDER BY id").fetchall()
+    fourth = pg_create_db(admin)
+    targets.append(fourth)
+    r = migrate(d, "--to", fourth, "--from", old)
+    t.check(r.returncode == 0 and "had schema version 3: upgraded to 6 first" in r.stdout
+            and os.path.exists(old + ".schema-3.bak"),
+            "a schema 3 database is upgraded first (kept as .schema-3.bak), then migrated", out(r))
+    got_items = json.loads(psql(fourth, "SELECT coalesce(json_agg(json_build_array(id, key, state)"
+                                        " ORDER BY id), '[]') FROM items;"))
+    t.check(len(old_items) > 0 and got_items == [list(x) for x in old_items],
+            "... with all its items", f"{got_items}\n{old_items}")
+
     # ---- clerkd on the migrated store ----
     with open(d.conf, "a") as f:
         f.write(f'store = "{fresh}";\n')
