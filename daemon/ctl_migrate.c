@@ -930,6 +930,7 @@ ctl_migrate(const char *from, const char *config_db, const char *to,
 		return 2;
 	}
 	m.from = from != NULL ? from : config_db;
+	m.last_progress = t0;
 	m.json = json;
 	m.to_safe = safe_url(to);
 	if (!is_pg_url(to)) {
