@@ -271,8 +271,8 @@ sq_prepare(struct mstate *m)
 		m->sq = NULL;
 		err_clear(&e);
 		if ((q = queue_open(m->from, NULL, &e)) == NULL) {
-			merr("%s has schema version %d and could not be upgraded"
-			    " to %d first: %s", m->from, v,
+			merr("%s has schema version %d and could not be"
+			    " upgraded to %d first: %s", m->from, v,
 			    MIGRATE_SQLITE_VERSION, e.msg);
 			return -1;
 		}
@@ -498,8 +498,8 @@ pg_prepare(struct mstate *m)
 	}
 	free(sql);
 	for (size_t i = 0; i < NTABLES; i++) {
-		sql = xasprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1)"
-		    " t", tables[i].name);
+		sql = xasprintf("SELECT count(*) FROM (SELECT 1 FROM %s"
+		    " LIMIT 1) t", tables[i].name);
 		if (pg_num(m, sql, &n) < 0) {
 			free(sql);
 			return -1;
@@ -581,8 +581,8 @@ cb_add(struct cbuf *b, const void *p, size_t n)
 	b->len += n;
 }
 
-/* A value in COPY's text format: the four characters it would take for
- * delimiters, and the backslash, escaped; everything else as is. */
+/* A value in COPY's text format: tab, newline and carriage return (its
+ * delimiters) and the backslash escaped, every other byte as it is. */
 static void
 cb_value(struct cbuf *b, const unsigned char *p, size_t n)
 {
@@ -676,9 +676,12 @@ copy_table(struct mstate *m, size_t ti)
 		progress(m, t->name, n, total, "copying");
 	}
 	if (rc != SQLITE_DONE) {
-		merr("%s: reading %s: %s", m->from, t->name,
-		    rc == SQLITE_ROW ? PQerrorMessage(m->pg) :
-		    sqlite3_errmsg(m->sq));
+		if (rc == SQLITE_ROW)
+			merr("%s: sending %s: %s", m->to_safe, t->name,
+			    PQerrorMessage(m->pg));
+		else
+			merr("%s: reading %s: %s", m->from, t->name,
+			    sqlite3_errmsg(m->sq));
 		PQputCopyEnd(m->pg, "source read failed");
 		while ((res = PQgetResult(m->pg)) != NULL)
 			PQclear(res);
@@ -856,8 +859,8 @@ set_sequences(struct mstate *m)
 			continue;
 		/* The next id drawn is max(id) + 1, or 1 in an empty table. */
 		sql = xasprintf("SELECT setval(pg_get_serial_sequence('%s',"
-		    " 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM %s",
-		    tables[i].name, tables[i].name);
+		    " 'id'), coalesce(max(id), 1), max(id) IS NOT NULL)"
+		    " FROM %s", tables[i].name, tables[i].name);
 		rc = pg_cmd(m, sql, "setting the id sequence");
 		free(sql);
 		if (rc < 0)
