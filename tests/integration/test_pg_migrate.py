@@ -339,6 +339,25 @@ try:
     t.eq(psql(third, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public';").strip(),
          "0", "... and nothing is created in the target")
 
+    # A row PostgreSQL cannot take as it is fails the whole migration,
+    # named; nothing is converted and nothing is left in the target.
+    odd = os.path.join(d.dir, "odd.db")
+    con = sqlite3.connect(db)
+    con.execute(f"VACUUM INTO '{odd}'")
+    con.close()
+    con = sqlite3.connect(odd)
+    con.execute("UPDATE items SET priority = 'high' WHERE id = 3")
+    con.commit()
+    con.close()
+    fifth = pg_create_db(admin)
+    targets.append(fifth)
+    r = migrate(d, "--to", fifth, "--from", odd)
+    t.check(r.returncode == 1 and "copying items" in r.stderr and "line 3" in r.stderr
+            and "high" in r.stderr, "a row with text in an integer column fails the migration,"
+            " the row named", out(r))
+    t.eq(psql(fifth, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public';").strip(),
+         "0", "... and the target is left empty")
+
     # An older clerk's database (schema 3, tests/fixtures/schema-3.sql) is
     # upgraded in place first, as clerkd would, then copied.
     old = os.path.join(d.dir, "old.db")
