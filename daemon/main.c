@@ -491,10 +491,23 @@ main(int argc, char **argv)
 	}
 	restore_sessions(d);
 	/* The state dir is locked, so nothing else runs these items: their
-	 * leases are void, and they go back to the queue at once. */
+	 * leases are void, and they go back to the queue at once. Not on a
+	 * shared store: the running items there are mostly other nodes',
+	 * alive and working; this node's own from before its restart
+	 * return when their leases run out, to whichever node claims
+	 * next. */
 	memset(&r, 0, sizeof(r));
 	r.op = QOP_RECOVER;
-	if (queue_exec(d->q, &r) < 0) {
+	if (queue_store_is_url(d->cfg.database)) {
+		char *name = queue_store_name(d->cfg.database);
+		char lease[32];
+
+		util_format_duration(d->cfg.lease_ms, lease, sizeof(lease));
+		log_info("store %s is shared: items this node was running"
+		    " when it stopped go back to the queue when their lease"
+		    " (%s) runs out", name, lease);
+		free(name);
+	} else if (queue_exec(d->q, &r) < 0) {
 		log_error("%s", r.err.msg);
 		queue_close(d->q);
 		return EXIT_CONFIG;

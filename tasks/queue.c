@@ -242,6 +242,18 @@ queue_open(const char *path, const struct queue_opts *o, struct err *e)
 	return q;
 }
 
+bool
+queue_store_is_url(const char *path)
+{
+	return store_pg_url(path);
+}
+
+char *
+queue_store_name(const char *path)
+{
+	return store_pg_url(path) ? store_pg_safe_url(path) : xstrdup(path);
+}
+
 void
 queue_close(struct queue *q)
 {

@@ -233,6 +233,12 @@ struct queue;
  * several clerkd may share). Creates the schema if needed. */
 struct queue *queue_open(const char *path, const struct queue_opts *o,
     struct err *e);
+/* Whether path names a PostgreSQL store (a postgresql:// or postgres://
+ * URL), which several clerkd may share, rather than an SQLite file. */
+bool queue_store_is_url(const char *path);
+/* path as messages and logs show it: a URL without its password;
+ * allocated. */
+char *queue_store_name(const char *path);
 /* Stops the writer after it has applied every request already submitted. */
 void queue_close(struct queue *q);
 

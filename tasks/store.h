@@ -49,6 +49,15 @@ extern const struct store_ops store_sqlite_ops;
  * postgresql:// URL. */
 extern const struct store_ops store_pg_ops;
 
+/* audit_verify and audit_export (audit.h) on a PostgreSQL store. */
+int store_pg_audit_verify(const char *url, FILE *out, int64_t *rows,
+    struct err *e);
+int64_t store_pg_audit_export(const char *url, int64_t after, int64_t limit,
+    FILE *out, struct err *e);
+
+/* url without its password, for messages; allocated. */
+char *store_pg_safe_url(const char *url);
+
 /* Whether s names a PostgreSQL store (postgresql:// or postgres://). */
 bool store_pg_url(const char *s);
 

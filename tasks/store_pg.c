@@ -238,6 +238,12 @@ safe_url(const char *url)
 	return u;
 }
 
+char *
+store_pg_safe_url(const char *url)
+{
+	return safe_url(url);
+}
+
 /* The server's message on one line (DETAIL and HINT lines joined). */
 static void
 one_line(char *dst, size_t len, const char *msg)
@@ -1744,3 +1750,104 @@ const struct store_ops store_pg_ops = {
 	.playbook_states = pg_playbook_states,
 	.backup = pg_backup,
 };
+
+/* ---- the audit trail read directly (clerkctl audit verify / export) ---- */
+
+/*
+ * Rows in pages of PAGE by id, on a connection of its own in one
+ * repeatable-read transaction: one consistent trail, however long, while
+ * nodes go on appending.
+ */
+#define AUDIT_PAGE 5000
+
+typedef void (*audit_row_fn)(void *arg, FILE *out, const PGresult *res,
+    int row);
+
+static int64_t
+audit_read(const char *url, int64_t after, int64_t limit, FILE *out,
+    audit_row_fn fn, void *arg, struct err *e)
+{
+	char *safe = safe_url(url), a[24], l[24];
+	const char *params[2] = { a, l };
+	PGconn *c;
+	PGresult *res;
+	int64_t n = 0;
+
+	if ((c = pg_connect(url, safe, e)) == NULL) {
+		free(safe);
+		return -1;
+	}
+	if (pg_simple(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    e) < 0)
+		goto fail;
+	for (;;) {
+		int64_t want = limit > 0 && limit - n < AUDIT_PAGE ? limit - n :
+		    AUDIT_PAGE;
+		int rows;
+
+		if (want <= 0)
+			break;
+		snprintf(a, sizeof(a), "%lld", (long long)after);
+		snprintf(l, sizeof(l), "%lld", (long long)want);
+		res = pg_exec(c, e, "SELECT id, ts, actor, action, target,"
+		    " details, prev_hash, hash FROM audit WHERE id > $1"
+		    " ORDER BY id LIMIT $2", 2, params);
+		if (res == NULL)
+			goto fail;
+		rows = PQntuples(res);
+		for (int i = 0; i < rows; i++)
+			fn(arg, out, res, i);
+		if (rows > 0)
+			after = pg_int(res, rows - 1, 0);
+		n += rows;
+		PQclear(res);
+		if (rows < want)
+			break;
+	}
+	pg_simple(c, "COMMIT", NULL);
+	PQfinish(c);
+	free(safe);
+	return n;
+fail:
+	PQfinish(c);
+	free(safe);
+	return -1;
+}
+
+static void
+verify_row(void *arg, FILE *out, const PGresult *res, int i)
+{
+	audit_walk_row(arg, out, pg_int(res, i, 0), pg_int(res, i, 1),
+	    pg_text(res, i, 2), pg_text(res, i, 3), pg_text(res, i, 4),
+	    pg_text(res, i, 5), pg_text(res, i, 6), pg_text(res, i, 7));
+}
+
+static void
+export_row(void *arg, FILE *out, const PGresult *res, int i)
+{
+	(void)arg;
+	audit_export_row(out, pg_int(res, i, 0), pg_int(res, i, 1),
+	    pg_text(res, i, 2), pg_text(res, i, 3), pg_text(res, i, 4),
+	    pg_text(res, i, 5), pg_text(res, i, 6), pg_text(res, i, 7));
+}
+
+int
+store_pg_audit_verify(const char *url, FILE *out, int64_t *rows,
+    struct err *e)
+{
+	struct audit_walk w;
+
+	audit_walk_init(&w);
+	*rows = 0;
+	if (audit_read(url, 0, 0, out, verify_row, &w, e) < 0)
+		return -1;
+	*rows = w.rows;
+	return w.problems;
+}
+
+int64_t
+store_pg_audit_export(const char *url, int64_t after, int64_t limit,
+    FILE *out, struct err *e)
+{
+	return audit_read(url, after, limit, out, export_row, NULL, e);
+}
