@@ -594,11 +594,17 @@ pg_backends(struct pgside *pg, const char *db, long *pids, int max,
 	return n;
 }
 
+/*
+ * The WAL flushes so far and the WAL position in MB. The bytes come from
+ * the position, not pg_stat_wal, whose counters a session reports up to
+ * a second late: the CREATE DATABASE just before a run (which logs the
+ * whole template) would be counted in it.
+ */
 static void
 pg_wal(struct pgside *pg, long *syncs, double *mb)
 {
-	PGresult *r = pg_q(pg->admin, "SELECT wal_sync, wal_bytes FROM"
-	    " pg_stat_wal", 0, NULL);
+	PGresult *r = pg_q(pg->admin, "SELECT wal_sync, pg_wal_lsn_diff("
+	    "pg_current_wal_lsn(), '0/0') FROM pg_stat_wal", 0, NULL);
 
 	*syncs = 0;
 	*mb = 0;
