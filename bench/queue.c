@@ -525,6 +525,8 @@ pg_setup(struct pgside *pg, const char *url)
 		    PQerrorMessage(pg->admin));
 		return -1;
 	}
+	/* Not the NOTICE of each DROP DATABASE IF EXISTS. */
+	PQclear(PQexec(pg->admin, "SET client_min_messages = warning"));
 	/* The statement counts need the module preloaded
 	 * (bench/queue_pg.sh does it); without it the rest still runs. */
 	r = PQexec(pg->admin, "CREATE EXTENSION IF NOT EXISTS"
@@ -592,11 +594,17 @@ pg_backends(struct pgside *pg, const char *db, long *pids, int max,
 	return n;
 }
 
+/*
+ * The WAL flushes so far and the WAL position in MB. The bytes come from
+ * the position, not pg_stat_wal, whose counters a session reports up to
+ * a second late: the CREATE DATABASE just before a run (which logs the
+ * whole template) would be counted in it.
+ */
 static void
 pg_wal(struct pgside *pg, long *syncs, double *mb)
 {
-	PGresult *r = pg_q(pg->admin, "SELECT wal_sync, wal_bytes FROM"
-	    " pg_stat_wal", 0, NULL);
+	PGresult *r = pg_q(pg->admin, "SELECT wal_sync, pg_wal_lsn_diff("
+	    "pg_current_wal_lsn(), '0/0') FROM pg_stat_wal", 0, NULL);
 
 	*syncs = 0;
 	*mb = 0;
@@ -943,54 +951,6 @@ out:
 	return ret < 0 ? -1 : o->base_n / secs;
 }
 
-/* The server's settings that decide what a durable commit costs. */
-static void
-pg_describe(struct pgside *pg)
-{
-	PGresult *r = pg_q(pg->admin, "SELECT current_setting('server_version'),"
-	    " current_setting('synchronous_commit'), current_setting('fsync'),"
-	    " current_setting('wal_sync_method'), current_setting('data_directory')",
-	    0, NULL);
-
-	if (r == NULL || PQntuples(r) != 1) {
-		PQclear(r);
-		return;
-	}
-	printf("pg: PostgreSQL %s, synchronous_commit=%s, fsync=%s,"
-	    " wal_sync_method=%s, data in %s; statement counts: %s\n",
-	    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-	    PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4), pg->statements ?
-	    "pg_stat_statements" : "none (pg_stat_statements not preloaded)");
-	PQclear(r);
-}
-
-/* Where a PG run's time went: per commit, per item, per statement. */
-static void
-pg_print(const struct opts *o, const char *who, const struct result *r,
-    bool statements)
-{
-	const struct pgcost *c = &r->pg;
-	double n = (double)o->n;
-
-	printf("  %s: %ld commits (%.0f items/commit), %ld WAL flushes, %.1f MB"
-	    " WAL; server CPU %.2f s (%.0f us/item), bench process CPU %.2f s"
-	    " (%.0f us/item); %ld claims (%ld empty)", who, c->commits,
-	    c->commits > 0 ? n / c->commits : 0, c->wal_syncs, c->wal_mb,
-	    c->server_cpu, c->server_cpu * 1e6 / n, r->client_cpu,
-	    r->client_cpu * 1e6 / n, r->claims, r->empty_claims);
-	if (c->calls >= 0)
-		printf("; %ld statements (%.2f per item), %.2f s executing",
-		    c->calls, c->calls / n, c->exec_ms / 1000);
-	printf("\n");
-	if (!statements)
-		return;
-	for (int i = 0; i < c->ntop; i++)
-		printf("    %8ld calls %8.1f ms  %s\n", c->top_calls[i],
-		    c->top_ms[i], c->top[i]);
-}
-
-/* ---- main ---- */
-
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -1012,6 +972,76 @@ median(const double *v, int n)
 	return m;
 }
 
+/* The server's settings that decide what a durable commit costs. */
+static void
+pg_describe(struct pgside *pg)
+{
+	PGresult *r = pg_q(pg->admin, "SELECT current_setting('server_version'),"
+	    " current_setting('synchronous_commit'), current_setting('fsync'),"
+	    " current_setting('wal_sync_method'), current_setting('data_directory')",
+	    0, NULL);
+
+	if (r == NULL || PQntuples(r) != 1) {
+		PQclear(r);
+		return;
+	}
+	printf("pg: PostgreSQL %s, synchronous_commit=%s, fsync=%s,"
+	    " wal_sync_method=%s, data in %s; statement counts: %s\n",
+	    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+	    PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4), pg->statements ?
+	    "pg_stat_statements" : "none (pg_stat_statements not preloaded)");
+	PQclear(r);
+}
+
+/*
+ * The median time of one round trip to the server (a parameterised
+ * SELECT 1, as the store sends its statements), in us: the floor under
+ * every statement a writer sends and waits for.
+ */
+static double
+pg_round_trip(struct pgside *pg)
+{
+	const char *par[1] = { "1" };
+	double v[2000], t;
+
+	for (int i = 0; i < 2000; i++) {
+		t = now_s();
+		PQclear(PQexecParams(pg->admin, "SELECT $1::int", 1, NULL, par,
+		    NULL, NULL, 0));
+		v[i] = (now_s() - t) * 1e6;
+	}
+	return median(v, 2000);
+}
+
+/* Where a PG run's time went: per commit, per item, per statement. */
+static void
+pg_print(const struct opts *o, const char *who, const struct result *r,
+    double rtt_us, bool statements)
+{
+	const struct pgcost *c = &r->pg;
+	double n = (double)o->n;
+
+	printf("  %s: %ld commits (%.0f items/commit), %ld WAL flushes, %.1f MB"
+	    " WAL; server CPU %.2f s (%.0f us/item), bench process CPU %.2f s"
+	    " (%.0f us/item); %ld claims (%ld empty)", who, c->commits,
+	    c->commits > 0 ? n / c->commits : 0, c->wal_syncs, c->wal_mb,
+	    c->server_cpu, c->server_cpu * 1e6 / n, r->client_cpu,
+	    r->client_cpu * 1e6 / n, r->claims, r->empty_claims);
+	if (c->calls >= 0)
+		printf("; %ld statements (%.2f per item), %.2f s executing;"
+		    " statements x round trip = %.2f s of the %.2f s", c->calls,
+		    c->calls / n, c->exec_ms / 1000, c->calls * rtt_us / 1e6,
+		    r->secs);
+	printf("\n");
+	if (!statements)
+		return;
+	for (int i = 0; i < c->ntop; i++)
+		printf("    %8ld calls %8.1f ms  %s\n", c->top_calls[i],
+		    c->top_ms[i], c->top[i]);
+}
+
+/* ---- main ---- */
+
 int
 main(int argc, char **argv)
 {
@@ -1029,7 +1059,7 @@ main(int argc, char **argv)
 	struct opts o = { .n = 100000, .reps = 3, .window = 4096,
 	    .claim_max = 512 };
 	char dir[PATH_MAX], fs[64], path[PATH_MAX + 32];
-	double *clerk, *naive, *pg1, *pg2, mc, mn, m1, m2;
+	double *clerk, *naive, *pg1, *pg2, mc, mn, m1, m2, rtt;
 	bool made_dir = false, tmpfs, failed = false;
 	struct pgside pg = { 0 };
 	const char *pg_url = NULL;
@@ -1152,8 +1182,11 @@ main(int argc, char **argv)
 		    " items/s (%.2f s); pg 1 node / sqlite %.2fx; 2 nodes / 1"
 		    " node %.2fx\n", i + 1, r1.rate, r1.secs, r2.rate, r2.secs,
 		    r1.rate / clerk[i], r2.rate / r1.rate);
-		pg_print(&o, "pg 1 node", &r1, i + 1 == o.reps);
-		pg_print(&o, "pg 2 nodes", &r2, i + 1 == o.reps);
+		rtt = pg_round_trip(&pg);
+		printf("  round trip (SELECT $1 on one connection): %.1f us\n",
+		    rtt);
+		pg_print(&o, "pg 1 node", &r1, rtt, i + 1 == o.reps);
+		pg_print(&o, "pg 2 nodes", &r2, rtt, i + 1 == o.reps);
 		fflush(stdout);
 	}
 	if (made_dir)

@@ -2003,3 +2003,9 @@ sched_errors_json(struct sched *s)
 	pthread_mutex_unlock(&s->lock);
 	return arr;
 }
+
+const char *
+sched_owner(const struct sched *s)
+{
+	return s->owner;
+}

@@ -69,6 +69,25 @@ pg_admin_exec(const char *sql)
 	return rc;
 }
 
+/* Runs a query on the admin database: its row count, or -1. */
+static int
+pg_admin_exec_rows(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_admin);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fprintf(stderr, "%s: %s", pg_admin, PQerrorMessage(c));
+	else if (PQresultStatus(res = PQexec(c, sql)) != PGRES_TUPLES_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	else
+		rc = PQntuples(res);
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
 /* The admin URL with its database replaced by name. */
 static void
 pg_url_of(char *buf, size_t len, const char *name)
@@ -2644,6 +2663,121 @@ test_trigger_slot_of_a_migrated_store(void **state)
 	queue_close(q);
 }
 
+/* ---- a request that fails inside a batch ---- */
+
+struct batch_req {
+	struct qreq r;
+	char key[32];
+	int *left;
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+};
+
+static void
+batch_done(struct qreq *r, void *arg)
+{
+	struct batch_req *b = arg;
+
+	(void)r;
+	pthread_mutex_lock(b->lock);
+	(*b->left)--;
+	pthread_cond_signal(b->cond);
+	pthread_mutex_unlock(b->lock);
+}
+
+/*
+ * A statement the database refuses (a step result without its playbook
+ * hash breaks a NOT NULL column) among enqueues, audit rows and other
+ * results submitted at once: it alone fails and leaves no trace; the
+ * others of its batch are committed, the audit chain unbroken. On
+ * PostgreSQL the failure aborts the transaction the pipelined requests
+ * were sent in, which is then applied again without it.
+ */
+static void
+test_failed_request_in_a_batch_leaves_the_others(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 60 };
+	struct batch_req *b = calloc(2 * N + 2, sizeof(*b));
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	int64_t bad = enqueue("pb", "bad"), good = enqueue("pb", "good");
+	struct item **items;
+	FILE *devnull = fopen("/dev/null", "w");
+	int left = 2 * N + 2, n, k = 0, naudit = 0;
+	struct err e;
+	int64_t rows;
+	json_t *j;
+
+	n = claim_as("pb", "w1", 60000, 2, &items);
+	assert_int_equal(n, 2);
+	free_items(items, n);
+	for (int i = 0; i < 2 * N + 2; i++) {
+		struct batch_req *x = &b[i];
+
+		x->left = &left;
+		x->lock = &lock;
+		x->cond = &cond;
+		x->r.done = batch_done;
+		x->r.arg = x;
+		if (i == N) {
+			/* the one the database refuses */
+			x->r.op = QOP_STEP_DONE;
+			x->r.u.step_done.item = bad;
+			x->r.u.step_done.step_id = "s1";
+			x->r.u.step_done.pb_hash = NULL;
+			x->r.u.step_done.final = true;
+		} else if (i == N + 1) {
+			x->r.op = QOP_STEP_DONE;
+			x->r.u.step_done.item = good;
+			x->r.u.step_done.step_id = "s1";
+			x->r.u.step_done.pb_hash = "hash-v1";
+			x->r.u.step_done.final = true;
+		} else if (i % 3 == 0) {
+			x->r.op = QOP_AUDIT;
+			x->r.u.audit.actor = "t";
+			x->r.u.audit.action = "test";
+		} else {
+			snprintf(x->key, sizeof(x->key), "k%d", i);
+			x->r.op = QOP_ENQUEUE;
+			x->r.u.enqueue.key = x->key;
+			x->r.u.enqueue.playbook = "other";
+			x->r.u.enqueue.pb_hash = "h";
+		}
+	}
+	for (int i = 0; i < 2 * N + 2; i++)
+		queue_submit(Q, &b[i].r);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < 2 * N + 2; i++) {
+		if (i == N) {
+			assert_int_equal(b[i].r.rc, -1);
+			continue;
+		}
+		if (b[i].r.rc != 0)
+			fail_msg("request %d failed: %s", i, b[i].r.err.msg);
+		if (b[i].r.op == QOP_ENQUEUE) {
+			assert_true(b[i].r.u.enqueue.id > 0);
+			assert_false(b[i].r.u.enqueue.dup);
+			k++;
+		} else if (b[i].r.op == QOP_AUDIT)
+			naudit++;
+	}
+	assert_state(bad, "running");
+	assert_state(good, "done");
+	assert_int_equal(claim_count("other"), k);
+	j = item_json(bad);
+	assert_int_equal(json_array_size(json_object_get(j, "steps")), 0);
+	json_decref(j);
+	assert_int_equal(audit_verify(f->db, devnull, &rows, &e), 0);
+	assert_int_equal(rows, naudit);
+	fclose(devnull);
+	free(b);
+}
+
+
 /* ---- PostgreSQL only: two nodes on one store ---- */
 
 /* A second queue on the test's database: another node. */
@@ -3040,6 +3174,29 @@ test_pg_expired_lease_rescued_by_other_node(void **state)
 }
 
 
+/* The server ends the nodes' sessions (as a restart or a failover does):
+ * the next request makes the connection again and succeeds, reads too. */
+static void
+test_pg_reconnects_after_the_server_ended_the_session(void **state)
+{
+	struct fx *f = *state;
+	char sql[256];
+	int64_t id;
+	bool dup;
+
+	id = enqueue("pb", "before");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM"
+	    " pg_stat_activity WHERE datname = '%s' AND pid !="
+	    " pg_backend_pid()", f->pgname);
+	assert_int_equal(pg_admin_exec_rows(sql), 2);
+	sleep_ms(100);
+	assert_true(enqueue_full("pb", "after", 0, 0, NULL, &dup) > id);
+	assert_false(dup);
+	assert_int_equal(claim_count("pb"), 2);
+	assert_state(id, "running");
+	assert_true(queue_healthy(Q, NULL));
+}
+
 int
 main(void)
 {
@@ -3077,6 +3234,7 @@ main(void)
 		T(test_renew_extends_lease),
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
+		T(test_failed_request_in_a_batch_leaves_the_others),
 		T(test_durable_across_reopen),
 		T(test_playbook_pause_resume),
 		T(test_counts),
@@ -3105,6 +3263,7 @@ main(void)
 		P(test_pg_backup_and_restore_refused),
 		P(test_pg_newer_schema_refused),
 		P(test_pg_expired_lease_rescued_by_other_node),
+		P(test_pg_reconnects_after_the_server_ended_the_session),
 #undef P
 	};
 	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
