@@ -381,6 +381,10 @@ try:
     with open(d.conf, "a") as f:
         f.write(f'store = "{fresh}";\n')
     d.log = os.path.join(d.dir, "clerkd-pg.log")
+    r = migrate(d, "--to", second)
+    t.check(r.returncode == 2 and "store is PostgreSQL already" in r.stderr
+            and "--from" in r.stderr, "with the config's store on PostgreSQL already,"
+            " migrate asks for --from (exit 2)", out(r))
     try:
         d.start()
         started = True
