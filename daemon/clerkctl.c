@@ -75,6 +75,7 @@ enum {
 	OPT_TEMPLATE, OPT_ANCHOR,
 	OPT_SAMPLE, OPT_CONNECTOR, OPT_APPROVE, OPT_KEEP,
 	OPT_HOURS, OPT_BUCKET,
+	OPT_TO, OPT_FROM,
 };
 
 struct args {
@@ -93,6 +94,7 @@ struct args {
 	long long hours;           /* playbook history */
 	const char *bucket;
 	const char *anchor;        /* audit verify --anchor */
+	const char *to, *from;     /* migrate */
 	long long limit, before, priority, after, minutes;
 	bool have_priority, all, force;
 	int argc;                  /* positional arguments */
@@ -2639,6 +2641,29 @@ cmd_ocr_check(struct ctl *c, struct args *a)
 	return rc;
 }
 
+/* daemon/ctl_migrate.c */
+int ctl_migrate(const char *from, const char *config_db, const char *to,
+    const char *state_dir, bool json);
+
+static const struct option o_migrate[] = {
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+cmd_migrate(struct ctl *c, struct args *a)
+{
+	if (a->to == NULL) {
+		errorx("migrate needs --to postgresql://USER@HOST[:PORT]/DB");
+		return CTL_USAGE;
+	}
+	if (ctl_config(c) < 0)
+		return CTL_FAIL;
+	return ctl_migrate(a->from, c->cfg.database, a->to, c->cfg.state_dir,
+	    c->json);
+}
+
 static const struct cmd cmds[] = {
 	{ NULL, "status", "", "status",
 	  "daemon health, work items per playbook and state",
@@ -2898,6 +2923,33 @@ static const struct cmd cmds[] = {
 	  "Work done after FILE was written is not in it: items queued since\n"
 	  "come back only if their triggers fire again.\n",
 	  o_none, 1, 1, cmd_restore },
+	{ NULL, "migrate", "", "migrate --to URL [--from DATABASE]",
+	  "copy the SQLite state into a new PostgreSQL store (clerkd stopped)",
+	  "Copies clerkd's SQLite database (the config's database, or\n"
+	  "DATABASE) into the empty PostgreSQL database at URL\n"
+	  "(postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME, made with createdb),\n"
+	  "so several clerkd nodes can share it (store = \"URL\"; in each\n"
+	  "node's config). Stop clerkd first: migrate takes its lock\n"
+	  "(STATE_DIR/clerkd.lock) and refuses while clerkd holds it.\n"
+	  "\n"
+	  "Every row of every table is copied with its id in one transaction:\n"
+	  "items, steps, escalations, comments, failures, trigger slots,\n"
+	  "sessions, paused playbooks and the audit trail. Before it commits,\n"
+	  "every table is read back and compared with the source, and the\n"
+	  "audit chain is walked; on any difference nothing is kept. A source\n"
+	  "whose audit trail does not verify, a target that is not empty, and\n"
+	  "a target other sessions (clerkd nodes) are connected to are\n"
+	  "refused. A database of an older clerk is upgraded first (the old\n"
+	  "file is kept as DATABASE.schema-N.bak). The SQLite file is not\n"
+	  "changed otherwise.\n"
+	  "Items that were running are taken again by the first node whose\n"
+	  "claim finds their lease run out.\n"
+	  "\n"
+	  "options:\n"
+	  "  --to URL          the PostgreSQL database to fill (required)\n"
+	  "  --from DATABASE   the SQLite file (default: the config's\n"
+	  "                    database)\n",
+	  o_migrate, 0, 0, cmd_migrate },
 	{ NULL, "reconcile", "", "reconcile --bank FILE --ledger FILE"
 	  " [--rules FILE] [--out DIR]",
 	  "match a bank statement against the ledger (no daemon needed)",
@@ -3217,6 +3269,12 @@ run_cmd(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case OPT_ANCHOR:
 			a.anchor = optarg;
+			break;
+		case OPT_TO:
+			a.to = optarg;
+			break;
+		case OPT_FROM:
+			a.from = optarg;
 			break;
 		case ':':
 			errorx("%s: option %s needs a value", name,
