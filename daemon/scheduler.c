@@ -89,6 +89,7 @@ struct sched {
 	struct queue *q;
 	char *owner;
 	char *work_dir;
+	int64_t pauses_read;        /* ms; shared stores only (poll_cb) */
 	int nworkers;
 	int64_t lease_ms, poll_ms, grace_ms;
 
@@ -932,13 +933,26 @@ check_overdue(struct sched *s)
 		pb_unref(pbs[k]);
 }
 
+static void pause_states_load(struct sched *s);
+
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
+	int64_t now = util_now_ms();
 
 	if (!atomic_load(&s->draining))
 		check_overdue(s);
+	/*
+	 * On a shared store another clerkd may pause or resume a playbook:
+	 * read the pauses again, at most once a second. Its claims already
+	 * refuse a paused playbook's items; this makes a resume elsewhere
+	 * start the claims here, and the status show the pause.
+	 */
+	if (queue_shared(s->q) && now - s->pauses_read >= 1000) {
+		s->pauses_read = now;
+		pause_states_load(s);
+	}
 	kick_cb(fd, what, arg);
 }
 
@@ -1563,9 +1577,12 @@ pause_states_load(struct sched *s)
 			if (strcmp(json_string_value(json_object_get(x,
 			    "playbook")), p->name) == 0)
 				row = x;
-		if (row == NULL)
+		if (row == NULL) {
+			if (p->paused)
+				log_emit(LL_INFO, 0, p->name, NULL, "resumed"
+				    " (the store no longer has it paused)");
 			slot_set_paused(p, false, NULL, 0, NULL);
-		else {
+		} else {
 			if (!p->paused)
 				log_emit(LL_INFO, 0, p->name, NULL, "paused (by %s)",
 				    json_string_value(json_object_get(row,

@@ -250,6 +250,12 @@ queue_on_wakeup(struct queue *q, void (*fn)(void *arg), void *arg)
 }
 
 bool
+queue_shared(const struct queue *q)
+{
+	return q->ops != &store_sqlite_ops;
+}
+
+bool
 queue_store_is_url(const char *path)
 {
 	return store_pg_url(path);

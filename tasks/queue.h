@@ -287,6 +287,9 @@ json_t *queue_playbook_states(struct queue *q, struct err *e);
  * one process writes (SQLite) never calls it: polling covers the rest.
  */
 void queue_on_wakeup(struct queue *q, void (*fn)(void *arg), void *arg);
+/* Whether other clerkd may write the same store (PostgreSQL): what one
+ * node keeps in memory, such as the pauses, must then be read again. */
+bool queue_shared(const struct queue *q);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

@@ -56,6 +56,10 @@ trigger = { manual = true; };
 concurrency = 8;
 steps = ( { id = "nap"; use = "sleep"; duration = "3s"; } );
 '''
+HELD = '''name = "held";
+trigger = { manual = true; };
+steps = ( { id = "n"; use = "noop"; journal_file = "exec.log"; } );
+'''
 N_FILES = 60
 N_RACES = 20
 N_COMMENTS = 40      # per node
@@ -102,7 +106,7 @@ try:
     nodes = [n1, n1.node(extra_conf=conf), n1.node(extra_conf=conf)]
     print(f"# store {n1.store_url}, shared work dir {shared}", flush=True)
     for name, text in (("tick.cfg", TICK), ("inbox.cfg", INBOX), ("gate.cfg", GATE),
-                       ("slow.cfg", SLOW)):
+                       ("slow.cfg", SLOW), ("held.cfg", HELD)):
         n1.write_playbook(name, text)
     for n in nodes:
         n.start()
@@ -238,11 +242,13 @@ try:
             "the step after an approval ran once per approved item", ran)
 
     # ---- a node (re)starting while the others run items ----
+    # Node 3 stops first: had it claimed some, its drain would finish them
+    # and six would never be running at once.
+    nodes[2].stop()
     slow = []
     for k in range(6):
         st, body = nodes[k % 2].api("POST", "/api/v1/playbooks/slow/run", {"key": f"s{k}"})
         slow.append(body["item"])
-    nodes[2].stop()
     n1.wait_for(lambda: len(items(n1, "slow", "running")) == 6, 10, "the slow items running")
     nodes[2].start()
     try:
@@ -258,6 +264,41 @@ try:
     t.check(ok and [claims[i] for i in slow] == [1] * 6,
             "a node starting while the others run items leaves them alone: each claimed once,"
             " all done", f"done: {ok}, claims per item: {dict(claims)}")
+
+    # ---- a pause on one node holds the playbook on every node ----
+    def paused_on(n, name):
+        for p in n.api("GET", "/api/v1/playbooks")[1]["playbooks"]:
+            if p["name"] == name:
+                return p["paused"]
+        return None
+    st, body = nodes[0].api("POST", "/api/v1/playbooks/held/pause", {"reason": "upgrade"})
+    t.eq(st, 200, "a supervisor pauses a playbook on node 1")
+    try:
+        n1.wait_for(lambda: paused_on(nodes[1], "held") and paused_on(nodes[2], "held"),
+                    5, "the pause on the other nodes")
+        seen = True
+    except TimeoutError:
+        seen = False
+    t.check(seen, "nodes 2 and 3 show it paused within 5 s",
+            f"{paused_on(nodes[1], 'held')} {paused_on(nodes[2], 'held')}")
+    held = [nodes[1].api("POST", "/api/v1/playbooks/held/run", {"key": f"h{k}"})[1]["item"]
+            for k in range(4)]
+    time.sleep(2)
+    t.eq(sorted(i["state"] for i in items(n1, "held")), ["queued"] * 4,
+         "items queued on node 2 while it is paused stay queued on every node")
+    st, body = nodes[0].api("POST", "/api/v1/playbooks/held/resume", {})
+    t.eq(st, 200, "node 1 resumes it")
+    try:
+        n1.wait_for(lambda: len(items(n1, "held", "done")) == 4, 10, "the held items done")
+        # each node reads the pauses again at most once a second
+        n1.wait_for(lambda: not any(paused_on(n, "held") for n in nodes), 5,
+                    "the resume on every node")
+        ok = True
+    except TimeoutError:
+        ok = False
+    t.check(ok and not any(paused_on(n, "held") for n in nodes),
+            "after the resume on node 1 the items run and no node shows it paused",
+            f"{[i['state'] for i in items(n1, 'held')]}")
 
     # ---- audit rows from all nodes at once: one chain ----
     codes = collections.Counter()
