@@ -937,6 +937,29 @@ auth_session_check(struct auth *a, const char *id, int64_t now,
 	return 0;
 }
 
+void
+auth_session_sync(struct auth *a, const char *id, const char *csrf,
+    const char *user, int64_t last_wall, int64_t now)
+{
+	struct session *s;
+	char key[65];
+	size_t i;
+
+	if (strlen(id) != 64)
+		return;
+	s = session_find(a, id, &i);
+	if (csrf == NULL) {
+		/* Ended elsewhere: nothing is left in the store to forget. */
+		if (s != NULL && now - s->saved > 5000)
+			session_drop(a, i, false);
+		return;
+	}
+	if (s != NULL)
+		return;
+	util_sha256_hex(id, 64, key);
+	auth_session_restore(a, key, csrf, user, last_wall, now);
+}
+
 bool
 auth_logout(struct auth *a, const char *id)
 {

@@ -172,6 +172,16 @@ void auth_set_persist(struct auth *a, auth_persist_fn fn, void *arg);
  * FORGET) when it has been idle too long or its user is gone. */
 int auth_session_restore(struct auth *a, const char *key, const char *csrf,
     const char *user, int64_t last_wall, int64_t now);
+/*
+ * On a store several clerkd share, the store's sessions are the truth:
+ * a session signed in on one node works on every node, and one ended on
+ * one node ends everywhere. Given what the store has for cookie id (csrf
+ * NULL: nothing), restores one this node does not hold, or ends one the
+ * store no longer has - unless this node saved it within the last 5 s,
+ * since its own save may not be committed yet.
+ */
+void auth_session_sync(struct auth *a, const char *id, const char *csrf,
+    const char *user, int64_t last_wall, int64_t now);
 /* Ends the session; false if there was none. */
 bool auth_logout(struct auth *a, const char *id);
 /* Whether token is the session's CSRF token (constant time). */

@@ -183,6 +183,40 @@ unauthorized(struct evhttp_request *req, const char *msg)
  * user's token) or the session cookie. A request that carries a bad
  * credential is refused even if it also carries a good one.
  */
+/*
+ * A shared store's sessions: one read of them per cookie request, on
+ * shared stores only, so a reviewer may be sent to any node
+ * (auth_session_sync). A failed read keeps what this node knows.
+ */
+static void
+session_from_store(struct daemon *d, const char *sid)
+{
+	json_t *list, *x, *hit = NULL;
+	char key[65];
+	struct err e;
+	size_t i;
+
+	if (!queue_shared(d->q) || strlen(sid) != 64)
+		return;
+	if ((list = queue_sessions(d->q, &e)) == NULL) {
+		log_error("web sessions: %s; the sessions this node knows"
+		    " stay in force", e.msg);
+		return;
+	}
+	util_sha256_hex(sid, 64, key);
+	json_array_foreach(list, i, x) {
+		const char *k = json_string_value(json_object_get(x, "key"));
+
+		if (k != NULL && strcmp(k, key) == 0)
+			hit = x;
+	}
+	auth_session_sync(d->auth, sid, hit ? json_string_value(
+	    json_object_get(hit, "csrf")) : NULL, hit ? json_string_value(
+	    json_object_get(hit, "user")) : NULL, hit ? json_integer_value(
+	    json_object_get(hit, "last")) : 0, util_mono_ms());
+	json_decref(list);
+}
+
 static bool
 authenticate(struct daemon *d, struct evhttp_request *req,
     struct auth_who *who)
@@ -202,6 +236,7 @@ authenticate(struct daemon *d, struct evhttp_request *req,
 		return false;
 	}
 	if (ck != NULL && auth_cookie_get(ck, AUTH_COOKIE, sid, sizeof(sid))) {
+		session_from_store(d, sid);
 		if (auth_session_check(d->auth, sid, util_mono_ms(), who) == 0)
 			return true;
 		unauthorized(req, "the session has expired or ended; log in"
@@ -222,9 +257,10 @@ signed_in(struct daemon *d, struct evhttp_request *req)
 	struct auth_who who;
 	char sid[80];
 
-	return ck != NULL && auth_cookie_get(ck, AUTH_COOKIE, sid,
-	    sizeof(sid)) && auth_session_check(d->auth, sid, util_mono_ms(),
-	    &who) == 0;
+	if (ck == NULL || !auth_cookie_get(ck, AUTH_COOKIE, sid, sizeof(sid)))
+		return false;
+	session_from_store(d, sid);
+	return auth_session_check(d->auth, sid, util_mono_ms(), &who) == 0;
 }
 
 static void

@@ -21,6 +21,8 @@ PostgreSQL whatever CLERK_TEST_STORE says (no PostgreSQL: the test fails).
 Each noop step appends "item step nonce" to exec.log in the shared work
 dir, so a step run twice by two nodes would show there."""
 import collections
+import http.client
+import json
 import os
 import shutil
 import tempfile
@@ -67,7 +69,7 @@ N_COMMENTS = 40      # per node
 t = Tap()
 harness.STORE_PG = True
 shared = tempfile.mkdtemp(prefix="clerk-it-shared-")
-conf = f'work_dir = "{shared}";'
+conf = f'work_dir = "{shared}"; users_file = "users.cfg";'
 nodes = []
 
 
@@ -109,6 +111,7 @@ try:
                        ("slow.cfg", SLOW), ("held.cfg", HELD)):
         n1.write_playbook(name, text)
     for n in nodes:
+        harness.write_users(t, n, {"rita": ("reviewer", "rita-pass-123")})
         n.start()
 
     # ---- an interval trigger: once per slot ----
@@ -299,6 +302,36 @@ try:
     t.check(ok and not any(paused_on(n, "held") for n in nodes),
             "after the resume on node 1 the items run and no node shows it paused",
             f"{[i['state'] for i in items(n1, 'held')]}")
+
+    # ---- a web session works on every node, a logout ends it on all ----
+    def call(n, method, path, body=None, sid=None, csrf=None):
+        h = {"Content-Type": "application/json"}
+        if sid:
+            h["Cookie"] = "clerk_session=" + sid
+        if csrf:
+            h["X-CSRF-Token"] = csrf
+        c = http.client.HTTPConnection("127.0.0.1", n.port, timeout=30)
+        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+        r = c.getresponse()
+        raw = r.read()
+        c.close()
+        return r.status, raw, r.getheader("Set-Cookie") or ""
+    st, raw, cookie = call(nodes[0], "POST", "/api/v1/login",
+                           {"user": "rita", "password": "rita-pass-123"})
+    sid, csrf = cookie.split(";")[0].split("=", 1)[1], json.loads(raw)["csrf"]
+    t.eq(st, 200, "rita signs in on node 1")
+    time.sleep(0.5)        # the session is saved with the next commit
+    def me(n):
+        return json.loads(call(n, "GET", "/api/v1/me", sid=sid)[1]).get("user")
+    t.eq([me(n) for n in nodes], ["rita"] * 3, "her session works on nodes 1, 2 and 3")
+    time.sleep(5.5)        # past the grace a node keeps its own fresh save
+    st, _, _ = call(nodes[1], "POST", "/api/v1/logout", {}, sid=sid, csrf=csrf)
+    t.eq(st, 200, "she logs out on node 2")
+    time.sleep(0.5)
+    t.eq([me(n) for n in nodes], [None] * 3,
+         "after the logout no node takes the session")
+    t.eq([call(n, "GET", "/api/v1/escalations", sid=sid)[0] for n in nodes], [401] * 3,
+         "and the API answers 401 on every node")
 
     # ---- audit rows from all nodes at once: one chain ----
     codes = collections.Counter()
