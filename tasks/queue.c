@@ -242,6 +242,13 @@ queue_open(const char *path, const struct queue_opts *o, struct err *e)
 	return q;
 }
 
+void
+queue_on_wakeup(struct queue *q, void (*fn)(void *arg), void *arg)
+{
+	if (q->ops->on_wakeup != NULL)
+		q->ops->on_wakeup(q->store, fn, arg);
+}
+
 bool
 queue_store_is_url(const char *path)
 {

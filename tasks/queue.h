@@ -157,6 +157,12 @@ struct qreq {
 		struct {
 			const char *owner;
 			int64_t lease_ms;
+			/* The ids to renew as a JSON array ("[3,7]"): those
+			 * the owner still holds, so an item it lost track
+			 * of (its result's commit failed, or its claim's
+			 * was not answered) runs out and goes back to the
+			 * queue. NULL: every running item of owner. */
+			const char *items;
 		} renew;
 		struct {
 			const char *owner;    /* NULL: every running item */
@@ -272,6 +278,15 @@ int queue_trigger_slot(struct queue *q, const char *playbook, int64_t *slot,
  * the playbook already is / is not paused), audited in the same
  * transaction. */
 json_t *queue_playbook_states(struct queue *q, struct err *e);
+
+/*
+ * fn(arg) runs, on a thread of the store's, soon after another clerkd on
+ * the same store commits items that can be claimed (PostgreSQL: LISTEN
+ * clerk_items), so work is claimed at once rather than at the next poll.
+ * fn NULL stops it; returns before a running fn is left. A store only
+ * one process writes (SQLite) never calls it: polling covers the rest.
+ */
+void queue_on_wakeup(struct queue *q, void (*fn)(void *arg), void *arg);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

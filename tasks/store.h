@@ -42,6 +42,10 @@ struct store_ops {
 	    struct err *e);
 	json_t *(*playbook_states)(void *s, struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
+	/* Optional: fn(arg) runs (on a thread of the store's) when another
+	 * process sharing the store has committed new work; fn NULL stops
+	 * it. NULL for a store only one process writes (SQLite). */
+	void (*on_wakeup)(void *s, void (*fn)(void *), void *arg);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -69,6 +69,25 @@ pg_admin_exec(const char *sql)
 	return rc;
 }
 
+/* Runs a query on the admin database: its row count, or -1. */
+static int
+pg_admin_exec_rows(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_admin);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fprintf(stderr, "%s: %s", pg_admin, PQerrorMessage(c));
+	else if (PQresultStatus(res = PQexec(c, sql)) != PGRES_TUPLES_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	else
+		rc = PQntuples(res);
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
 /* The admin URL with its database replaced by name. */
 static void
 pg_url_of(char *buf, size_t len, const char *name)
@@ -1393,6 +1412,41 @@ test_renew_extends_lease(void **state)
 	assert_int_equal(claim_count("pb"), 0);
 }
 
+/* A renewal names the items still held: one its owner lost track of is
+ * not renewed, runs out and is claimed again. */
+static void
+test_renew_only_the_items_still_held(void **state)
+{
+	int64_t a = enqueue("pb", "a"), b = enqueue("pb", "b");
+	char held[64];
+	struct item **items;
+	struct qreq r;
+	int n;
+
+	n = claim_as("pb", "w1", 300, 2, &items);
+	assert_int_equal(n, 2);
+	free_items(items, n);
+	snprintf(held, sizeof(held), "[%lld]", (long long)a);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_RENEW;
+	r.u.renew.owner = "w1";
+	r.u.renew.lease_ms = 5000;
+	r.u.renew.items = held;
+	assert_int_equal(queue_exec(Q, &r), 0);
+	assert_true(item_int(a, "lease_expires") > util_now_ms() + 4000);
+	assert_true(item_int(b, "lease_expires") < util_now_ms() + 1000);
+	sleep_ms(450);
+	n = claim_as("pb", "w2", 60000, 10, &items);
+	assert_int_equal(n, 1);
+	assert_int_equal(items[0]->id, b);
+	free_items(items, n);
+	/* an empty list renews nothing */
+	r.u.renew.items = "[]";
+	r.u.renew.lease_ms = 60000;
+	assert_int_equal(queue_exec(Q, &r), 0);
+	assert_true(item_int(a, "lease_expires") < util_now_ms() + 5000);
+}
+
 static void
 test_recover_by_owner_and_all(void **state)
 {
@@ -2644,6 +2698,121 @@ test_trigger_slot_of_a_migrated_store(void **state)
 	queue_close(q);
 }
 
+/* ---- a request that fails inside a batch ---- */
+
+struct batch_req {
+	struct qreq r;
+	char key[32];
+	int *left;
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+};
+
+static void
+batch_done(struct qreq *r, void *arg)
+{
+	struct batch_req *b = arg;
+
+	(void)r;
+	pthread_mutex_lock(b->lock);
+	(*b->left)--;
+	pthread_cond_signal(b->cond);
+	pthread_mutex_unlock(b->lock);
+}
+
+/*
+ * A statement the database refuses (a step result without its playbook
+ * hash breaks a NOT NULL column) among enqueues, audit rows and other
+ * results submitted at once: it alone fails and leaves no trace; the
+ * others of its batch are committed, the audit chain unbroken. On
+ * PostgreSQL the failure aborts the transaction the pipelined requests
+ * were sent in, which is then applied again without it.
+ */
+static void
+test_failed_request_in_a_batch_leaves_the_others(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 60 };
+	struct batch_req *b = calloc(2 * N + 2, sizeof(*b));
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	int64_t bad = enqueue("pb", "bad"), good = enqueue("pb", "good");
+	struct item **items;
+	FILE *devnull = fopen("/dev/null", "w");
+	int left = 2 * N + 2, n, k = 0, naudit = 0;
+	struct err e;
+	int64_t rows;
+	json_t *j;
+
+	n = claim_as("pb", "w1", 60000, 2, &items);
+	assert_int_equal(n, 2);
+	free_items(items, n);
+	for (int i = 0; i < 2 * N + 2; i++) {
+		struct batch_req *x = &b[i];
+
+		x->left = &left;
+		x->lock = &lock;
+		x->cond = &cond;
+		x->r.done = batch_done;
+		x->r.arg = x;
+		if (i == N) {
+			/* the one the database refuses */
+			x->r.op = QOP_STEP_DONE;
+			x->r.u.step_done.item = bad;
+			x->r.u.step_done.step_id = "s1";
+			x->r.u.step_done.pb_hash = NULL;
+			x->r.u.step_done.final = true;
+		} else if (i == N + 1) {
+			x->r.op = QOP_STEP_DONE;
+			x->r.u.step_done.item = good;
+			x->r.u.step_done.step_id = "s1";
+			x->r.u.step_done.pb_hash = "hash-v1";
+			x->r.u.step_done.final = true;
+		} else if (i % 3 == 0) {
+			x->r.op = QOP_AUDIT;
+			x->r.u.audit.actor = "t";
+			x->r.u.audit.action = "test";
+		} else {
+			snprintf(x->key, sizeof(x->key), "k%d", i);
+			x->r.op = QOP_ENQUEUE;
+			x->r.u.enqueue.key = x->key;
+			x->r.u.enqueue.playbook = "other";
+			x->r.u.enqueue.pb_hash = "h";
+		}
+	}
+	for (int i = 0; i < 2 * N + 2; i++)
+		queue_submit(Q, &b[i].r);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < 2 * N + 2; i++) {
+		if (i == N) {
+			assert_int_equal(b[i].r.rc, -1);
+			continue;
+		}
+		if (b[i].r.rc != 0)
+			fail_msg("request %d failed: %s", i, b[i].r.err.msg);
+		if (b[i].r.op == QOP_ENQUEUE) {
+			assert_true(b[i].r.u.enqueue.id > 0);
+			assert_false(b[i].r.u.enqueue.dup);
+			k++;
+		} else if (b[i].r.op == QOP_AUDIT)
+			naudit++;
+	}
+	assert_state(bad, "running");
+	assert_state(good, "done");
+	assert_int_equal(claim_count("other"), k);
+	j = item_json(bad);
+	assert_int_equal(json_array_size(json_object_get(j, "steps")), 0);
+	json_decref(j);
+	assert_int_equal(audit_verify(f->db, devnull, &rows, &e), 0);
+	assert_int_equal(rows, naudit);
+	fclose(devnull);
+	free(b);
+}
+
+
 /* ---- PostgreSQL only: two nodes on one store ---- */
 
 /* A second queue on the test's database: another node. */
@@ -3040,6 +3209,95 @@ test_pg_expired_lease_rescued_by_other_node(void **state)
 }
 
 
+/* The server ends the nodes' sessions (as a restart or a failover does):
+ * the next request makes the connection again and succeeds, reads too. */
+static void
+test_pg_reconnects_after_the_server_ended_the_session(void **state)
+{
+	struct fx *f = *state;
+	char sql[256];
+	int64_t id;
+	bool dup;
+
+	id = enqueue("pb", "before");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM"
+	    " pg_stat_activity WHERE datname = '%s' AND pid !="
+	    " pg_backend_pid()", f->pgname);
+	assert_int_equal(pg_admin_exec_rows(sql), 2);
+	sleep_ms(100);
+	assert_true(enqueue_full("pb", "after", 0, 0, NULL, &dup) > id);
+	assert_false(dup);
+	assert_int_equal(claim_count("pb"), 2);
+	assert_state(id, "running");
+	assert_true(queue_healthy(Q, NULL));
+}
+
+struct wakeups {
+	pthread_mutex_t lock;
+	int n;
+};
+
+static void
+count_wakeup(void *arg)
+{
+	struct wakeups *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->n++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int
+wakeups(struct wakeups *w, bool reset)
+{
+	int n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->n;
+	if (reset)
+		w->n = 0;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* A node hears of items another node commits (LISTEN / NOTIFY), and of
+ * nothing else. */
+static void
+test_pg_wakeup_on_another_nodes_enqueue(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	struct wakeups w = { PTHREAD_MUTEX_INITIALIZER, 0 };
+	struct qreq r;
+	int i;
+
+	queue_on_wakeup(q2, count_wakeup, &w);
+	/* once when it starts listening: items may have come before */
+	for (i = 0; i < 50 && wakeups(&w, false) == 0; i++)
+		sleep_ms(50);
+	sleep_ms(200);
+	wakeups(&w, true);
+	/* writes that make no claimable item wake nobody */
+	queue_audit(Q, "t", "nothing", NULL, NULL);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_AUDIT;
+	r.u.audit.actor = "t";
+	r.u.audit.action = "flush";
+	assert_int_equal(queue_exec(Q, &r), 0);
+	sleep_ms(600);
+	assert_int_equal(wakeups(&w, true), 0);
+	enqueue("pb", "new");
+	for (i = 0; i < 100 && wakeups(&w, false) == 0; i++)
+		sleep_ms(20);
+	assert_true(wakeups(&w, false) > 0);
+	queue_on_wakeup(q2, NULL, NULL);
+	wakeups(&w, true);
+	enqueue("pb", "unheard");
+	sleep_ms(500);
+	assert_int_equal(wakeups(&w, false), 0);
+	queue_close(q2);
+}
+
 int
 main(void)
 {
@@ -3075,8 +3333,10 @@ main(void)
 		T(test_item_retry_cancel_rules),
 		T(test_lease_expiry_returns_item),
 		T(test_renew_extends_lease),
+		T(test_renew_only_the_items_still_held),
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
+		T(test_failed_request_in_a_batch_leaves_the_others),
 		T(test_durable_across_reopen),
 		T(test_playbook_pause_resume),
 		T(test_counts),
@@ -3105,6 +3365,8 @@ main(void)
 		P(test_pg_backup_and_restore_refused),
 		P(test_pg_newer_schema_refused),
 		P(test_pg_expired_lease_rescued_by_other_node),
+		P(test_pg_reconnects_after_the_server_ended_the_session),
+		P(test_pg_wakeup_on_another_nodes_enqueue),
 #undef P
 	};
 	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
