@@ -1986,6 +1986,16 @@ cmd_backup(struct ctl *c, struct args *a)
 
 	if (ctl_config(c) < 0)
 		return CTL_FAIL;
+	if (queue_store_is_url(c->cfg.database)) {
+		char *name = queue_store_name(c->cfg.database);
+
+		errorx("the store is the PostgreSQL database %s: back it up"
+		    " with pg_dump (a consistent copy) or pg_basebackup with"
+		    " WAL archiving (point-in-time recovery); clerkctl backup"
+		    " copies SQLite files", name);
+		free(name);
+		return CTL_FAIL;
+	}
 	if (stat(c->cfg.database, &db) < 0) {
 		/* queue_open would create an empty database here. */
 		errorx("no database at %s: %s; is %s the one clerkd uses?",
@@ -2249,6 +2259,45 @@ bad:
  * audit verify / export: read the database's audit trail directly, as
  * backup does, so an auditor needs no running daemon.
  */
+
+/*
+ * A PostgreSQL store's trail: the chain is checked as SQLite's, but there
+ * is no anchor file. The database is shared by the nodes and kept by its
+ * own replicas and WAL archive, which are where its end is witnessed; a
+ * file on one node would see only that node's commits.
+ */
+static int
+audit_verify_shared(const char *url, struct args *a)
+{
+	char *name = queue_store_name(url);
+	struct err e;
+	int64_t rows;
+	int n;
+
+	if (a->anchor != NULL) {
+		errorx("--anchor: a PostgreSQL store has no anchor file (its"
+		    " end is kept by the database's replicas and WAL"
+		    " archive)");
+		free(name);
+		return CTL_FAIL;
+	}
+	err_clear(&e);
+	if ((n = audit_verify(url, stdout, &rows, &e)) < 0) {
+		errorx("%s", e.msg);
+		free(name);
+		return CTL_FAIL;
+	}
+	if (n > 0)
+		printf("audit trail of %lld row(s) in %s: %d problem(s); it has"
+		    " been tampered with\n", (long long)rows, name, n);
+	else
+		printf("audit trail of %lld row(s) in %s: intact as a chain"
+		    " (a PostgreSQL store has no anchor file: rows deleted from"
+		    " the end show against a replica or the WAL archive)\n",
+		    (long long)rows, name);
+	free(name);
+	return n > 0 ? CTL_FAIL : CTL_OK;
+}
 static int
 cmd_audit_verify(struct ctl *c, struct args *a)
 {
@@ -2265,6 +2314,8 @@ cmd_audit_verify(struct ctl *c, struct args *a)
 		return CTL_FAIL;
 	else
 		db = c->cfg.database;
+	if (queue_store_is_url(db))
+		return audit_verify_shared(db, a);
 	if (access(db, R_OK) < 0) {
 		errorx("%s: %s", db, strerror(errno));
 		return CTL_FAIL;

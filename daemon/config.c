@@ -11,11 +11,12 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "queue.h"
 
 static const char *const known_keys[] = {
 	"state_dir", "database", "work_dir", "listen", "workers", "log_level",
 	"playbook_dir", "calendar_dir", "timezone", "lease", "drain_grace",
-	"poll", "web_dir", "users_file", "tls_cert", "tls_key", NULL,
+	"poll", "web_dir", "users_file", "tls_cert", "tls_key", "store", NULL,
 };
 
 static char *
@@ -67,7 +68,7 @@ config_load(struct config *c, const char *file, struct err *e)
 {
 	const char *state = "clerk-state", *db = "clerk.db", *work = NULL;
 	const char *pbdir = "playbooks", *caldir = NULL, *web = NULL, *s;
-	const char *users = NULL, *cert = NULL, *key = NULL;
+	const char *users = NULL, *cert = NULL, *key = NULL, *store = NULL;
 	char *base = NULL, *tmp;
 	config_setting_t *root, *m;
 	config_t cfg;
@@ -139,6 +140,14 @@ config_load(struct config *c, const char *file, struct err *e)
 	}
 	config_lookup_string(&cfg, "state_dir", &state);
 	config_lookup_string(&cfg, "database", &db);
+	/* A shared store, named by URL, wins over the SQLite file. */
+	if (config_lookup_string(&cfg, "store", &store) &&
+	    !queue_store_is_url(store)) {
+		bad(e, config_lookup(&cfg, "store"), file, "store must be a"
+		    " PostgreSQL URL, postgresql://USER@HOST:PORT/DATABASE;"
+		    " for an SQLite file set database instead");
+		goto out;
+	}
 	config_lookup_string(&cfg, "work_dir", &work);
 	config_lookup_string(&cfg, "playbook_dir", &pbdir);
 	config_lookup_string(&cfg, "calendar_dir", &caldir);
@@ -193,7 +202,8 @@ config_load(struct config *c, const char *file, struct err *e)
 		}
 	}
 	c->state_dir = absolute(base, state);
-	c->database = absolute(c->state_dir, db);
+	/* A URL is not a path: it is kept as written. */
+	c->database = store ? xstrdup(store) : absolute(c->state_dir, db);
 	c->work_dir = work ? absolute(base, work) : xstrdup(c->state_dir);
 	c->playbook_dir = absolute(base, pbdir);
 	c->calendar_dir = caldir ? absolute(base, caldir) :

@@ -15,7 +15,10 @@
 struct config {
 	char *file;            /* NULL when running on defaults */
 	char *state_dir;       /* absolute */
-	char *database;        /* absolute */
+	/* The store: an SQLite file (database, absolute) or, when the store
+	 * setting names one, a postgresql:// URL that several clerkd may
+	 * share (each with its own state_dir). */
+	char *database;
 	char *work_dir;        /* base of relative paths in playbooks */
 	char *listen_host;
 	int listen_port;

@@ -397,6 +397,7 @@ main(int argc, char **argv)
 	struct err e;
 	json_t *rep;
 	int c, lockfd, rc = 0;
+	char *node_owner = NULL;
 	int64_t wd_ms, clock_off;
 
 	/* Before anything else: this may re-execute clerkd (ocr.h says why). */
@@ -491,12 +492,32 @@ main(int argc, char **argv)
 	}
 	restore_sessions(d);
 	/* The state dir is locked, so nothing else runs these items: their
-	 * leases are void, and they go back to the queue at once. */
+	 * leases are void, and they go back to the queue at once. On a
+	 * shared store the running items are mostly other nodes', alive
+	 * and working: only this node's own go back, those of the owner
+	 * it last ran as (kept in the state dir; the lock says that
+	 * process is gone). */
 	memset(&r, 0, sizeof(r));
 	r.op = QOP_RECOVER;
-	if (queue_exec(d->q, &r) < 0) {
+	node_owner = xasprintf("%s/node-owner", d->cfg.state_dir);
+	if (queue_store_is_url(d->cfg.database)) {
+		char *prev = util_read_file(node_owner, NULL, NULL);
+
+		if (prev != NULL)
+			prev[strcspn(prev, "\n")] = '\0';
+		if (prev != NULL && prev[0] != '\0') {
+			r.u.recover.owner = prev;
+			if (queue_exec(d->q, &r) < 0)
+				log_error("items of %s not returned to the"
+				    " queue: %s; they go back when their lease"
+				    " runs out", prev, r.err.msg);
+		}
+		free(prev);
+		r.u.recover.owner = NULL;
+	} else if (queue_exec(d->q, &r) < 0) {
 		log_error("%s", r.err.msg);
 		queue_close(d->q);
+		free(node_owner);
 		return EXIT_CONFIG;
 	}
 	if (r.u.recover.n > 0)
@@ -505,6 +526,13 @@ main(int argc, char **argv)
 		    r.u.recover.n);
 	d->started = util_now_ms();
 	d->sched = sched_new(d->base, d->q, &d->cfg);
+	if (queue_store_is_url(d->cfg.database) && util_write_file_atomic(
+	    node_owner, sched_owner(d->sched), strlen(sched_owner(d->sched)),
+	    0600, &e) < 0)
+		log_warn("%s; after a crash this node's running items go back"
+		    " to the queue only when their lease runs out", e.msg);
+	free(node_owner);
+	node_owner = NULL;
 	rep = sched_load(d->sched, &d->cfg);
 	audit_loaded(d, "clerkd", "start", rep);
 	json_decref(rep);

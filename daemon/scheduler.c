@@ -134,6 +134,14 @@ kick(struct sched *s)
 	event_active(s->kick, EV_READ, 0);
 }
 
+/* From the store's thread: event_active is safe there (libevent is set
+ * up for threads). */
+static void
+sched_wakeup(void *arg)
+{
+	kick(arg);
+}
+
 static struct pbslot *
 slot_find(struct sched *s, const char *name)
 {
@@ -1754,6 +1762,10 @@ sched_new(struct event_base *base, struct queue *q, const struct config *cfg)
 	s->inotify_ev = event_new(base, s->inotify_fd, EV_READ | EV_PERSIST,
 	    inotify_cb, s);
 	event_add(s->inotify_ev, NULL);
+	/* Items another clerkd commits on a shared store are claimed at
+	 * once, not at the next poll. */
+	if (q != NULL)
+		queue_on_wakeup(q, sched_wakeup, s);
 	return s;
 }
 
@@ -1850,6 +1862,8 @@ sched_free(struct sched *s)
 {
 	if (!stop_workers(s))
 		return false;
+	if (s->q != NULL)
+		queue_on_wakeup(s->q, NULL, NULL);
 	for (struct pbslot *p = s->slots, *n; p != NULL; p = n) {
 		n = p->next;
 		trigger_stop(s, p);
@@ -2002,4 +2016,10 @@ sched_errors_json(struct sched *s)
 		json_array_append_new(arr, json_string(s->errors[i]));
 	pthread_mutex_unlock(&s->lock);
 	return arr;
+}
+
+const char *
+sched_owner(const struct sched *s)
+{
+	return s->owner;
 }

@@ -36,6 +36,9 @@ void sched_start(struct sched *s);
 void sched_drain(struct sched *s, void (*done)(void *), void *arg);
 /* Frees s; false (and nothing freed) while a worker is still in a step. */
 bool sched_free(struct sched *s);
+/* The name this clerkd's claims carry (host:pid:start), the items'
+ * owner. */
+const char *sched_owner(const struct sched *s);
 /* Look for work now (after an enqueue, a decision, a retry). */
 void sched_kick(struct sched *s);
 

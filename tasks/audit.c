@@ -1,8 +1,12 @@
 /*
  * audit.c - hashing and checking the audit chain. Appending is the
- * store's job (store_sqlite.c), inside the transaction of what it records.
+ * store's job (store_sqlite.c, store_pg.c), inside the transaction of
+ * what it records; a PostgreSQL store's rows are read by store_pg.c and
+ * checked here, row by row, the same way.
  */
 #include "audit.h"
+
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,17 +49,62 @@ open_ro(const char *path, struct err *e)
 
 #define COL(st, i) ((const char *)sqlite3_column_text(st, i))
 
+void
+audit_walk_init(struct audit_walk *w)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->prev, sizeof(w->prev), "%s", AUDIT_GENESIS);
+	w->want_id = 1;
+}
+
+void
+audit_walk_row(struct audit_walk *w, FILE *out, int64_t id, int64_t ts,
+    const char *actor, const char *action, const char *target,
+    const char *details, const char *prev_hash, const char *hash)
+{
+	char h[65];
+
+	if (prev_hash == NULL)
+		prev_hash = "";
+	if (hash == NULL)
+		hash = "";
+	w->rows++;
+	if (id != w->want_id) {
+		fprintf(out, "audit row %lld: missing (deleted); rows"
+		    " %lld..%lld are gone\n", (long long)w->want_id,
+		    (long long)w->want_id, (long long)id - 1);
+		w->problems++;
+	}
+	if (strcmp(prev_hash, w->prev) != 0) {
+		fprintf(out, "audit row %lld: does not follow the row"
+		    " before it (a row before it was edited or"
+		    " deleted)\n", (long long)id);
+		w->problems++;
+	}
+	audit_hash(prev_hash, id, ts, actor, action, target, details, h);
+	if (strcmp(h, hash) != 0) {
+		fprintf(out, "audit row %lld: its content does not match"
+		    " its hash (edited)\n", (long long)id);
+		w->problems++;
+	}
+	/* Go on from what the row claims, so one edit is reported once,
+	 * not for every row after it. */
+	snprintf(w->prev, sizeof(w->prev), "%s", hash);
+	w->want_id = id + 1;
+}
+
 int
 audit_verify(const char *path, FILE *out, int64_t *rows, struct err *e)
 {
-	sqlite3 *db = open_ro(path, e);
+	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
-	char prev[65] = AUDIT_GENESIS, h[65];
-	int64_t want_id = 1;
-	int problems = 0, rc;
+	struct audit_walk w;
+	int problems, rc;
 
+	if (store_pg_url(path))
+		return store_pg_audit_verify(path, out, rows, e);
 	*rows = 0;
-	if (db == NULL)
+	if ((db = open_ro(path, e)) == NULL)
 		return -1;
 	if (sqlite3_prepare_v2(db, "SELECT id, ts, actor, action, target,"
 	    " details, prev_hash, hash FROM audit ORDER BY id", -1, &st,
@@ -64,35 +113,13 @@ audit_verify(const char *path, FILE *out, int64_t *rows, struct err *e)
 		sqlite3_close(db);
 		return -1;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-
-		(*rows)++;
-		if (id != want_id) {
-			fprintf(out, "audit row %lld: missing (deleted); rows"
-			    " %lld..%lld are gone\n", (long long)want_id,
-			    (long long)want_id, (long long)id - 1);
-			problems++;
-		}
-		if (strcmp(COL(st, 6) ? COL(st, 6) : "", prev) != 0) {
-			fprintf(out, "audit row %lld: does not follow the row"
-			    " before it (a row before it was edited or"
-			    " deleted)\n", (long long)id);
-			problems++;
-		}
-		audit_hash(COL(st, 6) ? COL(st, 6) : "", id,
+	audit_walk_init(&w);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		audit_walk_row(&w, out, sqlite3_column_int64(st, 0),
 		    sqlite3_column_int64(st, 1), COL(st, 2), COL(st, 3),
-		    COL(st, 4), COL(st, 5), h);
-		if (strcmp(h, COL(st, 7) ? COL(st, 7) : "") != 0) {
-			fprintf(out, "audit row %lld: its content does not match"
-			    " its hash (edited)\n", (long long)id);
-			problems++;
-		}
-		/* Go on from what the row claims, so one edit is reported
-		 * once, not for every row after it. */
-		snprintf(prev, sizeof(prev), "%s", COL(st, 7) ? COL(st, 7) : "");
-		want_id = id + 1;
-	}
+		    COL(st, 4), COL(st, 5), COL(st, 6), COL(st, 7));
+	problems = w.problems;
+	*rows = w.rows;
 	if (rc != SQLITE_DONE) {
 		err_set(e, "%s: %s", path, sqlite3_errmsg(db));
 		problems = -1;
@@ -102,16 +129,36 @@ audit_verify(const char *path, FILE *out, int64_t *rows, struct err *e)
 	return problems;
 }
 
+void
+audit_export_row(FILE *out, int64_t id, int64_t ts, const char *actor,
+    const char *action, const char *target, const char *details,
+    const char *prev_hash, const char *hash)
+{
+	json_t *d = details ? json_loads(details, 0, NULL) : NULL;
+	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s?,s:o?,s:s,s:s}",
+	    "id", (json_int_t)id, "ts", (json_int_t)ts, "actor", actor,
+	    "action", action, "target", target, "details", d ? d :
+	    (details ? json_string(details) : NULL), "prev_hash", prev_hash,
+	    "hash", hash);
+	char *line = json_dumps(o, JSON_COMPACT);
+
+	fprintf(out, "%s\n", line);
+	free(line);
+	json_decref(o);
+}
+
 int64_t
 audit_export(const char *path, int64_t after, int64_t limit, FILE *out,
     struct err *e)
 {
-	sqlite3 *db = open_ro(path, e);
+	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	int64_t n = 0;
 	int rc;
 
-	if (db == NULL)
+	if (store_pg_url(path))
+		return store_pg_audit_export(path, after, limit, out, e);
+	if ((db = open_ro(path, e)) == NULL)
 		return -1;
 	if (sqlite3_prepare_v2(db, "SELECT id, ts, actor, action, target,"
 	    " details, prev_hash, hash FROM audit WHERE id > ?1 ORDER BY id"
@@ -124,20 +171,9 @@ audit_export(const char *path, int64_t after, int64_t limit, FILE *out,
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);   /* -1: no limit */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *details = COL(st, 5) ? json_loads(COL(st, 5), 0, NULL) :
-		    NULL;
-		json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s?,s:o?,s:s,s:s}",
-		    "id", (json_int_t)sqlite3_column_int64(st, 0), "ts",
-		    (json_int_t)sqlite3_column_int64(st, 1), "actor",
-		    COL(st, 2), "action", COL(st, 3), "target", COL(st, 4),
-		    "details", details ? details : (COL(st, 5) ?
-		    json_string(COL(st, 5)) : NULL), "prev_hash", COL(st, 6),
-		    "hash", COL(st, 7));
-		char *line = json_dumps(o, JSON_COMPACT);
-
-		fprintf(out, "%s\n", line);
-		free(line);
-		json_decref(o);
+		audit_export_row(out, sqlite3_column_int64(st, 0),
+		    sqlite3_column_int64(st, 1), COL(st, 2), COL(st, 3),
+		    COL(st, 4), COL(st, 5), COL(st, 6), COL(st, 7));
 		n++;
 	}
 	if (rc != SQLITE_DONE) {

@@ -21,11 +21,31 @@ void audit_hash(const char *prev, int64_t id, int64_t ts, const char *actor,
     char out[65]);
 
 /*
- * Walks the chain in the database at path (read-only). Prints a line per
+ * Walks the chain in the database at path (read-only; an SQLite file or
+ * a postgresql:// URL). Prints a line per
  * broken row to out and returns the number of problems, or -1 with e
  * filled when the database cannot be read.
  */
 int audit_verify(const char *path, FILE *out, int64_t *rows, struct err *e);
+/*
+ * The check of one row after another, for a store that reads its rows
+ * itself (store_pg.c): init, then each row in id order; problems and
+ * rows are audit_verify's.
+ */
+struct audit_walk {
+	char prev[65];
+	int64_t want_id;
+	int64_t rows;
+	int problems;
+};
+void audit_walk_init(struct audit_walk *w);
+void audit_walk_row(struct audit_walk *w, FILE *out, int64_t id, int64_t ts,
+    const char *actor, const char *action, const char *target,
+    const char *details, const char *prev_hash, const char *hash);
+/* One row as audit_export writes it. */
+void audit_export_row(FILE *out, int64_t id, int64_t ts, const char *actor,
+    const char *action, const char *target, const char *details,
+    const char *prev_hash, const char *hash);
 /* Writes up to limit rows (0: all) with id > after as JSON lines; returns
  * the count or -1. */
 int64_t audit_export(const char *path, int64_t after, int64_t limit,

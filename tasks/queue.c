@@ -243,6 +243,25 @@ queue_open(const char *path, const struct queue_opts *o, struct err *e)
 }
 
 void
+queue_on_wakeup(struct queue *q, void (*fn)(void *arg), void *arg)
+{
+	if (q->ops->on_wakeup != NULL)
+		q->ops->on_wakeup(q->store, fn, arg);
+}
+
+bool
+queue_store_is_url(const char *path)
+{
+	return store_pg_url(path);
+}
+
+char *
+queue_store_name(const char *path)
+{
+	return store_pg_url(path) ? store_pg_safe_url(path) : xstrdup(path);
+}
+
+void
 queue_close(struct queue *q)
 {
 	if (q == NULL)

@@ -233,6 +233,12 @@ struct queue;
  * several clerkd may share). Creates the schema if needed. */
 struct queue *queue_open(const char *path, const struct queue_opts *o,
     struct err *e);
+/* Whether path names a PostgreSQL store (a postgresql:// or postgres://
+ * URL), which several clerkd may share, rather than an SQLite file. */
+bool queue_store_is_url(const char *path);
+/* path as messages and logs show it: a URL without its password;
+ * allocated. */
+char *queue_store_name(const char *path);
 /* Stops the writer after it has applied every request already submitted. */
 void queue_close(struct queue *q);
 
@@ -266,6 +272,15 @@ int queue_trigger_slot(struct queue *q, const char *playbook, int64_t *slot,
  * the playbook already is / is not paused), audited in the same
  * transaction. */
 json_t *queue_playbook_states(struct queue *q, struct err *e);
+
+/*
+ * fn(arg) runs, on a thread of the store's, soon after another clerkd on
+ * the same store commits items that can be claimed (PostgreSQL: LISTEN
+ * clerk_items), so work is claimed at once rather than at the next poll.
+ * fn NULL stops it; returns before a running fn is left. A store only
+ * one process writes (SQLite) never calls it: polling covers the rest.
+ */
+void queue_on_wakeup(struct queue *q, void (*fn)(void *arg), void *arg);
 
 /* Last store error, or NULL when the last commit succeeded. */
 bool queue_healthy(struct queue *q, struct err *e);

@@ -42,12 +42,25 @@ struct store_ops {
 	    struct err *e);
 	json_t *(*playbook_states)(void *s, struct err *e);
 	int (*backup)(void *s, const char *dest, struct err *e);
+	/* Optional: fn(arg) runs (on a thread of the store's) when another
+	 * process sharing the store has committed new work; fn NULL stops
+	 * it. NULL for a store only one process writes (SQLite). */
+	void (*on_wakeup)(void *s, void (*fn)(void *), void *arg);
 };
 
 extern const struct store_ops store_sqlite_ops;
 /* PostgreSQL (store_pg.c, store_pg_read.c): a store named by a
  * postgresql:// URL. */
 extern const struct store_ops store_pg_ops;
+
+/* audit_verify and audit_export (audit.h) on a PostgreSQL store. */
+int store_pg_audit_verify(const char *url, FILE *out, int64_t *rows,
+    struct err *e);
+int64_t store_pg_audit_export(const char *url, int64_t after, int64_t limit,
+    FILE *out, struct err *e);
+
+/* url without its password, for messages; allocated. */
+char *store_pg_safe_url(const char *url);
 
 /* Whether s names a PostgreSQL store (postgresql:// or postgres://). */
 bool store_pg_url(const char *s);

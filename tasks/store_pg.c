@@ -14,7 +14,9 @@
  */
 #include "store_pg.h"
 
+#include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,7 @@ enum {
 	S_ESC_HOLDER, S_ESC_SET_CLAIM, S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE,
 	S_ESC_COMMENT_INSERT, S_SESSION_SAVE, S_SESSION_FORGET,
 	S_PB_LOCK, S_PB_STATE, S_PB_SET_STATE, S_NOTIFY,
+	S_STEP_FINAL, S_STEP_NEXT,
 	NSTMT
 };
 
@@ -184,7 +187,42 @@ static const char *const stmt_sql[NSTMT] = {
 	    " \"by\" = excluded.\"by\", at = excluded.at,"
 	    " reason = excluded.reason",
 	[S_NOTIFY] = "SELECT pg_notify('clerk_items', $1)",
+	/*
+	 * A step's result in one statement, pipelined (pipe_send): the
+	 * journal row is written only if the item is still running here,
+	 * so a refused result writes nothing and needs no savepoint. One
+	 * row back: done; none: the lease is gone (409).
+	 */
+	[S_STEP_FINAL] = "WITH f AS (UPDATE items SET attempts = 0,"
+	    " state = 4, owner = NULL, updated = $2, last_error = NULL,"
+	    " last_error_kind = 0, pb_hash = coalesce($4::text, pb_hash)"
+	    " WHERE id = $1 AND state = 1 AND ($3::text IS NULL OR"
+	    " owner = $3) RETURNING id) INSERT INTO steps(item, step_id,"
+	    " pb_hash, output, finished, ms) SELECT f.id, $5::text, $4::text,"
+	    " $6::text, greatest($2::bigint, coalesce((SELECT max(finished)"
+	    " + 1 FROM steps WHERE item = $1::bigint), $2::bigint)),"
+	    " $7::bigint FROM f RETURNING item",
+	[S_STEP_NEXT] = "WITH a AS (UPDATE items SET attempts = 0,"
+	    " updated = $2, pb_hash = $4 WHERE id = $1 AND state = 1"
+	    " AND ($3::text IS NULL OR owner = $3) RETURNING id)"
+	    " INSERT INTO steps(item, step_id, pb_hash, output, finished, ms)"
+	    " SELECT a.id, $5::text, $4::text, $6::text, greatest($2::bigint,"
+	    " coalesce((SELECT max(finished) + 1 FROM steps"
+	    " WHERE item = $1::bigint), $2::bigint)), $7::bigint FROM a"
+	    " RETURNING item",
 };
+
+/* Statements pipe_send() may send: prepared when a connection is made
+ * (PQprepare cannot run in pipeline mode). */
+static const int piped_stmts[] = {
+	S_ENQ_INSERT, S_STEP_FINAL, S_STEP_NEXT, S_AUDIT_INSERT,
+	S_SESSION_SAVE, S_SESSION_FORGET, S_RENEW,
+};
+
+/* Requests in flight at most, before their results are read: the
+ * results must fit in the socket buffers, or client and server would
+ * both wait for the other to read. */
+#define PG_PIPE_MAX 256
 
 /* Playbooks that got new items in the open transaction: told to every
  * listening node (NOTIFY clerk_items) when it commits. */
@@ -200,7 +238,33 @@ struct pgw_store {
 	char *notify[PG_NOTIFY_MAX];
 	int nnotify;
 	bool notify_all;            /* more playbooks than fit: "" for all */
+
+	/*
+	 * The requests applied in the open transaction, in order, with
+	 * their times: replayed after a rollback when a pipelined one
+	 * failed (pipe_drain). The last npiped were sent in pipeline mode
+	 * and their results are not read yet.
+	 */
+	struct qreq **batch;
+	int64_t *batch_now;
+	int nbatch, capbatch;
+	bool piping;
+	int npiped;
+	bool dead;                  /* the transaction is lost: fail fast */
+	int64_t audit_base;         /* the chain's head when it was locked */
+
+	/* The listener (LISTEN clerk_items), on its own connection and
+	 * thread, started by the first pg_on_wakeup. */
+	pthread_t listener;
+	bool listening;
+	atomic_bool stop;
+	pthread_mutex_t wlock;      /* fn, arg */
+	void (*fn)(void *);
+	void *arg;
 };
+
+static void pipe_drain(struct pgw_store *s);
+static void pipe_discard(struct pgw_store *s);
 
 bool
 store_pg_url(const char *s)
@@ -236,6 +300,12 @@ safe_url(const char *url)
 		memcpy(p + 9, "***", 3);
 	}
 	return u;
+}
+
+char *
+store_pg_safe_url(const char *url)
+{
+	return safe_url(url);
 }
 
 /* The server's message on one line (DETAIL and HINT lines joined). */
@@ -477,7 +547,14 @@ pg_close(void *p)
 
 	if (s == NULL)
 		return;
+	if (s->listening) {
+		atomic_store(&s->stop, true);
+		pthread_join(s->listener, NULL);
+	}
+	pthread_mutex_destroy(&s->wlock);
 	notify_clear(s);
+	free(s->batch);
+	free(s->batch_now);
 	PQfinish(s->pg.w);
 	PQfinish(s->pg.r);
 	pthread_mutex_destroy(&s->pg.rlock);
@@ -501,6 +578,7 @@ pg_open(const char *url, const struct queue_opts *o, struct err *e)
 	s->pg.url = xstrdup(url);
 	s->pg.safe_url = safe_url(url);
 	pthread_mutex_init(&s->pg.rlock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
 	if ((s->pg.w = pg_connect(url, s->pg.safe_url, e)) == NULL ||
 	    check_schema(&s->pg, e) < 0 ||
 	    (s->pg.r = pg_connect(url, s->pg.safe_url, e)) == NULL) {
@@ -533,7 +611,29 @@ tx_reset(struct pgw_store *s)
 {
 	s->pg.in_tx = false;
 	s->pg.audit_locked = false;
+	s->nbatch = 0;
+	s->dead = false;
 	notify_clear(s);
+}
+
+static int
+prepare(struct pgw_store *s, int which, struct err *e)
+{
+	char name[16];
+	PGresult *res;
+
+	if (s->prepared[which])
+		return 0;
+	snprintf(name, sizeof(name), "s%d", which);
+	res = PQprepare(s->pg.w, name, stmt_sql[which], 0, NULL);
+	if (res == NULL || !res_ok(res)) {
+		pg_err_res(e, s->pg.w, res, "preparing a statement");
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	s->prepared[which] = true;
+	return 0;
 }
 
 static int
@@ -542,10 +642,25 @@ pg_begin(void *p, struct err *e)
 	struct pgw_store *s = p;
 
 	tx_reset(s);
-	if (pg_reconnect(s, e) < 0 || pg_simple(s->pg.w, "BEGIN", e) < 0)
-		return -1;
-	s->pg.in_tx = true;
-	return 0;
+	/* A connection the server ended while it was idle (a restart, a
+	 * failover, an idle timeout) shows only when used: nothing is sent
+	 * yet, so it is made again once and the batch goes on. */
+	for (int tries = 0; tries < 2; tries++) {
+		bool ok = true;
+
+		if (pg_reconnect(s, e) < 0)
+			return -1;
+		for (size_t i = 0; ok && i < sizeof(piped_stmts) /
+		    sizeof(piped_stmts[0]); i++)
+			ok = prepare(s, piped_stmts[i], e) == 0;
+		if (ok && pg_simple(s->pg.w, "BEGIN", e) == 0) {
+			s->pg.in_tx = true;
+			return 0;
+		}
+		if (PQstatus(s->pg.w) == CONNECTION_OK)
+			return -1;
+	}
+	return -1;
 }
 
 static int
@@ -555,6 +670,13 @@ pg_commit(void *p, struct err *e)
 	PGresult *res;
 	int rc;
 
+	pipe_drain(s);
+	if (s->dead) {
+		err_setc(e, ERR_UNAVAILABLE, "database %s: the transaction was"
+		    " lost; work resumes when the database is back",
+		    s->pg.safe_url);
+		return -1;
+	}
 	/* Inside the transaction: PostgreSQL sends them at the commit, and
 	 * only if it commits. */
 	for (int i = 0; i < s->nnotify || (i == 0 && s->notify_all); i++) {
@@ -579,6 +701,15 @@ pg_commit(void *p, struct err *e)
 			    s->pg.safe_url);
 	}
 	PQclear(res);
+	/*
+	 * No anchor file: the database is shared by the nodes and kept by
+	 * its replicas and WAL archive, and a file on one node would see
+	 * only this node's commits. The journal still gets the head this
+	 * commit left, a witness outside the database as with SQLite.
+	 */
+	if (rc == 0 && s->pg.audit_locked && s->pg.audit_id > s->audit_base)
+		log_info("audit head: id=%lld hash=%s",
+		    (long long)s->pg.audit_id, s->pg.audit_hash);
 	if (rc == 0)
 		tx_reset(s);
 	return rc;
@@ -589,6 +720,7 @@ pg_rollback(void *p)
 {
 	struct pgw_store *s = p;
 
+	pipe_discard(s);
 	if (PQstatus(s->pg.w) == CONNECTION_OK &&
 	    PQtransactionStatus(s->pg.w) != PQTRANS_IDLE)
 		pg_simple(s->pg.w, "ROLLBACK", NULL);
@@ -611,16 +743,8 @@ vrun(struct pgw_store *s, struct err *e, int which, const char *fmt,
 	if (strlen(fmt) > 10)
 		fatal("store_pg: statement %d: too many parameters", which);
 	snprintf(name, sizeof(name), "s%d", which);
-	if (!s->prepared[which]) {
-		res = PQprepare(s->pg.w, name, stmt_sql[which], 0, NULL);
-		if (res == NULL || !res_ok(res)) {
-			pg_err_res(e, s->pg.w, res, "preparing a statement");
-			PQclear(res);
-			return NULL;
-		}
-		PQclear(res);
-		s->prepared[which] = true;
-	}
+	if (prepare(s, which, e) < 0)
+		return NULL;
 	for (const char *f = fmt; *f != '\0'; f++, n++) {
 		if (*f == 'i') {
 			snprintf(nums[n], sizeof(nums[n]), "%lld",
@@ -708,6 +832,7 @@ audit_append(struct pgw_store *s, int64_t now, const char *actor,
 		}
 		PQclear(res);
 		s->pg.audit_locked = true;
+		s->audit_base = s->pg.audit_id;
 	}
 	id = s->pg.audit_id + 1;
 	if (actor == NULL)
@@ -1618,9 +1743,8 @@ do_release(struct pgw_store *s, struct qreq *r, int64_t now)
 }
 
 static void
-pg_apply(void *p, struct qreq *r, int64_t now)
+sync_apply(struct pgw_store *s, struct qreq *r, int64_t now)
 {
-	struct pgw_store *s = p;
 	bool audit_locked = s->pg.audit_locked;
 	int64_t audit_id = s->pg.audit_id;
 	int nnotify = s->nnotify;
@@ -1711,6 +1835,477 @@ pg_apply(void *p, struct qreq *r, int64_t now)
 	r->rc = rc;
 }
 
+/* ---- the pipeline: requests sent without waiting for each answer ---- */
+
+/*
+ * Whether r can be sent in pipeline mode: one statement whose failure
+ * leaves nothing of the request written, so it needs no savepoint. These
+ * are the requests a busy queue is made of (enqueues, step results,
+ * audit rows, lease renewals); sent back to back, a batch of them costs
+ * one round trip to the server instead of three or four each.
+ */
+static bool
+pipelinable(const struct pgw_store *s, const struct qreq *r)
+{
+	switch (r->op) {
+	case QOP_ENQUEUE:
+		return r->u.enqueue.slot <= 0;
+	case QOP_STEP_DONE:
+		return r->u.step_done.step_id != NULL &&
+		    !r->u.step_done.end_wait;
+	case QOP_AUDIT:
+		/* The first row of a transaction takes the chain's lock
+		 * and reads its head: that one waits for its answer. */
+		return s->pg.audit_locked;
+	case QOP_SESSION_SAVE:
+	case QOP_SESSION_FORGET:
+	case QOP_RENEW:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+batch_add(struct pgw_store *s, struct qreq *r, int64_t now)
+{
+	if (s->nbatch == s->capbatch) {
+		s->capbatch = s->capbatch ? s->capbatch * 2 : 256;
+		s->batch = xrealloc(s->batch, (size_t)s->capbatch *
+		    sizeof(*s->batch));
+		s->batch_now = xrealloc(s->batch_now, (size_t)s->capbatch *
+		    sizeof(*s->batch_now));
+	}
+	s->batch[s->nbatch] = r;
+	s->batch_now[s->nbatch++] = now;
+}
+
+static void
+lost(struct pgw_store *s, struct qreq *r)
+{
+	pg_err(&r->err, s->pg.w, "write");
+	r->err.code = ERR_UNAVAILABLE;
+	r->rc = -1;
+}
+
+/* Sends r (pipelinable) without waiting; its result is read by
+ * pipe_drain, before the next request that must wait or the commit. */
+static void
+pipe_send(struct pgw_store *s, struct qreq *r, int64_t now)
+{
+	const char *params[8];
+	char nums[8][24], name[16], h[65];
+	int which, n = 0;
+
+#define PI(v) (snprintf(nums[n], sizeof(nums[n]), "%lld", (long long)(v)), \
+	params[n] = nums[n], n++)
+#define PT(v) (params[n++] = (v))
+	switch (r->op) {
+	case QOP_ENQUEUE:
+		which = S_ENQ_INSERT;
+		PT(r->u.enqueue.key);
+		PT(r->u.enqueue.playbook);
+		PT(r->u.enqueue.pb_hash);
+		PI(r->u.enqueue.priority);
+		PI(r->u.enqueue.not_before ? r->u.enqueue.not_before : now);
+		PT(r->u.enqueue.payload ? r->u.enqueue.payload : "{}");
+		PI(now);
+		break;
+	case QOP_STEP_DONE:
+		which = r->u.step_done.final ? S_STEP_FINAL : S_STEP_NEXT;
+		PI(r->u.step_done.item);
+		PI(now);
+		PT(r->u.step_done.owner);
+		PT(r->u.step_done.pb_hash);
+		PT(r->u.step_done.step_id);
+		PT(r->u.step_done.output ? r->u.step_done.output : "{}");
+		PI(r->u.step_done.ms);
+		break;
+	case QOP_AUDIT:
+		which = S_AUDIT_INSERT;
+		PI(s->pg.audit_id + 1);
+		PI(now);
+		PT(r->u.audit.actor ? r->u.audit.actor : "unknown");
+		PT(r->u.audit.action);
+		PT(r->u.audit.target);
+		PT(r->u.audit.details);
+		PT(s->pg.audit_hash);
+		audit_hash(s->pg.audit_hash, s->pg.audit_id + 1, now,
+		    params[2], params[3], params[4], params[5], h);
+		PT(h);
+		break;
+	case QOP_SESSION_SAVE:
+		which = S_SESSION_SAVE;
+		PT(r->u.session.key);
+		PT(r->u.session.csrf);
+		PT(r->u.session.user);
+		PI(r->u.session.last);
+		break;
+	case QOP_SESSION_FORGET:
+		which = S_SESSION_FORGET;
+		PT(r->u.session.key);
+		break;
+	case QOP_RENEW:
+	default:
+		which = S_RENEW;
+		PT(r->u.renew.owner);
+		PI(r->u.renew.lease_ms);
+		break;
+	}
+#undef PI
+#undef PT
+	snprintf(name, sizeof(name), "s%d", which);
+	if (!s->piping) {
+		if (PQenterPipelineMode(s->pg.w) != 1) {
+			lost(s, r);
+			s->dead = true;
+			return;
+		}
+		s->piping = true;
+		s->npiped = 0;
+	}
+	if (PQsendQueryPrepared(s->pg.w, name, n, params, NULL, NULL, 0) !=
+	    1) {
+		lost(s, r);
+		s->dead = true;
+		return;
+	}
+	batch_add(s, r, now);
+	s->npiped++;
+	r->rc = 0;
+	if (r->op == QOP_AUDIT) {
+		s->pg.audit_id++;
+		memcpy(s->pg.audit_hash, h, sizeof(h));
+	}
+	if (s->npiped >= PG_PIPE_MAX)
+		pipe_drain(s);
+}
+
+/* The next result in pipeline mode, past the NULL that ends each
+ * statement's; NULL when nothing more is coming or the connection is
+ * gone. */
+static PGresult *
+pipe_result(PGconn *w)
+{
+	for (int i = 0; i < 2; i++) {
+		PGresult *res = PQgetResult(w);
+
+		if (res != NULL)
+			return res;
+		if (PQstatus(w) != CONNECTION_OK)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Ends pipeline mode after reading up to its sync; false if the
+ * connection failed on the way. */
+static bool
+pipe_end(struct pgw_store *s)
+{
+	PGresult *res;
+	bool ok = false;
+
+	while ((res = pipe_result(s->pg.w)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			ok = true;
+			break;
+		}
+	}
+	ok = PQexitPipelineMode(s->pg.w) == 1 && ok;
+	s->piping = false;
+	s->npiped = 0;
+	return ok;
+}
+
+/* A pipelined request's answer, as the synchronous code would have
+ * taken it. */
+static void
+resolve(struct pgw_store *s, struct qreq *r, const PGresult *res)
+{
+	switch (r->op) {
+	case QOP_ENQUEUE:
+		if (PQntuples(res) == 1) {
+			r->u.enqueue.id = pg_int(res, 0, 0);
+			r->u.enqueue.dup = false;
+			notify_add(s, r->u.enqueue.playbook);
+		} else {
+			/* The key exists: its id is read after the
+			 * pipeline. */
+			r->u.enqueue.id = 0;
+			r->u.enqueue.dup = true;
+		}
+		break;
+	case QOP_STEP_DONE:
+		if (PQntuples(res) != 1)
+			r->rc = require_changed(r, 0, r->u.step_done.item,
+			    r->u.step_done.final ? "completion" :
+			    "step result");
+		break;
+	default:
+		break;
+	}
+}
+
+static void apply_one(struct pgw_store *s, struct qreq *r, int64_t now);
+
+/*
+ * A pipelined statement failed: PostgreSQL aborted the transaction, and
+ * with it what the requests before it in the batch did. The failed
+ * request keeps its error; the transaction is begun again and every
+ * other request of it applied again, in order, as if the failed one had
+ * never come. (Their answers are handed out only after the commit, so
+ * none was seen yet.)
+ */
+static void
+replay(struct pgw_store *s, int failed)
+{
+	int n = s->nbatch, k = 0;
+	struct qreq **old = xcalloc((size_t)n, sizeof(*old));
+	int64_t *when = xcalloc((size_t)n, sizeof(*when));
+	struct err e;
+
+	for (int i = 0; i < n; i++)
+		if (i != failed) {
+			old[k] = s->batch[i];
+			when[k++] = s->batch_now[i];
+		}
+	s->nbatch = 0;
+	s->pg.audit_locked = false;
+	notify_clear(s);
+	err_clear(&e);
+	if (pg_simple(s->pg.w, "ROLLBACK", &e) < 0 ||
+	    pg_simple(s->pg.w, "BEGIN", &e) < 0) {
+		s->dead = true;
+		for (int i = 0; i < k; i++) {
+			old[i]->rc = -1;
+			old[i]->err = e;
+			old[i]->err.code = ERR_UNAVAILABLE;
+		}
+	} else
+		for (int i = 0; i < k; i++)
+			apply_one(s, old[i], when[i]);
+	free(old);
+	free(when);
+}
+
+/* Reads the answers of every pipelined request (replaying the batch if
+ * one failed), until nothing is in flight. */
+static void
+pipe_drain(struct pgw_store *s)
+{
+	while (s->piping) {
+		int first = s->nbatch - s->npiped, n = s->npiped, failed = -1;
+		bool gone = false;
+
+		if (PQpipelineSync(s->pg.w) != 1)
+			gone = true;
+		for (int k = 0; k < n && !gone; k++) {
+			struct qreq *r = s->batch[first + k];
+			PGresult *res = pipe_result(s->pg.w);
+			ExecStatusType st;
+
+			if (res == NULL) {
+				gone = true;
+				break;
+			}
+			st = PQresultStatus(res);
+			if (st == PGRES_PIPELINE_ABORTED)
+				;       /* after the failed one: replayed */
+			else if (res_ok(res)) {
+				if (failed < 0)
+					resolve(s, r, res);
+			} else {
+				pg_err_res(&r->err, s->pg.w, res, "write");
+				r->rc = -1;
+				if (failed < 0)
+					failed = first + k;
+			}
+			PQclear(res);
+		}
+		if (!pipe_end(s) || gone) {
+			s->dead = true;
+			for (int k = 0; k < n; k++)
+				lost(s, s->batch[first + k]);
+			return;
+		}
+		if (failed >= 0) {
+			replay(s, failed);
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			struct qreq *r = s->batch[first + k];
+			PGresult *res;
+
+			if (r->op != QOP_ENQUEUE || r->rc != 0 ||
+			    r->u.enqueue.id != 0)
+				continue;
+			res = run(s, &r->err, S_ENQ_FIND, "tt",
+			    r->u.enqueue.playbook, r->u.enqueue.key);
+			if (res != NULL && PQntuples(res) == 1)
+				r->u.enqueue.id = pg_int(res, 0, 0);
+			else {
+				if (res != NULL)
+					err_set(&r->err, "enqueue: item %s of"
+					    " %s neither inserted nor found",
+					    r->u.enqueue.key,
+					    r->u.enqueue.playbook);
+				r->rc = -1;
+			}
+			PQclear(res);
+		}
+	}
+}
+
+/* After a failed transaction: what was sent is read and dropped. */
+static void
+pipe_discard(struct pgw_store *s)
+{
+	if (!s->piping)
+		return;
+	if (PQpipelineSync(s->pg.w) != 1 || !pipe_end(s))
+		s->dead = true;
+	s->piping = false;
+	s->npiped = 0;
+}
+
+static void
+apply_one(struct pgw_store *s, struct qreq *r, int64_t now)
+{
+	err_clear(&r->err);
+	if (r->op == QOP_CLAIM && r->u.claim.items != NULL) {
+		/* A replay claims again. */
+		for (int i = 0; i < r->u.claim.n; i++)
+			item_free(r->u.claim.items[i]);
+		free(r->u.claim.items);
+		r->u.claim.items = NULL;
+		r->u.claim.n = 0;
+	}
+	if (!s->dead && pipelinable(s, r)) {
+		pipe_send(s, r, now);
+		return;
+	}
+	pipe_drain(s);
+	if (s->dead) {
+		err_setc(&r->err, ERR_UNAVAILABLE, "database %s: the"
+		    " transaction was lost; work resumes when the database is"
+		    " back", s->pg.safe_url);
+		r->rc = -1;
+		return;
+	}
+	batch_add(s, r, now);
+	sync_apply(s, r, now);
+}
+
+static void
+pg_apply(void *p, struct qreq *r, int64_t now)
+{
+	apply_one(p, r, now);
+}
+
+/* ---- wake-ups: NOTIFY from the nodes that commit new items ---- */
+
+/* How often the listener looks at its stop flag, and waits before
+ * connecting again after the server went away. */
+#define LISTEN_TICK_MS 200
+#define LISTEN_RETRY_MS 1000
+
+static PGconn *
+listen_connect(struct pgw_store *s)
+{
+	struct err e;
+	PGconn *c;
+
+	err_clear(&e);
+	if ((c = pg_connect(s->pg.url, s->pg.safe_url, &e)) == NULL)
+		return NULL;
+	if (pg_simple(c, "LISTEN clerk_items", &e) < 0) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void *
+listener_main(void *arg)
+{
+	struct pgw_store *s = arg;
+	PGconn *c = NULL;
+	int64_t retry_at = 0;
+	bool said = false;
+
+	while (!atomic_load(&s->stop)) {
+		struct pollfd pfd;
+		PGnotify *n;
+		bool woken = false;
+
+		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+			PQfinish(c);
+			c = NULL;
+			if (util_now_ms() < retry_at) {
+				poll(NULL, 0, LISTEN_TICK_MS);
+				continue;
+			}
+			if ((c = listen_connect(s)) == NULL) {
+				if (!said)
+					log_warn("database %s: cannot listen for"
+					    " new items; this node finds them"
+					    " by polling until it can",
+					    s->pg.safe_url);
+				said = true;
+				retry_at = util_now_ms() + LISTEN_RETRY_MS;
+				continue;
+			}
+			said = false;
+			/* Items may have come while nobody listened. */
+			woken = true;
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (!woken && poll(&pfd, 1, LISTEN_TICK_MS) > 0 &&
+		    PQconsumeInput(c) == 0) {
+			PQfinish(c);
+			c = NULL;
+			continue;
+		}
+		while ((n = PQnotifies(c)) != NULL) {
+			woken = true;
+			PQfreemem(n);
+		}
+		if (!woken)
+			continue;
+		pthread_mutex_lock(&s->wlock);
+		if (s->fn != NULL)
+			s->fn(s->arg);
+		pthread_mutex_unlock(&s->wlock);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+static void
+pg_on_wakeup(void *p, void (*fn)(void *), void *arg)
+{
+	struct pgw_store *s = p;
+
+	pthread_mutex_lock(&s->wlock);
+	s->fn = fn;
+	s->arg = arg;
+	pthread_mutex_unlock(&s->wlock);
+	if (fn != NULL && !s->listening) {
+		if (pthread_create(&s->listener, NULL, listener_main, s) != 0) {
+			log_warn("cannot start the listener for new items;"
+			    " this node finds them by polling");
+			return;
+		}
+		s->listening = true;
+	}
+}
+
 static int
 pg_backup(void *p, const char *dest, struct err *e)
 {
@@ -1743,4 +2338,106 @@ const struct store_ops store_pg_ops = {
 	.trigger_slot = pg_trigger_slot,
 	.playbook_states = pg_playbook_states,
 	.backup = pg_backup,
+	.on_wakeup = pg_on_wakeup,
 };
+
+/* ---- the audit trail read directly (clerkctl audit verify / export) ---- */
+
+/*
+ * Rows in pages of PAGE by id, on a connection of its own in one
+ * repeatable-read transaction: one consistent trail, however long, while
+ * nodes go on appending.
+ */
+#define AUDIT_PAGE 5000
+
+typedef void (*audit_row_fn)(void *arg, FILE *out, const PGresult *res,
+    int row);
+
+static int64_t
+audit_read(const char *url, int64_t after, int64_t limit, FILE *out,
+    audit_row_fn fn, void *arg, struct err *e)
+{
+	char *safe = safe_url(url), a[24], l[24];
+	const char *params[2] = { a, l };
+	PGconn *c;
+	PGresult *res;
+	int64_t n = 0;
+
+	if ((c = pg_connect(url, safe, e)) == NULL) {
+		free(safe);
+		return -1;
+	}
+	if (pg_simple(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    e) < 0)
+		goto fail;
+	for (;;) {
+		int64_t want = limit > 0 && limit - n < AUDIT_PAGE ? limit - n :
+		    AUDIT_PAGE;
+		int rows;
+
+		if (want <= 0)
+			break;
+		snprintf(a, sizeof(a), "%lld", (long long)after);
+		snprintf(l, sizeof(l), "%lld", (long long)want);
+		res = pg_exec(c, e, "SELECT id, ts, actor, action, target,"
+		    " details, prev_hash, hash FROM audit WHERE id > $1"
+		    " ORDER BY id LIMIT $2", 2, params);
+		if (res == NULL)
+			goto fail;
+		rows = PQntuples(res);
+		for (int i = 0; i < rows; i++)
+			fn(arg, out, res, i);
+		if (rows > 0)
+			after = pg_int(res, rows - 1, 0);
+		n += rows;
+		PQclear(res);
+		if (rows < want)
+			break;
+	}
+	pg_simple(c, "COMMIT", NULL);
+	PQfinish(c);
+	free(safe);
+	return n;
+fail:
+	PQfinish(c);
+	free(safe);
+	return -1;
+}
+
+static void
+verify_row(void *arg, FILE *out, const PGresult *res, int i)
+{
+	audit_walk_row(arg, out, pg_int(res, i, 0), pg_int(res, i, 1),
+	    pg_text(res, i, 2), pg_text(res, i, 3), pg_text(res, i, 4),
+	    pg_text(res, i, 5), pg_text(res, i, 6), pg_text(res, i, 7));
+}
+
+static void
+export_row(void *arg, FILE *out, const PGresult *res, int i)
+{
+	(void)arg;
+	audit_export_row(out, pg_int(res, i, 0), pg_int(res, i, 1),
+	    pg_text(res, i, 2), pg_text(res, i, 3), pg_text(res, i, 4),
+	    pg_text(res, i, 5), pg_text(res, i, 6), pg_text(res, i, 7));
+}
+
+int
+store_pg_audit_verify(const char *url, FILE *out, int64_t *rows,
+    struct err *e)
+{
+	struct audit_walk w;
+
+	audit_walk_init(&w);
+	*rows = 0;
+	if (audit_read(url, 0, 0, out, verify_row, &w, e) < 0)
+		return -1;
+	*rows = w.rows;
+	return w.problems;
+}
+
+int64_t
+store_pg_audit_export(const char *url, int64_t after, int64_t limit,
+    FILE *out, struct err *e)
+{
+	return audit_read(url, after, limit, out, export_row, NULL, e);
+}

@@ -123,6 +123,24 @@ test_errors(void **state)
 	expect_error("\n\nlease = \"5 minutes\";\n", ":3: bad duration");
 	expect_error("drain_grace = \"0s\";\n", ":1: drain_grace must be longer than 0");
 	expect_error("state_dir = 5;\n", ":1: \"state_dir\" must be a string");
+	expect_error("\nstore = \"mysql://db/clerk\";\n",
+	    ":2: store must be a PostgreSQL URL");
+}
+
+/* A store URL wins over database and is kept as written, not taken for a
+ * path under state_dir. */
+static void
+test_store_url(void **state)
+{
+	char *path = write_conf("state_dir = \"st\";\ndatabase = \"x.db\";\n"
+	    "store = \"postgresql://clerk@db1:5432/clerk\";\n");
+	struct config c;
+	struct err e;
+
+	assert_int_equal(config_load(&c, path, &e), 0);
+	assert_string_equal(c.database, "postgresql://clerk@db1:5432/clerk");
+	config_clear(&c);
+	free(path);
 }
 
 static void
@@ -142,6 +160,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_relative_to_file),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_store_url),
 		cmocka_unit_test(test_missing_file),
 	};
 	int rc;

@@ -2,6 +2,12 @@
  * test_queue.c - the durable work queue (tasks/queue.h) on a real SQLite
  * file: every transition through queue_exec / queue_submit, the reads the
  * API uses, leases, group commit, durability, backup and broken stores.
+ *
+ * With CLERK_TEST_PG_URL set (an admin URL of a PostgreSQL server, e.g.
+ * postgresql://clerk@127.0.0.1:PORT/postgres; tests/pg/with_cluster.sh
+ * starts one), every test that is not about the SQLite file runs again on
+ * PostgreSQL, each on a database of its own, and the pg_ tests check
+ * what only a shared store has: two queues (two nodes) on one database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -24,7 +31,8 @@
 
 struct fx {
 	char dir[64];
-	char db[128];
+	char db[512];          /* an SQLite file, or a postgresql:// URL */
+	char pgname[64];       /* the test's PostgreSQL database, or "" */
 	struct queue *q;
 };
 
@@ -39,8 +47,78 @@ sleep_ms(int64_t ms)
 		;
 }
 
+/* CLERK_TEST_PG_URL, or NULL: the PostgreSQL pass is not run. */
+static const char *pg_admin;
+
+/* Runs one statement on the admin database; -1 after printing why. */
 static int
-setup(void **state)
+pg_admin_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_admin);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fprintf(stderr, "%s: %s", pg_admin, PQerrorMessage(c));
+	else if (PQresultStatus(res = PQexec(c, sql)) != PGRES_COMMAND_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	else
+		rc = 0;
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+/* Runs a query on the admin database: its row count, or -1. */
+static int
+pg_admin_exec_rows(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_admin);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fprintf(stderr, "%s: %s", pg_admin, PQerrorMessage(c));
+	else if (PQresultStatus(res = PQexec(c, sql)) != PGRES_TUPLES_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	else
+		rc = PQntuples(res);
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+/* The admin URL with its database replaced by name. */
+static void
+pg_url_of(char *buf, size_t len, const char *name)
+{
+	const char *p = strstr(pg_admin, "://");
+	const char *slash = strchr(p ? p + 3 : pg_admin, '/');
+	const char *query = strchr(pg_admin, '?');
+	int host = slash ? (int)(slash - pg_admin) : (int)strlen(pg_admin);
+
+	snprintf(buf, len, "%.*s/%s%s", host, pg_admin, name,
+	    query ? query : "");
+}
+
+/* A fresh database per test: clerk_t_PID_N. */
+static int
+pg_create(struct fx *f)
+{
+	static int n;
+	char sql[128];
+
+	snprintf(f->pgname, sizeof(f->pgname), "clerk_t_%ld_%d",
+	    (long)getpid(), ++n);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pgname);
+	if (pg_admin_exec(sql) < 0)
+		return -1;
+	pg_url_of(f->db, sizeof(f->db), f->pgname);
+	return 0;
+}
+
+static int
+setup_in(void **state, bool pg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct err e;
@@ -49,6 +127,8 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/clerk.db", f->dir);
+	if (pg && pg_create(f) < 0)
+		return -1;
 	err_clear(&e);
 	f->q = queue_open(f->db, NULL, &e);
 	if (f->q == NULL) {
@@ -61,6 +141,25 @@ setup(void **state)
 }
 
 static int
+setup(void **state)
+{
+	return setup_in(state, false);
+}
+
+/* A test about the SQLite file itself. */
+static int
+setup_file(void **state)
+{
+	return setup_in(state, false);
+}
+
+static int
+setup_pg(void **state)
+{
+	return setup_in(state, true);
+}
+
+static int
 teardown(void **state)
 {
 	struct fx *f = *state;
@@ -68,6 +167,12 @@ teardown(void **state)
 
 	queue_close(f->q);
 	Q = NULL;
+	if (f->pgname[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "DROP DATABASE %s WITH (FORCE)",
+		    f->pgname);
+		if (pg_admin_exec(cmd) < 0)
+			return -1;
+	}
 	chmod(f->dir, 0700);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
@@ -2558,15 +2663,616 @@ test_trigger_slot_of_a_migrated_store(void **state)
 	queue_close(q);
 }
 
+/* ---- a request that fails inside a batch ---- */
+
+struct batch_req {
+	struct qreq r;
+	char key[32];
+	int *left;
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+};
+
+static void
+batch_done(struct qreq *r, void *arg)
+{
+	struct batch_req *b = arg;
+
+	(void)r;
+	pthread_mutex_lock(b->lock);
+	(*b->left)--;
+	pthread_cond_signal(b->cond);
+	pthread_mutex_unlock(b->lock);
+}
+
+/*
+ * A statement the database refuses (a step result without its playbook
+ * hash breaks a NOT NULL column) among enqueues, audit rows and other
+ * results submitted at once: it alone fails and leaves no trace; the
+ * others of its batch are committed, the audit chain unbroken. On
+ * PostgreSQL the failure aborts the transaction the pipelined requests
+ * were sent in, which is then applied again without it.
+ */
+static void
+test_failed_request_in_a_batch_leaves_the_others(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 60 };
+	struct batch_req *b = calloc(2 * N + 2, sizeof(*b));
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	int64_t bad = enqueue("pb", "bad"), good = enqueue("pb", "good");
+	struct item **items;
+	FILE *devnull = fopen("/dev/null", "w");
+	int left = 2 * N + 2, n, k = 0, naudit = 0;
+	struct err e;
+	int64_t rows;
+	json_t *j;
+
+	n = claim_as("pb", "w1", 60000, 2, &items);
+	assert_int_equal(n, 2);
+	free_items(items, n);
+	for (int i = 0; i < 2 * N + 2; i++) {
+		struct batch_req *x = &b[i];
+
+		x->left = &left;
+		x->lock = &lock;
+		x->cond = &cond;
+		x->r.done = batch_done;
+		x->r.arg = x;
+		if (i == N) {
+			/* the one the database refuses */
+			x->r.op = QOP_STEP_DONE;
+			x->r.u.step_done.item = bad;
+			x->r.u.step_done.step_id = "s1";
+			x->r.u.step_done.pb_hash = NULL;
+			x->r.u.step_done.final = true;
+		} else if (i == N + 1) {
+			x->r.op = QOP_STEP_DONE;
+			x->r.u.step_done.item = good;
+			x->r.u.step_done.step_id = "s1";
+			x->r.u.step_done.pb_hash = "hash-v1";
+			x->r.u.step_done.final = true;
+		} else if (i % 3 == 0) {
+			x->r.op = QOP_AUDIT;
+			x->r.u.audit.actor = "t";
+			x->r.u.audit.action = "test";
+		} else {
+			snprintf(x->key, sizeof(x->key), "k%d", i);
+			x->r.op = QOP_ENQUEUE;
+			x->r.u.enqueue.key = x->key;
+			x->r.u.enqueue.playbook = "other";
+			x->r.u.enqueue.pb_hash = "h";
+		}
+	}
+	for (int i = 0; i < 2 * N + 2; i++)
+		queue_submit(Q, &b[i].r);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < 2 * N + 2; i++) {
+		if (i == N) {
+			assert_int_equal(b[i].r.rc, -1);
+			continue;
+		}
+		if (b[i].r.rc != 0)
+			fail_msg("request %d failed: %s", i, b[i].r.err.msg);
+		if (b[i].r.op == QOP_ENQUEUE) {
+			assert_true(b[i].r.u.enqueue.id > 0);
+			assert_false(b[i].r.u.enqueue.dup);
+			k++;
+		} else if (b[i].r.op == QOP_AUDIT)
+			naudit++;
+	}
+	assert_state(bad, "running");
+	assert_state(good, "done");
+	assert_int_equal(claim_count("other"), k);
+	j = item_json(bad);
+	assert_int_equal(json_array_size(json_object_get(j, "steps")), 0);
+	json_decref(j);
+	assert_int_equal(audit_verify(f->db, devnull, &rows, &e), 0);
+	assert_int_equal(rows, naudit);
+	fclose(devnull);
+	free(b);
+}
+
+
+/* ---- PostgreSQL only: two nodes on one store ---- */
+
+/* A second queue on the test's database: another node. */
+static struct queue *
+second_node(struct fx *f)
+{
+	struct err e;
+	struct queue *q;
+
+	err_clear(&e);
+	if ((q = queue_open(f->db, NULL, &e)) == NULL)
+		fail_msg("second queue_open: %s", e.msg);
+	return q;
+}
+
+#define PG_ITEMS 2000
+
+struct claimer {
+	struct queue *q;
+	const char *owner;
+	int64_t *ids;          /* what it claimed */
+	int n;
+	int errors;
+	pthread_barrier_t *start;
+};
+
+static void *
+claimer_main(void *arg)
+{
+	struct claimer *c = arg;
+	int empty = 0;
+
+	pthread_barrier_wait(c->start);
+	while (empty < 3) {
+		struct qreq r;
+
+		memset(&r, 0, sizeof(r));
+		r.op = QOP_CLAIM;
+		r.u.claim.playbook = "pb";
+		r.u.claim.owner = c->owner;
+		r.u.claim.lease_ms = 600000;
+		r.u.claim.max = 37;
+		if (queue_exec(c->q, &r) != 0) {
+			c->errors++;
+			continue;
+		}
+		empty = r.u.claim.n == 0 ? empty + 1 : 0;
+		for (int i = 0; i < r.u.claim.n; i++) {
+			struct qreq d;
+
+			c->ids[c->n++] = r.u.claim.items[i]->id;
+			memset(&d, 0, sizeof(d));
+			d.op = QOP_STEP_DONE;
+			d.u.step_done.item = r.u.claim.items[i]->id;
+			d.u.step_done.step_id = "s";
+			d.u.step_done.pb_hash = "h";
+			d.u.step_done.final = true;
+			d.u.step_done.owner = c->owner;
+			/* Every claim is the claimer's own: completing it
+			 * as its owner must work. */
+			if (queue_exec(c->q, &d) != 0)
+				c->errors++;
+			item_free(r.u.claim.items[i]);
+		}
+		free(r.u.claim.items);
+	}
+	return NULL;
+}
+
+static void
+test_pg_two_queues_claim_disjoint(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	struct claimer c[2];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	char *seen = calloc(PG_ITEMS * 2 + 2, 1);
+	int64_t first = 0;
+	int total = 0;
+
+	for (int i = 0; i < PG_ITEMS; i++) {
+		char key[32];
+		int64_t id;
+
+		snprintf(key, sizeof(key), "k%d", i);
+		id = enqueue("pb", key);
+		if (first == 0)
+			first = id;
+	}
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct claimer){ .q = i ? q2 : Q, .owner = i ? "node2" :
+		    "node1", .ids = calloc(PG_ITEMS, sizeof(int64_t)),
+		    .start = &start };
+		pthread_create(&th[i], NULL, claimer_main, &c[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(c[i].errors, 0);
+		/* both took part: the claims ran side by side */
+		assert_true(c[i].n > 0);
+		for (int k = 0; k < c[i].n; k++) {
+			int64_t j = c[i].ids[k] - first;
+
+			assert_true(j >= 0 && j < PG_ITEMS);
+			if (seen[j])
+				fail_msg("item %lld claimed twice",
+				    (long long)c[i].ids[k]);
+			seen[j] = 1;
+		}
+		total += c[i].n;
+		free(c[i].ids);
+	}
+	assert_int_equal(total, PG_ITEMS);
+	{
+		struct err e;
+		json_t *cnt = queue_counts(Q, &e);
+
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_object_get(cnt, "pb"), "done")), PG_ITEMS);
+		json_decref(cnt);
+	}
+	pthread_barrier_destroy(&start);
+	free(seen);
+	queue_close(q2);
+}
+
+struct decider {
+	struct queue *q;
+	int64_t esc;
+	const char *by;
+	enum decision d;
+	pthread_barrier_t *start;
+	struct qreq r;
+};
+
+static void *
+decider_main(void *arg)
+{
+	struct decider *d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.op = QOP_DECIDE;
+	d->r.u.decide.escalation = d->esc;
+	d->r.u.decide.decision = d->d;
+	d->r.u.decide.by = d->by;
+	d->r.u.decide.reason = "checked";
+	pthread_barrier_wait(d->start);
+	queue_exec(d->q, &d->r);
+	return NULL;
+}
+
+static void
+test_pg_concurrent_decisions_one_wins(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	pthread_barrier_t start;
+	FILE *devnull = fopen("/dev/null", "w");
+	struct err e;
+	int64_t rows;
+
+	pthread_barrier_init(&start, NULL, 2);
+	for (int round = 0; round < 20; round++) {
+		char key[32];
+		struct decider d[2];
+		pthread_t th[2];
+		int64_t id, esc;
+		json_t *j;
+		int wins = 0;
+
+		/* a playbook each: an item decided retry is claimable
+		 * again and would come first */
+		snprintf(key, sizeof(key), "pb%d", round);
+		id = enqueue(key, "k");
+		esc = escalate(key, id, "check");
+		for (int i = 0; i < 2; i++) {
+			d[i] = (struct decider){ .q = i ? q2 : Q, .esc = esc,
+			    .by = i ? "bob" : "alice", .d = i ? DEC_REJECT :
+			    DEC_RETRY, .start = &start };
+			pthread_create(&th[i], NULL, decider_main, &d[i]);
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		for (int i = 0; i < 2; i++) {
+			if (d[i].r.rc == 0)
+				wins++;
+			else {
+				assert_int_equal(d[i].r.err.code, ERR_CONFLICT);
+				assert_non_null(strstr(d[i].r.err.msg,
+				    "already decided"));
+			}
+		}
+		assert_int_equal(wins, 1);
+		/* the item went the winner's way */
+		j = item_json(id);
+		assert_string_equal(json_string_value(json_object_get(j,
+		    "state")), d[0].r.rc == 0 ? "queued" : "rejected");
+		json_decref(j);
+		j = queue_escalation_get(Q, esc, &e);
+		assert_string_equal(json_string_value(json_object_get(j,
+		    "decided_by")), d[0].r.rc == 0 ? "alice" : "bob");
+		json_decref(j);
+	}
+	pthread_barrier_destroy(&start);
+	/* one decide row each, in one chain */
+	assert_int_equal(audit_verify(f->db, devnull, &rows, &e), 0);
+	assert_int_equal(rows, 20);
+	fclose(devnull);
+	queue_close(q2);
+}
+
+#define PG_AUDIT_ROWS 400
+
+struct auditor {
+	struct queue *q;
+	const char *actor;
+	pthread_barrier_t *start;
+	int errors;
+};
+
+static void *
+auditor_main(void *arg)
+{
+	struct auditor *a = arg;
+
+	pthread_barrier_wait(a->start);
+	for (int i = 0; i < PG_AUDIT_ROWS; i++) {
+		struct qreq r;
+		char target[32];
+
+		snprintf(target, sizeof(target), "row:%d", i);
+		memset(&r, 0, sizeof(r));
+		r.op = QOP_AUDIT;
+		r.u.audit.actor = a->actor;
+		r.u.audit.action = "test";
+		r.u.audit.target = target;
+		/* some alone, most in batches with the next ones */
+		if (i % 10 == 0) {
+			if (queue_exec(a->q, &r) != 0)
+				a->errors++;
+		} else
+			queue_audit(a->q, a->actor, "test", target, NULL);
+	}
+	return NULL;
+}
+
+static void
+test_pg_concurrent_audit_one_chain(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	struct auditor a[2];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	FILE *devnull = fopen("/dev/null", "w");
+	struct err e;
+	int64_t rows;
+	json_t *all;
+	int by_node2 = 0;
+
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		a[i] = (struct auditor){ .q = i ? q2 : Q, .actor = i ? "node2" :
+		    "node1", .start = &start };
+		pthread_create(&th[i], NULL, auditor_main, &a[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	/* queue_close flushes what queue_audit left with the writer */
+	queue_close(q2);
+	queue_close(f->q);
+	f->q = Q = second_node(f);
+	assert_int_equal(a[0].errors + a[1].errors, 0);
+	assert_int_equal(audit_verify(f->db, devnull, &rows, &e), 0);
+	assert_int_equal(rows, 2 * PG_AUDIT_ROWS);
+	fclose(devnull);
+	/* and the nodes' rows are interleaved, not one after the other:
+	 * the chain held while both wrote */
+	all = audit_rows(f->db);
+	assert_int_equal(json_array_size(all), 2 * PG_AUDIT_ROWS);
+	for (size_t i = 0; i < PG_AUDIT_ROWS; i++)
+		by_node2 += strcmp(json_string_value(json_object_get(
+		    json_array_get(all, i), "actor")), "node2") == 0;
+	json_decref(all);
+	assert_true(by_node2 > 0 && by_node2 < PG_AUDIT_ROWS);
+	pthread_barrier_destroy(&start);
+}
+
+static void
+test_pg_backup_and_restore_refused(void **state)
+{
+	struct fx *f = *state;
+	struct restore_info ri;
+	char dest[128];
+	struct err e;
+
+	snprintf(dest, sizeof(dest), "%s/backup.db", f->dir);
+	err_clear(&e);
+	assert_int_equal(queue_backup(Q, dest, &e), -1);
+	assert_non_null(strstr(e.msg, "pg_dump"));
+	assert_non_null(strstr(e.msg, "pg_basebackup"));
+	assert_int_equal(access(dest, F_OK), -1);
+	err_clear(&e);
+	assert_int_equal(queue_restore(dest, f->db, stderr, &ri, &e), -1);
+	assert_non_null(strstr(e.msg, "pg_restore"));
+}
+
+static void
+test_pg_newer_schema_refused(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q;
+	struct err e;
+	PGconn *c;
+	PGresult *res;
+
+	c = PQconnectdb(f->db);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, "UPDATE clerk_meta SET value = '99'"
+	    " WHERE key = 'schema_version'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	PQfinish(c);
+	err_clear(&e);
+	q = queue_open(f->db, NULL, &e);
+	assert_null(q);
+	assert_non_null(strstr(e.msg, "schema version 99, newer"));
+	/* no password in a message: the URL named has none to hide, but
+	 * the one with a password is shown without it */
+	{
+		char url[600];
+		const char *at = strchr(f->db, '@');
+
+		assert_non_null(at);
+		snprintf(url, sizeof(url), "postgresql://clerk:s3cret%s", at);
+		err_clear(&e);
+		q = queue_open(url, NULL, &e);
+		assert_null(q);
+		assert_null(strstr(e.msg, "s3cret"));
+	}
+}
+
+/* A node that dies leaves its leases to run out; another node's next
+ * claim takes the item, and the dead node's late result is refused. */
+static void
+test_pg_expired_lease_rescued_by_other_node(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	int64_t id = enqueue("pb", "k");
+	struct qreq r;
+	struct item **items;
+	int n;
+
+	n = claim_as("pb", "dead-node", 200, 1, &items);
+	assert_int_equal(n, 1);
+	free_items(items, n);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_CLAIM;
+	r.u.claim.playbook = "pb";
+	r.u.claim.owner = "node2";
+	r.u.claim.lease_ms = 60000;
+	r.u.claim.max = 10;
+	assert_int_equal(queue_exec(q2, &r), 0);
+	assert_int_equal(r.u.claim.n, 0);
+	free(r.u.claim.items);
+	sleep_ms(400);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_CLAIM;
+	r.u.claim.playbook = "pb";
+	r.u.claim.owner = "node2";
+	r.u.claim.lease_ms = 60000;
+	r.u.claim.max = 10;
+	assert_int_equal(queue_exec(q2, &r), 0);
+	assert_int_equal(r.u.claim.n, 1);
+	assert_int_equal(r.u.claim.items[0]->id, id);
+	/* the lease is on the database's clock, near this one's */
+	assert_true(llabs(r.u.claim.items[0]->lease_expires - 60000 -
+	    util_now_ms()) < 5000);
+	free_items(r.u.claim.items, r.u.claim.n);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_STEP_DONE;
+	r.u.step_done.item = id;
+	r.u.step_done.step_id = "s";
+	r.u.step_done.pb_hash = "h";
+	r.u.step_done.final = true;
+	r.u.step_done.owner = "dead-node";
+	assert_int_equal(queue_exec(Q, &r), -1);
+	assert_int_equal(r.err.code, ERR_CONFLICT);
+	queue_close(q2);
+}
+
+
+/* The server ends the nodes' sessions (as a restart or a failover does):
+ * the next request makes the connection again and succeeds, reads too. */
+static void
+test_pg_reconnects_after_the_server_ended_the_session(void **state)
+{
+	struct fx *f = *state;
+	char sql[256];
+	int64_t id;
+	bool dup;
+
+	id = enqueue("pb", "before");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM"
+	    " pg_stat_activity WHERE datname = '%s' AND pid !="
+	    " pg_backend_pid()", f->pgname);
+	assert_int_equal(pg_admin_exec_rows(sql), 2);
+	sleep_ms(100);
+	assert_true(enqueue_full("pb", "after", 0, 0, NULL, &dup) > id);
+	assert_false(dup);
+	assert_int_equal(claim_count("pb"), 2);
+	assert_state(id, "running");
+	assert_true(queue_healthy(Q, NULL));
+}
+
+struct wakeups {
+	pthread_mutex_t lock;
+	int n;
+};
+
+static void
+count_wakeup(void *arg)
+{
+	struct wakeups *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->n++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int
+wakeups(struct wakeups *w, bool reset)
+{
+	int n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->n;
+	if (reset)
+		w->n = 0;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* A node hears of items another node commits (LISTEN / NOTIFY), and of
+ * nothing else. */
+static void
+test_pg_wakeup_on_another_nodes_enqueue(void **state)
+{
+	struct fx *f = *state;
+	struct queue *q2 = second_node(f);
+	struct wakeups w = { PTHREAD_MUTEX_INITIALIZER, 0 };
+	struct qreq r;
+	int i;
+
+	queue_on_wakeup(q2, count_wakeup, &w);
+	/* once when it starts listening: items may have come before */
+	for (i = 0; i < 50 && wakeups(&w, false) == 0; i++)
+		sleep_ms(50);
+	sleep_ms(200);
+	wakeups(&w, true);
+	/* writes that make no claimable item wake nobody */
+	queue_audit(Q, "t", "nothing", NULL, NULL);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_AUDIT;
+	r.u.audit.actor = "t";
+	r.u.audit.action = "flush";
+	assert_int_equal(queue_exec(Q, &r), 0);
+	sleep_ms(600);
+	assert_int_equal(wakeups(&w, true), 0);
+	enqueue("pb", "new");
+	for (i = 0; i < 100 && wakeups(&w, false) == 0; i++)
+		sleep_ms(20);
+	assert_true(wakeups(&w, false) > 0);
+	queue_on_wakeup(q2, NULL, NULL);
+	wakeups(&w, true);
+	enqueue("pb", "unheard");
+	sleep_ms(500);
+	assert_int_equal(wakeups(&w, false), 0);
+	queue_close(q2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define F(f) cmocka_unit_test_setup_teardown(f, setup_file, teardown)
 		T(test_enqueue_dedups_by_playbook_and_key),
 		T(test_enqueue_defaults),
 		T(test_trigger_slot_kept_with_its_item),
-		T(test_trigger_slot_of_a_migrated_store),
+		F(test_trigger_slot_of_a_migrated_store),
 		T(test_claim_order_priority_then_not_before),
 		T(test_claim_honours_max),
 		T(test_claim_sets_running_and_fills_item),
@@ -2594,10 +3300,11 @@ main(void)
 		T(test_renew_extends_lease),
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
+		T(test_failed_request_in_a_batch_leaves_the_others),
 		T(test_durable_across_reopen),
 		T(test_playbook_pause_resume),
 		T(test_counts),
-		T(test_backup_opens_with_same_count),
+		F(test_backup_opens_with_same_count),
 		T(test_item_list_filters_and_cursor),
 		T(test_escalation_list_pages_in_due_order),
 		T(test_step_result_of_a_lost_lease_is_refused),
@@ -2605,15 +3312,51 @@ main(void)
 		T(test_escalation_assign_rules),
 		T(test_escalation_comments),
 		T(test_escalation_list_json_matches_rows),
-		T(test_open_migrates_schema_1),
+		F(test_open_migrates_schema_1),
 		T(test_names),
-		T(test_open_not_a_database),
-		T(test_open_short_garbage_and_newer_schema),
-		T(test_open_unwritable),
+		F(test_open_not_a_database),
+		F(test_open_short_garbage_and_newer_schema),
+		F(test_open_unwritable),
+#undef F
 #undef T
 	};
+	/* Only on PostgreSQL: what several nodes on one store must hold. */
+	const struct CMUnitTest pg_only[] = {
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
+		P(test_pg_two_queues_claim_disjoint),
+		P(test_pg_concurrent_decisions_one_wins),
+		P(test_pg_concurrent_audit_one_chain),
+		P(test_pg_backup_and_restore_refused),
+		P(test_pg_newer_schema_refused),
+		P(test_pg_expired_lease_rescued_by_other_node),
+		P(test_pg_reconnects_after_the_server_ended_the_session),
+		P(test_pg_wakeup_on_another_nodes_enqueue),
+#undef P
+	};
+	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
+	size_t npo = sizeof(pg_only) / sizeof(pg_only[0]);
+	struct CMUnitTest *all = calloc(2 * n + npo, sizeof(*all));
+	int rc;
 
 	/* lease expiry is logged at warn; keep the TAP stream readable */
 	log_set_level(LL_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	memcpy(all, tests, sizeof(tests));
+	pg_admin = getenv("CLERK_TEST_PG_URL");
+	if (pg_admin != NULL && pg_admin[0] == '\0')
+		pg_admin = NULL;
+	/* One group, so the TAP stream has one plan: every test again on
+	 * PostgreSQL (but those about the SQLite file), named pg/... */
+	for (size_t i = 0; pg_admin != NULL && i < n; i++) {
+		if (tests[i].setup_func != setup)
+			continue;
+		all[n + np] = tests[i];
+		all[n + np].name = xasprintf("pg/%s", tests[i].name);
+		all[n + np].setup_func = setup_pg;
+		np++;
+	}
+	for (size_t i = 0; pg_admin != NULL && i < npo; i++)
+		all[n + np++] = pg_only[i];
+	rc = _cmocka_run_group_tests("queue", all, n + np, NULL, NULL);
+	free(all);
+	return rc;
 }
