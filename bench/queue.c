@@ -1130,8 +1130,12 @@ main(int argc, char **argv)
 		made_dir = true;
 	}
 	fs_describe(dir, fs, sizeof(fs), &tmpfs);
-	if (pg_url != NULL && pg_setup(&pg, pg_url) < 0)
+	if (pg_url != NULL && pg_setup(&pg, pg_url) < 0) {
+		PQfinish(pg.admin);
+		if (made_dir)
+			rmdir(dir);
 		return 2;
+	}
 
 	printf("bench_queue: %ld items, durable (synchronous=FULL), db on %s"
 	    " (%s), %ld cpu(s)\n", o.n, fs, dir, sysconf(_SC_NPROCESSORS_ONLN));
