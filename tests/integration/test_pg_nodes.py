@@ -15,6 +15,7 @@ import collections
 import json
 import os
 import random
+import signal as sigmod
 import threading
 import time
 import urllib.error
@@ -110,6 +111,20 @@ try:
         except harness.PgError:
             return None     # the server is restarting
 
+    start_failures = []
+
+    def start_node(k):
+        """Starts node k again; a start that fails is recorded (and
+        tried again) rather than ending the run before its checks."""
+        for _ in range(3):
+            try:
+                nodes[k].start()
+                return
+            except RuntimeError as e:
+                start_failures.append((k, str(e)[-1500:]))
+                nodes[k].stop(sigmod.SIGKILL)
+                time.sleep(1)
+
     enq = threading.Thread(target=enqueue)
     enq.start()
 
@@ -149,7 +164,7 @@ try:
                 d.kill9()
             kills.append((k, last_done))
             time.sleep(rng.uniform(0, 1.0))
-            d.start()
+            start_node(k)
         print(f"# kill -9 of node {k} at {last_done} done", flush=True)
     enq.join(120)
     t.check(not enq.is_alive() and not enqueue_errors,
@@ -171,6 +186,8 @@ try:
     for k, d in enumerate(nodes):
         if d.proc.poll() is not None:
             self_exits.append((k, d.proc.returncode, d.log_text()[-1500:]))
+    t.check(not start_failures, "every node starts again after its kill -9",
+            "\n".join(f"node {k}: {m}" for k, m in start_failures))
     t.check(not self_exits, "no node exited by itself (kill -9 and the"
             " PostgreSQL restart are survived)",
             "\n".join(f"node {k}: exit {rc}\n{log}" for k, rc, log in self_exits))
