@@ -718,6 +718,7 @@ struct result {
 	double rate;            /* items/s, -1 if it failed */
 	double secs;
 	double client_cpu;      /* s, this process: every thread */
+	int nodes;
 	long claims, empty_claims;
 	struct pgcost pg;
 };
@@ -780,6 +781,7 @@ run_clerk(const struct opts *o, const char *store, int nnodes,
 		pthread_join(cons[k], NULL);
 	}
 	res->secs = ts_s(&rs.end) - t0;
+	res->nodes = nnodes;
 	res->client_cpu = cpu_self() - cpu0;
 	res->claims = rs.claims;
 	res->empty_claims = rs.empty_claims;
@@ -1029,9 +1031,9 @@ pg_print(const struct opts *o, const char *who, const struct result *r,
 	    r->client_cpu * 1e6 / n, r->claims, r->empty_claims);
 	if (c->calls >= 0)
 		printf("; %ld statements (%.2f per item), %.2f s executing;"
-		    " statements x round trip = %.2f s of the %.2f s", c->calls,
-		    c->calls / n, c->exec_ms / 1000, c->calls * rtt_us / 1e6,
-		    r->secs);
+		    " statements per writer x round trip = %.2f s of the"
+		    " %.2f s", c->calls, c->calls / n, c->exec_ms / 1000,
+		    c->calls * rtt_us / 1e6 / r->nodes, r->secs);
 	printf("\n");
 	if (!statements)
 		return;

@@ -74,6 +74,7 @@ struct job {
 	char *waiting;              /* the wait it is released into */
 	struct qreq req;
 	struct job *next;
+	struct job *hprev, *hnext;  /* s->held */
 };
 
 struct claim {
@@ -113,6 +114,10 @@ struct sched {
 	struct event *inotify_ev;
 	struct qreq renew;
 	atomic_bool renew_out;
+	/* Every item this daemon holds, from its claim to its settling
+	 * (under lock): the heartbeat renews these and no others. */
+	struct job *held;
+	char *renew_items;
 	void (*drain_done)(void *);
 	void *drain_arg;
 
@@ -396,6 +401,12 @@ job_settle(struct job *j)
 	if ((p = slot_find(s, j->it->playbook)) != NULL)
 		p->inflight--;
 	s->total_inflight--;
+	if (j->hprev != NULL)
+		j->hprev->hnext = j->hnext;
+	else
+		s->held = j->hnext;
+	if (j->hnext != NULL)
+		j->hnext->hprev = j->hprev;
 	pthread_mutex_unlock(&s->lock);
 	job_free(j);
 	kick(s);
@@ -770,6 +781,12 @@ claimed(struct qreq *r, void *arg)
 
 		j->s = s;
 		j->it = r->u.claim.items[i];
+		pthread_mutex_lock(&s->lock);
+		j->hnext = s->held;
+		if (s->held != NULL)
+			s->held->hprev = j;
+		s->held = j;
+		pthread_mutex_unlock(&s->lock);
 		log_emit(LL_DEBUG, j->it->id, j->it->playbook, NULL,
 		    "claimed (%zu step(s) already done)", j->it->nsteps);
 		ready_push(s, j);
@@ -932,6 +949,8 @@ renewed(struct qreq *r, void *arg)
 
 	if (r->rc < 0)
 		log_error("lease renewal failed: %s", r->err.msg);
+	free(s->renew_items);
+	s->renew_items = NULL;
 	atomic_store(&s->renew_out, false);
 }
 
@@ -940,12 +959,36 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
 
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
 	if (atomic_exchange(&s->renew_out, true))
 		return;
+	/*
+	 * Only the items still held: one whose result could not be
+	 * committed (the store was down), or whose claim committed without
+	 * an answer, was let go here and must run out, not be renewed for
+	 * as long as this daemon lives.
+	 */
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		atomic_store(&s->renew_out, false);
+		return;
+	}
+	fputc('[', f);
+	pthread_mutex_lock(&s->lock);
+	for (struct job *j = s->held; j != NULL; j = j->hnext)
+		fprintf(f, "%s%lld", j == s->held ? "" : ",",
+		    (long long)j->it->id);
+	pthread_mutex_unlock(&s->lock);
+	fputc(']', f);
+	fclose(f);
+	s->renew_items = buf;
 	memset(&s->renew, 0, sizeof(s->renew));
 	s->renew.op = QOP_RENEW;
 	s->renew.u.renew.owner = s->owner;
 	s->renew.u.renew.lease_ms = s->lease_ms;
+	s->renew.u.renew.items = s->renew_items;
 	s->renew.done = renewed;
 	s->renew.arg = s;
 	queue_submit(s->q, &s->renew);
@@ -1899,6 +1942,7 @@ sched_free(struct sched *s)
 	close(s->inotify_fd);
 	free(s->workers);
 	free(s->owner);
+	free(s->renew_items);
 	free(s->work_dir);
 	free(s);
 	return true;

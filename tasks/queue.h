@@ -157,6 +157,12 @@ struct qreq {
 		struct {
 			const char *owner;
 			int64_t lease_ms;
+			/* The ids to renew as a JSON array ("[3,7]"): those
+			 * the owner still holds, so an item it lost track
+			 * of (its result's commit failed, or its claim's
+			 * was not answered) runs out and goes back to the
+			 * queue. NULL: every running item of owner. */
+			const char *items;
 		} renew;
 		struct {
 			const char *owner;    /* NULL: every running item */

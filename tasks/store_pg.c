@@ -129,7 +129,8 @@ static const char *const stmt_sql[NSTMT] = {
 	[S_RELEASE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " not_before = $2, updated = $3 WHERE id = $1 AND state = 1",
 	[S_RENEW] = "UPDATE items SET lease_expires = " PG_NOW
-	    " + $2::bigint WHERE state = 1 AND owner = $1",
+	    " + $2::bigint WHERE state = 1 AND owner = $1 AND"
+	    " ($3::bigint[] IS NULL OR id = ANY($3::bigint[]))",
 	[S_RECOVER] = "UPDATE items SET state = 0, owner = NULL,"
 	    " updated = $1 WHERE state = 1 AND ($2::text IS NULL OR"
 	    " owner = $2)",
@@ -264,6 +265,7 @@ struct pgw_store {
 };
 
 static void pipe_drain(struct pgw_store *s);
+static char *pg_array(const char *json);
 static void pipe_discard(struct pgw_store *s);
 
 bool
@@ -1777,9 +1779,17 @@ sync_apply(struct pgw_store *s, struct qreq *r, int64_t now)
 		rc = do_release(s, r, now);
 		break;
 	case QOP_RENEW:
-		/* On the database's clock, like the claim's lease. */
-		rc = run_n(s, &r->err, S_RENEW, "ti", r->u.renew.owner,
-		    r->u.renew.lease_ms) < 0 ? -1 : 0;
+		/* On the database's clock, like the claim's lease. (Sent
+		 * pipelined; this is the same request waiting for its
+		 * answer.) */
+		{
+			char *ids = r->u.renew.items ?
+			    pg_array(r->u.renew.items) : NULL;
+
+			rc = run_n(s, &r->err, S_RENEW, "tit", r->u.renew.owner,
+			    r->u.renew.lease_ms, ids) < 0 ? -1 : 0;
+			free(ids);
+		}
 		break;
 	case QOP_RECOVER:
 		n = run_n(s, &r->err, S_RECOVER, "it", now, r->u.recover.owner);
@@ -1836,6 +1846,23 @@ sync_apply(struct pgw_store *s, struct qreq *r, int64_t now)
 }
 
 /* ---- the pipeline: requests sent without waiting for each answer ---- */
+
+/* A JSON array of numbers ("[3,7]") as a PostgreSQL array literal
+ * ("{3,7}"); allocated. Anything but digits and commas is dropped, so
+ * the literal is always well formed. */
+static char *
+pg_array(const char *json)
+{
+	char *a = xcalloc(1, strlen(json) + 3);
+	size_t n = 0;
+
+	a[n++] = '{';
+	for (const char *c = json; *c != '\0'; c++)
+		if ((*c >= '0' && *c <= '9') || *c == ',' || *c == '-')
+			a[n++] = *c;
+	a[n] = '}';
+	return a;
+}
 
 /*
  * Whether r can be sent in pipeline mode: one statement whose failure
@@ -1894,7 +1921,7 @@ static void
 pipe_send(struct pgw_store *s, struct qreq *r, int64_t now)
 {
 	const char *params[8];
-	char nums[8][24], name[16], h[65];
+	char nums[8][24], name[16], h[65], *ids = NULL;
 	int which, n = 0;
 
 #define PI(v) (snprintf(nums[n], sizeof(nums[n]), "%lld", (long long)(v)), \
@@ -1950,6 +1977,11 @@ pipe_send(struct pgw_store *s, struct qreq *r, int64_t now)
 		which = S_RENEW;
 		PT(r->u.renew.owner);
 		PI(r->u.renew.lease_ms);
+		if (r->u.renew.items != NULL) {
+			ids = pg_array(r->u.renew.items);
+			PT(ids);
+		} else
+			PT(NULL);
 		break;
 	}
 #undef PI
@@ -1957,6 +1989,7 @@ pipe_send(struct pgw_store *s, struct qreq *r, int64_t now)
 	snprintf(name, sizeof(name), "s%d", which);
 	if (!s->piping) {
 		if (PQenterPipelineMode(s->pg.w) != 1) {
+			free(ids);
 			lost(s, r);
 			s->dead = true;
 			return;
@@ -1966,10 +1999,12 @@ pipe_send(struct pgw_store *s, struct qreq *r, int64_t now)
 	}
 	if (PQsendQueryPrepared(s->pg.w, name, n, params, NULL, NULL, 0) !=
 	    1) {
+		free(ids);
 		lost(s, r);
 		s->dead = true;
 		return;
 	}
+	free(ids);
 	batch_add(s, r, now);
 	s->npiped++;
 	r->rc = 0;
@@ -2251,9 +2286,9 @@ listener_main(void *arg)
 			}
 			if ((c = listen_connect(s)) == NULL) {
 				if (!said)
-					log_warn("database %s: cannot listen for"
-					    " new items; this node finds them"
-					    " by polling until it can",
+					log_warn("database %s: cannot listen"
+					    " for new items; this node finds"
+					    " them by polling until it can",
 					    s->pg.safe_url);
 				said = true;
 				retry_at = util_now_ms() + LISTEN_RETRY_MS;

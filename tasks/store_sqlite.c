@@ -251,7 +251,8 @@ static const char *stmt_sql[NSTMT] = {
 	[S_RELEASE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " not_before = ?2, updated = ?3 WHERE id = ?1 AND state = 1",
 	[S_RENEW] = "UPDATE items SET lease_expires = ?2"
-	    " WHERE state = 1 AND owner = ?1",
+	    " WHERE state = 1 AND owner = ?1 AND (?3 IS NULL OR id IN"
+	    " (SELECT value FROM json_each(?3)))",
 	[S_RECOVER] = "UPDATE items SET state = 0, owner = NULL,"
 	    " updated = ?1 WHERE state = 1 AND (?2 IS NULL OR owner = ?2)",
 	[S_ESC_FIND] = "SELECT item, step_id, state, decision, decided_by"
@@ -1818,8 +1819,8 @@ sq_apply(void *p, struct qreq *r, int64_t now)
 			    r->u.release.item), &r->err);
 		break;
 	case QOP_RENEW:
-		rc = run(s, bind(s, S_RENEW, "ti", r->u.renew.owner,
-		    now + r->u.renew.lease_ms), &r->err);
+		rc = run(s, bind(s, S_RENEW, "tit", r->u.renew.owner,
+		    now + r->u.renew.lease_ms, r->u.renew.items), &r->err);
 		break;
 	case QOP_RECOVER:
 		rc = run(s, bind(s, S_RECOVER, "it", now, r->u.recover.owner),

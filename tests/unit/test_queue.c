@@ -1412,6 +1412,41 @@ test_renew_extends_lease(void **state)
 	assert_int_equal(claim_count("pb"), 0);
 }
 
+/* A renewal names the items still held: one its owner lost track of is
+ * not renewed, runs out and is claimed again. */
+static void
+test_renew_only_the_items_still_held(void **state)
+{
+	int64_t a = enqueue("pb", "a"), b = enqueue("pb", "b");
+	char held[64];
+	struct item **items;
+	struct qreq r;
+	int n;
+
+	n = claim_as("pb", "w1", 300, 2, &items);
+	assert_int_equal(n, 2);
+	free_items(items, n);
+	snprintf(held, sizeof(held), "[%lld]", (long long)a);
+	memset(&r, 0, sizeof(r));
+	r.op = QOP_RENEW;
+	r.u.renew.owner = "w1";
+	r.u.renew.lease_ms = 5000;
+	r.u.renew.items = held;
+	assert_int_equal(queue_exec(Q, &r), 0);
+	assert_true(item_int(a, "lease_expires") > util_now_ms() + 4000);
+	assert_true(item_int(b, "lease_expires") < util_now_ms() + 1000);
+	sleep_ms(450);
+	n = claim_as("pb", "w2", 60000, 10, &items);
+	assert_int_equal(n, 1);
+	assert_int_equal(items[0]->id, b);
+	free_items(items, n);
+	/* an empty list renews nothing */
+	r.u.renew.items = "[]";
+	r.u.renew.lease_ms = 60000;
+	assert_int_equal(queue_exec(Q, &r), 0);
+	assert_true(item_int(a, "lease_expires") < util_now_ms() + 5000);
+}
+
 static void
 test_recover_by_owner_and_all(void **state)
 {
@@ -3298,6 +3333,7 @@ main(void)
 		T(test_item_retry_cancel_rules),
 		T(test_lease_expiry_returns_item),
 		T(test_renew_extends_lease),
+		T(test_renew_only_the_items_still_held),
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
 		T(test_failed_request_in_a_batch_leaves_the_others),
@@ -3333,7 +3369,7 @@ main(void)
 		P(test_pg_wakeup_on_another_nodes_enqueue),
 #undef P
 	};
-	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0;
+	size_t n = sizeof(tests) / sizeof(tests[0]), np = 0, nnamed;
 	size_t npo = sizeof(pg_only) / sizeof(pg_only[0]);
 	struct CMUnitTest *all = calloc(2 * n + npo, sizeof(*all));
 	int rc;
@@ -3354,9 +3390,12 @@ main(void)
 		all[n + np].setup_func = setup_pg;
 		np++;
 	}
+	nnamed = np;
 	for (size_t i = 0; pg_admin != NULL && i < npo; i++)
 		all[n + np++] = pg_only[i];
 	rc = _cmocka_run_group_tests("queue", all, n + np, NULL, NULL);
+	for (size_t i = 0; i < nnamed; i++)
+		free((char *)all[n + i].name);
 	free(all);
 	return rc;
 }
