@@ -998,7 +998,7 @@ pg_describe(struct pgside *pg)
 /*
  * The median time of one round trip to the server (a parameterised
  * SELECT 1, as the store sends its statements), in us: the floor under
- * every statement a writer sends and waits for.
+ * every statement a writer sends and waits for, if it waits for each.
  */
 static double
 pg_round_trip(struct pgside *pg)
@@ -1018,7 +1018,7 @@ pg_round_trip(struct pgside *pg)
 /* Where a PG run's time went: per commit, per item, per statement. */
 static void
 pg_print(const struct opts *o, const char *who, const struct result *r,
-    double rtt_us, bool statements)
+    double rtt_us)
 {
 	const struct pgcost *c = &r->pg;
 	double n = (double)o->n;
@@ -1031,12 +1031,10 @@ pg_print(const struct opts *o, const char *who, const struct result *r,
 	    r->client_cpu * 1e6 / n, r->claims, r->empty_claims);
 	if (c->calls >= 0)
 		printf("; %ld statements (%.2f per item), %.2f s executing;"
-		    " statements per writer x round trip = %.2f s of the"
+		    " were each a round trip of a writer: %.2f s of the"
 		    " %.2f s", c->calls, c->calls / n, c->exec_ms / 1000,
 		    c->calls * rtt_us / 1e6 / r->nodes, r->secs);
 	printf("\n");
-	if (!statements)
-		return;
 	for (int i = 0; i < c->ntop; i++)
 		printf("    %8ld calls %8.1f ms  %s\n", c->top_calls[i],
 		    c->top_ms[i], c->top[i]);
@@ -1132,8 +1130,12 @@ main(int argc, char **argv)
 		made_dir = true;
 	}
 	fs_describe(dir, fs, sizeof(fs), &tmpfs);
-	if (pg_url != NULL && pg_setup(&pg, pg_url) < 0)
+	if (pg_url != NULL && pg_setup(&pg, pg_url) < 0) {
+		PQfinish(pg.admin);
+		if (made_dir)
+			rmdir(dir);
 		return 2;
+	}
 
 	printf("bench_queue: %ld items, durable (synchronous=FULL), db on %s"
 	    " (%s), %ld cpu(s)\n", o.n, fs, dir, sysconf(_SC_NPROCESSORS_ONLN));
@@ -1187,8 +1189,8 @@ main(int argc, char **argv)
 		rtt = pg_round_trip(&pg);
 		printf("  round trip (SELECT $1 on one connection): %.1f us\n",
 		    rtt);
-		pg_print(&o, "pg 1 node", &r1, rtt, i + 1 == o.reps);
-		pg_print(&o, "pg 2 nodes", &r2, rtt, i + 1 == o.reps);
+		pg_print(&o, "pg 1 node", &r1, rtt);
+		pg_print(&o, "pg 2 nodes", &r2, rtt);
 		fflush(stdout);
 	}
 	if (made_dir)

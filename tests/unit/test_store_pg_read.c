@@ -345,10 +345,10 @@ setup(void **state)
 
 	/* Only what the reads use: the reader's connection and its lock. */
 	memset(&PS, 0, sizeof(PS));
+	pthread_mutex_init(&PS.rlock, NULL);
 	PS.r = PQconnectdb(url);
 	if (PQstatus(PS.r) != CONNECTION_OK)
 		fail_msg("%s: %s", url, PQerrorMessage(PS.r));
-	pthread_mutex_init(&PS.rlock, NULL);
 	free(url);
 	return 0;
 }
@@ -360,15 +360,22 @@ teardown(void **state)
 	PGconn *c;
 
 	(void)state;
-	if (dbname[0] == '\0')
+	/* After a setup that failed part way: only what it made. */
+	if (PS.r != NULL) {
+		PQfinish(PS.r);
+		pthread_mutex_destroy(&PS.rlock);
+	}
+	if (Q != NULL)
+		queue_close(Q);
+	if (dbname[0] != '\0') {
+		c = PQconnectdb(admin_url);
+		snprintf(cmd, sizeof(cmd), "DROP DATABASE IF EXISTS %s",
+		    dbname);
+		pg_run(c, cmd);
+		PQfinish(c);
+	}
+	if (dir[0] == '\0')
 		return 0;
-	PQfinish(PS.r);
-	pthread_mutex_destroy(&PS.rlock);
-	queue_close(Q);
-	c = PQconnectdb(admin_url);
-	snprintf(cmd, sizeof(cmd), "DROP DATABASE IF EXISTS %s", dbname);
-	pg_run(c, cmd);
-	PQfinish(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
