@@ -29,7 +29,7 @@ run_suite() {
 	# shellcheck disable=SC2086
 	meson test -C "$dir" --print-errorlogs ${SUITE:+--suite $SUITE} \
 	    ${NOSUITE:+--no-suite $NOSUITE} || rc=$?
-	python3 - "$dir/meson-logs/testlog.json" "$dir" <<'PY'
+	python3 - "$dir/meson-logs/testlog.json" "${LABEL:-$dir}" <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for line in open(sys.argv[1]):
@@ -62,7 +62,7 @@ trap 'sh tests/pg/cluster.sh stop "$pgdir" 2>/dev/null || true' EXIT
 if CLERK_TEST_PG_URL=$(sh tests/pg/cluster.sh start "$pgdir"); then
 	export CLERK_TEST_PG_URL
 	pg_t0=$(date +%s)
-	SUITE=pg run_suite build || status=1
+	SUITE=pg LABEL="build (pg suite)" run_suite build || status=1
 	echo "pg suite: $(($(date +%s) - pg_t0)) s"
 	unset CLERK_TEST_PG_URL
 else

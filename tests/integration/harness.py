@@ -306,7 +306,7 @@ class Daemon:
         if STORE_PG and store_url is None:
             try:
                 self.store_url = pg_create_db()
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 shutil.rmtree(self.dir, ignore_errors=True)
                 msg = f"CLERK_TEST_STORE=pg but no PostgreSQL database: {e}"
                 for f in (sys.stdout, sys.stderr):

@@ -198,7 +198,20 @@ try:
     states = collections.Counter(r[1] for r in rows)
     t.eq(len(rows), N, "0 lost: one item per case")
     t.eq(len({r[0] for r in rows}), N, "every key appears once")
-    t.eq(dict(states), {4: N}, "0 stuck: every item is done (state 4)")
+    stuck = db.execute(
+        "SELECT id, state, owner, lease_expires -"
+        " (extract(epoch from clock_timestamp()) * 1000)::bigint, attempts,"
+        " last_error, (SELECT string_agg(step_id, ',' ORDER BY finished)"
+        " FROM steps WHERE item = items.id) FROM items"
+        " WHERE playbook = ? AND state <> 4 ORDER BY id LIMIT 10",
+        ("pension-transfer",)).fetchall()
+    owners = [f"node {k}: {open(os.path.join(d.state, 'node-owner')).read().strip()}"
+              for k, d in enumerate(nodes)
+              if os.path.exists(os.path.join(d.state, "node-owner"))]
+    t.check(dict(states) == {4: N}, "0 stuck: every item is done (state 4)",
+            f"states {dict(states)}; not done (id, state, owner, lease ms left"
+            f" on the database clock, attempts, last error, steps done):\n" +
+            "\n".join(map(str, stuck)) + "\nowners now: " + "; ".join(owners))
     escs = db.execute("SELECT count(*) FROM escalations").fetchone()[0]
     t.eq(escs, 0, "no case was escalated")
 
@@ -261,8 +274,9 @@ finally:
     for d in nodes:
         d.cleanup()
     sim.stop()
-    try:
-        harness.pg_drop_db(url)
-    except (harness.PgError, OSError):
-        pass
+    if not os.environ.get("CLERK_KEEP_TMP"):
+        try:
+            harness.pg_drop_db(url)
+        except (harness.PgError, OSError):
+            pass
 t.done()
