@@ -763,6 +763,10 @@ struct fstate {
 	/* A name that differs from the case's, verified against it
 	 * (field_verify): tried, and with which read. */
 	bool verify_tried;
+	/* The surest read of a name that was a name but not the case's
+	 * (-1: none), and whether it outweighs a read that is the case's. */
+	double other_conf;
+	bool contradicted;
 	struct ocr_verify verify;
 	const char *verify_read;  /* "label_line" | "value_line" */
 	char verify_raw[512];
@@ -878,6 +882,24 @@ verifiable(const struct ocr_tfield *f, const json_t *payload)
 	return f->spec.type == OCR_F_NAME && f->spec.match != NULL &&
 	    ocr_payload_string(payload, f->spec.match, want, sizeof(want)) &&
 	    want[0] != '\0';
+}
+
+/* A read of a name field that is a name, not the case's, and as many
+ * characters long: another person's name (a read that lost a character,
+ * 朱兰 for 朱兰芳, is not). */
+static bool
+other_name(const struct ocr_tfield *f, const json_t *payload,
+    const struct ocr_vresult *vr)
+{
+	char want[256];
+	uint32_t a[64], b[64];
+	size_t oa[65], ob[65];
+
+	if (f->spec.type != OCR_F_NAME || vr->status != OCR_FS_MISMATCH ||
+	    f->spec.match == NULL ||
+	    !ocr_payload_string(payload, f->spec.match, want, sizeof(want)))
+		return false;
+	return utf8_split(vr->value, a, oa, 64) == utf8_split(want, b, ob, 64);
 }
 
 /*
@@ -1090,6 +1112,9 @@ field_reread(void *api, const struct ocr_template *t,
 	if (f->spec.type == OCR_F_AMOUNT_CN)
 		fold_capital_numerals(raw);
 	ocr_validate_field(&f->spec, raw, o->payload, o->today, &vr2);
+	if (other_name(f, o->payload, &vr2) && fs->line.word_conf >
+	    fs->other_conf)
+		fs->other_conf = fs->line.word_conf;
 	r->reread = true;
 	r->found = true;
 	r->agree = h->found && ocr_text_equal(fs->vr.value, vr2.value, false,
@@ -1125,6 +1150,8 @@ failed_rule(const struct fstate *fs)
 		return fs->h.label_found ? "required" : "locate";
 	if (vr->status == OCR_FS_INVALID)
 		return "validate";
+	if (fs->contradicted)
+		return "other_name_read";
 	if (fs->low)
 		return fs->reads.reread && !fs->reads.agree ? "reads_disagree" :
 		    "min_confidence";
@@ -1522,6 +1549,8 @@ field_third_read(void *api, const struct ocr_template *t,
 	if (f->spec.type == OCR_F_AMOUNT_CN)
 		fold_capital_numerals(fs->line_raw);
 	ocr_validate_field(&f->spec, fs->line_raw, o->payload, o->today, &vr3);
+	if (other_name(f, o->payload, &vr3) && fs->line_conf > fs->other_conf)
+		fs->other_conf = fs->line_conf;
 	if (f->spec.type == OCR_F_NAME && vr3.status == OCR_FS_OK &&
 	    vr3.matched && !vr3.folded) {
 		fs->vr = vr3;
@@ -1630,6 +1659,30 @@ field_verify(const struct ocr_tfield *f, const struct ocr_check_opts *o,
 	fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
 }
 
+/*
+ * A read that is exactly the case's name is sure (ocr_field_unsure) -
+ * unless another read of the same line was another name, read surely:
+ * then the case's name may be the misread. In AR PL UKai 超 and 赵 are
+ * read 起 by the value's line alone, so a case naming 高起平 met a card
+ * printed 高超平 (page read 高超平 at 92) and was accepted
+ * (bench/ocr_fonts.sh, look-alike defect). Sure from the field's own
+ * min_confidence on.
+ */
+static void
+name_contradicted(const struct ocr_tfield *f, struct fstate *fs)
+{
+	fs->contradicted = false;
+	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
+	    fs->vr.status != OCR_FS_OK || !fs->vr.matched ||
+	    strcmp(fs->vr.code, "match.verified") == 0 ||
+	    fs->other_conf < f->spec.min_confidence)
+		return;
+	fs->contradicted = true;
+	fs->low = true;
+	fs->reads.agree = false;
+	fs->reads.reread = true;
+}
+
 static json_t *
 verify_json(const struct fstate *fs)
 {
@@ -1691,10 +1744,13 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		fs[i].first_conf = fs[i].conf;
 		fs[i].first_vr = fs[i].vr;
 		snprintf(fs[i].first_raw, sizeof(fs[i].first_raw), "%s", h->raw);
+		fs[i].other_conf = other_name(f, o->payload, &fs[i].vr) ?
+		    fs[i].conf : -1;
 		field_reread(api, t, f, pages, o, &fs[i]);
 		fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr, &fs[i].reads);
 		field_third_read(api, t, f, pages, o, &fs[i]);
 		field_verify(f, o, &fs[i]);
+		name_contradicted(f, &fs[i]);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
 	 * two readings is surer than either's confidence; disagreement is a
@@ -1749,11 +1805,17 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 				snprintf(vr->code, sizeof(vr->code),
 				    "field.low_confidence");
 			}
-			snprintf(vr->message + strlen(vr->message),
-			    sizeof(vr->message) - strlen(vr->message),
-			    "%s识别置信度低 confidence %.0f < %.0f",
-			    vr->message[0] ? "; " : "", fs[i].conf,
-			    f->spec.min_confidence);
+			if (fs[i].contradicted)
+				snprintf(vr->message, sizeof(vr->message),
+				    "另一次识别为其他姓名 another read of the "
+				    "line was another name, at confidence %.0f",
+				    fs[i].other_conf);
+			else
+				snprintf(vr->message + strlen(vr->message),
+				    sizeof(vr->message) - strlen(vr->message),
+				    "%s识别置信度低 confidence %.0f < %.0f",
+				    vr->message[0] ? "; " : "", fs[i].conf,
+				    f->spec.min_confidence);
 		}
 		/* Blank is the applicant's to fix; unread is not: a label or
 		 * pattern we did not find may be a misread, and a poor page
