@@ -1838,6 +1838,11 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		{
 			json_t *fj = field_json(f, &fs[i].h, vr, fs[i].conf);
 
+			if (fs[i].reads.reread && fs[i].first_found)
+				json_object_set_new(fj, "page_read", json_pack(
+				    "{s:s,s:f}", "raw", fs[i].first_raw,
+				    "confidence", round(fs[i].first_conf * 10) /
+				    10));
 			if (fs[i].reads.reread)
 				json_object_set_new(fj, "second_read", json_pack(
 				    "{s:s,s:f,s:b}", "raw", fs[i].line.text,
