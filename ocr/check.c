@@ -1561,13 +1561,19 @@ field_third_read(void *api, const struct ocr_template *t,
 	}
 	if (f->from_id != OCR_FROM_ID_NONE || vr3.status != OCR_FS_OK)
 		return;
-	/* the page read, and the second read (fs->vr) if one was made */
+	/* the page read, and the second read (fs->vr) if one was made; a
+	 * page read that was no value of the type agrees when it holds the
+	 * third read's characters in order with at most two more (2024年
+	 * 11]月7日, 2024年9月:1日), as it does for the second read */
 	if (fs->first_found && fs->first_vr.status == OCR_FS_OK) {
 		if (ocr_text_equal(fs->first_vr.value, vr3.value, false, NULL))
 			with = &fs->first_vr, wconf = fs->first_conf;
 		else
 			oconf = fs->first_conf;
-	}
+	} else if (fs->first_found && fs->first_vr.status == OCR_FS_INVALID &&
+	    malformed_code(fs->first_vr.code) &&
+	    holds_with_noise(fs->first_raw, fs->line_raw, 2))
+		with = &fs->first_vr, wconf = fs->first_conf;
 	if (fs->reads.reread && fs->vr.status == OCR_FS_OK) {
 		if (ocr_text_equal(fs->vr.value, vr3.value, false, NULL)) {
 			if (with == NULL || fs->conf > wconf)
