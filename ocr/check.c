@@ -758,6 +758,18 @@ struct fstate {
 	char line_raw[512];       /* the third read: label and value as one line */
 	double line_conf;
 	bool line_read;
+	struct ocr_linesym line_sym[32]; /* its value's symbols */
+	int line_nsym;
+	/* A name that differs from the case's, verified against it
+	 * (field_verify): tried, and with which read. */
+	bool verify_tried;
+	/* The surest read of a name that was a name but not the case's
+	 * (-1: none), and whether it outweighs a read that is the case's. */
+	double other_conf;
+	bool contradicted;
+	struct ocr_verify verify;
+	const char *verify_read;  /* "label_line" | "value_line" */
+	char verify_raw[512];
 };
 
 /* The characters a field can hold, for its second read; "" for any. An
@@ -860,6 +872,36 @@ name_blacklist(const struct ocr_tfield *f, const json_t *payload)
 	    "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 }
 
+/* A name to compare with the case's: its line reads keep each
+ * character's alternatives, to verify the case's name against. */
+static bool
+verifiable(const struct ocr_tfield *f, const json_t *payload)
+{
+	char want[256];
+
+	return f->spec.type == OCR_F_NAME && f->spec.match != NULL &&
+	    ocr_payload_string(payload, f->spec.match, want, sizeof(want)) &&
+	    want[0] != '\0';
+}
+
+/* A read of a name field that is a name, not the case's, and as many
+ * characters long: another person's name (a read that lost a character,
+ * 朱兰 for 朱兰芳, is not). */
+static bool
+other_name(const struct ocr_tfield *f, const json_t *payload,
+    const struct ocr_vresult *vr)
+{
+	char want[256];
+	uint32_t a[64], b[64];
+	size_t oa[65], ob[65];
+
+	if (f->spec.type != OCR_F_NAME || vr->status != OCR_FS_MISMATCH ||
+	    f->spec.match == NULL ||
+	    !ocr_payload_string(payload, f->spec.match, want, sizeof(want)))
+		return false;
+	return utf8_split(vr->value, a, oa, 64) == utf8_split(want, b, ob, 64);
+}
+
 /*
  * A label the page read did not find may be on a line it misread as a
  * whole ("#RITUKS 6222..." for 银行账号 6222...): lines that hold no label
@@ -910,7 +952,7 @@ find_label_again(void *api, const struct ocr_template *t,
 			    ln->box[1] + lh + 2 * lh / 5 - reg[1];
 			if (reg[2] < 4 || reg[3] < 4 || ocr_line_reread(api,
 			    pages[p].pix, pages[p].q.read_dpi, reg, "", "",
-			    t->deadline_ms, lr, &fs->extra_ms, &e) < 0)
+			    false, t->deadline_ms, lr, &fs->extra_ms, &e) < 0)
 				continue;
 			/* The line's symbols without spaces, and where the
 			 * label ends among them. */
@@ -1062,13 +1104,17 @@ field_reread(void *api, const struct ocr_template *t,
 		return;
 	if (ocr_line_reread(api, pages[h->page].pix, pages[h->page].q.read_dpi,
 	    reg, type_whitelist(f, wl, sizeof(wl)), name_blacklist(f, o->payload),
-	    t->deadline_ms, &fs->line, &o->recognise_ms, &e) < 0 ||
+	    verifiable(f, o->payload), t->deadline_ms, &fs->line,
+	    &o->recognise_ms, &e) < 0 ||
 	    fs->line.nsym == 0)
 		return;
 	snprintf(raw, sizeof(raw), "%s", fs->line.text);
 	if (f->spec.type == OCR_F_AMOUNT_CN)
 		fold_capital_numerals(raw);
 	ocr_validate_field(&f->spec, raw, o->payload, o->today, &vr2);
+	if (other_name(f, o->payload, &vr2) && fs->line.word_conf >
+	    fs->other_conf)
+		fs->other_conf = fs->line.word_conf;
 	r->reread = true;
 	r->found = true;
 	r->agree = h->found && ocr_text_equal(fs->vr.value, vr2.value, false,
@@ -1104,6 +1150,8 @@ failed_rule(const struct fstate *fs)
 		return fs->h.label_found ? "required" : "locate";
 	if (vr->status == OCR_FS_INVALID)
 		return "validate";
+	if (fs->contradicted)
+		return "other_name_read";
 	if (fs->low)
 		return fs->reads.reread && !fs->reads.agree ? "reads_disagree" :
 		    "min_confidence";
@@ -1387,6 +1435,7 @@ field_line_read(void *api, const struct ocr_template *t,
 	PIX *pix;
 
 	fs->line_read = false;
+	fs->line_nsym = 0;
 	compact_of(f->spec.label != NULL ? f->spec.label : "", lab, sizeof(lab));
 	if (!t->reread || lab[0] == '\0' || !h->has_region || h->label_x0 < 0 ||
 	    (pix = pages[h->page].pix) == NULL)
@@ -1423,7 +1472,8 @@ field_line_read(void *api, const struct ocr_template *t,
 	}
 	if (reg[2] < 4 || reg[3] < 4 || ocr_line_reread(api, pix,
 	    pages[h->page].q.read_dpi, reg, "", name_blacklist(f, o->payload),
-	    t->deadline_ms, &lr, &o->recognise_ms, &e) < 0)
+	    verifiable(f, o->payload), t->deadline_ms, &lr, &o->recognise_ms,
+	    &e) < 0)
 		return;
 	for (int k = 0; k < lr.nsym && k < 128; k++) {
 		size_t sl = strlen(lr.sym[k].t);
@@ -1458,6 +1508,9 @@ field_line_read(void *api, const struct ocr_template *t,
 			break;
 		memcpy(fs->line_raw + n, lr.sym[k].t, sl);
 		n += sl;
+		if (fs->line_nsym < (int)(sizeof(fs->line_sym) /
+		    sizeof(fs->line_sym[0])))
+			fs->line_sym[fs->line_nsym++] = lr.sym[k];
 		if (lr.sym[k].conf < fs->line_conf)
 			fs->line_conf = lr.sym[k].conf;
 	}
@@ -1496,6 +1549,8 @@ field_third_read(void *api, const struct ocr_template *t,
 	if (f->spec.type == OCR_F_AMOUNT_CN)
 		fold_capital_numerals(fs->line_raw);
 	ocr_validate_field(&f->spec, fs->line_raw, o->payload, o->today, &vr3);
+	if (other_name(f, o->payload, &vr3) && fs->line_conf > fs->other_conf)
+		fs->other_conf = fs->line_conf;
 	if (f->spec.type == OCR_F_NAME && vr3.status == OCR_FS_OK &&
 	    vr3.matched && !vr3.folded) {
 		fs->vr = vr3;
@@ -1506,13 +1561,19 @@ field_third_read(void *api, const struct ocr_template *t,
 	}
 	if (f->from_id != OCR_FROM_ID_NONE || vr3.status != OCR_FS_OK)
 		return;
-	/* the page read, and the second read (fs->vr) if one was made */
+	/* the page read, and the second read (fs->vr) if one was made; a
+	 * page read that was no value of the type agrees when it holds the
+	 * third read's characters in order with at most two more (2024年
+	 * 11]月7日, 2024年9月:1日), as it does for the second read */
 	if (fs->first_found && fs->first_vr.status == OCR_FS_OK) {
 		if (ocr_text_equal(fs->first_vr.value, vr3.value, false, NULL))
 			with = &fs->first_vr, wconf = fs->first_conf;
 		else
 			oconf = fs->first_conf;
-	}
+	} else if (fs->first_found && fs->first_vr.status == OCR_FS_INVALID &&
+	    malformed_code(fs->first_vr.code) &&
+	    holds_with_noise(fs->first_raw, fs->line_raw, 2))
+		with = &fs->first_vr, wconf = fs->first_conf;
 	if (fs->reads.reread && fs->vr.status == OCR_FS_OK) {
 		if (ocr_text_equal(fs->vr.value, vr3.value, false, NULL)) {
 			if (with == NULL || fs->conf > wconf)
@@ -1546,6 +1607,105 @@ field_third_read(void *api, const struct ocr_template *t,
 	fs->reads.conf = fs->conf;
 	snprintf(fs->h.raw, sizeof(fs->h.raw), "%s", fs->line_raw);
 	fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
+}
+
+/*
+ * A name still not the case's after three reads: does the document say
+ * the case's name? Asked of the label-and-value read first (the LSTM
+ * reads a name best in context), then of the value's own line, with the
+ * rule of ocr_verify_expected. Verified, the field is the case's name
+ * (sure, as a name read exactly as the case has it); either way the
+ * field's evidence says what was compared and why.
+ */
+static void
+field_verify(const struct ocr_tfield *f, const struct ocr_check_opts *o,
+    struct fstate *fs)
+{
+	struct ocr_verify_rule rule;
+	struct ocr_verify v;
+	struct ocr_vresult vr;
+	char want[256];
+
+	fs->verify_tried = false;
+	if (fs->vr.status != OCR_FS_MISMATCH || !verifiable(f, o->payload) ||
+	    !ocr_payload_string(o->payload, f->spec.match, want, sizeof(want)))
+		return;
+	ocr_verify_rule_default(&rule);
+	if (fs->line_read && fs->line_nsym > 0) {
+		fs->verify_tried = true;
+		ocr_verify_expected(want, fs->line_sym, fs->line_nsym, &rule,
+		    &fs->verify);
+		fs->verify_read = "label_line";
+		snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s",
+		    fs->line_raw);
+	}
+	if ((!fs->verify_tried || !fs->verify.ok) && fs->reads.reread &&
+	    fs->line.nsym > 0) {
+		ocr_verify_expected(want, fs->line.sym, fs->line.nsym < 128 ?
+		    fs->line.nsym : 128, &rule, &v);
+		if (!fs->verify_tried || v.ok) {
+			fs->verify = v;
+			fs->verify_read = "value_line";
+			snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s",
+			    fs->line.text);
+		}
+		fs->verify_tried = true;
+	}
+	if (!fs->verify_tried || !fs->verify.ok)
+		return;
+	ocr_validate_field(&f->spec, want, o->payload, o->today, &vr);
+	if (vr.status != OCR_FS_OK || !vr.matched || vr.folded)
+		return;
+	fs->vr = vr;
+	snprintf(fs->vr.code, sizeof(fs->vr.code), "match.verified");
+	snprintf(fs->vr.message, sizeof(fs->vr.message),
+	    "与案件数据一致（候选字符核对） / the case's \"%s\": the "
+	    "differing characters were the reader's own alternatives",
+	    f->spec.match);
+	fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
+}
+
+/*
+ * A read that is exactly the case's name is sure (ocr_field_unsure) -
+ * unless another read of the same line was another name, read surely:
+ * then the case's name may be the misread. In AR PL UKai 超 and 赵 are
+ * read 起 by the value's line alone, so a case naming 高起平 met a card
+ * printed 高超平 (page read 高超平 at 92) and was accepted
+ * (bench/ocr_fonts.sh, look-alike defect). Sure from the field's own
+ * min_confidence on.
+ */
+static void
+name_contradicted(const struct ocr_tfield *f, struct fstate *fs)
+{
+	fs->contradicted = false;
+	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
+	    fs->vr.status != OCR_FS_OK || !fs->vr.matched ||
+	    strcmp(fs->vr.code, "match.verified") == 0 ||
+	    fs->other_conf < f->spec.min_confidence)
+		return;
+	fs->contradicted = true;
+	fs->low = true;
+	fs->reads.agree = false;
+	fs->reads.reread = true;
+}
+
+static json_t *
+verify_json(const struct fstate *fs)
+{
+	json_t *d = json_array();
+
+	for (int k = 0; k < fs->verify.ndiff; k++) {
+		const struct ocr_verify_diff *x = &fs->verify.diff[k];
+
+		json_array_append_new(d, json_pack("{s:i,s:s,s:f,s:s,s:o}",
+		    "pos", x->pos, "read", x->read, "read_conf",
+		    round(x->read_conf * 10) / 10, "want", x->want, "want_conf",
+		    x->want_conf < 0 ? json_null() :
+		    json_real(round(x->want_conf * 10) / 10)));
+	}
+	return json_pack("{s:s,s:b,s:s,s:s,s:o,s:s}", "rule", "alternatives",
+	    "verified", fs->verify.ok, "read", fs->verify_read, "raw",
+	    fs->verify_raw, "differ", d, "why", fs->verify.why);
 }
 
 static void
@@ -1590,9 +1750,13 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		fs[i].first_conf = fs[i].conf;
 		fs[i].first_vr = fs[i].vr;
 		snprintf(fs[i].first_raw, sizeof(fs[i].first_raw), "%s", h->raw);
+		fs[i].other_conf = other_name(f, o->payload, &fs[i].vr) ?
+		    fs[i].conf : -1;
 		field_reread(api, t, f, pages, o, &fs[i]);
 		fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr, &fs[i].reads);
 		field_third_read(api, t, f, pages, o, &fs[i]);
+		field_verify(f, o, &fs[i]);
+		name_contradicted(f, &fs[i]);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
 	 * two readings is surer than either's confidence; disagreement is a
@@ -1647,11 +1811,17 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 				snprintf(vr->code, sizeof(vr->code),
 				    "field.low_confidence");
 			}
-			snprintf(vr->message + strlen(vr->message),
-			    sizeof(vr->message) - strlen(vr->message),
-			    "%s识别置信度低 confidence %.0f < %.0f",
-			    vr->message[0] ? "; " : "", fs[i].conf,
-			    f->spec.min_confidence);
+			if (fs[i].contradicted)
+				snprintf(vr->message, sizeof(vr->message),
+				    "另一次识别为其他姓名 another read of the "
+				    "line was another name, at confidence %.0f",
+				    fs[i].other_conf);
+			else
+				snprintf(vr->message + strlen(vr->message),
+				    sizeof(vr->message) - strlen(vr->message),
+				    "%s识别置信度低 confidence %.0f < %.0f",
+				    vr->message[0] ? "; " : "", fs[i].conf,
+				    f->spec.min_confidence);
 		}
 		/* Blank is the applicant's to fix; unread is not: a label or
 		 * pattern we did not find may be a misread, and a poor page
@@ -1674,6 +1844,11 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		{
 			json_t *fj = field_json(f, &fs[i].h, vr, fs[i].conf);
 
+			if (fs[i].reads.reread && fs[i].first_found)
+				json_object_set_new(fj, "page_read", json_pack(
+				    "{s:s,s:f}", "raw", fs[i].first_raw,
+				    "confidence", round(fs[i].first_conf * 10) /
+				    10));
 			if (fs[i].reads.reread)
 				json_object_set_new(fj, "second_read", json_pack(
 				    "{s:s,s:f,s:b}", "raw", fs[i].line.text,
@@ -1685,6 +1860,9 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 				json_object_set_new(fj, "line_read", json_pack(
 				    "{s:s,s:f}", "raw", fs[i].line_raw,
 				    "confidence", round(fs[i].line_conf * 10) / 10));
+			if (fs[i].verify_tried)
+				json_object_set_new(fj, "verify",
+				    verify_json(&fs[i]));
 			if (vr->severity >= OCR_SEV_ESCALATE || fs[i].low)
 				json_object_set_new(fj, "evidence", field_evidence(f,
 				    &fs[i], pages, o->image_dir));

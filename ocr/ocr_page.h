@@ -77,29 +77,84 @@ int ocr_page_recognise(void *engine, PIX *pix, int dpi, int deadline_ms,
     struct ocr_ptext *pt, double *ms, struct err *e);
 void ocr_ptext_clear(struct ocr_ptext *pt);
 
+#define OCR_NALT 6
+
+/* One symbol of a line read on its own. */
+struct ocr_linesym {
+	char t[16];
+	int x0, x1;               /* left and right edge on the page */
+	float conf;
+	/* With choices: the LSTM's candidates for this symbol other than
+	 * t, surest first, and t's own score on the same scale (0-100,
+	 * TessChoiceIteratorConfidence; -1 if it was not among them) -
+	 * what the line could also say, for verifying a read against the
+	 * case's value. */
+	float self;
+	int nalt;
+	struct {
+		char t[16];
+		float conf;
+	} alt[OCR_NALT];
+};
+
 /* One field's box read again on its own. */
 struct ocr_lineread {
 	char text[512];           /* words joined as hit_fill joins them */
 	double sym_conf;          /* least symbol confidence */
 	double word_conf;         /* least word confidence */
 	int nsym;
-	struct {
-		char t[16];
-		int x0, x1;           /* left and right edge on the page */
-		float conf;
-	} sym[128];               /* the first 128 symbols */
+	struct ocr_linesym sym[128]; /* the first 128 symbols */
 };
 
 /*
  * Reads box (x, y, w, h in pix) of pix as a single text line with only
- * the characters of whitelist ("" = any) and none of blacklist: a line on its own, with no
+ * the characters of whitelist ("" = any) and none of blacklist; with
+ * choices, each symbol's alternatives too (lstm_choice_mode 2, which
+ * costs the beam search a little, so only when asked): a line on its own, with no
  * layout analysis to get wrong and fewer characters to confuse, usually
  * reads better and surer than the same characters on the full page.
  * 0, or -1 with e set; *ms grows by the time inside TessBaseAPIRecognize.
  */
 int ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
-    const char *whitelist, const char *blacklist, int deadline_ms,
-    struct ocr_lineread *out, double *ms, struct err *e);
+    const char *whitelist, const char *blacklist, bool choices,
+    int deadline_ms, struct ocr_lineread *out, double *ms, struct err *e);
 double ocr_ptext_glyph_height(const struct ocr_ptext *pt);
+
+/*
+ * Verification against the case's value (verify.c). A line read of a
+ * name that differs from the case's name is taken as the case's name
+ * only when: as many characters; every character that agrees read at
+ * min_same or more; at most one differing character (two from four
+ * characters on); and at each the case's character among the
+ * alternatives at min_alt or more, and the read character no surer than
+ * it by more than max_margin (a plausible other character read much
+ * more surely is what the document says). Chosen on the tuning set of
+ * bench/ocr_fonts.sh (docs/BENCHMARKS.md).
+ */
+#define OCR_VERIFY_MIN_ALT 20.0
+#define OCR_VERIFY_MAX_MARGIN 40.0
+#define OCR_VERIFY_MIN_SAME 80.0
+
+struct ocr_verify_rule {
+	double min_alt, max_margin, min_same;
+};
+
+struct ocr_verify_diff {
+	int pos;                  /* 0-based character of the value */
+	char read[16], want[16];
+	float read_conf, want_conf; /* want_conf -1: not an alternative */
+};
+
+struct ocr_verify {
+	bool ok;
+	int ndiff;
+	struct ocr_verify_diff diff[2];
+	char why[128];            /* for the reviewer, either way */
+};
+
+void ocr_verify_rule_default(struct ocr_verify_rule *r);
+/* 0 if sym (a value's symbols) verify want, else -1; out says why. */
+int ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
+    int nsym, const struct ocr_verify_rule *rule, struct ocr_verify *out);
 
 #endif

@@ -5,6 +5,7 @@
  * their boxes and confidences.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,10 +511,52 @@ latin_or_digit(const char *t)
 	    (c >= 'a' && c <= 'z') || c == '.' || c == '-');
 }
 
+/* The symbol's alternatives other than what was read, surest first. */
+static void
+sym_choices(const TessResultIterator *ri, const char *read,
+    struct ocr_linesym *sym)
+{
+	TessChoiceIterator *ci = TessResultIteratorGetChoiceIterator(ri);
+
+	sym->nalt = 0;
+	sym->self = -1;
+	if (ci == NULL)
+		return;
+	do {
+		const char *t = TessChoiceIteratorGetUTF8Text(ci);
+		float c = TessChoiceIteratorConfidence(ci);
+		int k;
+
+		if (t != NULL && strcmp(t, read) == 0) {
+			if (c > sym->self)
+				sym->self = c;
+			continue;
+		}
+		if (t == NULL || t[0] == '\0' ||
+		    strlen(t) >= sizeof(sym->alt[0].t))
+			continue;
+		for (k = 0; k < sym->nalt && strcmp(sym->alt[k].t, t) != 0; k++)
+			;
+		if (k < sym->nalt) {
+			if (c > sym->alt[k].conf)
+				sym->alt[k].conf = c;
+			continue;
+		}
+		if (sym->nalt == OCR_NALT && c <= sym->alt[OCR_NALT - 1].conf)
+			continue;
+		k = sym->nalt < OCR_NALT ? sym->nalt++ : OCR_NALT - 1;
+		for (; k > 0 && sym->alt[k - 1].conf < c; k--)
+			sym->alt[k] = sym->alt[k - 1];
+		snprintf(sym->alt[k].t, sizeof(sym->alt[k].t), "%s", t);
+		sym->alt[k].conf = c;
+	} while (TessChoiceIteratorNext(ci));
+	TessChoiceIteratorDelete(ci);
+}
+
 int
 ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
-    const char *whitelist, const char *blacklist, int deadline_ms,
-    struct ocr_lineread *out, double *ms, struct err *e)
+    const char *whitelist, const char *blacklist, bool choices,
+    int deadline_ms, struct ocr_lineread *out, double *ms, struct err *e)
 {
 	TessBaseAPI *api = engine;
 	ETEXT_DESC *mon;
@@ -550,6 +593,7 @@ ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
 	TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE);
 	TessBaseAPISetVariable(api, "tessedit_char_whitelist", whitelist);
 	TessBaseAPISetVariable(api, "tessedit_char_blacklist", blacklist);
+	TessBaseAPISetVariable(api, "lstm_choice_mode", choices ? "2" : "0");
 	TessBaseAPISetImage2(api, framed);
 	TessBaseAPISetSourceResolution(api, dpi > 0 ? dpi : 300);
 	mon = TessMonitorCreate();
@@ -598,6 +642,9 @@ ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
 					out->sym[out->nsym].x0 = l - border + box[0];
 					out->sym[out->nsym].x1 = r - border + box[0];
 					out->sym[out->nsym].conf = c;
+					if (choices)
+						sym_choices(ri, txt,
+						    &out->sym[out->nsym]);
 				}
 				out->nsym++;
 			}
@@ -610,6 +657,7 @@ ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
 	TessBaseAPIClear(api);
 	TessBaseAPISetVariable(api, "tessedit_char_whitelist", "");
 	TessBaseAPISetVariable(api, "tessedit_char_blacklist", "");
+	TessBaseAPISetVariable(api, "lstm_choice_mode", "0");
 	TessBaseAPISetPageSegMode(api, PSM_AUTO);
 	pixDestroy(&framed);
 	if (rc != 0) {

@@ -39,6 +39,14 @@ BANKS = ["中国工商银行", "中国建设银行", "中国农业银行", "中�
 COMPANIES = ["北京市星河科技有限公司", "上海市东方贸易有限公司",
              "广州市南方物流有限公司", "南京市长江机械有限公司"]
 DIGITS_CN = "零壹贰叁肆伍陆柒捌玖"
+# A look-alike for every character of SURNAMES and GIVEN (a stroke more
+# or less, a radical changed): the case's name with one of them swapped
+# is another person whose name a misread could turn into the one printed.
+LOOKALIKE = dict(zip("张王李赵刘陈杨周吴孙马朱胡郭何林高"
+                     "伟芳敏静丽强磊军洋勇杰涛明超平刚华兰",
+                     "弦玉季起划阵扬同昊逊乌末湖廓河材亮"
+                     "纬方繁睁面弘晶车祥男木寿朋起乎冈毕兰"))
+LOOKALIKE = {k: v for k, v in LOOKALIKE.items() if k != v}
 
 
 def cnid_check(first17):

@@ -1,7 +1,10 @@
 /*
  * test_ocr.c - the OCR check's loader and template parser (ocr/ocr.h),
  * without recognition: types told by content, limits from headers before
- * decoding, and templates' errors as file:line.
+ * decoding, and templates' errors as file:line; and the verification of
+ * a name against the case's (ocr/verify.c), on made-up alternatives and,
+ * with the shipped chi_sim model, on a committed ID card printed in AR PL
+ * UKai (tests/fixtures/ocr/id-card-ukai-gaochaoping.png: 高超平, 150 DPI).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -417,6 +420,203 @@ test_read_resolution(void **state)
 	pixDestroy(&card);
 }
 
+/* One symbol as a line read with choices gives it. */
+static struct ocr_linesym
+sym(const char *t, float conf, const char *alt, float altconf)
+{
+	struct ocr_linesym s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.t, sizeof(s.t), "%s", t);
+	s.conf = conf;
+	s.self = conf;
+	if (alt != NULL) {
+		snprintf(s.alt[0].t, sizeof(s.alt[0].t), "%s", alt);
+		s.alt[0].conf = altconf;
+		s.nalt = 1;
+	}
+	return s;
+}
+
+/* The case's character among the differing one's alternatives at a real
+ * score, the read not much surer: the case's name. Anything less is
+ * refused, and says why. */
+static void
+test_verify_rule(void **state)
+{
+	struct ocr_verify_rule r;
+	struct ocr_verify v;
+	struct ocr_linesym s[4];
+
+	(void)state;
+	ocr_verify_rule_default(&r);
+	s[0] = sym("杨", 95, NULL, 0);
+	s[1] = sym("静", 96, NULL, 0);
+	s[2] = sym("舌", 60, "磊", 45);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 3, &r, &v), 0);
+	assert_true(v.ok);
+	assert_int_equal(v.ndiff, 1);
+	assert_int_equal(v.diff[0].pos, 2);
+	assert_string_equal(v.diff[0].want, "磊");
+	assert_true(v.diff[0].want_conf == 45);
+	/* the case's character not a candidate at all */
+	s[2] = sym("舌", 60, "春", 45);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 3, &r, &v), -1);
+	assert_false(v.ok);
+	assert_non_null(strstr(v.why, "not among"));
+	/* a candidate, but at no real score */
+	s[2] = sym("舌", 60, "磊", 5);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 3, &r, &v), -1);
+	/* a candidate, but the read is surer by a wide margin: the
+	 * document says 舌 */
+	s[2] = sym("舌", 99, "磊", 30);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 3, &r, &v), -1);
+	assert_non_null(strstr(v.why, "surer"));
+	/* two of three characters differ */
+	s[1] = sym("争", 60, "静", 50);
+	s[2] = sym("舌", 60, "磊", 45);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 3, &r, &v), -1);
+	/* ... which a four-character name may */
+	s[3] = sym("华", 97, NULL, 0);
+	assert_int_equal(ocr_verify_expected("杨静磊华", s, 4, &r, &v), 0);
+	assert_int_equal(v.ndiff, 2);
+	/* a character that agrees must be sure itself */
+	s[1] = sym("静", 50, NULL, 0);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 3, &r, &v), -1);
+	/* a character lost or gained is another name */
+	s[1] = sym("静", 96, NULL, 0);
+	assert_int_equal(ocr_verify_expected("杨静磊", s, 2, &r, &v), -1);
+	assert_int_equal(ocr_verify_expected("杨静", s, 3, &r, &v), -1);
+}
+
+static struct ocr_template *
+id_card(void)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find("id-card-front", SRCDIR
+	    "/playbooks/templates", &e);
+
+	if (t == NULL)
+		fail_msg("id-card-front: %s", e.msg);
+	return t;
+}
+
+#define GAO SRCDIR "/tests/fixtures/ocr/id-card-ukai-gaochaoping.png"
+
+/* The name's line read with choices, on the real print. The value
+ * alone reads 高起平 (AR PL UKai's 超 read as 起, 超 not among its
+ * alternatives): the card's own name 高超平 is not verified from it - the
+ * rule does not guess. With the label, the line reads 姓名高超平: 高超平 is
+ * verified, 高起平 (one look-alike off, another person) refused. */
+static void
+test_verify_on_crop(void **state)
+{
+	static const int value[4] = { 190, 210, 110, 65 };
+	static const int labelled[4] = { 95, 212, 215, 58 };
+	struct ocr_verify_rule r;
+	struct ocr_verify v;
+	struct ocr_lineread lr;
+	struct err e = { 0 };
+	double ms = 0;
+	void *api;
+	PIX *pix = pixRead(GAO);
+	int nalt = 0;
+
+	(void)state;
+	assert_non_null(pix);
+	if ((api = ocr_engine_acquire("chi_sim", &e)) == NULL)
+		fail_msg("chi_sim: %s", e.msg);
+	ocr_verify_rule_default(&r);
+	assert_int_equal(ocr_line_reread(api, pix, 150, value, "", "", true,
+	    10000, &lr, &ms, &e), 0);
+	assert_string_equal(lr.text, "高起平");
+	for (int k = 0; k < lr.nsym; k++)
+		nalt += lr.sym[k].nalt;
+	assert_true(nalt > 0);
+	assert_int_equal(ocr_verify_expected("高超平", lr.sym, lr.nsym, &r,
+	    &v), -1);
+	assert_int_equal(v.ndiff, 1);
+	assert_string_equal(v.diff[0].read, "起");
+	assert_string_equal(v.diff[0].want, "超");
+	assert_true(v.diff[0].want_conf < 0);
+
+	assert_int_equal(ocr_line_reread(api, pix, 150, labelled, "", "", true,
+	    10000, &lr, &ms, &e), 0);
+	assert_string_equal(lr.text, "姓名高超平");
+	assert_int_equal(ocr_verify_expected("高超平", lr.sym + 2, lr.nsym - 2,
+	    &r, &v), 0);
+	assert_true(v.ok);
+	assert_int_equal(v.ndiff, 0);
+	assert_int_equal(ocr_verify_expected("高起平", lr.sym + 2, lr.nsym - 2,
+	    &r, &v), -1);
+	assert_int_equal(v.ndiff, 1);
+	assert_string_equal(v.diff[0].read, "超");
+	assert_string_equal(v.diff[0].want, "起");
+	pixDestroy(&pix);
+	ocr_engine_thread_done();
+}
+
+static json_t *
+check_gao(const struct ocr_template *t, const char *name, const char **rule,
+    const char **value)
+{
+	struct ocr_check_opts o;
+	struct err e = { 0 };
+	json_t *pay = json_pack("{s:s,s:s}", "name", name, "id_no",
+	    "510107199202189114"), *r, *f;
+	size_t i;
+
+	memset(&o, 0, sizeof(o));
+	o.payload = pay;
+	o.today = 20261207;
+	if ((r = ocr_check_file(GAO, t, &o, &e)) == NULL)
+		fail_msg("check: %s", e.msg);
+	*rule = *value = NULL;
+	json_array_foreach(json_object_get(r, "fields"), i, f) {
+		if (strcmp(json_string_value(json_object_get(f, "name")),
+		    "name") != 0)
+			continue;
+		*value = json_string_value(json_object_get(f, "value"));
+		*rule = json_string_value(json_object_get(json_object_get(f,
+		    "evidence"), "rule"));
+	}
+	json_decref(pay);
+	return r;
+}
+
+/* A read exactly the case's name is sure - not when another read of the
+ * line was another name read surely. Here the page reads 高超平 at 92 and
+ * the value's line alone 高起平 at 49: a case naming 高起平 (another
+ * person) was accepted before; it escalates, rule other_name_read. */
+static void
+test_lookalike_name_escalates(void **state)
+{
+	struct ocr_template *t = id_card();
+	const char *rule, *value;
+	json_t *r;
+
+	(void)state;
+	r = check_gao(t, "高超平", &rule, &value);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "accept");
+	assert_string_equal(value, "高超平");
+	json_decref(r);
+	r = check_gao(t, "高起平", &rule, &value);
+	assert_string_not_equal(json_string_value(json_object_get(r,
+	    "verdict")), "accept");
+	assert_non_null(rule);
+	assert_string_equal(rule, "other_name_read");
+	json_decref(r);
+	/* another surname: a mismatch the alternatives do not verify */
+	r = check_gao(t, "亮超平", &rule, &value);
+	assert_string_not_equal(json_string_value(json_object_get(r,
+	    "verdict")), "accept");
+	assert_string_equal(rule, "match");
+	json_decref(r);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 int
 main(void)
 {
@@ -430,6 +630,9 @@ main(void)
 		cmocka_unit_test(test_pages_only_template),
 		cmocka_unit_test(test_shipped_id_card_follows_id),
 		cmocka_unit_test(test_unsure_id_confirmed),
+		cmocka_unit_test(test_verify_rule),
+		cmocka_unit_test(test_verify_on_crop),
+		cmocka_unit_test(test_lookalike_name_escalates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,137 @@
+/*
+ * verify.c - does the document say the case's value? A name field with
+ * a `match` asks that, not "what does it say?": when a line read of the
+ * name differs from the case's name, the LSTM's own alternatives for the
+ * differing characters (ocr_line_reread with choices) say whether the
+ * case's characters were a real candidate there. The rule is strict on
+ * purpose: a look-alike name (侯/候, 王/玉) is another person.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ocr_page.h"
+
+/* The length in bytes of the UTF-8 sequence starting with c. */
+static size_t
+u8len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xE0) == 0xC0)
+		return 2;
+	if ((c & 0xF0) == 0xE0)
+		return 3;
+	if ((c & 0xF8) == 0xF0)
+		return 4;
+	return 1;
+}
+
+void
+ocr_verify_rule_default(struct ocr_verify_rule *r)
+{
+	r->min_alt = OCR_VERIFY_MIN_ALT;
+	r->max_margin = OCR_VERIFY_MAX_MARGIN;
+	r->min_same = OCR_VERIFY_MIN_SAME;
+}
+
+int
+ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
+    int nsym, const struct ocr_verify_rule *rule, struct ocr_verify *out)
+{
+	char ch[64][16];
+	size_t nch = 0, maxdiff;
+	int k = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (const char *p = want; *p != '\0'; ) {
+		size_t l = u8len((unsigned char)*p);
+
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		if (nch == sizeof(ch) / sizeof(ch[0]) || strnlen(p, l) < l) {
+			snprintf(out->why, sizeof(out->why), "case value too long "
+			    "or not UTF-8");
+			return -1;
+		}
+		memcpy(ch[nch], p, l);
+		ch[nch++][l] = '\0';
+		p += l;
+	}
+	/* Separators the line read kept (a colon after the label) are not
+	 * characters of the value. */
+	{
+		int n = 0;
+
+		for (int i = 0; i < nsym; i++)
+			if (strcmp(sym[i].t, " ") != 0 && strcmp(sym[i].t, ":") !=
+			    0 && strcmp(sym[i].t, "：") != 0)
+				n++;
+		if ((size_t)n != nch || nch == 0) {
+			snprintf(out->why, sizeof(out->why), "%d characters read, "
+			    "the case has %zu", n, nch);
+			return -1;
+		}
+	}
+	maxdiff = nch >= 4 ? 2 : 1;
+	for (int i = 0; i < nsym; i++) {
+		const struct ocr_linesym *s = &sym[i];
+		const char *w;
+		float self, alt = -1;
+
+		if (strcmp(s->t, " ") == 0 || strcmp(s->t, ":") == 0 ||
+		    strcmp(s->t, "：") == 0)
+			continue;
+		w = ch[k++];
+		if (strcmp(s->t, w) == 0) {
+			/* What agrees must itself be read surely: the rule
+			 * vouches for the whole name, not one character. */
+			if (s->conf < rule->min_same) {
+				snprintf(out->why, sizeof(out->why), "%s read at "
+				    "%.0f < %.0f", s->t, s->conf, rule->min_same);
+				return -1;
+			}
+			continue;
+		}
+		if ((size_t)out->ndiff == maxdiff) {
+			snprintf(out->why, sizeof(out->why), "more than %zu "
+			    "characters differ", maxdiff);
+			return -1;
+		}
+		for (int a = 0; a < s->nalt; a++)
+			if (strcmp(s->alt[a].t, w) == 0)
+				alt = s->alt[a].conf;
+		self = s->self >= 0 ? s->self : s->conf;
+		{
+			struct ocr_verify_diff *d = &out->diff[out->ndiff++];
+
+			d->pos = k - 1;
+			snprintf(d->read, sizeof(d->read), "%s", s->t);
+			snprintf(d->want, sizeof(d->want), "%s", w);
+			d->read_conf = self;
+			d->want_conf = alt;
+		}
+		if (alt < rule->min_alt) {
+			if (alt < 0)
+				snprintf(out->why, sizeof(out->why), "%s read, %s "
+				    "not among its alternatives", s->t, w);
+			else
+				snprintf(out->why, sizeof(out->why), "%s read, %s "
+				    "only at %.1f < %.1f", s->t, w, alt,
+				    rule->min_alt);
+			return -1;
+		}
+		if (self - alt > rule->max_margin) {
+			snprintf(out->why, sizeof(out->why), "%s at %.1f, %s at "
+			    "%.1f: the read is surer by more than %.0f", s->t,
+			    self, w, alt, rule->max_margin);
+			return -1;
+		}
+	}
+	out->ok = true;
+	snprintf(out->why, sizeof(out->why), "%d differing character%s "
+	    "supported by the alternatives", out->ndiff, out->ndiff == 1 ? "" :
+	    "s");
+	return 0;
+}
