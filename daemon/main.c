@@ -166,10 +166,23 @@ persist_session(void *arg, enum auth_persist_op op, const char *key,
 {
 	struct daemon *d = arg;
 
+	struct qreq r;
+
 	if (op == AUTH_SESSION_SAVE)
 		queue_session_save(d->q, key, csrf, user, last);
-	else
+	else if (!queue_shared(d->q))
 		queue_session_forget(d->q, key);
+	else {
+		/* On a shared store every request reads the sessions
+		 * (http.c): the ended one must be gone from the store before
+		 * the next request, or it would be taken back. */
+		memset(&r, 0, sizeof(r));
+		r.op = QOP_SESSION_FORGET;
+		r.u.session.key = key;
+		if (queue_exec(d->q, &r) < 0)
+			log_error("web session not ended in the store: %s",
+			    r.err.msg);
+	}
 }
 
 /* Web sessions from before a restart: a reviewer's browser stays signed
