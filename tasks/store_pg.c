@@ -566,6 +566,26 @@ pg_close(void *p)
 }
 
 /*
+ * The writer's session. Every statement it runs reaches its rows through
+ * a primary key, a unique key or a partial index of the rows it wants
+ * (items_ready for claims, items_leased for expiry, renewal and
+ * recovery), so a sequential scan is never the right plan for it; but
+ * the planner picks one wherever its statistics say a table is small,
+ * and a bench or a new node's database has none until autovacuum's
+ * first ANALYZE: on a fresh database the claim's journal read scanned
+ * all of steps for the 512 ids it wanted. enable_seqscan = off makes a
+ * seq scan the last resort, not forbidden (a table without a usable
+ * index is still read). JIT is off for the same statistics: with none,
+ * a 512-id read is costed past jit_above_cost and spends 15 ms
+ * compiling a query that runs in 1.
+ */
+static int
+writer_session(PGconn *w, struct err *e)
+{
+	return pg_simple(w, "SET enable_seqscan = off; SET jit = off", e);
+}
+
+/*
  * synchronous_commit is left as the server has it (on by default): a
  * commit clerk reports is on the primary's disk, and on a synchronous
  * standby's too when the server is set up so. The durable option is
@@ -582,7 +602,7 @@ pg_open(const char *url, const struct queue_opts *o, struct err *e)
 	pthread_mutex_init(&s->pg.rlock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	if ((s->pg.w = pg_connect(url, s->pg.safe_url, e)) == NULL ||
-	    check_schema(&s->pg, e) < 0 ||
+	    check_schema(&s->pg, e) < 0 || writer_session(s->pg.w, e) < 0 ||
 	    (s->pg.r = pg_connect(url, s->pg.safe_url, e)) == NULL) {
 		pg_close(s);
 		return NULL;
@@ -601,6 +621,10 @@ pg_reconnect(struct pgw_store *s, struct err *e)
 	memset(s->prepared, 0, sizeof(s->prepared));
 	if (PQstatus(s->pg.w) != CONNECTION_OK) {
 		pg_err(e, s->pg.w, "reconnecting");
+		e->code = ERR_UNAVAILABLE;
+		return -1;
+	}
+	if (writer_session(s->pg.w, e) < 0) {
 		e->code = ERR_UNAVAILABLE;
 		return -1;
 	}
