@@ -77,10 +77,13 @@ static const char *const stmt_sql[NSTMT] = {
 	    " VALUES($1, $2) ON CONFLICT(playbook) DO UPDATE SET"
 	    " slot = greatest(trigger_slots.slot, excluded.slot)",
 	/* Rows another node is changing right now are skipped, not waited
-	 * for: that node decides about them. */
+	 * for: that node decides about them. The clock is read once, in a
+	 * subquery: clock_timestamp() is volatile, and compared directly it
+	 * cannot bound an index scan, so every claim read all of
+	 * items_leased (dead entries too) to find nothing. */
 	[S_CLAIM_EXPIRE] = "UPDATE items SET state = 0, owner = NULL,"
 	    " updated = $1 WHERE id = ANY(ARRAY(SELECT id FROM items"
-	    " WHERE state = 1 AND lease_expires < " PG_NOW
+	    " WHERE state = 1 AND lease_expires < (SELECT " PG_NOW ")"
 	    " FOR UPDATE SKIP LOCKED))",
 	/* One statement: the rows are locked as they are chosen, so a
 	 * second node's claim skips them and takes the next ones. */
