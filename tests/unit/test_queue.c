@@ -2812,6 +2812,68 @@ test_failed_request_in_a_batch_leaves_the_others(void **state)
 	free(b);
 }
 
+/*
+ * Enqueues submitted at once (on PostgreSQL sent as one statement): one
+ * the database refuses (no playbook hash) fails alone, a key given twice
+ * makes one item, and a payload with quotes and backslashes comes back
+ * as it went in.
+ */
+static void
+test_failed_enqueue_among_enqueues_fails_alone(void **state)
+{
+	enum { N = 50, BAD = 20, TWICE = 30 };
+	struct batch_req *b = calloc(N, sizeof(*b));
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	const char *odd = "{\"s\":\"a\\\"b\\\\c,{}\"}";
+	int left = N;
+	json_t *j;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		struct batch_req *x = &b[i];
+
+		x->left = &left;
+		x->lock = &lock;
+		x->cond = &cond;
+		x->r.done = batch_done;
+		x->r.arg = x;
+		x->r.op = QOP_ENQUEUE;
+		snprintf(x->key, sizeof(x->key), "k%d",
+		    i == TWICE + 1 ? TWICE : i);
+		x->r.u.enqueue.key = x->key;
+		x->r.u.enqueue.playbook = "many";
+		x->r.u.enqueue.pb_hash = i == BAD ? NULL : "h";
+		x->r.u.enqueue.payload = i == 1 ? odd : NULL;
+	}
+	for (int i = 0; i < N; i++)
+		queue_submit(Q, &b[i].r);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < N; i++) {
+		if (i == BAD) {
+			assert_int_equal(b[i].r.rc, -1);
+			continue;
+		}
+		if (b[i].r.rc != 0)
+			fail_msg("request %d failed: %s", i, b[i].r.err.msg);
+		assert_true(b[i].r.u.enqueue.id > 0);
+		assert_int_equal(b[i].r.u.enqueue.dup, i == TWICE + 1);
+		if (i > 0 && i != TWICE + 1 && i - 1 != BAD)
+			assert_true(b[i].r.u.enqueue.id >
+			    b[i - 1].r.u.enqueue.id);
+	}
+	assert_int_equal(b[TWICE + 1].r.u.enqueue.id, b[TWICE].r.u.enqueue.id);
+	j = item_json(b[1].r.u.enqueue.id);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(j, "payload"), "s")), "a\"b\\c,{}");
+	json_decref(j);
+	assert_int_equal(claim_count("many"), N - 2);
+	free(b);
+}
+
 
 /* ---- PostgreSQL only: two nodes on one store ---- */
 
@@ -3337,6 +3399,7 @@ main(void)
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
 		T(test_failed_request_in_a_batch_leaves_the_others),
+		T(test_failed_enqueue_among_enqueues_fails_alone),
 		T(test_durable_across_reopen),
 		T(test_playbook_pause_resume),
 		T(test_counts),
