@@ -59,7 +59,7 @@ enum {
 	S_ESC_HOLDER, S_ESC_SET_CLAIM, S_ESC_ASSIGNEE, S_ESC_SET_ASSIGNEE,
 	S_ESC_COMMENT_INSERT, S_SESSION_SAVE, S_SESSION_FORGET,
 	S_PB_LOCK, S_PB_STATE, S_PB_SET_STATE, S_NOTIFY,
-	S_STEP_FINAL, S_STEP_NEXT, S_ENQ_MANY,
+	S_STEP_FINAL, S_STEP_NEXT, S_ENQ_MANY, S_FINAL_MANY,
 	NSTMT
 };
 
@@ -227,13 +227,29 @@ static const char *const stmt_sql[NSTMT] = {
 	    " $7::bigint[]) WITH ORDINALITY AS u(k, p, h, pr, nb, pl, t, o)"
 	    " ORDER BY o ON CONFLICT(playbook, key) DO NOTHING"
 	    " RETURNING id, playbook, key",
+	/* Consecutive last-step results (S_STEP_FINAL's parameters as
+	 * arrays), of distinct items: a row back per item done, none for
+	 * one whose lease is gone (409). */
+	[S_FINAL_MANY] = "WITH u AS (SELECT * FROM unnest($1::bigint[],"
+	    " $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	    " $7::bigint[]) AS u(id, now, owner, h, step, out, ms)),"
+	    " f AS (UPDATE items i SET attempts = 0, state = 4,"
+	    " owner = NULL, updated = u.now, last_error = NULL,"
+	    " last_error_kind = 0, pb_hash = coalesce(u.h, i.pb_hash)"
+	    " FROM u WHERE i.id = u.id AND i.state = 1 AND (u.owner IS NULL"
+	    " OR i.owner = u.owner) RETURNING i.id)"
+	    " INSERT INTO steps(item, step_id, pb_hash, output, finished, ms)"
+	    " SELECT u.id, u.step, u.h, u.out, greatest(u.now,"
+	    " coalesce((SELECT max(finished) + 1 FROM steps s"
+	    " WHERE s.item = u.id), u.now)), u.ms FROM u JOIN f"
+	    " ON f.id = u.id RETURNING item",
 };
 
 /* Statements pipe_send() may send: prepared when a connection is made
  * (PQprepare cannot run in pipeline mode). */
 static const int piped_stmts[] = {
 	S_ENQ_INSERT, S_STEP_FINAL, S_STEP_NEXT, S_AUDIT_INSERT,
-	S_SESSION_SAVE, S_SESSION_FORGET, S_RENEW, S_ENQ_MANY,
+	S_SESSION_SAVE, S_SESSION_FORGET, S_RENEW, S_ENQ_MANY, S_FINAL_MANY,
 };
 
 /* Requests in flight at most, before their results are read: the
@@ -271,9 +287,11 @@ struct pgw_store {
 	int nbatch, capbatch;
 	bool piping;
 	int npiped;
-	/* Enqueues held back to go as one statement: the last nenq of the
-	 * batch, counted in npiped, not sent yet. */
+	/* Requests held back to go as one statement: the last nenq of the
+	 * batch, counted in npiped, not sent yet; enqueues, or last-step
+	 * results when hold_final. */
 	int nenq;
+	bool hold_final;
 	bool one_by_one;            /* replaying: no S_ENQ_MANY */
 	bool dead;                  /* the transaction is lost: fail fast */
 	int64_t audit_base;         /* the chain's head when it was locked */
@@ -2040,10 +2058,10 @@ arr_add_int(struct arr *a, int64_t v)
 }
 
 /*
- * Sends the enqueues held back (the last nenq of the batch) as one
- * S_ENQ_MANY. Its answer is read by pipe_drain; if it fails, the batch
- * is replayed one by one, so the request that cannot be inserted fails
- * alone.
+ * Sends the requests held back (the last nenq of the batch) as one
+ * S_ENQ_MANY or S_FINAL_MANY. Its answer is read by pipe_drain; if it
+ * fails, the batch is replayed one statement per request, so the
+ * request the database refuses fails alone.
  */
 static void
 enq_flush(struct pgw_store *s)
@@ -2052,12 +2070,26 @@ enq_flush(struct pgw_store *s)
 	const char *params[7];
 	char name[16];
 	int first = s->nbatch - s->nenq, n = s->nenq;
+	int which = s->hold_final ? S_FINAL_MANY : S_ENQ_MANY;
 
 	if (n == 0)
 		return;
 	s->nenq = 0;
 	memset(a, 0, sizeof(a));
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && which == S_FINAL_MANY; i++) {
+		struct qreq *r = s->batch[first + i];
+
+		arr_add_int(&a[0], r->u.step_done.item);
+		arr_add_int(&a[1], s->batch_now[first + i]);
+		arr_add(&a[2], r->u.step_done.owner);
+		arr_add(&a[3], r->u.step_done.pb_hash);
+		arr_add(&a[4], r->u.step_done.step_id);
+		arr_add(&a[5], r->u.step_done.output ?
+		    r->u.step_done.output : "{}");
+		arr_add_int(&a[6], r->u.step_done.ms);
+		s->batch_unit[first + i] = 0;
+	}
+	for (int i = 0; i < n && which == S_ENQ_MANY; i++) {
 		struct qreq *r = s->batch[first + i];
 		int64_t now = s->batch_now[first + i];
 
@@ -2077,7 +2109,7 @@ enq_flush(struct pgw_store *s)
 		arr_put(&a[i], "}", 1);
 		params[i] = a[i].p;
 	}
-	snprintf(name, sizeof(name), "s%d", S_ENQ_MANY);
+	snprintf(name, sizeof(name), "s%d", which);
 	if (PQsendQueryPrepared(s->pg.w, name, 7, params, NULL, NULL, 0) !=
 	    1) {
 		for (int i = 0; i < n; i++)
@@ -2122,6 +2154,45 @@ enq_resolve(struct pgw_store *s, int first, int n, const PGresult *res)
 	free(used);
 }
 
+/* The answer of S_FINAL_MANY for the n results from batch[first]: the
+ * items done. One missing was not running here any more. */
+static void
+final_resolve(struct pgw_store *s, int first, int n, const PGresult *res)
+{
+	int rows = PQntuples(res), j = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct qreq *r = s->batch[first + i];
+		bool found = false;
+
+		for (int k = 0; k < rows && !found; k++, j = (j + 1) % rows)
+			found = pg_int(res, j, 0) == r->u.step_done.item;
+		if (!found)
+			r->rc = require_changed(r, 0, r->u.step_done.item,
+			    "completion");
+	}
+}
+
+/* Whether r can wait to go with the requests held back: an enqueue
+ * after enqueues, a last-step result after others of other items (an
+ * item's second result must see its first). */
+static bool
+holdable(const struct pgw_store *s, const struct qreq *r)
+{
+	bool final = r->op == QOP_STEP_DONE && r->u.step_done.final;
+
+	if (s->one_by_one || (r->op != QOP_ENQUEUE && !final))
+		return false;
+	if (s->nenq == 0)
+		return true;
+	if (final != s->hold_final)
+		return false;
+	for (int i = s->nbatch - s->nenq; final && i < s->nbatch; i++)
+		if (s->batch[i]->u.step_done.item == r->u.step_done.item)
+			return false;
+	return true;
+}
+
 /* Sends r (pipelinable) without waiting; its result is read by
  * pipe_drain, before the next request that must wait or the commit. */
 static void
@@ -2141,7 +2212,15 @@ pipe_send(struct pgw_store *s, struct qreq *r, int64_t now)
 		s->npiped = 0;
 		s->nenq = 0;
 	}
-	if (r->op == QOP_ENQUEUE && !s->one_by_one) {
+	if ((r->op == QOP_ENQUEUE || (r->op == QOP_STEP_DONE &&
+	    r->u.step_done.final)) && !s->one_by_one) {
+		if (!holdable(s, r))
+			enq_flush(s);
+		if (s->dead) {
+			lost(s, r);
+			return;
+		}
+		s->hold_final = r->op == QOP_STEP_DONE;
 		batch_add(s, r, now);
 		s->nenq++;
 		s->npiped++;
@@ -2381,8 +2460,10 @@ pipe_drain(struct pgw_store *s)
 			else if (res_ok(res)) {
 				if (failed >= 0)
 					;
-				else if (unit > 1)
+				else if (unit > 1 && r->op == QOP_ENQUEUE)
 					enq_resolve(s, first + k, unit, res);
+				else if (unit > 1)
+					final_resolve(s, first + k, unit, res);
 				else
 					resolve(s, r, res);
 			} else {
