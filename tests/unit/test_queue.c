@@ -2812,6 +2812,137 @@ test_failed_request_in_a_batch_leaves_the_others(void **state)
 	free(b);
 }
 
+/*
+ * Enqueues submitted at once (on PostgreSQL sent as one statement): one
+ * the database refuses (no playbook hash) fails alone, a key given twice
+ * makes one item, and a payload with quotes and backslashes comes back
+ * as it went in.
+ */
+static void
+test_failed_enqueue_among_enqueues_fails_alone(void **state)
+{
+	enum { N = 50, BAD = 20, TWICE = 30 };
+	struct batch_req *b = calloc(N, sizeof(*b));
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	const char *odd = "{\"s\":\"a\\\"b\\\\c,{}\"}";
+	int left = N;
+	json_t *j;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		struct batch_req *x = &b[i];
+
+		x->left = &left;
+		x->lock = &lock;
+		x->cond = &cond;
+		x->r.done = batch_done;
+		x->r.arg = x;
+		x->r.op = QOP_ENQUEUE;
+		snprintf(x->key, sizeof(x->key), "k%d",
+		    i == TWICE + 1 ? TWICE : i);
+		x->r.u.enqueue.key = x->key;
+		x->r.u.enqueue.playbook = "many";
+		x->r.u.enqueue.pb_hash = i == BAD ? NULL : "h";
+		x->r.u.enqueue.payload = i == 1 ? odd : NULL;
+	}
+	for (int i = 0; i < N; i++)
+		queue_submit(Q, &b[i].r);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < N; i++) {
+		if (i == BAD) {
+			assert_int_equal(b[i].r.rc, -1);
+			continue;
+		}
+		if (b[i].r.rc != 0)
+			fail_msg("request %d failed: %s", i, b[i].r.err.msg);
+		assert_true(b[i].r.u.enqueue.id > 0);
+		assert_int_equal(b[i].r.u.enqueue.dup, i == TWICE + 1);
+		if (i > 0 && i != TWICE + 1 && i - 1 != BAD)
+			assert_true(b[i].r.u.enqueue.id >
+			    b[i - 1].r.u.enqueue.id);
+	}
+	assert_int_equal(b[TWICE + 1].r.u.enqueue.id, b[TWICE].r.u.enqueue.id);
+	j = item_json(b[1].r.u.enqueue.id);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(j, "payload"), "s")), "a\"b\\c,{}");
+	json_decref(j);
+	assert_int_equal(claim_count("many"), N - 2);
+	free(b);
+}
+
+/*
+ * Last-step results submitted at once (on PostgreSQL sent as one
+ * statement): an item's second result is refused (409) as if sent after
+ * the first, one from an owner whose lease it is not is refused, and
+ * the others are done with one step row each.
+ */
+static void
+test_results_at_once_second_of_an_item_refused(void **state)
+{
+	enum { N = 4 };
+	struct batch_req *b = calloc(N, sizeof(*b));
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	int64_t id[3];
+	struct item **items;
+	int left = N, n;
+	json_t *j;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "r%d", i);
+		id[i] = enqueue("res", key);
+	}
+	n = claim_as("res", "w1", 60000, 3, &items);
+	assert_int_equal(n, 3);
+	free_items(items, n);
+	for (int i = 0; i < N; i++) {
+		struct batch_req *x = &b[i];
+
+		x->left = &left;
+		x->lock = &lock;
+		x->cond = &cond;
+		x->r.done = batch_done;
+		x->r.arg = x;
+		x->r.op = QOP_STEP_DONE;
+		/* id[0], id[1], id[0] again, id[2] from another owner */
+		x->r.u.step_done.item = id[i == 2 ? 0 : i == 3 ? 2 : i];
+		x->r.u.step_done.step_id = i == 2 ? "s2" : "s1";
+		x->r.u.step_done.pb_hash = "h";
+		x->r.u.step_done.owner = i == 3 ? "w2" : "w1";
+		x->r.u.step_done.final = true;
+	}
+	for (int i = 0; i < N; i++)
+		queue_submit(Q, &b[i].r);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < 2; i++)
+		if (b[i].r.rc != 0)
+			fail_msg("result %d failed: %s", i, b[i].r.err.msg);
+	for (int i = 2; i < N; i++) {
+		assert_int_equal(b[i].r.rc, -1);
+		assert_int_equal(b[i].r.err.code, ERR_CONFLICT);
+	}
+	assert_state(id[0], "done");
+	assert_state(id[1], "done");
+	assert_state(id[2], "running");
+	for (int i = 0; i < 3; i++) {
+		j = item_json(id[i]);
+		assert_int_equal(json_array_size(json_object_get(j, "steps")),
+		    i < 2 ? 1 : 0);
+		json_decref(j);
+	}
+	free(b);
+}
+
 
 /* ---- PostgreSQL only: two nodes on one store ---- */
 
@@ -3337,6 +3468,8 @@ main(void)
 		T(test_recover_by_owner_and_all),
 		T(test_group_commit_many_threads),
 		T(test_failed_request_in_a_batch_leaves_the_others),
+		T(test_failed_enqueue_among_enqueues_fails_alone),
+		T(test_results_at_once_second_of_an_item_refused),
 		T(test_durable_across_reopen),
 		T(test_playbook_pause_resume),
 		T(test_counts),
