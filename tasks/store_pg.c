@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "store_rules.h"
 
 /* Advisory lock keys: "clerk" and a number, unlikely to be another
  * application's. The schema's is held while a node creates or migrates
@@ -1379,19 +1380,7 @@ esc_check_holder(struct pgw_store *s, int64_t id, const char *by,
 	state = pg_text(res, 0, 0);
 	holder = pg_text(res, 0, 1);
 	until = pg_int(res, 0, 2);
-	if (strcmp(state, "open") != 0) {
-		err_setc(e, ERR_CONFLICT, "escalation %lld is already decided",
-		    (long long)id);
-		ret = -1;
-	} else if (holder != NULL && until > now &&
-	    (by == NULL || strcmp(holder, by) != 0)) {
-		char t[48];
-
-		util_format_time(until, t, sizeof(t));
-		err_setc(e, ERR_CONFLICT, "escalation %lld is claimed by %s"
-		    " until %s", (long long)id, holder, t);
-		ret = -1;
-	}
+	ret = store_esc_holder_check(id, state, holder, until, by, now, e);
 	PQclear(res);
 	return ret;
 }
@@ -1404,16 +1393,8 @@ do_esc_claim(struct pgw_store *s, struct qreq *r, int64_t now)
 	char *target;
 	int rc;
 
-	if (r->u.esc_claim.by == NULL || r->u.esc_claim.by[0] == '\0') {
-		err_setc(&r->err, ERR_INVALID, "a claim needs the reviewer's"
-		    " name");
+	if (store_esc_claim_check(r, &r->err) < 0)
 		return -1;
-	}
-	if (claim && (r->u.esc_claim.ms <= 0 || r->u.esc_claim.ms >
-	    86400000)) {
-		err_setc(&r->err, ERR_INVALID, "a claim lasts from 1 ms to 24 h");
-		return -1;
-	}
 	if (esc_check_holder(s, id, r->u.esc_claim.by, now, &r->err) < 0)
 		return -1;
 	r->u.esc_claim.until = claim ? now + r->u.esc_claim.ms : 0;
@@ -1544,45 +1525,6 @@ do_esc_comment(struct pgw_store *s, struct qreq *r, int64_t now)
 	return ret;
 }
 
-/* Checks a decision's payload as store_sqlite.c's do_decide does. */
-static int
-decide_check(struct qreq *r)
-{
-	json_error_t je;
-	json_t *p;
-	bool ok, reserved;
-
-	if (r->u.decide.decision == DEC_REJECT &&
-	    (r->u.decide.reason == NULL || r->u.decide.reason[0] == '\0')) {
-		err_setc(&r->err, ERR_INVALID, "a rejection needs a reason the"
-		    " applicant can act on");
-		return -1;
-	}
-	/* Resume needs corrected fields; approve may carry some (what the
-	 * reviewer adds for the steps after the one approved). */
-	if (r->u.decide.decision != DEC_RESUME && !(r->u.decide.decision ==
-	    DEC_APPROVE && r->u.decide.payload != NULL))
-		return 0;
-	p = r->u.decide.payload ? json_loads(r->u.decide.payload, 0, &je) :
-	    NULL;
-	ok = json_is_object(p);
-	reserved = json_object_get(p, "_approved") != NULL ||
-	    json_object_get(p, "_waiting") != NULL;
-	json_decref(p);
-	if (reserved) {
-		err_setc(&r->err, ERR_INVALID, "\"_approved\" and"
-		    " \"_waiting\" are kept by clerk (approvals, waits);"
-		    " a payload cannot set them");
-		return -1;
-	}
-	if (!ok) {
-		err_setc(&r->err, ERR_INVALID, "%s needs the corrected payload"
-		    " as a JSON object", decision_name(r->u.decide.decision));
-		return -1;
-	}
-	return 0;
-}
-
 /* The approval of step_id put into item's payload (_approved.STEP). */
 static int
 approve_step(struct pgw_store *s, struct qreq *r, int64_t item,
@@ -1637,16 +1579,15 @@ do_decide(struct pgw_store *s, struct qreq *r, int64_t now)
 	by = pg_text(res, 0, 4);
 	r->u.decide.item = item;
 	if (strcmp(state, "open") != 0) {
-		err_setc(&r->err, ERR_CONFLICT, "escalation %lld was already"
-		    " decided (%s by %s)", (long long)r->u.decide.escalation,
-		    decision ? decision : "closed", by ? by : "?");
+		store_esc_decided(r->u.decide.escalation, decision, by,
+		    &r->err);
 		PQclear(res);
 		goto out;
 	}
 	PQclear(res);
 	/* Someone else's unexpired claim keeps the decision theirs. */
 	if (esc_check_holder(s, r->u.decide.escalation, r->u.decide.by, now,
-	    &r->err) < 0 || decide_check(r) < 0)
+	    &r->err) < 0 || store_decide_check(r, &r->err) < 0)
 		goto out;
 	if (run_n(s, &r->err, S_ESC_DECIDE, "ittit", r->u.decide.escalation,
 	    decision_name(r->u.decide.decision), r->u.decide.by, now,

@@ -22,6 +22,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "store_rules.h"
 
 /*
  * Schema migrations: migrations[i] turns a version i + 1 database into
@@ -1330,19 +1331,7 @@ esc_check_holder(struct sqlite_store *s, int64_t id, const char *by,
 		db_err(e, s->w, "reading an escalation");
 		return -1;
 	}
-	if (strcmp(state, "open") != 0) {
-		err_setc(e, ERR_CONFLICT, "escalation %lld is already decided",
-		    (long long)id);
-		ret = -1;
-	} else if (holder != NULL && until > now &&
-	    (by == NULL || strcmp(holder, by) != 0)) {
-		char t[48];
-
-		util_format_time(until, t, sizeof(t));
-		err_setc(e, ERR_CONFLICT, "escalation %lld is claimed by %s"
-		    " until %s", (long long)id, holder, t);
-		ret = -1;
-	}
+	ret = store_esc_holder_check(id, state, holder, until, by, now, e);
 	free(state);
 	free(holder);
 	return ret;
@@ -1356,16 +1345,8 @@ do_esc_claim(struct sqlite_store *s, struct qreq *r, int64_t now)
 	char *target;
 	int rc;
 
-	if (r->u.esc_claim.by == NULL || r->u.esc_claim.by[0] == '\0') {
-		err_setc(&r->err, ERR_INVALID, "a claim needs the reviewer's"
-		    " name");
+	if (store_esc_claim_check(r, &r->err) < 0)
 		return -1;
-	}
-	if (claim && (r->u.esc_claim.ms <= 0 || r->u.esc_claim.ms >
-	    86400000)) {
-		err_setc(&r->err, ERR_INVALID, "a claim lasts from 1 ms to 24 h");
-		return -1;
-	}
 	if (esc_check_holder(s, id, r->u.esc_claim.by, now, &r->err) < 0)
 		return -1;
 	r->u.esc_claim.until = claim ? now + r->u.esc_claim.ms : 0;
@@ -1528,46 +1509,16 @@ do_decide(struct sqlite_store *s, struct qreq *r, int64_t now)
 	r->u.decide.item = item;
 
 	if (strcmp(state, "open") != 0) {
-		err_setc(&r->err, ERR_CONFLICT, "escalation %lld was already"
-		    " decided (%s by %s)", (long long)r->u.decide.escalation,
-		    decision ? decision : "closed", by ? by : "?");
+		store_esc_decided(r->u.decide.escalation, decision, by,
+		    &r->err);
 		goto out;
 	}
 	/* Someone else's unexpired claim keeps the decision theirs. */
 	if (esc_check_holder(s, r->u.decide.escalation, r->u.decide.by, now,
 	    &r->err) < 0)
 		goto out;
-	if (r->u.decide.decision == DEC_REJECT &&
-	    (r->u.decide.reason == NULL || r->u.decide.reason[0] == '\0')) {
-		err_setc(&r->err, ERR_INVALID, "a rejection needs a reason the"
-		    " applicant can act on");
+	if (store_decide_check(r, &r->err) < 0)
 		goto out;
-	}
-	/* Resume needs corrected fields; approve may carry some (what the
-	 * reviewer adds for the steps after the one approved). */
-	if (r->u.decide.decision == DEC_RESUME || (r->u.decide.decision ==
-	    DEC_APPROVE && r->u.decide.payload != NULL)) {
-		json_error_t je;
-		json_t *p = r->u.decide.payload ?
-		    json_loads(r->u.decide.payload, 0, &je) : NULL;
-		bool ok = json_is_object(p), reserved = json_object_get(p,
-		    "_approved") != NULL || json_object_get(p, "_waiting") !=
-		    NULL;
-
-		json_decref(p);
-		if (reserved) {
-			err_setc(&r->err, ERR_INVALID, "\"_approved\" and"
-			    " \"_waiting\" are kept by clerk (approvals, waits);"
-			    " a payload cannot set them");
-			goto out;
-		}
-		if (!ok) {
-			err_setc(&r->err, ERR_INVALID, "%s needs the"
-			    " corrected payload as a JSON object",
-			    decision_name(r->u.decide.decision));
-			goto out;
-		}
-	}
 	st = bind(s, S_ESC_DECIDE, "ittit", r->u.decide.escalation,
 	    decision_name(r->u.decide.decision), r->u.decide.by, now,
 	    r->u.decide.reason);

@@ -1,0 +1,114 @@
+/*
+ * store_rules.c - the rules both store backends apply around their SQL.
+ *
+ * Each backend reads the rows; what the values mean, and what the
+ * reviewer is told, is decided here so both answer byte for byte alike.
+ */
+#include "store_rules.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/*
+ * The arguments of an escalation claim or release: -1 (and e) when the
+ * reviewer is unnamed or a claim's length is out of range.
+ */
+int
+store_esc_claim_check(const struct qreq *r, struct err *e)
+{
+	bool claim = r->op == QOP_ESC_CLAIM;
+
+	if (r->u.esc_claim.by == NULL || r->u.esc_claim.by[0] == '\0') {
+		err_setc(e, ERR_INVALID, "a claim needs the reviewer's"
+		    " name");
+		return -1;
+	}
+	if (claim && (r->u.esc_claim.ms <= 0 || r->u.esc_claim.ms >
+	    86400000)) {
+		err_setc(e, ERR_INVALID, "a claim lasts from 1 ms to 24 h");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether `by` may act on escalation id given its row's state, holder and
+ * claim end: -1 (and e) when it is not open or another reviewer holds an
+ * unexpired claim on it.
+ */
+int
+store_esc_holder_check(int64_t id, const char *state, const char *holder,
+    int64_t until, const char *by, int64_t now, struct err *e)
+{
+	if (strcmp(state, "open") != 0) {
+		err_setc(e, ERR_CONFLICT, "escalation %lld is already decided",
+		    (long long)id);
+		return -1;
+	}
+	if (holder != NULL && until > now &&
+	    (by == NULL || strcmp(holder, by) != 0)) {
+		char t[48];
+
+		util_format_time(until, t, sizeof(t));
+		err_setc(e, ERR_CONFLICT, "escalation %lld is claimed by %s"
+		    " until %s", (long long)id, holder, t);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The conflict a decision on an escalation already closed (decision by
+ * `by`) meets: always -1, with e naming who decided what.
+ */
+int
+store_esc_decided(int64_t id, const char *decision, const char *by,
+    struct err *e)
+{
+	err_setc(e, ERR_CONFLICT, "escalation %lld was already"
+	    " decided (%s by %s)", (long long)id,
+	    decision ? decision : "closed", by ? by : "?");
+	return -1;
+}
+
+/*
+ * A decision's arguments: -1 (and e) when a rejection has no reason or a
+ * payload is not an object or sets the keys clerk keeps.
+ */
+int
+store_decide_check(const struct qreq *r, struct err *e)
+{
+	json_error_t je;
+	json_t *p;
+	bool ok, reserved;
+
+	if (r->u.decide.decision == DEC_REJECT &&
+	    (r->u.decide.reason == NULL || r->u.decide.reason[0] == '\0')) {
+		err_setc(e, ERR_INVALID, "a rejection needs a reason the"
+		    " applicant can act on");
+		return -1;
+	}
+	/* Resume needs corrected fields; approve may carry some (what the
+	 * reviewer adds for the steps after the one approved). */
+	if (r->u.decide.decision != DEC_RESUME && !(r->u.decide.decision ==
+	    DEC_APPROVE && r->u.decide.payload != NULL))
+		return 0;
+	p = r->u.decide.payload ? json_loads(r->u.decide.payload, 0, &je) :
+	    NULL;
+	ok = json_is_object(p);
+	reserved = json_object_get(p, "_approved") != NULL ||
+	    json_object_get(p, "_waiting") != NULL;
+	json_decref(p);
+	if (reserved) {
+		err_setc(e, ERR_INVALID, "\"_approved\" and"
+		    " \"_waiting\" are kept by clerk (approvals, waits);"
+		    " a payload cannot set them");
+		return -1;
+	}
+	if (!ok) {
+		err_setc(e, ERR_INVALID, "%s needs the corrected payload"
+		    " as a JSON object", decision_name(r->u.decide.decision));
+		return -1;
+	}
+	return 0;
+}
