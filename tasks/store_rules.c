@@ -112,3 +112,44 @@ store_decide_check(const struct qreq *r, struct err *e)
 	}
 	return 0;
 }
+
+/* An assignment's arguments: -1 (and e) unless both people are named. */
+int
+store_esc_assign_check(const struct qreq *r, struct err *e)
+{
+	const char *by = r->u.esc_assign.by, *to = r->u.esc_assign.to;
+
+	if (by == NULL || by[0] == '\0' || to == NULL || to[0] == '\0') {
+		err_setc(e, ERR_INVALID, "an assignment needs who assigns"
+		    " and to whom");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A comment's arguments: -1 (and e) when it has no author, no text or
+ * more than is kept.
+ */
+int
+store_esc_comment_check(const struct qreq *r, struct err *e)
+{
+	const char *text = r->u.esc_comment.text;
+
+	if (r->u.esc_comment.by == NULL || r->u.esc_comment.by[0] == '\0') {
+		err_setc(e, ERR_INVALID, "a comment needs its author");
+		return -1;
+	}
+	if (text == NULL || text[strspn(text, " \t\r\n")] == '\0') {
+		err_setc(e, ERR_INVALID, "the comment is empty; send"
+		    " {\"text\": \"...\"}");
+		return -1;
+	}
+	if (strlen(text) > ESC_COMMENT_MAX) {
+		err_setc(e, ERR_INVALID, "the comment is %zu bytes; at most"
+		    " %d are kept: shorten it or split it", strlen(text),
+		    ESC_COMMENT_MAX);
+		return -1;
+	}
+	return 0;
+}

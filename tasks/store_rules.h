@@ -16,5 +16,7 @@ int	store_esc_holder_check(int64_t id, const char *state,
 int	store_esc_decided(int64_t id, const char *decision, const char *by,
 	    struct err *e);
 int	store_decide_check(const struct qreq *r, struct err *e);
+int	store_esc_assign_check(const struct qreq *r, struct err *e);
+int	store_esc_comment_check(const struct qreq *r, struct err *e);
 
 #endif

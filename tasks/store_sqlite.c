@@ -1376,11 +1376,8 @@ do_esc_assign(struct sqlite_store *s, struct qreq *r, int64_t now)
 	int rc, ret = -1;
 
 	r->u.esc_assign.from[0] = '\0';
-	if (by == NULL || by[0] == '\0' || to == NULL || to[0] == '\0') {
-		err_setc(&r->err, ERR_INVALID, "an assignment needs who assigns"
-		    " and to whom");
+	if (store_esc_assign_check(r, &r->err) < 0)
 		return -1;
-	}
 	st = bind(s, S_ESC_ASSIGNEE, "i", id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -1446,21 +1443,8 @@ do_esc_comment(struct sqlite_store *s, struct qreq *r, int64_t now)
 	json_t *d;
 	int ret;
 
-	if (r->u.esc_comment.by == NULL || r->u.esc_comment.by[0] == '\0') {
-		err_setc(&r->err, ERR_INVALID, "a comment needs its author");
+	if (store_esc_comment_check(r, &r->err) < 0)
 		return -1;
-	}
-	if (text == NULL || text[strspn(text, " \t\r\n")] == '\0') {
-		err_setc(&r->err, ERR_INVALID, "the comment is empty; send"
-		    " {\"text\": \"...\"}");
-		return -1;
-	}
-	if (strlen(text) > ESC_COMMENT_MAX) {
-		err_setc(&r->err, ERR_INVALID, "the comment is %zu bytes; at most"
-		    " %d are kept: shorten it or split it", strlen(text),
-		    ESC_COMMENT_MAX);
-		return -1;
-	}
 	if (run(s, bind(s, S_ESC_COMMENT_INSERT, "iitt", id, now,
 	    r->u.esc_comment.by, text), &r->err) < 0)
 		return -1;
