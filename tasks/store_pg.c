@@ -1711,20 +1711,8 @@ do_pb_pause(struct pgw_store *s, struct qreq *r, int64_t now)
 		at = pg_int(res, 0, 2);
 	}
 	PQclear(res);
-	if (pause == paused) {
-		char when[48];
-
-		util_format_time(at, when, sizeof(when));
-		/* 409 rather than a silent no-op, as in store_sqlite.c. */
-		if (pause)
-			err_setc(&r->err, ERR_CONFLICT, "playbook \"%s\" is"
-			    " already paused (by %s, %s)", name, by[0] ? by :
-			    "?", when);
-		else
-			err_setc(&r->err, ERR_CONFLICT, "playbook \"%s\" is"
-			    " not paused", name);
+	if (store_pb_pause_check(name, pause, paused, by, at, &r->err) < 0)
 		return -1;
-	}
 	if (run_n(s, &r->err, S_PB_SET_STATE, "titit", name, (int64_t)pause,
 	    r->u.pb_pause.by, now, pause ? r->u.pb_pause.reason : NULL) < 0)
 		return -1;

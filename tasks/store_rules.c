@@ -153,3 +153,29 @@ store_esc_comment_check(const struct qreq *r, struct err *e)
 	}
 	return 0;
 }
+
+/*
+ * Whether playbook name may be paused (pause) or resumed given whether it
+ * is paused, by whom ("" when unknown) and since when: -1 (and e) when
+ * the request changes nothing. 409 rather than a silent no-op: whoever
+ * asks learns that someone else got there first, and the audit trail
+ * holds no pause that changed nothing.
+ */
+int
+store_pb_pause_check(const char *name, bool pause, bool paused,
+    const char *by, int64_t at, struct err *e)
+{
+	char when[48];
+
+	if (pause != paused)
+		return 0;
+	util_format_time(at, when, sizeof(when));
+	if (pause)
+		err_setc(e, ERR_CONFLICT, "playbook \"%s\" is"
+		    " already paused (by %s, %s)", name, by[0] ? by :
+		    "?", when);
+	else
+		err_setc(e, ERR_CONFLICT, "playbook \"%s\" is"
+		    " not paused", name);
+	return -1;
+}

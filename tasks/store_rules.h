@@ -7,6 +7,9 @@
 #ifndef STORE_RULES_H
 #define STORE_RULES_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "store.h"
 
 int	store_esc_claim_check(const struct qreq *r, struct err *e);
@@ -18,5 +21,7 @@ int	store_esc_decided(int64_t id, const char *decision, const char *by,
 int	store_decide_check(const struct qreq *r, struct err *e);
 int	store_esc_assign_check(const struct qreq *r, struct err *e);
 int	store_esc_comment_check(const struct qreq *r, struct err *e);
+int	store_pb_pause_check(const char *name, bool pause, bool paused,
+	    const char *by, int64_t at, struct err *e);
 
 #endif

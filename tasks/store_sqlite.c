@@ -1678,22 +1678,8 @@ do_pb_pause(struct sqlite_store *s, struct qreq *r, int64_t now)
 		db_err(&r->err, s->w, "reading the playbook's state");
 		return -1;
 	}
-	if (pause == paused) {
-		char when[48];
-
-		util_format_time(at, when, sizeof(when));
-		/* 409 rather than a silent no-op: whoever asks learns
-		 * that someone else got there first, and the audit trail
-		 * holds no pause that changed nothing. */
-		if (pause)
-			err_setc(&r->err, ERR_CONFLICT, "playbook \"%s\" is"
-			    " already paused (by %s, %s)", name, by[0] ? by :
-			    "?", when);
-		else
-			err_setc(&r->err, ERR_CONFLICT, "playbook \"%s\" is"
-			    " not paused", name);
+	if (store_pb_pause_check(name, pause, paused, by, at, &r->err) < 0)
 		return -1;
-	}
 	if (run(s, bind(s, S_PB_SET_STATE, "titit", name, (int64_t)pause,
 	    r->u.pb_pause.by, now, pause ? r->u.pb_pause.reason : NULL),
 	    &r->err) < 0)
