@@ -25,7 +25,7 @@ import harness
 from harness import (CLERKCTL, Daemon, PgError, Tap, pg_admin_url,
                      pg_create_db, pg_drop_db, psql)
 
-WORK = '''name = "work";
+WORK = '''name = "chores";
 trigger = { manual = true; };
 payload = [ "n", "text" ];
 steps = (
@@ -177,7 +177,7 @@ try:
     with open(users, "w") as f:
         f.write(f'users = ( {{ name = "rita"; role = "reviewer"; password = "{h}"; }} );\n')
     os.chmod(users, 0o600)
-    for name, text in (("work.cfg", WORK), ("gate.cfg", GATE), ("bad.cfg", BAD),
+    for name, text in (("chores.cfg", WORK), ("gate.cfg", GATE), ("bad.cfg", BAD),
                        ("held.cfg", HELD), ("tick.cfg", TICK),
                        ("slow.cfg", SLOW)):
         d.write_playbook(name, text)
@@ -185,7 +185,7 @@ try:
 
     # ---- a state with something in every table ----
     for n in range(20):
-        st, body = d.api("POST", "/api/v1/playbooks/work/run",
+        st, body = d.api("POST", "/api/v1/playbooks/chores/run",
                          {"key": f"w{n}", "payload": {"n": n, "text": "tab\there\nline 二"}})
         assert st == 201, body
     gate = []
@@ -195,7 +195,7 @@ try:
         gate.append(body["item"])
     st, body = d.api("POST", "/api/v1/playbooks/bad/run", {"key": "b0", "payload": {}})
     bad = body["item"]
-    d.wait_for(lambda: d.counts().get("work", {}).get("done") == 20, 30, "work done")
+    d.wait_for(lambda: d.counts().get("chores", {}).get("done") == 20, 30, "work done")
     d.wait_for(lambda: d.counts().get("gate", {}).get("escalated") == 4, 30, "gate escalated")
     d.wait_for(lambda: d.api("GET", f"/api/v1/items/{bad}")[1].get("state") in ("rejected", "escalated", "done"),
                30, "bad rejected")
@@ -438,12 +438,12 @@ try:
         st, body = d.api("POST", f"/api/v1/escalations/{esc[gate[0]]}/decide",
                          {"decision": "reject", "reason": "again", "by": "sam"})
         t.eq(st, 409, "an escalation decided before the migration is still decided (409)")
-        st, body = d.api("POST", "/api/v1/playbooks/work/run", {"key": "w3"})
+        st, body = d.api("POST", "/api/v1/playbooks/chores/run", {"key": "w3"})
         t.check(st == 200 and body.get("duplicate") is True
                 and body.get("item") == [i for i in before["list"]
                                          if i["key"] == "w3"][0]["id"],
                 "a key used before the migration is a duplicate", body)
-        st, body = d.api("POST", "/api/v1/playbooks/work/run", {"key": "new", "payload": {"n": 99}})
+        st, body = d.api("POST", "/api/v1/playbooks/chores/run", {"key": "new", "payload": {"n": 99}})
         t.check(st == 201 and body["item"] > max(i["id"] for i in before["list"]),
                 "a new item gets an id after the migrated ones", body)
         t.eq(d.counts().get("held", {}).get("queued"), 3, "the paused playbook's items wait")
@@ -451,7 +451,7 @@ try:
         t.eq(st, 200, "the paused playbook is resumed")
         try:
             d.wait_for(lambda: d.counts().get("held", {}).get("done") == 3
-                       and d.counts().get("work", {}).get("done") == 21, 30, "resumed work")
+                       and d.counts().get("chores", {}).get("done") == 21, 30, "resumed work")
             t.check(True, "its waiting items and the new one run to done")
         except TimeoutError:
             t.check(False, "its waiting items and the new one run to done", d.counts())
