@@ -19,6 +19,8 @@
 #include <pcre2.h>
 
 #include "ids.h"
+#include <tesseract/capi.h>
+
 #include "ocr_page.h"
 
 struct page {
@@ -770,6 +772,14 @@ struct fstate {
 	struct ocr_verify verify;
 	const char *verify_read;  /* "label_line" | "value_line" */
 	char verify_raw[512];
+	int line_box[4];          /* the second read's box, on line_page */
+	int line_page;
+	const char *verify_rule;  /* "alternatives" | "second_engine" */
+	/* The second engine's read of the value's line, if asked. */
+	bool verify_second_tried;
+	char verify_second_raw[512];
+	double verify_second_conf;
+	char verify_second_why[512];
 };
 
 /* The characters a field can hold, for its second read; "" for any. An
@@ -1108,6 +1118,8 @@ field_reread(void *api, const struct ocr_template *t,
 	    &o->recognise_ms, &e) < 0 ||
 	    fs->line.nsym == 0)
 		return;
+	memcpy(fs->line_box, reg, sizeof(fs->line_box));
+	fs->line_page = h->page;
 	snprintf(raw, sizeof(raw), "%s", fs->line.text);
 	if (f->spec.type == OCR_F_AMOUNT_CN)
 		fold_capital_numerals(raw);
@@ -1540,8 +1552,17 @@ field_third_read(void *api, const struct ocr_template *t,
 	const struct ocr_vresult *with = NULL;
 	double wconf = 0, oconf = -1;
 
-	if (!(fs->low || fs->vr.status != OCR_FS_OK) || !fs->h.label_found ||
-	    f->locate != OCR_LOC_LABEL || is_identifier(f->spec.type))
+	/* A name read as the case's by the value's line alone (the page
+	 * read something else, or nothing) is read a third time too: that
+	 * one read may be the misread (AR PL UKai's 赵 read 起 on a phone
+	 * photo let a case naming 起平敏 meet a card of 赵平敏), and another
+	 * name read here contradicts it (name_contradicted). */
+	bool lone = f->spec.type == OCR_F_NAME && fs->vr.status == OCR_FS_OK &&
+	    fs->vr.matched && fs->reads.reread && !fs->reads.agree;
+
+	if (!(fs->low || fs->vr.status != OCR_FS_OK || lone) ||
+	    !fs->h.label_found || f->locate != OCR_LOC_LABEL ||
+	    is_identifier(f->spec.type))
 		return;
 	field_line_read(api, t, f, pages, o, fs);
 	if (!fs->line_read)
@@ -1617,9 +1638,82 @@ field_third_read(void *api, const struct ocr_template *t,
  * (sure, as a name read exactly as the case has it); either way the
  * field's evidence says what was compared and why.
  */
+/*
+ * The alternatives did not verify the name: ask Tesseract's other
+ * recogniser. chi_sim's LSTM reads 磊 as 舌, 乔, 大 or 硕 in most faces
+ * and never lists it among its alternatives; its legacy classifier reads
+ * the same line right (bench/ocr_fonts.sh, docs/BENCHMARKS.md). Only
+ * with the legacy model installed (ocr_legacy_tessdata); the evidence
+ * says when it is not.
+ */
+static int
+second_engine_read(struct ocr_check_opts *o, struct page *pages,
+    struct fstate *fs, struct ocr_lineread *lr)
+{
+	const char *dp = ocr_legacy_tessdata();
+	struct err e;
+	void *api;
+
+	if (fs->verify_second_tried)
+		return 0;
+	if (!fs->reads.reread || fs->line_box[2] <= 0 ||
+	    pages[fs->line_page].pix == NULL)
+		return -1;
+	if (dp == NULL) {
+		snprintf(fs->verify_second_why, sizeof(fs->verify_second_why),
+		    "no legacy-engine model installed (scripts/deps.sh)");
+		return -1;
+	}
+	if ((api = ocr_engine_acquire_legacy(dp, "chi_sim", &e)) == NULL ||
+	    ocr_box_read(api, pages[fs->line_page].pix,
+	    pages[fs->line_page].q.read_dpi, fs->line_box, PSM_SINGLE_LINE, "",
+	    "", false, 5000, lr, &o->recognise_ms, &e) < 0) {
+		snprintf(fs->verify_second_why, sizeof(fs->verify_second_why),
+		    "%s", e.msg);
+		return -1;
+	}
+	fs->verify_second_tried = true;
+	snprintf(fs->verify_second_raw, sizeof(fs->verify_second_raw), "%s",
+	    lr->text);
+	fs->verify_second_conf = lr->word_conf;
+	return 0;
+}
+
+/*
+ * The alternatives did not verify the name: ask Tesseract's other
+ * recogniser. chi_sim's LSTM reads 磊 as 舌, 乔, 大 or 硕 in most faces
+ * and never lists it among its alternatives; its legacy classifier reads
+ * the same line right (bench/ocr_fonts.sh, docs/BENCHMARKS.md). Only
+ * with the legacy model installed (ocr_legacy_tessdata); the evidence
+ * says when it is not.
+ */
 static void
-field_verify(const struct ocr_tfield *f, const struct ocr_check_opts *o,
-    struct fstate *fs)
+field_verify_second(struct ocr_check_opts *o, struct page *pages,
+    struct fstate *fs, const char *want)
+{
+	struct ocr_lineread lr;
+	struct ocr_verify v;
+	char first[512];
+
+	if (second_engine_read(o, pages, fs, &lr) < 0)
+		return;
+	snprintf(first, sizeof(first), "%s", fs->line.text);
+	ocr_verify_second(want, fs->verify_second_raw, fs->verify_second_conf,
+	    first, OCR_VERIFY_SECOND_MIN_CONF, &v);
+	snprintf(fs->verify_second_why, sizeof(fs->verify_second_why), "%s",
+	    v.why);
+	if (v.ok) {
+		fs->verify = v;
+		fs->verify_rule = "second_engine";
+		fs->verify_read = "value_line";
+		snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s",
+		    fs->line.text);
+	}
+}
+
+static void
+field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, struct fstate *fs)
 {
 	struct ocr_verify_rule rule;
 	struct ocr_verify v;
@@ -1627,6 +1721,7 @@ field_verify(const struct ocr_tfield *f, const struct ocr_check_opts *o,
 	char want[256];
 
 	fs->verify_tried = false;
+	fs->verify_rule = "alternatives";
 	if (fs->vr.status != OCR_FS_MISMATCH || !verifiable(f, o->payload) ||
 	    !ocr_payload_string(o->payload, f->spec.match, want, sizeof(want)))
 		return;
@@ -1651,6 +1746,8 @@ field_verify(const struct ocr_tfield *f, const struct ocr_check_opts *o,
 		}
 		fs->verify_tried = true;
 	}
+	if (fs->verify_tried && !fs->verify.ok)
+		field_verify_second(o, pages, fs, want);
 	if (!fs->verify_tried || !fs->verify.ok)
 		return;
 	ocr_validate_field(&f->spec, want, o->payload, o->today, &vr);
@@ -1659,6 +1756,9 @@ field_verify(const struct ocr_tfield *f, const struct ocr_check_opts *o,
 	fs->vr = vr;
 	snprintf(fs->vr.code, sizeof(fs->vr.code), "match.verified");
 	snprintf(fs->vr.message, sizeof(fs->vr.message),
+	    strcmp(fs->verify_rule, "second_engine") == 0 ?
+	    "与案件数据一致（第二识别引擎核对） / the case's \"%s\": "
+	    "Tesseract's legacy engine read the case's name" :
 	    "与案件数据一致（候选字符核对） / the case's \"%s\": the "
 	    "differing characters were the reader's own alternatives",
 	    f->spec.match);
@@ -1680,8 +1780,9 @@ name_contradicted(const struct ocr_tfield *f, struct fstate *fs)
 	fs->contradicted = false;
 	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
 	    fs->vr.status != OCR_FS_OK || !fs->vr.matched ||
-	    strcmp(fs->vr.code, "match.verified") == 0 ||
-	    fs->other_conf < f->spec.min_confidence)
+	    strcmp(fs->vr.code, "match.verified") == 0)
+		return;
+	if (fs->other_conf < f->spec.min_confidence)
 		return;
 	fs->contradicted = true;
 	fs->low = true;
@@ -1703,9 +1804,19 @@ verify_json(const struct fstate *fs)
 		    x->want_conf < 0 ? json_null() :
 		    json_real(round(x->want_conf * 10) / 10)));
 	}
-	return json_pack("{s:s,s:b,s:s,s:s,s:o,s:s}", "rule", "alternatives",
-	    "verified", fs->verify.ok, "read", fs->verify_read, "raw",
-	    fs->verify_raw, "differ", d, "why", fs->verify.why);
+	json_t *j = json_pack("{s:s,s:b,s:s,s:s,s:o,s:s}", "rule",
+	    fs->verify_rule, "verified", fs->verify.ok, "read", fs->verify_read,
+	    "raw", fs->verify_raw, "differ", d, "why", fs->verify.why);
+
+	if (fs->verify_second_tried)
+		json_object_set_new(j, "second_engine", json_pack("{s:s,s:f,s:s}",
+		    "raw", fs->verify_second_raw, "confidence",
+		    round(fs->verify_second_conf * 10) / 10, "why",
+		    fs->verify_second_why));
+	else if (fs->verify_second_why[0] != '\0')
+		json_object_set_new(j, "second_engine", json_pack("{s:n,s:s}",
+		    "raw", "why", fs->verify_second_why));
+	return j;
 }
 
 static void
@@ -1755,7 +1866,7 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		field_reread(api, t, f, pages, o, &fs[i]);
 		fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr, &fs[i].reads);
 		field_third_read(api, t, f, pages, o, &fs[i]);
-		field_verify(f, o, &fs[i]);
+		field_verify(f, o, pages, &fs[i]);
 		name_contradicted(f, &fs[i]);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
@@ -1863,6 +1974,12 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 			if (fs[i].verify_tried)
 				json_object_set_new(fj, "verify",
 				    verify_json(&fs[i]));
+			else if (fs[i].verify_second_tried)
+				json_object_set_new(fj, "second_engine", json_pack(
+				    "{s:s,s:f,s:s}", "raw", fs[i].verify_second_raw,
+				    "confidence", round(fs[i].verify_second_conf * 10)
+				    / 10, "why", fs[i].verify_second_why[0] ?
+				    fs[i].verify_second_why : "agrees or is no name"));
 			if (vr->severity >= OCR_SEV_ESCALATE || fs[i].low)
 				json_object_set_new(fj, "evidence", field_evidence(f,
 				    &fs[i], pages, o->image_dir));

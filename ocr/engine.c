@@ -80,6 +80,61 @@ ocr_engine_acquire(const char *langs, struct err *e)
 	return api;
 }
 
+/*
+ * The legacy (shape-classifier) engine of a traineddata that has one, in
+ * datapath: Tesseract's other recogniser, whose mistakes are not the
+ * LSTM's (chi_sim's LSTM reads 磊 as 舌 or 乔 in most faces; the legacy
+ * classifier reads it). Kept per thread like the others; NULL with e set
+ * when datapath holds no such model.
+ */
+void *
+ocr_engine_acquire_legacy(const char *datapath, const char *lang,
+    struct err *e)
+{
+	struct engine *en;
+	TessBaseAPI *api;
+	char key[1024];
+
+	pthread_once(&engine_once, engine_key_make);
+	snprintf(key, sizeof(key), "legacy\t%s\t%s", datapath, lang);
+	for (en = pthread_getspecific(engine_key); en != NULL; en = en->next)
+		if (strcmp(en->langs, key) == 0)
+			return en->api;
+	if ((api = TessBaseAPICreate()) == NULL) {
+		err_set(e, "ocr: cannot create a Tesseract engine");
+		return NULL;
+	}
+	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	if (TessBaseAPIInit2(api, datapath, lang, OEM_TESSERACT_ONLY) != 0) {
+		TessBaseAPIDelete(api);
+		err_set(e, "ocr: no legacy-engine model %s/%s.traineddata",
+		    datapath, lang);
+		return NULL;
+	}
+	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	en = xcalloc(1, sizeof(*en));
+	en->langs = xstrdup(key);
+	en->api = api;
+	en->next = pthread_getspecific(engine_key);
+	pthread_setspecific(engine_key, en);
+	return api;
+}
+
+const char *
+ocr_legacy_tessdata(void)
+{
+	static const char *dflt = CLERK_LEGACY_TESSDATA_DIR;
+	const char *d = getenv("CLERK_LEGACY_TESSDATA");
+	char path[1024];
+
+	if (d == NULL || d[0] == '\0')
+		d = dflt;
+	if (strcmp(d, "none") == 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/chi_sim.traineddata", d);
+	return access(path, R_OK) == 0 ? d : NULL;
+}
+
 void
 ocr_engine_thread_done(void)
 {

@@ -78,6 +78,20 @@ bool ocr_have_pdf(void);
 void *ocr_engine_acquire(const char *langs, struct err *e);
 /* Frees the calling thread's engines (threads that exit do it anyway). */
 void ocr_engine_thread_done(void);
+/*
+ * The calling thread's legacy-engine (shape classifier) Tesseract for
+ * lang from the traineddata in datapath, which must hold that engine
+ * (Debian's chi_sim does not: scripts/deps.sh installs one), or NULL
+ * with e set.
+ */
+void *ocr_engine_acquire_legacy(const char *datapath, const char *lang,
+    struct err *e);
+/*
+ * Where that model is: $CLERK_LEGACY_TESSDATA, else the installed
+ * default (share/clerk/tessdata-legacy), if chi_sim.traineddata is
+ * there; NULL if not ("none" turns it off).
+ */
+const char *ocr_legacy_tessdata(void);
 
 /* ---- templates ---- */
 

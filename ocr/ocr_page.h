@@ -118,6 +118,11 @@ struct ocr_lineread {
 int ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
     const char *whitelist, const char *blacklist, bool choices,
     int deadline_ms, struct ocr_lineread *out, double *ms, struct err *e);
+/* The same with Tesseract's page segmentation mode psm (PSM_SINGLE_CHAR
+ * for one glyph). */
+int ocr_box_read(void *engine, PIX *pix, int dpi, const int box[4], int psm,
+    const char *whitelist, const char *blacklist, bool choices,
+    int deadline_ms, struct ocr_lineread *out, double *ms, struct err *e);
 double ocr_ptext_glyph_height(const struct ocr_ptext *pt);
 
 /*
@@ -157,4 +162,18 @@ void ocr_verify_rule_default(struct ocr_verify_rule *r);
 int ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
     int nsym, const struct ocr_verify_rule *rule, struct ocr_verify *out);
 
+/*
+ * The second engine's verdict (the legacy classifier, whose mistakes are
+ * not the LSTM's): want is verified when the second engine's read of the
+ * value's line is exactly want at min_conf or more, and the LSTM's read
+ * of the same line (first) has as many characters, at most one of them
+ * differing (two from four characters on). Two readers that work
+ * differently then say the case's name; a look-alike (高超平 for 高起平)
+ * would need the second one to misread the very character. 0 or -1; out
+ * says why either way.
+ */
+#define OCR_VERIFY_SECOND_MIN_CONF 70.0
+int ocr_verify_second(const char *want, const char *second,
+    double second_conf, const char *first, double min_conf,
+    struct ocr_verify *out);
 #endif

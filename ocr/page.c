@@ -558,6 +558,15 @@ ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
     const char *whitelist, const char *blacklist, bool choices,
     int deadline_ms, struct ocr_lineread *out, double *ms, struct err *e)
 {
+	return ocr_box_read(engine, pix, dpi, box, PSM_SINGLE_LINE, whitelist,
+	    blacklist, choices, deadline_ms, out, ms, e);
+}
+
+int
+ocr_box_read(void *engine, PIX *pix, int dpi, const int box[4], int psm,
+    const char *whitelist, const char *blacklist, bool choices,
+    int deadline_ms, struct ocr_lineread *out, double *ms, struct err *e)
+{
 	TessBaseAPI *api = engine;
 	ETEXT_DESC *mon;
 	TessResultIterator *ri;
@@ -590,7 +599,7 @@ ocr_line_reread(void *engine, PIX *pix, int dpi, const int box[4],
 		err_set(e, "cannot frame the field's box");
 		return -1;
 	}
-	TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE);
+	TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
 	TessBaseAPISetVariable(api, "tessedit_char_whitelist", whitelist);
 	TessBaseAPISetVariable(api, "tessedit_char_blacklist", blacklist);
 	TessBaseAPISetVariable(api, "lstm_choice_mode", choices ? "2" : "0");

@@ -135,3 +135,87 @@ ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
 	    "s");
 	return 0;
 }
+
+/* Splits s into its characters, spaces and colons left out; -1 when
+ * there are more than cap or s is not UTF-8. */
+static int
+chars_of(const char *s, char (*ch)[16], int cap)
+{
+	int n = 0;
+
+	for (const char *p = s; *p != '\0'; ) {
+		size_t l = u8len((unsigned char)*p);
+
+		if (*p == ' ' || *p == ':' || strncmp(p, "：", 3) == 0) {
+			p += *p == ' ' || *p == ':' ? 1 : 3;
+			continue;
+		}
+		if (n == cap || strnlen(p, l) < l || l >= 16)
+			return -1;
+		memcpy(ch[n], p, l);
+		ch[n++][l] = '\0';
+		p += l;
+	}
+	return n;
+}
+
+int
+ocr_verify_second(const char *want, const char *second, double second_conf,
+    const char *first, double min_conf, struct ocr_verify *out)
+{
+	char w[64][16], s[64][16], f[64][16];
+	int nw, ns, nf, maxdiff;
+
+	memset(out, 0, sizeof(*out));
+	nw = chars_of(want, w, 64);
+	ns = chars_of(second, s, 64);
+	nf = chars_of(first, f, 64);
+	if (nw <= 0 || ns < 0 || nf < 0) {
+		snprintf(out->why, sizeof(out->why), "no characters to compare");
+		return -1;
+	}
+	if (ns != nw) {
+		snprintf(out->why, sizeof(out->why), "the second engine read %d "
+		    "characters, the case has %d", ns, nw);
+		return -1;
+	}
+	for (int i = 0; i < nw; i++)
+		if (strcmp(s[i], w[i]) != 0) {
+			snprintf(out->why, sizeof(out->why), "the second engine "
+			    "read %s for %s", s[i], w[i]);
+			return -1;
+		}
+	if (second_conf < min_conf) {
+		snprintf(out->why, sizeof(out->why), "the second engine's read "
+		    "at %.0f < %.0f", second_conf, min_conf);
+		return -1;
+	}
+	if (nf != nw) {
+		snprintf(out->why, sizeof(out->why), "the LSTM read %d "
+		    "characters, the case has %d", nf, nw);
+		return -1;
+	}
+	maxdiff = nw >= 4 ? 2 : 1;
+	for (int i = 0; i < nw; i++) {
+		struct ocr_verify_diff *d;
+
+		if (strcmp(f[i], w[i]) == 0)
+			continue;
+		if (out->ndiff == maxdiff) {
+			snprintf(out->why, sizeof(out->why), "the LSTM read differs "
+			    "in more than %d characters", maxdiff);
+			return -1;
+		}
+		d = &out->diff[out->ndiff++];
+		d->pos = i;
+		memcpy(d->read, f[i], sizeof(d->read));
+		memcpy(d->want, w[i], sizeof(d->want));
+		d->read_conf = -1;
+		d->want_conf = (float)second_conf;
+	}
+	out->ok = true;
+	snprintf(out->why, sizeof(out->why), "the second engine read the "
+	    "case's name at %.0f; the LSTM differs in %d character%s",
+	    second_conf, out->ndiff, out->ndiff == 1 ? "" : "s");
+	return 0;
+}
