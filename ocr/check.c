@@ -1687,19 +1687,81 @@ second_engine_read(struct ocr_check_opts *o, struct page *pages,
  * with the legacy model installed (ocr_legacy_tessdata); the evidence
  * says when it is not.
  */
+/* Whether two of the LSTM's reads (the page's, the value's line, label
+ * and value as one line) are the same name, not want, each read at
+ * OCR_VERIFY_SECOND_SETTLED or more. */
+static bool
+lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
+    const struct ocr_tfield *f, const char *want)
+{
+	struct ocr_vresult vr;
+	const char *txt[3];
+	double conf[3];
+	int n = 0;
+
+	if (fs->first_found && fs->first_vr.status == OCR_FS_MISMATCH) {
+		txt[n] = fs->first_raw;
+		conf[n++] = fs->first_conf;
+	}
+	if (fs->reads.reread) {
+		txt[n] = fs->line.text;
+		conf[n++] = fs->line.word_conf;
+	}
+	if (fs->line_read) {
+		txt[n] = fs->line_raw;
+		conf[n++] = fs->line_conf;
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++) {
+			if (conf[i] < OCR_VERIFY_SECOND_SETTLED ||
+			    conf[j] < OCR_VERIFY_SECOND_SETTLED ||
+			    !ocr_text_equal(txt[i], txt[j], false, NULL))
+				continue;
+			ocr_validate_field(&f->spec, txt[i], o->payload, o->today,
+			    &vr);
+			if (vr.status == OCR_FS_MISMATCH &&
+			    !ocr_text_equal(vr.value, want, false, NULL))
+				return true;
+		}
+	return false;
+}
+
 static void
-field_verify_second(struct ocr_check_opts *o, struct page *pages,
-    struct fstate *fs, const char *want)
+field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, struct fstate *fs, const char *want)
 {
 	struct ocr_lineread lr;
 	struct ocr_verify v;
 	char first[512];
+	float fconf[64];
+	size_t len = 0;
+	int nf = 0;
 
+	if (lstm_settled(fs, o, f, want)) {
+		snprintf(fs->verify_second_why, sizeof(fs->verify_second_why),
+		    "not asked: two LSTM reads agree on another name at %.0f or "
+		    "more", OCR_VERIFY_SECOND_SETTLED);
+		return;
+	}
 	if (second_engine_read(o, pages, fs, &lr) < 0)
 		return;
-	snprintf(first, sizeof(first), "%s", fs->line.text);
+	/* the LSTM's characters and their confidences, as the rule counts
+	 * them (no spaces, no colon) */
+	for (int k = 0, n = fs->line.nsym < 128 ? fs->line.nsym : 128;
+	    k < n && nf < 64; k++) {
+		const char *c = fs->line.sym[k].t;
+		size_t cl = strlen(c);
+
+		if (strcmp(c, " ") == 0 || strcmp(c, ":") == 0 ||
+		    strcmp(c, "：") == 0 || len + cl + 1 > sizeof(first))
+			continue;
+		memcpy(first + len, c, cl);
+		len += cl;
+		fconf[nf++] = fs->line.sym[k].conf;
+	}
+	first[len] = '\0';
 	ocr_verify_second(want, fs->verify_second_raw, fs->verify_second_conf,
-	    first, OCR_VERIFY_SECOND_MIN_CONF, &v);
+	    first, fconf, OCR_VERIFY_SECOND_MIN_CONF, &v);
 	snprintf(fs->verify_second_why, sizeof(fs->verify_second_why), "%s",
 	    v.why);
 	if (v.ok) {
@@ -1747,7 +1809,7 @@ field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		fs->verify_tried = true;
 	}
 	if (fs->verify_tried && !fs->verify.ok)
-		field_verify_second(o, pages, fs, want);
+		field_verify_second(f, o, pages, fs, want);
 	if (!fs->verify_tried || !fs->verify.ok)
 		return;
 	ocr_validate_field(&f->spec, want, o->payload, o->today, &vr);

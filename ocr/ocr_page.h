@@ -166,14 +166,20 @@ int ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
  * The second engine's verdict (the legacy classifier, whose mistakes are
  * not the LSTM's): want is verified when the second engine's read of the
  * value's line is exactly want at min_conf or more, and the LSTM's read
- * of the same line (first) has as many characters, at most one of them
+ * of the same line (first; first_conf its characters' confidences, for
+ * the evidence, or NULL) has as many characters, at most one of them
  * differing (two from four characters on). Two readers that work
  * differently then say the case's name; a look-alike (高超平 for 高起平)
  * would need the second one to misread the very character. 0 or -1; out
  * says why either way.
  */
 #define OCR_VERIFY_SECOND_MIN_CONF 70.0
+/* Two of the LSTM's reads of the same other name, each at this or more:
+ * the LSTM is sure, and the second engine does not overrule it (the
+ * legacy engine read a card of 吴勇芳 as 昊勇芳, a look-alike case's name,
+ * where the LSTM read 吴勇芳 three times at 92-99). */
+#define OCR_VERIFY_SECOND_SETTLED 80.0
 int ocr_verify_second(const char *want, const char *second,
-    double second_conf, const char *first, double min_conf,
-    struct ocr_verify *out);
+    double second_conf, const char *first, const float *first_conf,
+    double min_conf, struct ocr_verify *out);
 #endif

@@ -161,7 +161,8 @@ chars_of(const char *s, char (*ch)[16], int cap)
 
 int
 ocr_verify_second(const char *want, const char *second, double second_conf,
-    const char *first, double min_conf, struct ocr_verify *out)
+    const char *first, const float *first_conf, double min_conf,
+    struct ocr_verify *out)
 {
 	char w[64][16], s[64][16], f[64][16];
 	int nw, ns, nf, maxdiff;
@@ -210,7 +211,7 @@ ocr_verify_second(const char *want, const char *second, double second_conf,
 		d->pos = i;
 		memcpy(d->read, f[i], sizeof(d->read));
 		memcpy(d->want, w[i], sizeof(d->want));
-		d->read_conf = -1;
+		d->read_conf = first_conf != NULL ? first_conf[i] : -1;
 		d->want_conf = (float)second_conf;
 	}
 	out->ok = true;
