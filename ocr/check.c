@@ -17,10 +17,9 @@
 
 #include <leptonica/allheaders.h>
 #include <pcre2.h>
-
-#include "ids.h"
 #include <tesseract/capi.h>
 
+#include "ids.h"
 #include "ocr_page.h"
 
 struct page {
@@ -1630,32 +1629,18 @@ field_third_read(void *api, const struct ocr_template *t,
 	fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
 }
 
-/*
- * A name still not the case's after three reads: does the document say
- * the case's name? Asked of the label-and-value read first (the LSTM
- * reads a name best in context), then of the value's own line, with the
- * rule of ocr_verify_expected. Verified, the field is the case's name
- * (sure, as a name read exactly as the case has it); either way the
- * field's evidence says what was compared and why.
- */
-/*
- * The alternatives did not verify the name: ask Tesseract's other
- * recogniser. chi_sim's LSTM reads 磊 as 舌, 乔, 大 or 硕 in most faces
- * and never lists it among its alternatives; its legacy classifier reads
- * the same line right (bench/ocr_fonts.sh, docs/BENCHMARKS.md). Only
- * with the legacy model installed (ocr_legacy_tessdata); the evidence
- * says when it is not.
- */
+/* The legacy engine's read of the value's line, into fs->verify_second_*;
+ * -1 (fs->verify_second_why says why, if there is a reason to give) when
+ * there is no line or no model. */
 static int
 second_engine_read(struct ocr_check_opts *o, struct page *pages,
-    struct fstate *fs, struct ocr_lineread *lr)
+    struct fstate *fs)
 {
 	const char *dp = ocr_legacy_tessdata();
+	struct ocr_lineread lr;
 	struct err e;
 	void *api;
 
-	if (fs->verify_second_tried)
-		return 0;
 	if (!fs->reads.reread || fs->line_box[2] <= 0 ||
 	    pages[fs->line_page].pix == NULL)
 		return -1;
@@ -1667,26 +1652,18 @@ second_engine_read(struct ocr_check_opts *o, struct page *pages,
 	if ((api = ocr_engine_acquire_legacy(dp, "chi_sim", &e)) == NULL ||
 	    ocr_box_read(api, pages[fs->line_page].pix,
 	    pages[fs->line_page].q.read_dpi, fs->line_box, PSM_SINGLE_LINE, "",
-	    "", false, 5000, lr, &o->recognise_ms, &e) < 0) {
+	    "", false, 5000, &lr, &o->recognise_ms, &e) < 0) {
 		snprintf(fs->verify_second_why, sizeof(fs->verify_second_why),
 		    "%s", e.msg);
 		return -1;
 	}
 	fs->verify_second_tried = true;
 	snprintf(fs->verify_second_raw, sizeof(fs->verify_second_raw), "%s",
-	    lr->text);
-	fs->verify_second_conf = lr->word_conf;
+	    lr.text);
+	fs->verify_second_conf = lr.word_conf;
 	return 0;
 }
 
-/*
- * The alternatives did not verify the name: ask Tesseract's other
- * recogniser. chi_sim's LSTM reads 磊 as 舌, 乔, 大 or 硕 in most faces
- * and never lists it among its alternatives; its legacy classifier reads
- * the same line right (bench/ocr_fonts.sh, docs/BENCHMARKS.md). Only
- * with the legacy model installed (ocr_legacy_tessdata); the evidence
- * says when it is not.
- */
 /* Whether two of the LSTM's reads (the page's, the value's line, label
  * and value as one line) are the same name, not want, each read at
  * OCR_VERIFY_SECOND_SETTLED or more. */
@@ -1726,11 +1703,18 @@ lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
 	return false;
 }
 
+/*
+ * The alternatives did not verify the name: ask Tesseract's other
+ * recogniser. chi_sim's LSTM reads 磊 as 舌, 乔, 大 or 硕 in most faces
+ * and never lists it among its alternatives; its legacy classifier reads
+ * the same line right (bench/ocr_fonts.sh, docs/BENCHMARKS.md). Only
+ * with the legacy model installed (ocr_legacy_tessdata); the evidence
+ * says when it is not.
+ */
 static void
 field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
     struct page *pages, struct fstate *fs, const char *want)
 {
-	struct ocr_lineread lr;
 	struct ocr_verify v;
 	char first[512];
 	float fconf[64];
@@ -1743,7 +1727,7 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		    "more", OCR_VERIFY_SECOND_SETTLED);
 		return;
 	}
-	if (second_engine_read(o, pages, fs, &lr) < 0)
+	if (second_engine_read(o, pages, fs) < 0)
 		return;
 	/* the LSTM's characters and their confidences, as the rule counts
 	 * them (no spaces, no colon) */
@@ -1773,6 +1757,14 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	}
 }
 
+/*
+ * A name still not the case's after three reads: does the document say
+ * the case's name? Asked of the label-and-value read first (the LSTM
+ * reads a name best in context), then of the value's own line, with the
+ * rule of ocr_verify_expected. Verified, the field is the case's name
+ * (sure, as a name read exactly as the case has it); either way the
+ * field's evidence says what was compared and why.
+ */
 static void
 field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
     struct page *pages, struct fstate *fs)
@@ -1842,9 +1834,8 @@ name_contradicted(const struct ocr_tfield *f, struct fstate *fs)
 	fs->contradicted = false;
 	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
 	    fs->vr.status != OCR_FS_OK || !fs->vr.matched ||
-	    strcmp(fs->vr.code, "match.verified") == 0)
-		return;
-	if (fs->other_conf < f->spec.min_confidence)
+	    strcmp(fs->vr.code, "match.verified") == 0 ||
+	    fs->other_conf < f->spec.min_confidence)
 		return;
 	fs->contradicted = true;
 	fs->low = true;
@@ -2036,12 +2027,6 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 			if (fs[i].verify_tried)
 				json_object_set_new(fj, "verify",
 				    verify_json(&fs[i]));
-			else if (fs[i].verify_second_tried)
-				json_object_set_new(fj, "second_engine", json_pack(
-				    "{s:s,s:f,s:s}", "raw", fs[i].verify_second_raw,
-				    "confidence", round(fs[i].verify_second_conf * 10)
-				    / 10, "why", fs[i].verify_second_why[0] ?
-				    fs[i].verify_second_why : "agrees or is no name"));
 			if (vr->severity >= OCR_SEV_ESCALATE || fs[i].low)
 				json_object_set_new(fj, "evidence", field_evidence(f,
 				    &fs[i], pages, o->image_dir));

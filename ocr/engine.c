@@ -48,16 +48,41 @@ engine_key_make(void)
 		fatal("ocr: cannot create the engine thread key");
 }
 
+/* The calling thread's engine kept under key, or NULL. */
+static TessBaseAPI *
+engine_find(const char *key)
+{
+	pthread_once(&engine_once, engine_key_make);
+	for (struct engine *en = pthread_getspecific(engine_key); en != NULL;
+	    en = en->next)
+		if (strcmp(en->langs, key) == 0)
+			return en->api;
+	return NULL;
+}
+
+/* Keeps api for the calling thread under key; returns api. */
+static TessBaseAPI *
+engine_keep(const char *key, TessBaseAPI *api)
+{
+	struct engine *en = xcalloc(1, sizeof(*en));
+
+	/* Tesseract's own diagnostics ("Invalid resolution", "Empty page")
+	 * would go to stderr for every page; the result says what matters. */
+	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	en->langs = xstrdup(key);
+	en->api = api;
+	en->next = pthread_getspecific(engine_key);
+	pthread_setspecific(engine_key, en);
+	return api;
+}
+
 void *
 ocr_engine_acquire(const char *langs, struct err *e)
 {
-	struct engine *en;
 	TessBaseAPI *api;
 
-	pthread_once(&engine_once, engine_key_make);
-	for (en = pthread_getspecific(engine_key); en != NULL; en = en->next)
-		if (strcmp(en->langs, langs) == 0)
-			return en->api;
+	if ((api = engine_find(langs)) != NULL)
+		return api;
 	if ((api = TessBaseAPICreate()) == NULL) {
 		err_set(e, "ocr: cannot create a Tesseract engine");
 		return NULL;
@@ -69,15 +94,7 @@ ocr_engine_acquire(const char *langs, struct err *e)
 		    " packages for those languages)", langs);
 		return NULL;
 	}
-	/* Tesseract's own diagnostics ("Invalid resolution", "Empty page")
-	 * would go to stderr for every page; the result says what matters. */
-	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
-	en = xcalloc(1, sizeof(*en));
-	en->langs = xstrdup(langs);
-	en->api = api;
-	en->next = pthread_getspecific(engine_key);
-	pthread_setspecific(engine_key, en);
-	return api;
+	return engine_keep(langs, api);
 }
 
 /*
@@ -91,33 +108,23 @@ void *
 ocr_engine_acquire_legacy(const char *datapath, const char *lang,
     struct err *e)
 {
-	struct engine *en;
 	TessBaseAPI *api;
 	char key[1024];
 
-	pthread_once(&engine_once, engine_key_make);
 	snprintf(key, sizeof(key), "legacy\t%s\t%s", datapath, lang);
-	for (en = pthread_getspecific(engine_key); en != NULL; en = en->next)
-		if (strcmp(en->langs, key) == 0)
-			return en->api;
+	if ((api = engine_find(key)) != NULL)
+		return api;
 	if ((api = TessBaseAPICreate()) == NULL) {
 		err_set(e, "ocr: cannot create a Tesseract engine");
 		return NULL;
 	}
-	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
 	if (TessBaseAPIInit2(api, datapath, lang, OEM_TESSERACT_ONLY) != 0) {
 		TessBaseAPIDelete(api);
 		err_set(e, "ocr: no legacy-engine model %s/%s.traineddata",
 		    datapath, lang);
 		return NULL;
 	}
-	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
-	en = xcalloc(1, sizeof(*en));
-	en->langs = xstrdup(key);
-	en->api = api;
-	en->next = pthread_getspecific(engine_key);
-	pthread_setspecific(engine_key, en);
-	return api;
+	return engine_keep(key, api);
 }
 
 const char *

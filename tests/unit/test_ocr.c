@@ -556,31 +556,44 @@ test_verify_on_crop(void **state)
 	ocr_engine_thread_done();
 }
 
+/* Checks the card at path for the case {name, id_no}; *field is its
+ * name field. */
 static json_t *
-check_gao(const struct ocr_template *t, const char *name, const char **rule,
-    const char **value)
+check_card(const struct ocr_template *t, const char *path, const char *name,
+    const char *id_no, json_t **field)
 {
 	struct ocr_check_opts o;
 	struct err e = { 0 };
-	json_t *pay = json_pack("{s:s,s:s}", "name", name, "id_no",
-	    "510107199202189114"), *r, *f;
+	json_t *pay = json_pack("{s:s,s:s}", "name", name, "id_no", id_no), *r,
+	    *f;
 	size_t i;
 
 	memset(&o, 0, sizeof(o));
 	o.payload = pay;
 	o.today = 20261207;
-	if ((r = ocr_check_file(GAO, t, &o, &e)) == NULL)
+	if ((r = ocr_check_file(path, t, &o, &e)) == NULL)
 		fail_msg("check: %s", e.msg);
-	*rule = *value = NULL;
-	json_array_foreach(json_object_get(r, "fields"), i, f) {
+	*field = NULL;
+	json_array_foreach(json_object_get(r, "fields"), i, f)
 		if (strcmp(json_string_value(json_object_get(f, "name")),
-		    "name") != 0)
-			continue;
+		    "name") == 0)
+			*field = f;
+	json_decref(pay);
+	return r;
+}
+
+static json_t *
+check_gao(const struct ocr_template *t, const char *name, const char **rule,
+    const char **value)
+{
+	json_t *f, *r = check_card(t, GAO, name, "510107199202189114", &f);
+
+	*rule = *value = NULL;
+	if (f != NULL) {
 		*value = json_string_value(json_object_get(f, "value"));
 		*rule = json_string_value(json_object_get(json_object_get(f,
 		    "evidence"), "rule"));
 	}
-	json_decref(pay);
 	return r;
 }
 
@@ -661,24 +674,9 @@ test_verify_second_rule(void **state)
 static json_t *
 check_yang(const struct ocr_template *t, const char *name, json_t **field)
 {
-	struct ocr_check_opts o;
-	struct err e = { 0 };
-	json_t *pay = json_pack("{s:s,s:s}", "name", name, "id_no",
-	    "440106197209027771"), *r, *f;
-	size_t i;
+	json_t *r = check_card(t, YANG, name, "440106197209027771", field);
 
-	memset(&o, 0, sizeof(o));
-	o.payload = pay;
-	o.today = 20261207;
-	if ((r = ocr_check_file(YANG, t, &o, &e)) == NULL)
-		fail_msg("check: %s", e.msg);
-	*field = NULL;
-	json_array_foreach(json_object_get(r, "fields"), i, f)
-		if (strcmp(json_string_value(json_object_get(f, "name")),
-		    "name") == 0)
-			*field = f;
 	assert_non_null(*field);
-	json_decref(pay);
 	return r;
 }
 
