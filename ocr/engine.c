@@ -127,19 +127,42 @@ ocr_engine_acquire_legacy(const char *datapath, const char *lang,
 	return engine_keep(key, api);
 }
 
+/*
+ * The model is not part of any Debian package: scripts/deps.sh installs it
+ * under /usr/local, the local administrator's tree. A clerkd built for
+ * another prefix (the Debian package's is /usr) looks there too, after its
+ * own data directory.
+ */
+static const char *const legacy_dirs[] = {
+	CLERK_LEGACY_TESSDATA_DIR,
+	"/usr/local/share/clerk/tessdata-legacy",
+	"/usr/share/clerk/tessdata-legacy",
+};
+
+static int
+legacy_has_model(const char *dir)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/chi_sim.traineddata", dir);
+	return access(path, R_OK) == 0;
+}
+
 const char *
 ocr_legacy_tessdata(void)
 {
-	static const char *dflt = CLERK_LEGACY_TESSDATA_DIR;
 	const char *d = getenv("CLERK_LEGACY_TESSDATA");
-	char path[1024];
+	size_t i;
 
-	if (d == NULL || d[0] == '\0')
-		d = dflt;
-	if (strcmp(d, "none") == 0)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/chi_sim.traineddata", d);
-	return access(path, R_OK) == 0 ? d : NULL;
+	if (d != NULL && d[0] != '\0') {
+		if (strcmp(d, "none") == 0)
+			return NULL;
+		return legacy_has_model(d) ? d : NULL;
+	}
+	for (i = 0; i < sizeof(legacy_dirs) / sizeof(legacy_dirs[0]); i++)
+		if (legacy_has_model(legacy_dirs[i]))
+			return legacy_dirs[i];
+	return NULL;
 }
 
 void
