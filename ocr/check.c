@@ -779,6 +779,12 @@ struct fstate {
 	char verify_second_raw[512];
 	double verify_second_conf;
 	char verify_second_why[512];
+	/* Another field's label ended the third read (field_line_read):
+	 * which field (-1: none), and what followed its label. */
+	int tail_field;
+	char tail_raw[128];
+	double tail_conf;
+	int tail_box[4];
 };
 
 /* The characters a field can hold, for its second read; "" for any. An
@@ -1247,7 +1253,8 @@ enum id_agree { ID_JUNK, ID_SAME, ID_OTHER };
 /* Maximal runs of ASCII digits in s as numbers, the runs between them
  * (and after the last) at most two code points of anything else, none
  * before the first; -1 if s is not of that form. ] | l I ! next to a
- * digit are a 1 and O an 0 (1967年11]月: the stroke of a 1 read alone). */
+ * digit, or alone between 年 and 月 or 月 and 日, are a 1 and O an 0
+ * (1967年11]月: the stroke of a 1 read alone). */
 static int
 digit_groups(const char *in, long *g, int cap)
 {
@@ -1261,6 +1268,12 @@ digit_groups(const char *in, long *g, int cap)
 		bool near = (i > 0 && buf[i - 1] >= '0' && buf[i - 1] <= '9') ||
 		    (i + 1 < len && buf[i + 1] >= '0' && buf[i + 1] <= '9');
 
+		/* a 1 standing alone as a month or a day: 1977年]月12日 */
+		if (!near && strchr("]|lI!", buf[i]) != NULL)
+			near = (i >= 3 && (memcmp(buf + i - 3, "年", 3) == 0 ||
+			    memcmp(buf + i - 3, "月", 3) == 0)) && i + 4 <= len &&
+			    (memcmp(buf + i + 1, "月", 3) == 0 ||
+			    memcmp(buf + i + 1, "日", 3) == 0);
 		if (near && strchr("]|lI!", buf[i]) != NULL)
 			buf[i] = '1';
 		else if (near && buf[i] == 'O')
@@ -1423,13 +1436,90 @@ check_from_id(const struct ocr_template *t, struct fstate *fs)
 	}
 }
 
+/* The field of t, not self, whose label the symbols from sym[k] on
+ * spell exactly (those after the label have no say), *after the symbol
+ * after that label; -1 if none. */
+static int
+next_label_at(const struct ocr_template *t, const struct ocr_tfield *self,
+    const struct ocr_linesym *sym, int k, int nsym, int *after)
+{
+	char buf[256];
+	size_t n = 0;
+
+	for (int j = k; j < nsym && j < k + 16; j++) {
+		size_t sl = strlen(sym[j].t);
+
+		if (n + sl + 1 >= sizeof(buf))
+			break;
+		memcpy(buf + n, sym[j].t, sl);
+		n += sl;
+		buf[n] = '\0';
+		if (!is_other_label(t, self, buf, n))
+			continue;
+		*after = j + 1;
+		for (size_t i = 0; i < t->nfields; i++) {
+			char lab[256];
+
+			if (&t->fields[i] == self)
+				continue;
+			compact_of(t->fields[i].spec.label, lab, sizeof(lab));
+			if (strcmp(lab, buf) == 0)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* What follows another field's label on a third read's line, up to the
+ * next label, into fs->tail_* (the field's own read when the page did
+ * not find its label: the card's 民族 read RR). */
+static void
+keep_tail(const struct ocr_template *t, const struct ocr_lineread *lr,
+    int g, int from, struct fstate *fs)
+{
+	size_t n = 0;
+	int after, x0 = -1, x1 = -1;
+
+	fs->tail_field = g;
+	fs->tail_raw[0] = '\0';
+	fs->tail_conf = 100;
+	memset(fs->tail_box, 0, sizeof(fs->tail_box));
+	for (int k = from; k < lr->nsym && k < 128; k++) {
+		const struct ocr_linesym *y = &lr->sym[k];
+		size_t sl = strlen(y->t);
+
+		if (n == 0 && is_separator(y->t))
+			continue;
+		if (next_label_at(t, &t->fields[g], lr->sym, k, lr->nsym,
+		    &after) >= 0 || n + sl + 1 >= sizeof(fs->tail_raw))
+			break;
+		memcpy(fs->tail_raw + n, y->t, sl);
+		fs->tail_raw[n += sl] = '\0';
+		if (y->conf < fs->tail_conf)
+			fs->tail_conf = y->conf;
+		if (x0 < 0 || y->x0 < x0)
+			x0 = y->x0;
+		if (y->x1 > x1)
+			x1 = y->x1;
+	}
+	/* across the value's line, as high as the read line */
+	if (x0 >= 0 && x1 > x0) {
+		fs->tail_box[0] = x0;
+		fs->tail_box[1] = fs->h.region[1];
+		fs->tail_box[2] = x1 - x0;
+		fs->tail_box[3] = fs->h.region[3];
+	}
+}
+
 /*
  * A third read, of a field still unsure after two: its line from the
  * label's left edge, label and value together, as one line with no
  * whitelist. The LSTM reads a name's characters in context better than
  * alone (磊 read 舌, 乔 or 大 from the value's crop, 磊 with 姓名 before
  * it: docs/BENCHMARKS.md), and a date with its 年月日 as characters
- * rather than forced to digits. Only the text after the label counts.
+ * rather than forced to digits. Only the text after the label counts, up
+ * to another field's label on the same line (性别 女 民族 汉 is one line
+ * of the ID card: the sex is 女, not 女民族汉).
  */
 static void
 field_line_read(void *api, const struct ocr_template *t,
@@ -1441,12 +1531,13 @@ field_line_read(void *api, const struct ocr_template *t,
 	char lab[256], text[512];
 	const char *q;
 	size_t len = 0, mlen = 0, at, n = 0;
-	int reg[4], W, H, lh, b = -1;
+	int reg[4], W, H, lh, b = -1, g, after;
 	struct err e;
 	PIX *pix;
 
 	fs->line_read = false;
 	fs->line_nsym = 0;
+	fs->tail_field = -1;
 	compact_of(f->spec.label != NULL ? f->spec.label : "", lab, sizeof(lab));
 	if (!t->reread || lab[0] == '\0' || !h->has_region || h->label_x0 < 0 ||
 	    (pix = pages[h->page].pix) == NULL)
@@ -1515,6 +1606,13 @@ field_line_read(void *api, const struct ocr_template *t,
 
 		if (n == 0 && is_separator(lr.sym[k].t))
 			continue;
+		/* another field's label on the same line ends this value: the
+		 * card's 性别 女 民族 汉 is read as one line */
+		if (n > 0 && (g = next_label_at(t, f, lr.sym, k, lr.nsym,
+		    &after)) >= 0) {
+			keep_tail(t, &lr, g, after, fs);
+			break;
+		}
 		if (n + sl + 1 >= sizeof(fs->line_raw))
 			break;
 		memcpy(fs->line_raw + n, lr.sym[k].t, sl);
@@ -1872,6 +1970,56 @@ verify_json(const struct fstate *fs)
 	return j;
 }
 
+/*
+ * A field whose label the page did not find, found on an earlier field's
+ * third read (keep_tail: 性别 女 民族 汉 read as one line, where the page
+ * read 民族 as RR): what follows the label there is its read. An optional
+ * field is then no longer taken for absent: read there and valid, it is
+ * the value, as sure as the read's confidence makes it (as a page read);
+ * nothing read after its label, it escalates. false if no earlier field's
+ * line held its label.
+ */
+static bool
+field_from_tail(const struct ocr_template *t, const struct ocr_tfield *f,
+    size_t i, struct ocr_check_opts *o, struct fstate *fs)
+{
+	const struct fstate *src = NULL;
+	struct fstate *me = &fs[i];
+
+	for (size_t j = 0; j < i; j++)
+		if (fs[j].tail_field == (int)i)
+			src = &fs[j];
+	if (src == NULL)
+		return false;
+	me->h.label_found = true;
+	if (src->tail_raw[0] == '\0') {
+		me->vr.status = OCR_FS_MISSING;
+		me->vr.severity = OCR_SEV_ESCALATE;
+		snprintf(me->vr.code, sizeof(me->vr.code), "field.not_found");
+		snprintf(me->vr.message, sizeof(me->vr.message),
+		    "标签后未识别出内容 its label was read on the line of %.60s,"
+		    " but nothing after it", src->line_raw[0] != '\0' ?
+		    src->line_raw : "another field");
+		return true;
+	}
+	snprintf(me->line_raw, sizeof(me->line_raw), "%s", src->tail_raw);
+	me->line_read = true;
+	me->line_conf = src->tail_conf;
+	ocr_validate_field(&f->spec, src->tail_raw, o->payload, o->today,
+	    &me->vr);
+	me->h.found = true;
+	me->h.page = src->h.page;
+	memcpy(me->h.box, src->tail_box, sizeof(me->h.box));
+	memcpy(me->h.region, src->tail_box, sizeof(me->h.region));
+	snprintf(me->h.raw, sizeof(me->h.raw), "%s", src->tail_raw);
+	me->conf = src->tail_conf;
+	me->reads.found = true;
+	me->reads.conf = me->conf;
+	me->reads.min_confidence = f->spec.min_confidence;
+	me->reads.agree_confidence = t->quality.agree_confidence;
+	return true;
+}
+
 static void
 check_fields(void *api, const struct ocr_template *t, struct page *pages,
     int np, bool any_poor, struct ocr_check_opts *o, struct verdict *v,
@@ -1880,6 +2028,8 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 	struct fstate *fs = xcalloc(t->nfields, sizeof(*fs));
 	json_t *fields = json_array();
 
+	for (size_t i = 0; i < t->nfields; i++)
+		fs[i].tail_field = -1;
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct ocr_tfield *f = &t->fields[i];
 		struct hit *h = &fs[i].h;
@@ -1910,6 +2060,12 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		 * one misread digit makes another person's ID. */
 		fs[i].conf = is_identifier(f->spec.type) ? h->sym_conf :
 		    h->word_conf;
+		if (!h->found && !h->label_found && field_from_tail(t, f, i,
+		    o, fs)) {
+			fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr,
+			    &fs[i].reads);
+			continue;
+		}
 		fs[i].first_found = h->found;
 		fs[i].first_conf = fs[i].conf;
 		fs[i].first_vr = fs[i].vr;
