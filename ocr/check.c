@@ -255,9 +255,10 @@ find_label(const char *hay, const char *lab, bool fuzzy, size_t *len)
 	return NULL;
 }
 
-/* p[0..len) is, exactly, the label of another field of t. */
-static bool
-is_other_label(const struct ocr_template *t, const struct ocr_tfield *self,
+/* The field of t, not self, whose label p[0..len) is exactly; -1 if
+ * none. */
+static int
+other_label(const struct ocr_template *t, const struct ocr_tfield *self,
     const char *p, size_t len)
 {
 	for (size_t i = 0; i < t->nfields; i++) {
@@ -267,9 +268,9 @@ is_other_label(const struct ocr_template *t, const struct ocr_tfield *self,
 			continue;
 		compact_of(t->fields[i].spec.label, lab, sizeof(lab));
 		if (strlen(lab) == len && memcmp(lab, p, len) == 0)
-			return true;
+			return (int)i;
 	}
-	return false;
+	return -1;
 }
 
 /* The right edge of the label that ends at byte `from` of ln; -1 if
@@ -327,7 +328,7 @@ locate_label(const struct ocr_template *t, const struct ocr_tfield *f,
 		const char *p = find_label(ln->compact, lab, pass == 1, &mlen);
 		int best = 0, xlimit;
 
-		if (p == NULL || (pass == 1 && is_other_label(t, f, p, mlen)))
+		if (p == NULL || (pass == 1 && other_label(t, f, p, mlen) >= 0))
 			continue;
 		h->label_found = true;
 		from = (size_t)(p - ln->compact) + mlen;
@@ -917,6 +918,24 @@ other_name(const struct ocr_tfield *f, const json_t *payload,
 	return utf8_split(vr->value, a, oa, 64) == utf8_split(want, b, ob, 64);
 }
 
+/* A line read's symbols (its first 128) joined without spaces into
+ * text, as many whole symbols as fit in n bytes. */
+static void
+syms_text(const struct ocr_lineread *lr, char *text, size_t n)
+{
+	size_t len = 0;
+
+	for (int k = 0; k < lr->nsym && k < 128; k++) {
+		size_t sl = strlen(lr->sym[k].t);
+
+		if (len + sl + 1 >= n)
+			break;
+		memcpy(text + len, lr->sym[k].t, sl);
+		len += sl;
+	}
+	text[len] = '\0';
+}
+
 /*
  * A label the page read did not find may be on a line it misread as a
  * whole ("#RITUKS 6222..." for 银行账号 6222...): lines that hold no label
@@ -971,18 +990,10 @@ find_label_again(void *api, const struct ocr_template *t,
 				continue;
 			/* The line's symbols without spaces, and where the
 			 * label ends among them. */
-			for (int k = 0; k < lr->nsym && k < 128; k++) {
-				size_t sl = strlen(lr->sym[k].t);
-
-				if (len + sl + 1 >= sizeof(text))
-					break;
-				memcpy(text + len, lr->sym[k].t, sl);
-				len += sl;
-			}
-			text[len] = '\0';
+			syms_text(lr, text, sizeof(text));
 			if ((q = find_label(text, lab, false, &mlen)) == NULL &&
 			    ((q = find_label(text, lab, true, &mlen)) == NULL ||
-			    is_other_label(t, f, q, mlen)))
+			    other_label(t, f, q, mlen) >= 0))
 				continue;
 			at = (size_t)(q - text) + mlen;
 			/* the value ends where another label starts */
@@ -1445,6 +1456,7 @@ next_label_at(const struct ocr_template *t, const struct ocr_tfield *self,
 {
 	char buf[256];
 	size_t n = 0;
+	int g;
 
 	for (int j = k; j < nsym && j < k + 16; j++) {
 		size_t sl = strlen(sym[j].t);
@@ -1454,17 +1466,9 @@ next_label_at(const struct ocr_template *t, const struct ocr_tfield *self,
 		memcpy(buf + n, sym[j].t, sl);
 		n += sl;
 		buf[n] = '\0';
-		if (!is_other_label(t, self, buf, n))
-			continue;
-		*after = j + 1;
-		for (size_t i = 0; i < t->nfields; i++) {
-			char lab[256];
-
-			if (&t->fields[i] == self)
-				continue;
-			compact_of(t->fields[i].spec.label, lab, sizeof(lab));
-			if (strcmp(lab, buf) == 0)
-				return (int)i;
+		if ((g = other_label(t, self, buf, n)) >= 0) {
+			*after = j + 1;
+			return g;
 		}
 	}
 	return -1;
@@ -1537,7 +1541,6 @@ field_line_read(void *api, const struct ocr_template *t,
 
 	fs->line_read = false;
 	fs->line_nsym = 0;
-	fs->tail_field = -1;
 	compact_of(f->spec.label != NULL ? f->spec.label : "", lab, sizeof(lab));
 	if (!t->reread || lab[0] == '\0' || !h->has_region || h->label_x0 < 0 ||
 	    (pix = pages[h->page].pix) == NULL)
@@ -1577,15 +1580,7 @@ field_line_read(void *api, const struct ocr_template *t,
 	    verifiable(f, o->payload), t->deadline_ms, &lr, &o->recognise_ms,
 	    &e) < 0)
 		return;
-	for (int k = 0; k < lr.nsym && k < 128; k++) {
-		size_t sl = strlen(lr.sym[k].t);
-
-		if (len + sl + 1 >= sizeof(text))
-			break;
-		memcpy(text + len, lr.sym[k].t, sl);
-		len += sl;
-	}
-	text[len] = '\0';
+	syms_text(&lr, text, sizeof(text));
 	if ((q = find_label(text, lab, false, &mlen)) == NULL &&
 	    (q = find_label(text, lab, true, &mlen)) == NULL)
 		return;
