@@ -762,6 +762,7 @@ struct fstate {
 	bool line_read;
 	struct ocr_linesym line_sym[32]; /* its value's symbols */
 	int line_nsym;
+	int label_box[4];         /* the third read's box, on h.page */
 	/* A name that differs from the case's, verified against it
 	 * (field_verify): tried, and with which read. */
 	bool verify_tried;
@@ -774,7 +775,8 @@ struct fstate {
 	char verify_raw[512];
 	int line_box[4];          /* the second read's box, on line_page */
 	int line_page;
-	const char *verify_rule;  /* "alternatives" | "second_engine" */
+	/* "alternatives" | "second_engine" | "second_engine_chars" */
+	const char *verify_rule;
 	/* The second engine's read of the value's line, if asked. */
 	bool verify_second_tried;
 	char verify_second_raw[512];
@@ -1595,6 +1597,7 @@ field_line_read(void *api, const struct ocr_template *t,
 	}
 	if (b < 0)
 		return;
+	memcpy(fs->label_box, reg, sizeof(fs->label_box));
 	fs->line_conf = 100;
 	for (int k = b + 1; k < lr.nsym && k < 128; k++) {
 		size_t sl = strlen(lr.sym[k].t);
@@ -1797,6 +1800,111 @@ lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
 }
 
 /*
+ * The second engine, a character at a time: where the LSTM's read of a
+ * name (sym, on line of page pg) differs from the case's, the legacy
+ * classifier reads that place alone (ocr_verify_places, PSM_SINGLE_CHAR).
+ * On the whole line it cuts wide characters in two (郭 as 享_蘑, 胡 as
+ * 苔更丿弓), so a name of them is never read as the case's; a place at a
+ * time, it reads only the character in question. Verified when every
+ * place reads the case's character, nothing else, at
+ * OCR_VERIFY_SECOND_MIN_CONF or more. false (v->why says why) otherwise.
+ */
+static bool
+verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
+    const int line[4], const struct ocr_linesym *sym, int nsym,
+    const char *want, struct ocr_verify *v)
+{
+	struct ocr_verify_place pl[2];
+	const char *dp = ocr_legacy_tessdata();
+	void *api;
+	struct err e;
+	int np;
+
+	memset(v, 0, sizeof(*v));
+	if (dp == NULL || pages[pg].pix == NULL || line[2] <= 0)
+		return false;
+	if ((np = ocr_verify_places(want, sym, nsym, line, pl, v->why,
+	    sizeof(v->why))) <= 0)
+		return false;
+	if ((api = ocr_engine_acquire_legacy(dp, "chi_sim", &e)) == NULL) {
+		snprintf(v->why, sizeof(v->why), "%.120s", e.msg);
+		return false;
+	}
+	for (int k = 0; k < np; k++) {
+		int box[4] = { pl[k].x0, line[1], pl[k].x1 - pl[k].x0, line[3] };
+		struct ocr_verify_diff *d = &v->diff[v->ndiff++];
+		struct ocr_lineread lr;
+		char got[16];
+
+		d->pos = pl[k].pos;
+		snprintf(d->read, sizeof(d->read), "%s", pl[k].read);
+		snprintf(d->want, sizeof(d->want), "%s", pl[k].want);
+		d->read_conf = pl[k].read_conf;
+		d->want_conf = -1;
+		if (box[2] < 4 || ocr_box_read(api, pages[pg].pix,
+		    pages[pg].q.read_dpi, box, PSM_SINGLE_CHAR, "", "", false,
+		    5000, &lr, &o->recognise_ms, &e) < 0) {
+			snprintf(v->why, sizeof(v->why), "%s: %.90s", pl[k].read,
+			    box[2] < 4 ? "no room to read it alone" : e.msg);
+			return false;
+		}
+		compact_of(lr.text, got, sizeof(got));
+		if (strcmp(got, pl[k].want) != 0) {
+			snprintf(v->why, sizeof(v->why), "the second engine read "
+			    "%s alone as %s, not %s", pl[k].read, got[0] != '\0' ?
+			    got : "nothing", pl[k].want);
+			return false;
+		}
+		d->want_conf = lr.word_conf;
+		if (lr.word_conf < OCR_VERIFY_SECOND_MIN_CONF) {
+			snprintf(v->why, sizeof(v->why), "the second engine read "
+			    "%s alone as %s at %.0f < %.0f", pl[k].read, got,
+			    lr.word_conf, OCR_VERIFY_SECOND_MIN_CONF);
+			return false;
+		}
+	}
+	v->ok = true;
+	snprintf(v->why, sizeof(v->why), "the second engine read the case's "
+	    "character%s where the LSTM read %.12s%s%.12s", np == 1 ? "" : "s",
+	    pl[0].read, np > 1 ? " and " : "", np > 1 ? pl[1].read : "");
+	return true;
+}
+
+/*
+ * The whole line did not verify the name (or was not read): the second
+ * engine a character at a time (verify_places), on the value's line,
+ * then on the label and value read as one. Its verdict goes to
+ * verify_second_why, after the whole line's.
+ */
+static void
+verify_by_place(struct ocr_check_opts *o, struct page *pages,
+    struct fstate *fs, const char *want)
+{
+	struct ocr_verify v = { 0 };
+	const char *read = NULL, *raw = NULL;
+	size_t l;
+
+	if (fs->reads.reread && verify_places(o, pages, fs->line_page,
+	    fs->line_box, fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym :
+	    128, want, &v))
+		read = "value_line", raw = fs->line.text;
+	else if (fs->line_read && verify_places(o, pages, fs->h.page,
+	    fs->label_box, fs->line_sym, fs->line_nsym, want, &v))
+		read = "label_line", raw = fs->line_raw;
+	if (v.why[0] == '\0')
+		return;
+	l = strlen(fs->verify_second_why);
+	snprintf(fs->verify_second_why + l, sizeof(fs->verify_second_why) - l,
+	    "%sby character: %s", l > 0 ? "; " : "", v.why);
+	if (read == NULL)
+		return;
+	fs->verify = v;
+	fs->verify_rule = "second_engine_chars";
+	fs->verify_read = read;
+	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", raw);
+}
+
+/*
  * The alternatives did not verify the name: ask Tesseract's other
  * recogniser. chi_sim's LSTM reads 磊 as 舌, 乔, 大 or 硕 in most faces
  * and never lists it among its alternatives; its legacy classifier reads
@@ -1820,8 +1928,11 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		    "more", OCR_VERIFY_SECOND_SETTLED);
 		return;
 	}
-	if (second_engine_read(o, pages, fs) < 0)
+	if (second_engine_read(o, pages, fs) < 0) {
+		if (fs->verify_second_why[0] == '\0')
+			verify_by_place(o, pages, fs, want);
 		return;
+	}
 	/* the LSTM's characters and their confidences, as the rule counts
 	 * them (no spaces, no colon) */
 	for (int k = 0, n = fs->line.nsym < 128 ? fs->line.nsym : 128;
@@ -1847,7 +1958,9 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		fs->verify_read = "value_line";
 		snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s",
 		    fs->line.text);
+		return;
 	}
+	verify_by_place(o, pages, fs, want);
 }
 
 /*
@@ -1903,7 +2016,7 @@ field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	fs->vr = vr;
 	snprintf(fs->vr.code, sizeof(fs->vr.code), "match.verified");
 	snprintf(fs->vr.message, sizeof(fs->vr.message),
-	    strcmp(fs->verify_rule, "second_engine") == 0 ?
+	    strncmp(fs->verify_rule, "second_engine", 13) == 0 ?
 	    "与案件数据一致（第二识别引擎核对） / the case's \"%s\": "
 	    "Tesseract's legacy engine read the case's name" :
 	    "与案件数据一致（候选字符核对） / the case's \"%s\": the "

@@ -182,4 +182,23 @@ int ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
 int ocr_verify_second(const char *want, const char *second,
     double second_conf, const char *first, const float *first_conf,
     double min_conf, struct ocr_verify *out);
+/*
+ * Where a value's LSTM symbols (a line read) differ from want, character
+ * by character, for reading those places again with the second engine:
+ * as many symbols as want has characters, or one more where two of them
+ * stand for one of want's (磊 read 和大); at most one differing place
+ * (two from four characters on). Each place's x range runs from halfway
+ * to the symbol before to halfway to the symbol after (the line's ends,
+ * line = x, y, w, h, at the ends). The number of places (0 when the
+ * read is want), or -1; why says why.
+ */
+struct ocr_verify_place {
+	int pos;                  /* 0-based character of want */
+	char read[32], want[16];  /* what the LSTM read there; want's */
+	float read_conf;
+	int x0, x1;
+};
+int ocr_verify_places(const char *want, const struct ocr_linesym *sym,
+    int nsym, const int line[4], struct ocr_verify_place *pl, char *why,
+    size_t whylen);
 #endif

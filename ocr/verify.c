@@ -220,3 +220,110 @@ ocr_verify_second(const char *want, const char *second, double second_conf,
 	    second_conf, out->ndiff, out->ndiff == 1 ? "" : "s");
 	return 0;
 }
+
+/* Whether s is a character of a value: a line read keeps the colon
+ * after a label, and its spaces. */
+static bool
+counted(const char *s)
+{
+	return strcmp(s, " ") != 0 && strcmp(s, ":") != 0 &&
+	    strcmp(s, "：") != 0;
+}
+
+/* The x range of symbols a..b of sym (counted ones, by index in idx),
+ * from halfway to the symbol before to halfway to the one after; the
+ * line's ends at its ends. */
+static void
+place_range(const struct ocr_linesym *sym, const int *idx, int n, int a,
+    int b, const int line[4], struct ocr_verify_place *p)
+{
+	p->x0 = a > 0 ? (sym[idx[a - 1]].x1 + sym[idx[a]].x0) / 2 : line[0];
+	p->x1 = b + 1 < n ? (sym[idx[b]].x1 + sym[idx[b + 1]].x0 + 1) / 2 :
+	    line[0] + line[2];
+	if (p->x0 < line[0])
+		p->x0 = line[0];
+	if (p->x1 > line[0] + line[2])
+		p->x1 = line[0] + line[2];
+}
+
+int
+ocr_verify_places(const char *want, const struct ocr_linesym *sym,
+    int nsym, const int line[4], struct ocr_verify_place *pl, char *why,
+    size_t whylen)
+{
+	char w[64][16];
+	int idx[128], nw, nf = 0, maxdiff, merge = -1;
+
+	nw = chars_of(want, w, 64);
+	for (int i = 0; i < nsym && nf < 128; i++)
+		if (counted(sym[i].t))
+			idx[nf++] = i;
+	if (nw <= 0 || nf == 0) {
+		snprintf(why, whylen, "no characters to compare");
+		return -1;
+	}
+	maxdiff = nw >= 4 ? 2 : 1;
+	/* One symbol more than the case has characters: two of them may be
+	 * one character read as two (磊 as 和大); they are where the rest
+	 * agrees with the case on both sides. */
+	if (nf == nw + 1) {
+		for (int j = 0; j < nw && merge < 0; j++) {
+			int d = 0;
+
+			for (int i = 0; i < nw; i++)
+				if (i != j && strcmp(sym[idx[i < j ? i : i + 1]].t,
+				    w[i]) != 0)
+					d++;
+			if (d < maxdiff)
+				merge = j;
+		}
+		if (merge < 0) {
+			snprintf(why, whylen, "%d characters read, the case has "
+			    "%d, and no two of them stand for one of its", nf,
+			    nw);
+			return -1;
+		}
+	} else if (nf != nw) {
+		snprintf(why, whylen, "%d characters read, the case has %d", nf,
+		    nw);
+		return -1;
+	}
+	{
+		int np = 0;
+
+		for (int i = 0; i < nw; i++) {
+			int a = merge >= 0 && i > merge ? i + 1 : i;
+			int b = i == merge ? a + 1 : a;
+			struct ocr_verify_place *p;
+			size_t len = 0;
+
+			if (a == b && strcmp(sym[idx[a]].t, w[i]) == 0)
+				continue;
+			if (np == maxdiff) {
+				snprintf(why, whylen, "more than %d characters "
+				    "differ", maxdiff);
+				return -1;
+			}
+			p = &pl[np++];
+			memset(p, 0, sizeof(*p));
+			p->pos = i;
+			memcpy(p->want, w[i], sizeof(p->want));
+			p->read_conf = 100;
+			for (int k = a; k <= b; k++) {
+				const struct ocr_linesym *s = &sym[idx[k]];
+				size_t l = strlen(s->t);
+
+				if (len + l < sizeof(p->read)) {
+					memcpy(p->read + len, s->t, l + 1);
+					len += l;
+				}
+				if (s->conf < p->read_conf)
+					p->read_conf = s->conf;
+			}
+			place_range(sym, idx, nf, a, b, line, p);
+		}
+		if (np == 0)
+			snprintf(why, whylen, "the read is the case's");
+		return np;
+	}
+}

@@ -806,6 +806,129 @@ test_birth_bracket_is_one(void **state)
 	ocr_engine_thread_done();
 }
 
+/* Where the LSTM's symbols differ from the case's name, for the second
+ * engine to read alone: the same number of characters, or one symbol
+ * more where two stand for one character (磊 read 和大); each place from
+ * halfway to its neighbours, the line's ends at the ends. */
+static void
+test_verify_places_rule(void **state)
+{
+	static const int line[4] = { 100, 10, 90, 30 };
+	struct ocr_verify_place pl[2];
+	char why[128];
+	struct ocr_linesym s[5];
+	int n;
+
+	(void)state;
+	memset(s, 0, sizeof(s));
+#define SYM(k, c, a, b, q) (snprintf(s[k].t, sizeof(s[k].t), "%s", c), \
+	s[k].x0 = (a), s[k].x1 = (b), s[k].conf = (q))
+	SYM(0, "郭", 102, 128, 95); SYM(1, "舌", 132, 158, 60);
+	SYM(2, "勇", 162, 188, 96);
+	n = ocr_verify_places("郭磊勇", s, 3, line, pl, why, sizeof(why));
+	assert_int_equal(n, 1);
+	assert_int_equal(pl[0].pos, 1);
+	assert_string_equal(pl[0].read, "舌");
+	assert_string_equal(pl[0].want, "磊");
+	assert_int_equal(pl[0].x0, 130);
+	assert_int_equal(pl[0].x1, 160);
+	/* the first and the last place reach the line's ends */
+	assert_int_equal(ocr_verify_places("国舌勇", s, 3, line, pl, why,
+	    sizeof(why)), 1);
+	assert_int_equal(pl[0].x0, 100);
+	assert_int_equal(pl[0].x1, 130);
+	/* nothing differs; two of three differ */
+	assert_int_equal(ocr_verify_places("郭舌勇", s, 3, line, pl, why,
+	    sizeof(why)), 0);
+	assert_int_equal(ocr_verify_places("国磊勇", s, 3, line, pl, why,
+	    sizeof(why)), -1);
+	/* 周杰和大: 和 and 大 together are the place of 磊 */
+	SYM(0, "周", 102, 118, 95); SYM(1, "杰", 122, 138, 95);
+	SYM(2, "和", 142, 150, 40); SYM(3, "大", 152, 160, 50);
+	n = ocr_verify_places("周杰磊", s, 4, line, pl, why, sizeof(why));
+	assert_int_equal(n, 1);
+	assert_int_equal(pl[0].pos, 2);
+	assert_string_equal(pl[0].read, "和大");
+	assert_int_equal(pl[0].x0, 140);
+	assert_int_equal(pl[0].x1, 190);
+	assert_true(pl[0].read_conf == 40);
+	/* one symbol more that stands for nothing of the case's */
+	assert_int_equal(ocr_verify_places("周伟磊", s, 4, line, pl, why,
+	    sizeof(why)), -1);
+	/* two symbols more; a colon is no character */
+	SYM(4, "口", 162, 170, 50);
+	assert_int_equal(ocr_verify_places("周杰磊", s, 5, line, pl, why,
+	    sizeof(why)), -1);
+	SYM(0, "：", 102, 106, 95); SYM(1, "周", 108, 124, 95);
+	SYM(2, "杰", 126, 142, 95); SYM(3, "舌", 144, 160, 50);
+	assert_int_equal(ocr_verify_places("周杰磊", s, 4, line, pl, why,
+	    sizeof(why)), 1);
+	assert_int_equal(pl[0].pos, 2);
+	/* four characters: two places may differ */
+	SYM(0, "欧", 102, 118, 95);
+	assert_int_equal(ocr_verify_places("区阳杰磊", s, 4, line, pl, why,
+	    sizeof(why)), -1);
+	SYM(1, "杨", 122, 138, 95);
+	assert_int_equal(ocr_verify_places("欧阳杰磊", s, 4, line, pl, why,
+	    sizeof(why)), 2);
+	assert_int_equal(pl[0].pos, 1);
+	assert_int_equal(pl[1].pos, 3);
+#undef SYM
+}
+
+#define GUO SRCDIR "/tests/fixtures/ocr/id-card-notoserif-guoleiyong.png"
+
+/* A 150 DPI card of 郭磊勇 in Noto Serif CJK (bench/ocr_fonts.py, seed
+ * 43): the LSTM reads 郭舌勇; the legacy engine reads the whole line as
+ * five characters (郭 cut in two), but the place of 舌 alone as 磊, so
+ * the name is verified (rule second_engine_chars). A case of 郭晶勇 (a
+ * look-alike off) is not, nor 郭磊勇 without the legacy model. */
+static void
+test_second_engine_reads_the_place(void **state)
+{
+	struct ocr_template *t = id_card();
+	json_t *r, *f, *v, *d;
+
+	(void)state;
+	if (ocr_legacy_tessdata() == NULL)
+		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	r = check_card(t, GUO, "郭磊勇", "440106197303159906", "name", &f);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "accept");
+	assert_string_equal(json_string_value(json_object_get(f, "code")),
+	    "match.verified");
+	v = json_object_get(f, "verify");
+	assert_string_equal(json_string_value(json_object_get(v, "rule")),
+	    "second_engine_chars");
+	d = json_array_get(json_object_get(v, "differ"), 0);
+	assert_non_null(d);
+	assert_string_equal(json_string_value(json_object_get(d, "want")),
+	    "磊");
+	assert_string_not_equal(json_string_value(json_object_get(d, "read")),
+	    "磊");
+	assert_true(json_real_value(json_object_get(d, "want_conf")) >=
+	    OCR_VERIFY_SECOND_MIN_CONF);
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_object_get(v, "second_engine"), "why")), "by character"));
+	json_decref(r);
+
+	r = check_card(t, GUO, "郭晶勇", "440106197303159906", "name", &f);
+	assert_string_not_equal(json_string_value(json_object_get(r,
+	    "verdict")), "accept");
+	assert_string_equal(json_string_value(json_object_get(f, "code")),
+	    "match.name");
+	json_decref(r);
+
+	setenv("CLERK_LEGACY_TESSDATA", "none", 1);
+	r = check_card(t, GUO, "郭磊勇", "440106197303159906", "name", &f);
+	unsetenv("CLERK_LEGACY_TESSDATA");
+	assert_string_not_equal(json_string_value(json_object_get(r,
+	    "verdict")), "accept");
+	json_decref(r);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 int
 main(void)
 {
@@ -826,6 +949,8 @@ main(void)
 		cmocka_unit_test(test_second_engine_verifies_name),
 		cmocka_unit_test(test_line_read_ends_at_next_label),
 		cmocka_unit_test(test_birth_bracket_is_one),
+		cmocka_unit_test(test_verify_places_rule),
+		cmocka_unit_test(test_second_engine_reads_the_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
