@@ -21,6 +21,10 @@ struct tload {
 	const char *file;
 	struct err *e;
 	bool failed;
+	/* division tables this template has loaded, one copy each: fields
+	 * hold references (the table is the template's, never another's) */
+	struct ocr_divisions **div;
+	size_t ndiv;
 };
 
 static void
@@ -209,6 +213,46 @@ compile_re(struct tload *l, const config_setting_t *at, const char *pat)
 	return re;
 }
 
+/* divisions = "FILE": a table of ocr/divisions.c, found next to the
+ * template unless FILE is absolute. */
+static void
+get_divisions(struct tload *l, const config_setting_t *g,
+    struct ocr_tfield *f)
+{
+	const config_setting_t *m = config_setting_get_member(g, "divisions");
+	const char *s = get_str(l, g, "divisions", false), *slash;
+	char *path;
+	struct err de;
+
+	if (s == NULL)
+		return;
+	if (f->spec.type != OCR_F_TEXT) {
+		tfail(l, m, "field %s: divisions is for a field of type "
+		    "\"text\" (an address)", f->spec.name);
+		return;
+	}
+	if (s[0] == '/' || (slash = strrchr(l->file, '/')) == NULL)
+		path = xstrdup(s);
+	else
+		path = xasprintf("%.*s/%s", (int)(slash - l->file), l->file, s);
+	for (size_t i = 0; i < l->ndiv; i++)
+		if (strcmp(ocr_divisions_path(l->div[i]), path) == 0) {
+			f->spec.divisions = ocr_divisions_ref(l->div[i]);
+			free(path);
+			return;
+		}
+	if ((f->spec.divisions = ocr_divisions_load(path, &de)) == NULL)
+		tfail(l, m, "field %s: divisions: %s (the table of GB/T 2260 "
+		    "divisions that scripts/cn-divisions.sh writes, named "
+		    "relative to the template's directory)", f->spec.name,
+		    de.msg);
+	else {
+		l->div = xrealloc(l->div, (l->ndiv + 1) * sizeof(*l->div));
+		l->div[l->ndiv++] = f->spec.divisions;
+	}
+	free(path);
+}
+
 static void
 load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
     double default_conf)
@@ -216,7 +260,7 @@ load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
 	static const char *const keys[] = { "name", "label", "zone", "pattern",
 	    "type", "required", "values", "regex", "not_before", "not_after",
 	    "match", "match_optional", "latin", "cross_check", "min_confidence", "page",
-	    "from_id", NULL };
+	    "from_id", "divisions", NULL };
 	const config_setting_t *z;
 	const char *s;
 	double v;
@@ -312,6 +356,7 @@ load_field(struct tload *l, const config_setting_t *g, struct ocr_tfield *f,
 		f->spec.min_confidence = v;
 	if (get_num(l, g, "page", 0, 1000, &v))
 		f->page = (int)v;
+	get_divisions(l, g, f);
 	if ((s = get_str(l, g, "from_id", false)) != NULL) {
 		if (strcmp(s, "birth") == 0 && f->spec.type == OCR_F_DATE)
 			f->from_id = OCR_FROM_ID_BIRTH;
@@ -359,7 +404,7 @@ ocr_template_load(const char *file, struct err *e)
 	    "max_pages", "pdf_dpi", NULL };
 	static const char *const pkeys[] = { "deskew", "background",
 	    "binarise", "scale", "border", "dpi", NULL };
-	struct tload l = { file, e, false };
+	struct tload l = { .file = file, .e = e };
 	struct ocr_template *t = xcalloc(1, sizeof(*t));
 	const config_setting_t *root, *g;
 	double v, field_conf = 75;
@@ -524,6 +569,7 @@ ocr_template_load(const char *file, struct err *e)
 		}
 	}
 	config_destroy(&cfg);
+	free(l.div);
 	if (l.failed) {
 		ocr_template_free(t);
 		return NULL;

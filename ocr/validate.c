@@ -738,6 +738,7 @@ ocr_field_spec_clear(struct ocr_field_spec *spec)
 		pcre2_code_free(spec->re);
 	free(spec->match);
 	free(spec->cross_check);
+	ocr_divisions_release(spec->divisions);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -1340,6 +1341,82 @@ v_name(const struct ocr_field_spec *spec, const char *t,
 	    "姓名应为汉字 / a name is written in Chinese characters");
 }
 
+/* The first few characters of s for a message, "…" if there are more. */
+static void
+snippet(const char *s, char *buf, size_t n)
+{
+	const char *p = s;
+
+	for (int i = 0; i < 3 && *p != '\0'; i++)
+		p += strnlen(p, u8len((unsigned char)*p));
+	snprintf(buf, n, "%.*s%s", (int)(p - s), s, *p != '\0' ? "…" : "");
+}
+
+/*
+ * An address must begin with real divisions (validate.h,
+ * ocr_divisions_match): chi_sim reads 武侯区 as 武候区 or 武修区, often
+ * in every read, and a free-text field has no other check. The value is
+ * kept as read: a wrong name is escalated, never turned into the nearest
+ * real one.
+ */
+static void
+v_divisions(const struct ocr_field_spec *spec, const char *t,
+    struct ocr_vresult *out)
+{
+	const char *label = spec->label != NULL ? spec->label : spec->name;
+	const char *name = spec->name != NULL ? spec->name : "address";
+	char *s = strdup(t), *w = s, part[32];
+	struct ocr_div_match m;
+
+	if (s == NULL) {
+		set(out, OCR_FS_INVALID, OCR_SEV_ESCALATE, "internal",
+		    "out of memory");
+		return;
+	}
+	/* OCR spaces out Chinese print (成都市 武侯区) */
+	for (const char *p = t; *p != '\0'; ) {
+		if (isspace((unsigned char)*p))
+			p++;
+		else if (starts(p, "\xE3\x80\x80"))
+			p += 3;
+		else
+			*w++ = *p++;
+	}
+	*w = '\0';
+	ocr_divisions_match(spec->divisions, s, &m);
+	/* what was read, spaces and all, when nothing of it was known */
+	snippet(m.status == OCR_DIV_START ? t : m.rest, part, sizeof(part));
+	switch (m.status) {
+	case OCR_DIV_OK:
+		break;
+	case OCR_DIV_START:
+		set(out, OCR_FS_INVALID, OCR_SEV_ESCALATE, "address.division",
+		    "%s开头的\"%s\"不是省、市 / no province or city of GB/T "
+		    "2260 begins the %s", label, part, name);
+		break;
+	case OCR_DIV_CITY:
+	case OCR_DIV_COUNTY: {
+		bool city = m.status == OCR_DIV_CITY;
+		const char *after = city ? m.province : m.city;
+
+		if (part[0] == '\0')
+			set(out, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+			    "address.division", "%s在%s之后没有%s / the %s "
+			    "ends at %s, without its %s (GB/T 2260)", label,
+			    after, city ? "市" : "区县", name, after,
+			    city ? "city" : "county");
+		else
+			set(out, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+			    "address.division", "%s的%s\"%s\"不在%s / the %s's "
+			    "%s after %s is none of its divisions (GB/T 2260)",
+			    label, city ? "市" : "区县", part, after, name,
+			    city ? "city" : "county", after);
+		break;
+	}
+	}
+	free(s);
+}
+
 static bool
 blank(const char *s)
 {
@@ -1386,6 +1463,10 @@ ocr_validate_field(const struct ocr_field_spec *spec, const char *raw,
 	}
 	switch (spec->type) {
 	case OCR_F_TEXT:
+		copy_utf8(out->value, sizeof(out->value), t);
+		if (spec->divisions != NULL)
+			v_divisions(spec, t, out);
+		break;
 	case OCR_F_REGEX:
 		copy_utf8(out->value, sizeof(out->value), t);
 		break;

@@ -19,6 +19,9 @@
  *   date out of range                     -> INVALID + REJECT
  *   amount / amount_cn unparseable        -> INVALID + ESCALATE
  *   enum / regex mismatch                 -> INVALID + ESCALATE
+ *   text with divisions not beginning with a real province/city/county
+ *                                         -> INVALID + ESCALATE (a misread
+ *                                            such as 武侯区 read 武候区)
  *   match mismatch                        -> MISMATCH + ESCALATE
  *   match equal only after confusables    -> OK + WARN (code "match.folded")
  *   required and empty                    -> MISSING + REJECT
@@ -36,6 +39,8 @@
 #include <jansson.h>
 
 #include "util.h"
+
+struct ocr_divisions;
 
 enum ocr_ftype {
 	OCR_F_TEXT,
@@ -67,6 +72,8 @@ struct ocr_field_spec {            /* filled by the template loader (core) */
 	bool latin;                            /* OCR_F_NAME: Latin letters allowed too (ZHANG SAN); default Chinese only */
 	char *cross_check;                     /* OCR_F_AMOUNT_CN: name of the numeric amount field it must equal */
 	double min_confidence;                 /* 0..100; below it the field is low_confidence */
+	struct ocr_divisions *divisions;       /* OCR_F_TEXT: the address begins with a chain of these
+	                                          (GB/T 2260); one reference, released by ocr_field_spec_clear */
 };
 
 /*
@@ -74,7 +81,8 @@ struct ocr_field_spec {            /* filled by the template loader (core) */
  * 0, or -1 with "pattern error at offset N: ..." in e. Safe to call twice.
  */
 int ocr_field_spec_compile(struct ocr_field_spec *spec, struct err *e);
-/* Frees every string, the enum values and the compiled regex; zeroes spec. */
+/* Frees every string, the enum values and the compiled regex, releases
+ * the divisions; zeroes spec. */
 void ocr_field_spec_clear(struct ocr_field_spec *spec);
 
 enum ocr_fstatus {
@@ -120,6 +128,8 @@ struct ocr_vresult {
  * "bank_card.folded", "date.format", "date.before_min", "date.after_max",
  * "date.after_today", "date.before_today", "amount.format",
  * "amount_cn.format", "enum.value", "regex.nomatch", "regex.limit",
+ * "address.division" (a text field with divisions whose read does not
+ * begin with a chain of them: INVALID + ESCALATE),
  * "match.<key>" (mismatch; the key cut to fit), "match.missing" (payload
  * NULL or without a string/number under the key: MISMATCH + ESCALATE),
  * "match.folded". The match key may be a dotted path ("applicant.id").
@@ -130,6 +140,47 @@ struct ocr_vresult {
  */
 int ocr_validate_field(const struct ocr_field_spec *spec, const char *raw,
     const json_t *payload, int today, struct ocr_vresult *out);
+
+/*
+ * The administrative divisions of China (GB/T 2260) as a file of lines
+ * 省<TAB>市<TAB>区县, 省<TAB>市 (a city with no counties: anything may
+ * follow it) or 省<TAB><TAB>县级市 (one the province governs itself,
+ * which is then a city with no counties); # lines are comments. A
+ * municipality is its own city (北京市<TAB>北京市<TAB>东城区).
+ * playbooks/templates/cn-divisions.txt, made by scripts/cn-divisions.sh.
+ *
+ * Loading: NULL with "PATH: cannot read it: ..." or "PATH:LINE: ..." in
+ * e. The table holds one reference; ref adds one, release drops one and
+ * frees it with the last. Not thread-safe: the references of a table are
+ * the fields of one template.
+ */
+struct ocr_divisions *ocr_divisions_load(const char *path, struct err *e);
+struct ocr_divisions *ocr_divisions_ref(struct ocr_divisions *d);
+void ocr_divisions_release(struct ocr_divisions *d);
+const char *ocr_divisions_path(const struct ocr_divisions *d);
+
+enum ocr_div_status {
+	OCR_DIV_OK,
+	OCR_DIV_START,      /* no province or city begins the text */
+	OCR_DIV_CITY,       /* a province, then none of its cities */
+	OCR_DIV_COUNTY,     /* a city with counties, then none of them */
+};
+
+struct ocr_div_match {
+	enum ocr_div_status status;
+	const char *province, *city, *county;  /* the table's names read, NULL for none */
+	const char *rest;                      /* into the text: after what matched */
+};
+
+/*
+ * Whether s (an address with its spaces taken out) begins with a chain:
+ * an optional province, then a city of it (without the province, a city
+ * of any), then, unless the city has no counties, one of its counties; a
+ * municipality's counties follow the municipality. Each name is the
+ * longest of its level that s begins with.
+ */
+void ocr_divisions_match(const struct ocr_divisions *d, const char *s,
+    struct ocr_div_match *m);
 
 /* building blocks, also used elsewhere */
 

@@ -87,10 +87,12 @@ for f in /usr/sbin/clerkd /usr/bin/clerkctl /lib/systemd/system/clerkd.service \
 	/etc/clerk/clerkd.conf /usr/share/clerk/web/index.html /usr/share/clerk/web/app.js \
 	/usr/share/man/man8/clerkd.8.gz /usr/share/man/man1/clerkctl.1.gz \
 	/usr/share/man/man5/clerkd.conf.5.gz /usr/share/man/man5/clerk.playbook.5.gz \
-	/usr/share/doc/clerk/examples/playbooks/document-check.cfg; do
+	/usr/share/doc/clerk/examples/playbooks/document-check.cfg \
+	/usr/share/doc/clerk/examples/playbooks/templates/id-card-front.cfg \
+	/usr/share/doc/clerk/examples/playbooks/templates/cn-divisions.txt; do
 	dpkg-deb -c "$deb" | awk '{print $6}' | grep -qx ".$f" || missing="${missing:-} $f"
 done
-[ -z "${missing:-}" ] && ok "the package holds the daemon, clerkctl, the unit, the config, the web UI, 4 man pages, the examples" ||
+[ -z "${missing:-}" ] && ok "the package holds the daemon, clerkctl, the unit, the config, the web UI, 4 man pages, the examples (with the ID card's cn-divisions.txt, uncompressed)" ||
 	notok "the package holds every file it should" "missing:$missing"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles | grep -qx /etc/clerk/clerkd.conf &&
 	ok "/etc/clerk/clerkd.conf is a conffile (an operator's edits survive upgrades)" ||

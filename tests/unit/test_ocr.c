@@ -282,6 +282,88 @@ test_template_errors_say_where(void **state)
 	    "fields = (); for a check of the pages only");
 }
 
+/* divisions = "FILE" is found next to the template; a missing or broken
+ * file fails the template at the option's line, naming the file (and
+ * its line) and what makes it; two fields share one loaded table. */
+static void
+test_template_divisions(void **state)
+{
+	char *tmpl, *table, *base, want[300];
+	struct err e = { 0 };
+	struct ocr_template *t;
+	FILE *fp;
+
+	(void)state;
+	tmpl = write_template("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"a\"; label = \"住址\";\n"
+	    "    divisions = \"no-such-divisions.txt\"; }\n);\n");
+	assert_null(ocr_template_load(tmpl, &e));
+	snprintf(want, sizeof(want), "%s:4: field a: divisions: "
+	    "/tmp/no-such-divisions.txt: cannot read it", tmpl);
+	if (strncmp(e.msg, want, strlen(want)) != 0 ||
+	    strstr(e.msg, "scripts/cn-divisions.sh") == NULL)
+		fail_msg("got \"%s\", want \"%s...\"", e.msg, want);
+	unlink(tmpl);
+	free(tmpl);
+
+	table = write_template("四川省\t成都市\t武侯区\n四川省\n");
+	base = strrchr(table, '/') + 1;
+	snprintf(want, sizeof(want), "document_type = \"x\";\nfields = (\n"
+	    "  { name = \"a\"; label = \"住址\"; divisions = \"%s\"; },\n"
+	    "  { name = \"b\"; label = \"地址\"; divisions = \"%s\"; }\n);\n",
+	    base, base);
+	tmpl = write_template(want);
+	assert_null(ocr_template_load(tmpl, &e));
+	snprintf(want, sizeof(want), "%s:3: field a: divisions: %s:2: not a "
+	    "division", tmpl, table);
+	if (strncmp(e.msg, want, strlen(want)) != 0)
+		fail_msg("got \"%s\", want \"%s...\"", e.msg, want);
+
+	assert_non_null(fp = fopen(table, "w"));
+	fputs("四川省\t成都市\t武侯区\n", fp);
+	fclose(fp);
+	if ((t = ocr_template_load(tmpl, &e)) == NULL)
+		fail_msg("%s", e.msg);
+	assert_non_null(t->fields[0].spec.divisions);
+	assert_ptr_equal(t->fields[0].spec.divisions,
+	    t->fields[1].spec.divisions);
+	ocr_template_free(t);
+	unlink(tmpl);
+	free(tmpl);
+	unlink(table);
+	free(table);
+
+	expect_template_error("document_type = \"x\";\nfields = (\n"
+	    "  { name = \"n\"; label = \"姓名\"; type = \"name\";\n"
+	    "    divisions = \"cn-divisions.txt\"; }\n);\n", 4,
+	    "divisions is for a field of type \"text\"");
+}
+
+/* The shipped ID card checks its address against the shipped table. */
+static void
+test_shipped_id_card_address(void **state)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find("id-card-front", SRCDIR
+	    "/playbooks/templates", &e);
+	const struct ocr_field_spec *a = NULL;
+	struct ocr_vresult r;
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("id-card-front: %s", e.msg);
+	for (size_t i = 0; i < t->nfields; i++)
+		if (strcmp(t->fields[i].spec.name, "address") == 0)
+			a = &t->fields[i].spec;
+	assert_non_null(a);
+	assert_non_null(a->divisions);
+	ocr_validate_field(a, "成都市武侯区人民南路四段27号", NULL, 0, &r);
+	assert_string_equal(r.code, "ok");
+	ocr_validate_field(a, "成都市武候区人民南路四段27号", NULL, 0, &r);
+	assert_string_equal(r.code, "address.division");
+	ocr_template_free(t);
+}
+
 /* A template that says fields = (); checks the file and its pages only
  * (templates/upload.cfg, used by document-intake). */
 static void
@@ -941,6 +1023,8 @@ main(void)
 		cmocka_unit_test(test_read_resolution),
 		cmocka_unit_test(test_pages_only_template),
 		cmocka_unit_test(test_shipped_id_card_follows_id),
+		cmocka_unit_test(test_template_divisions),
+		cmocka_unit_test(test_shipped_id_card_address),
 		cmocka_unit_test(test_unsure_id_confirmed),
 		cmocka_unit_test(test_verify_rule),
 		cmocka_unit_test(test_verify_on_crop),

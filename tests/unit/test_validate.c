@@ -7,7 +7,10 @@
  * GB 11643's example 11010519491231002X had their check character worked
  * out with the weights of the standard, outside this code; the credit
  * codes likewise with GB 32100's (91350100M000100Y43 is the standard's
- * explanatory example), and 6222020200000000006 by the Luhn rule.
+ * explanatory example), and 6222020200000000006 by the Luhn rule. The
+ * addresses are checked against the shipped table of GB/T 2260
+ * (playbooks/templates/cn-divisions.txt) and against small tables
+ * written here.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -664,6 +669,166 @@ test_text_and_name(void **state)
 	CHECK(&n, "ZH4NG", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE, "name.chars");
 }
 
+/* ---- addresses (divisions) ---- */
+
+static struct ocr_field_spec
+address_spec(const char *table)
+{
+	struct ocr_field_spec s = spec_of(OCR_F_TEXT);
+	struct err e = { 0 };
+
+	s.name = "address";
+	s.label = "住址";
+	if ((s.divisions = ocr_divisions_load(table, &e)) == NULL)
+		fail_msg("%s", e.msg);
+	return s;
+}
+
+#define CN_DIVISIONS SRCDIR "/playbooks/templates/cn-divisions.txt"
+
+/* chi_sim's misreads of 武侯区 (武候区, 武修区) are no county of 成都市,
+ * and escalate; real addresses pass as read. */
+static void
+test_address_divisions(void **state)
+{
+	struct ocr_field_spec s = address_spec(CN_DIVISIONS);
+	struct ocr_field_spec plain = spec_of(OCR_F_TEXT);
+	struct ocr_vresult r;
+
+	(void)state;
+	CHECK(&s, "成都市武侯区人民南路四段27号", NULL, OCR_FS_OK,
+	    OCR_SEV_NONE, "ok");
+	assert_string_equal(r.value, "成都市武侯区人民南路四段27号");
+	CHECK(&s, "成都市武修区人民南路四段27号", NULL, OCR_FS_INVALID,
+	    OCR_SEV_ESCALATE, "address.division");
+	/* the value is what was read, not the nearest real name */
+	assert_string_equal(r.value, "成都市武修区人民南路四段27号");
+	assert_non_null(strstr(r.message, "住址的区县\"武修区…\"不在成都市"));
+	CHECK(&s, "成都市武候区人民南路四段27号", NULL, OCR_FS_INVALID,
+	    OCR_SEV_ESCALATE, "address.division");
+	CHECK(&s, "四川省成都市武侯区人民南路四段27号", NULL, OCR_FS_OK,
+	    OCR_SEV_NONE, "ok");
+	/* a municipality's districts follow it */
+	CHECK(&s, "北京市东城区景山前街4号", NULL, OCR_FS_OK, OCR_SEV_NONE,
+	    "ok");
+	CHECK(&s, "重庆市城口县葛城街道", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&s, "北京市武侯区", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "address.division");
+	/* a city without counties, and a county-level city of the province */
+	CHECK(&s, "广东省东莞市南城街道鸿福路106号", NULL, OCR_FS_OK,
+	    OCR_SEV_NONE, "ok");
+	CHECK(&s, "湖北省仙桃市沙嘴街道", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&s, "仙桃市沙嘴街道", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	/* spaces OCR puts between Chinese words; the value keeps them */
+	CHECK(&s, " 成都市　武侯区 人民南路 ", NULL, OCR_FS_OK, OCR_SEV_NONE,
+	    "ok");
+	assert_string_equal(r.value, "成都市　武侯区 人民南路");
+	CHECK(&s, "四川省 成都市 武侯区人民南路", NULL, OCR_FS_OK, OCR_SEV_NONE,
+	    "ok");
+	/* junk, a city of another province, a province or city alone */
+	CHECK(&s, "Ue elas R275", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "address.division");
+	assert_non_null(strstr(r.message, "住址开头的\"Ue …\"不是省、市"));
+	CHECK(&s, "广东省成都市武侯区人民南路四段27号", NULL, OCR_FS_INVALID,
+	    OCR_SEV_ESCALATE, "address.division");
+	assert_non_null(strstr(r.message, "住址的市\"成都市…\"不在广东省"));
+	CHECK(&s, "四川省", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "address.division");
+	CHECK(&s, "成都市", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "address.division");
+	/* optional and empty is still fine */
+	s.required = false;
+	CHECK(&s, "  ", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	/* without divisions, text is anything */
+	CHECK(&plain, "成都市武修区人民南路四段27号", NULL, OCR_FS_OK,
+	    OCR_SEV_NONE, "ok");
+	CHECK(&plain, "Ue elas R275", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	ocr_divisions_release(s.divisions);
+}
+
+static char *
+write_table(const char *text)
+{
+	char *path = strdup("/tmp/clerk-test-divisions-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* The rules on a table written out here: the longest name of a level
+ * wins, a city of one name in two provinces is either. */
+static void
+test_address_table_rules(void **state)
+{
+	char *path = write_table("# a made-up table\n"
+	    "甲省\t乙市\t丙区\n"
+	    "甲省\t乙市\t丙区丁\n"
+	    "甲省\t戊市\n"
+	    "庚省\t乙市\t辛县\r\n"
+	    "\n"
+	    "庚省\t\t壬市\n");
+	struct ocr_field_spec s = address_spec(path);
+	struct ocr_div_match m;
+	struct ocr_vresult r;
+
+	(void)state;
+	ocr_divisions_match(s.divisions, "乙市丙区丁路", &m);
+	assert_int_equal(m.status, OCR_DIV_OK);
+	assert_string_equal(m.county, "丙区丁");
+	assert_string_equal(m.rest, "路");
+	/* 乙市 of 庚省 has 辛县 */
+	CHECK(&s, "乙市辛县", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&s, "甲省乙市辛县", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "address.division");
+	CHECK(&s, "庚省壬市什么都行", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&s, "甲省戊市", NULL, OCR_FS_OK, OCR_SEV_NONE, "ok");
+	CHECK(&s, "甲省壬市", NULL, OCR_FS_INVALID, OCR_SEV_ESCALATE,
+	    "address.division");
+	ocr_divisions_release(s.divisions);
+	unlink(path);
+	free(path);
+}
+
+static void
+expect_table_error(const char *text, int line, const char *what)
+{
+	char *path = write_table(text), want[128];
+	struct err e = { 0 };
+
+	assert_null(ocr_divisions_load(path, &e));
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	if (strncmp(e.msg, want, strlen(want)) != 0 || strstr(e.msg, what) ==
+	    NULL)
+		fail_msg("got \"%s\", want \"%s...%s\"", e.msg, want, what);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_address_table_errors(void **state)
+{
+	struct err e = { 0 };
+
+	(void)state;
+	assert_null(ocr_divisions_load("/nonexistent/cn-divisions.txt", &e));
+	assert_non_null(strstr(e.msg, "/nonexistent/cn-divisions.txt: cannot "
+	    "read it"));
+	expect_table_error("# only a comment\n", 1, "no division");
+	expect_table_error("甲省\t乙市\t丙区\n甲省\n", 2, "not a division");
+	expect_table_error("甲省\t乙市\t丙区\t丁\n", 1, "not a division");
+	expect_table_error("甲省\t乙市\t\n", 1, "not a division");
+	expect_table_error("\t乙市\t丙区\n", 1, "not a division");
+	expect_table_error("甲省\t乙 市\t丙区\n", 1, "not a division's name");
+	expect_table_error("甲省\t乙市\t\xE4\xB8\n", 1, "not a division's name");
+	expect_table_error("甲省\t乙市\t丙区\n甲省\t乙市\n", 2,
+	    "both with counties and without");
+	expect_table_error("甲省\t乙市\n甲省\t乙市\t丙区\n", 2,
+	    "both with counties and without");
+}
+
 /* ---- required ---- */
 
 static void
@@ -929,6 +1094,9 @@ main(void)
 		cmocka_unit_test(test_regex_field),
 		cmocka_unit_test(test_regex_bad_pattern),
 		cmocka_unit_test(test_text_and_name),
+		cmocka_unit_test(test_address_divisions),
+		cmocka_unit_test(test_address_table_rules),
+		cmocka_unit_test(test_address_table_errors),
 		cmocka_unit_test(test_required_empty),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_names),
