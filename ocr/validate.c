@@ -1531,6 +1531,8 @@ ocr_field_unsure(const struct ocr_field_spec *spec,
 
 	if (!r->found)
 		return false;
+	if (r->alone)
+		return r->conf < r->min_confidence;
 	conflict = r->reread && !r->agree;
 	if (is_identifier(spec->type))
 		return r->conf < r->min_confidence || conflict;

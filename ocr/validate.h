@@ -242,6 +242,8 @@ struct ocr_reads {
 	double agree_confidence;      /* two agreeing reads are sure from this confidence on */
 	bool cross_confirmed;         /* amount_cn equal to its numeric twin */
 	bool id_confirmed;            /* birth date / sex as the sure cn_id on the page says */
+	bool alone;                   /* the one read that is a value at all (an address the divisions know):
+	                                 sure from min_confidence, as a page read alone */
 };
 bool ocr_field_unsure(const struct ocr_field_spec *spec,
     const struct ocr_vresult *vr, const struct ocr_reads *r);

@@ -1055,6 +1055,14 @@ test_unsure_other_fields(void **state)
 	rd.agree = false;
 	rd.conf = 99;
 	assert_true(ocr_field_unsure(&date, &r, &rd));
+	/* the one read that is a value at all (the others no address of
+	 * the divisions): sure from min_confidence, not agree_confidence */
+	rd.alone = true;
+	rd.conf = 69.9;
+	assert_true(ocr_field_unsure(&date, &r, &rd));
+	rd.conf = 70;
+	assert_false(ocr_field_unsure(&date, &r, &rd));
+	rd.alone = false;
 	/* a name exactly as the case has it is sure at any confidence */
 	name.match = "name";
 	CHECK(&name, "张三", payload, OCR_FS_OK, OCR_SEV_NONE, "ok");
