@@ -1713,13 +1713,15 @@ field_third_read(void *api, const struct ocr_template *t,
 	    ocr_text_equal(fs->vr.value, vr3.value, false, NULL) &&
 	    wconf < t->quality.agree_confidence)
 		wconf = t->quality.agree_confidence;
-	/* An address checked against the divisions (ocr_divisions_match):
-	 * the reads that are no address of them (武修区 for 武侯区) say
+	/* A field whose values are a closed set - an enum's values, an
+	 * address checked against the divisions (ocr_divisions_match): the
+	 * reads that are none of them (tt for 壮, 武修区 for 武侯区) say
 	 * nothing against those that are. Two of those alike are sure when
 	 * the surer reaches the field's confidence; the third read alone is
 	 * sure from it, as a page read alone is (seeds 41, 43 and 47 of
-	 * bench/ocr_fonts.sh: no valid read at 70 or more was a misread). */
-	if (f->spec.divisions != NULL && oconf < 0) {
+	 * bench/ocr_fonts.sh: no such read at 70 or more was a misread). */
+	if ((f->spec.divisions != NULL || f->spec.type == OCR_F_ENUM) &&
+	    oconf < 0) {
 		if (with != NULL && hconf >= fs->reads.min_confidence &&
 		    wconf < t->quality.agree_confidence)
 			wconf = t->quality.agree_confidence;
