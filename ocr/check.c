@@ -1151,10 +1151,20 @@ field_reread(void *api, const struct ocr_template *t,
 	    NULL);
 	/* A page read that was no value of the type (an extra character,
 	 * a 了 in a date) agrees when it holds the second read's characters
-	 * in order with at most two more. */
+	 * in order with at most two more; an identifier's after folding the
+	 * characters Tesseract confuses in both (the page's 91310000YMBMUINMT7N,
+	 * I for 1 and a T more, holds 91310000YMBMU1NM7N). */
 	if (h->found && !r->agree && fs->vr.status == OCR_FS_INVALID &&
-	    malformed_code(fs->vr.code))
+	    malformed_code(fs->vr.code)) {
+		char fa[512], fb[512];
+
 		r->agree = holds_with_noise(h->raw, raw, 2);
+		if (!r->agree && is_identifier(f->spec.type)) {
+			ocr_fold_confusables(h->raw, fa, sizeof(fa));
+			ocr_fold_confusables(raw, fb, sizeof(fb));
+			r->agree = holds_with_noise(fa, fb, 2);
+		}
+	}
 	r->conf = is_identifier(f->spec.type) ? fs->line.sym_conf :
 	    fs->line.word_conf;
 	fs->conf = r->conf;

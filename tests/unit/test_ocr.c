@@ -1090,6 +1090,54 @@ test_enum_value_read_alone(void **state)
 	ocr_engine_thread_done();
 }
 
+#define CLAIM_USCC SRCDIR "/tests/fixtures/ocr/claim-notoserif-jpeg-uscc.jpg"
+
+/* A claim form in Noto Serif CJK at JPEG quality 35 (seed 43): the page
+ * reads the employer's code 91110000BHT9GDR6IJ, no USCC (I is none of
+ * its characters), the second read 91110000BHT9GDR6LJ at 97.6, valid.
+ * With the characters Tesseract confuses folded in both (I and L as 1)
+ * the page read holds the second's: they agree, and the form is
+ * accepted. */
+static void
+test_identifier_page_read_folded(void **state)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find("unemployment-claim",
+	    SRCDIR "/playbooks/templates", &e);
+	struct ocr_check_opts o;
+	json_t *pay, *r, *f, *x;
+	size_t i;
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("unemployment-claim: %s", e.msg);
+	pay = json_pack("{s:{s:s,s:s}}", "case", "name", "朱强静", "id_no",
+	    "510107196505045501");
+	memset(&o, 0, sizeof(o));
+	o.payload = pay;
+	o.today = 20261207;
+	if ((r = ocr_check_file(CLAIM_USCC, t, &o, &e)) == NULL)
+		fail_msg("check: %s", e.msg);
+	f = NULL;
+	json_array_foreach(json_object_get(r, "fields"), i, x)
+		if (strcmp(json_string_value(json_object_get(x, "name")),
+		    "uscc") == 0)
+			f = x;
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "accept");
+	assert_string_equal(json_string_value(json_object_get(f, "value")),
+	    "91110000BHT9GDR6LJ");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    f, "page_read"), "raw")), "91110000BHT9GDR6IJ");
+	assert_true(json_is_true(json_object_get(json_object_get(f,
+	    "second_read"), "agree")));
+	json_decref(r);
+	json_decref(pay);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 int
 main(void)
 {
@@ -1116,6 +1164,7 @@ main(void)
 		cmocka_unit_test(test_second_engine_reads_the_place),
 		cmocka_unit_test(test_divisions_decide_address),
 		cmocka_unit_test(test_enum_value_read_alone),
+		cmocka_unit_test(test_identifier_page_read_folded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
