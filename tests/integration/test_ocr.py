@@ -164,6 +164,8 @@ with open(os.path.join(tmpl_dir, "id-card-front.cfg")) as f:
 # Watch-folder uploads carry no case data to match names against.
 with open(tpl, "w") as f:
     f.write(text.replace('match = "name";', '').replace('match = "id_no";', ''))
+# the address's divisions table, which the template names beside it
+shutil.copy(os.path.join(tmpl_dir, "cn-divisions.txt"), work)
 
 env_before = os.environ.pop("OMP_THREAD_LIMIT", None)
 d = Daemon(workers=2)
