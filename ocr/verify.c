@@ -26,6 +26,15 @@ u8len(unsigned char c)
 	return 1;
 }
 
+/* Whether s is a character of a value: a line read keeps the colon
+ * after a label, and its spaces. */
+static bool
+counted(const char *s)
+{
+	return strcmp(s, " ") != 0 && strcmp(s, ":") != 0 &&
+	    strcmp(s, "：") != 0;
+}
+
 void
 ocr_verify_rule_default(struct ocr_verify_rule *r)
 {
@@ -65,8 +74,7 @@ ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
 		int n = 0;
 
 		for (int i = 0; i < nsym; i++)
-			if (strcmp(sym[i].t, " ") != 0 && strcmp(sym[i].t, ":") !=
-			    0 && strcmp(sym[i].t, "：") != 0)
+			if (counted(sym[i].t))
 				n++;
 		if ((size_t)n != nch || nch == 0) {
 			snprintf(out->why, sizeof(out->why), "%d characters read, "
@@ -80,8 +88,7 @@ ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
 		const char *w;
 		float self, alt = -1;
 
-		if (strcmp(s->t, " ") == 0 || strcmp(s->t, ":") == 0 ||
-		    strcmp(s->t, "：") == 0)
+		if (!counted(s->t))
 			continue;
 		w = ch[k++];
 		if (strcmp(s->t, w) == 0) {
@@ -219,15 +226,6 @@ ocr_verify_second(const char *want, const char *second, double second_conf,
 	    "case's name at %.0f; the LSTM differs in %d character%s",
 	    second_conf, out->ndiff, out->ndiff == 1 ? "" : "s");
 	return 0;
-}
-
-/* Whether s is a character of a value: a line read keeps the colon
- * after a label, and its spaces. */
-static bool
-counted(const char *s)
-{
-	return strcmp(s, " ") != 0 && strcmp(s, ":") != 0 &&
-	    strcmp(s, "：") != 0;
 }
 
 /* The x range of symbols a..b of sym (counted ones, by index in idx),
