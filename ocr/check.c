@@ -1686,6 +1686,17 @@ field_third_read(void *api, const struct ocr_template *t,
 		fs->low = ocr_field_unsure(&f->spec, &fs->vr, &fs->reads);
 		return;
 	}
+	/* A name whose read so far is no name (FEA: the page read Latin
+	 * letters) and a third read that is a name of the case's length:
+	 * the third is the field's read, another name until field_verify
+	 * says the document holds the case's. */
+	if (f->spec.type == OCR_F_NAME && fs->vr.status == OCR_FS_INVALID &&
+	    other_name(f, o->payload, &vr3)) {
+		fs->vr = vr3;
+		fs->conf = fs->line_conf;
+		snprintf(fs->h.raw, sizeof(fs->h.raw), "%s", fs->line_raw);
+		return;
+	}
 	if (f->from_id != OCR_FROM_ID_NONE || vr3.status != OCR_FS_OK)
 		return;
 	/* the page read, and the second read (fs->vr) if one was made; a
@@ -2055,6 +2066,84 @@ field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
 }
 
 /*
+ * A read of the case's name contradicted by another name read surely
+ * (name_contradicted): the second engine reads each place where the
+ * other name differs, alone (verify_places). Refuted when every such
+ * read was the value's line or the label with the value - reads with
+ * the symbol boxes that place the characters - and at every place the
+ * legacy engine read the case's character at OCR_VERIFY_SECOND_MIN_CONF
+ * or more. A page read of another name is not refuted: its characters
+ * have no boxes here. In AR PL UKai 赵 is read 起 by the label's line
+ * (赵涛军 as 起涛军 at 95), and 磊 兢; the look-alike defect of
+ * bench/ocr_fonts.sh (高超平 printed, 高起平 the case) is what this
+ * must not let through.
+ */
+/* The evidence of a contradiction that the second engine did not
+ * refute: which read, and why (v->why). false. */
+static bool
+refute_failed(struct fstate *fs, const struct ocr_verify *v,
+    const char *read, const char *raw)
+{
+	fs->verify_tried = true;
+	fs->verify = *v;
+	fs->verify.ok = false;
+	fs->verify_rule = "second_engine_chars";
+	fs->verify_read = read;
+	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", raw);
+	return false;
+}
+
+static bool
+contradiction_refuted(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, struct fstate *fs)
+{
+	struct ocr_vresult vr;
+	struct ocr_verify v = { 0 };
+	const char *read = NULL, *raw = NULL;
+	char want[256];
+	int n = 0;
+
+	if (!ocr_payload_string(o->payload, f->spec.match, want, sizeof(want)))
+		return false;
+	if (fs->first_found && other_name(f, o->payload, &fs->first_vr) &&
+	    fs->first_conf >= f->spec.min_confidence)
+		return false;
+	if (fs->reads.reread) {
+		ocr_validate_field(&f->spec, fs->line.text, o->payload,
+		    o->today, &vr);
+		if (other_name(f, o->payload, &vr) &&
+		    fs->line.word_conf >= f->spec.min_confidence) {
+			if (!verify_places(o, pages, fs->line_page, fs->line_box,
+			    fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym :
+			    128, want, &v))
+				return refute_failed(fs, &v, "value_line",
+				    fs->line.text);
+			read = "value_line", raw = fs->line.text, n++;
+		}
+	}
+	if (fs->line_read) {
+		ocr_validate_field(&f->spec, fs->line_raw, o->payload, o->today,
+		    &vr);
+		if (other_name(f, o->payload, &vr) &&
+		    fs->line_conf >= f->spec.min_confidence) {
+			if (!verify_places(o, pages, fs->h.page, fs->label_box,
+			    fs->line_sym, fs->line_nsym, want, &v))
+				return refute_failed(fs, &v, "label_line",
+				    fs->line_raw);
+			read = "label_line", raw = fs->line_raw, n++;
+		}
+	}
+	if (n == 0)
+		return false;
+	fs->verify_tried = true;
+	fs->verify = v;
+	fs->verify_rule = "second_engine_chars";
+	fs->verify_read = read;
+	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", raw);
+	return true;
+}
+
+/*
  * A read that is exactly the case's name is sure (ocr_field_unsure) -
  * unless another read of the same line was another name, read surely:
  * then the case's name may be the misread. In AR PL UKai 超 and 赵 are
@@ -2064,13 +2153,16 @@ field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
  * min_confidence on.
  */
 static void
-name_contradicted(const struct ocr_tfield *f, struct fstate *fs)
+name_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, struct fstate *fs)
 {
 	fs->contradicted = false;
 	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
 	    fs->vr.status != OCR_FS_OK || !fs->vr.matched ||
 	    strcmp(fs->vr.code, "match.verified") == 0 ||
 	    fs->other_conf < f->spec.min_confidence)
+		return;
+	if (contradiction_refuted(f, o, pages, fs))
 		return;
 	fs->contradicted = true;
 	fs->low = true;
@@ -2213,7 +2305,7 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		fs[i].low = ocr_field_unsure(&f->spec, &fs[i].vr, &fs[i].reads);
 		field_third_read(api, t, f, pages, o, &fs[i]);
 		field_verify(f, o, pages, &fs[i]);
-		name_contradicted(f, &fs[i]);
+		name_contradicted(f, o, pages, &fs[i]);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
 	 * two readings is surer than either's confidence; disagreement is a

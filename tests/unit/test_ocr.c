@@ -1133,6 +1133,52 @@ test_identifier_page_read_folded(void **state)
 	ocr_engine_thread_done();
 }
 
+#define CLAIM_ZHOU SRCDIR "/tests/fixtures/ocr/claim-ukai-150dpi-zhouqianglei.png"
+
+/* A claim form in AR PL UKai at 150 DPI (seed 43) for 周强磊: the value's
+ * line reads the case's name, the label with the value 周强兢 at 79 -
+ * another name, read surely, so the case's may be the misread
+ * (name_contradicted). The second engine reads the place of 兢 alone
+ * (contradiction_refuted); it says 叠, not 磊, so the name escalates,
+ * and the evidence says which read contradicted and what the second
+ * engine read. Needs the legacy model of scripts/deps.sh. */
+static void
+test_contradiction_read_by_place(void **state)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find("unemployment-claim",
+	    SRCDIR "/playbooks/templates", &e);
+	json_t *r, *f, *v;
+	const char *why;
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("unemployment-claim: %s", e.msg);
+	if (ocr_legacy_tessdata() == NULL)
+		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	r = check_with(t, CLAIM_ZHOU, json_pack("{s:{s:s,s:s}}", "case", "name",
+	    "周强磊", "id_no", "510107199305080250"), "name", &f);
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "escalate");
+	assert_string_equal(json_string_value(json_object_get(f, "code")),
+	    "field.low_confidence");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    f, "evidence"), "rule")), "other_name_read");
+	v = json_object_get(f, "verify");
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(v, "rule")),
+	    "second_engine_chars");
+	assert_true(json_is_false(json_object_get(v, "verified")));
+	assert_string_equal(json_string_value(json_object_get(v, "raw")),
+	    "周强兢");
+	why = json_string_value(json_object_get(v, "why"));
+	assert_non_null(strstr(why, "the second engine read 兢 alone as"));
+	json_decref(r);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 int
 main(void)
 {
@@ -1160,6 +1206,7 @@ main(void)
 		cmocka_unit_test(test_divisions_decide_address),
 		cmocka_unit_test(test_enum_value_read_alone),
 		cmocka_unit_test(test_identifier_page_read_folded),
+		cmocka_unit_test(test_contradiction_read_by_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
