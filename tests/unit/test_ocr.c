@@ -1179,6 +1179,36 @@ test_contradiction_read_by_place(void **state)
 	ocr_engine_thread_done();
 }
 
+#define GUO_LATIN SRCDIR "/tests/fixtures/ocr/id-card-notosans-jpeg-guojielei.jpg"
+
+/* An ID card in Noto Sans CJK at JPEG quality 35 (seed 43) for 郭杰磊:
+ * the page reads the name as BRR, no name; label and value as one line
+ * read 郭杰舌. The third read is then the field's read (field_third_read)
+ * - another name, so the card escalates as a mismatch that the
+ * verification was asked about, not as a name of Latin letters. */
+static void
+test_latin_page_read_takes_third(void **state)
+{
+	struct ocr_template *t = id_card();
+	json_t *r, *f;
+
+	(void)state;
+	r = check_card(t, GUO_LATIN, "郭杰磊", "32010219671120107X", "name", &f);
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "escalate");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_object_get(f, "evidence"), "page_read"), "raw")), "BRR");
+	assert_string_equal(json_string_value(json_object_get(f, "value")),
+	    "郭杰舌");
+	assert_string_equal(json_string_value(json_object_get(f, "status")),
+	    "mismatch");
+	assert_non_null(json_object_get(f, "verify"));
+	json_decref(r);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 int
 main(void)
 {
@@ -1207,6 +1237,7 @@ main(void)
 		cmocka_unit_test(test_enum_value_read_alone),
 		cmocka_unit_test(test_identifier_page_read_folded),
 		cmocka_unit_test(test_contradiction_read_by_place),
+		cmocka_unit_test(test_latin_page_read_takes_third),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
