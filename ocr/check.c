@@ -1910,6 +1910,34 @@ verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
 	return true;
 }
 
+/* verify_places on one of a name's line reads: the value's line, or
+ * (label) the label and value read as one. */
+static bool
+places_of_read(struct ocr_check_opts *o, struct page *pages,
+    const struct fstate *fs, bool label, const char *want,
+    struct ocr_verify *v)
+{
+	if (label)
+		return verify_places(o, pages, fs->h.page, fs->label_box,
+		    fs->line_sym, fs->line_nsym, want, v);
+	return verify_places(o, pages, fs->line_page, fs->line_box,
+	    fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym : 128, want, v);
+}
+
+/* v, by rule, on the value's line or (label) the label's: the field's
+ * verification evidence. */
+static void
+verify_keep(struct fstate *fs, const struct ocr_verify *v, const char *rule,
+    bool label)
+{
+	fs->verify_tried = true;
+	fs->verify = *v;
+	fs->verify_rule = rule;
+	fs->verify_read = label ? "label_line" : "value_line";
+	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", label ?
+	    fs->line_raw : fs->line.text);
+}
+
 /*
  * The whole line did not verify the name (or was not read): the second
  * engine a character at a time (verify_places), on the value's line,
@@ -1921,27 +1949,22 @@ verify_by_place(struct ocr_check_opts *o, struct page *pages,
     struct fstate *fs, const char *want)
 {
 	struct ocr_verify v = { 0 };
-	const char *read = NULL, *raw = NULL;
+	bool ok = false, label = false;
 	size_t l;
 
-	if (fs->reads.reread && verify_places(o, pages, fs->line_page,
-	    fs->line_box, fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym :
-	    128, want, &v))
-		read = "value_line", raw = fs->line.text;
-	else if (fs->line_read && verify_places(o, pages, fs->h.page,
-	    fs->label_box, fs->line_sym, fs->line_nsym, want, &v))
-		read = "label_line", raw = fs->line_raw;
+	if (fs->reads.reread)
+		ok = places_of_read(o, pages, fs, false, want, &v);
+	if (!ok && fs->line_read) {
+		label = true;
+		ok = places_of_read(o, pages, fs, true, want, &v);
+	}
 	if (v.why[0] == '\0')
 		return;
 	l = strlen(fs->verify_second_why);
 	snprintf(fs->verify_second_why + l, sizeof(fs->verify_second_why) - l,
 	    "%sby character: %s", l > 0 ? "; " : "", v.why);
-	if (read == NULL)
-		return;
-	fs->verify = v;
-	fs->verify_rule = "second_engine_chars";
-	fs->verify_read = read;
-	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", raw);
+	if (ok)
+		verify_keep(fs, &v, "second_engine_chars", label);
 }
 
 /*
@@ -1993,11 +2016,7 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	snprintf(fs->verify_second_why, sizeof(fs->verify_second_why), "%s",
 	    v.why);
 	if (v.ok) {
-		fs->verify = v;
-		fs->verify_rule = "second_engine";
-		fs->verify_read = "value_line";
-		snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s",
-		    fs->line.text);
+		verify_keep(fs, &v, "second_engine", false);
 		return;
 	}
 	verify_by_place(o, pages, fs, want);
@@ -2076,30 +2095,14 @@ field_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
  * have no boxes here. In AR PL UKai 赵 is read 起 by the label's line
  * (赵涛军 as 起涛军 at 95), and 磊 兢; the look-alike defect of
  * bench/ocr_fonts.sh (高超平 printed, 高起平 the case) is what this
- * must not let through.
+ * must not let through. The field's verify evidence says what the
+ * second engine read, refuted or not.
  */
-/* The evidence of a contradiction that the second engine did not
- * refute: which read, and why (v->why). false. */
-static bool
-refute_failed(struct fstate *fs, const struct ocr_verify *v,
-    const char *read, const char *raw)
-{
-	fs->verify_tried = true;
-	fs->verify = *v;
-	fs->verify.ok = false;
-	fs->verify_rule = "second_engine_chars";
-	fs->verify_read = read;
-	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", raw);
-	return false;
-}
-
 static bool
 contradiction_refuted(const struct ocr_tfield *f, struct ocr_check_opts *o,
     struct page *pages, struct fstate *fs)
 {
 	struct ocr_vresult vr;
-	struct ocr_verify v = { 0 };
-	const char *read = NULL, *raw = NULL;
 	char want[256];
 	int n = 0;
 
@@ -2108,39 +2111,24 @@ contradiction_refuted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	if (fs->first_found && other_name(f, o->payload, &fs->first_vr) &&
 	    fs->first_conf >= f->spec.min_confidence)
 		return false;
-	if (fs->reads.reread) {
-		ocr_validate_field(&f->spec, fs->line.text, o->payload,
-		    o->today, &vr);
-		if (other_name(f, o->payload, &vr) &&
-		    fs->line.word_conf >= f->spec.min_confidence) {
-			if (!verify_places(o, pages, fs->line_page, fs->line_box,
-			    fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym :
-			    128, want, &v))
-				return refute_failed(fs, &v, "value_line",
-				    fs->line.text);
-			read = "value_line", raw = fs->line.text, n++;
-		}
+	for (int k = 0; k < 2; k++) {
+		bool label = k == 1, ok;
+		struct ocr_verify v = { 0 };
+
+		if (!(label ? fs->line_read : fs->reads.reread))
+			continue;
+		ocr_validate_field(&f->spec, label ? fs->line_raw :
+		    fs->line.text, o->payload, o->today, &vr);
+		if (!other_name(f, o->payload, &vr) || (label ? fs->line_conf :
+		    fs->line.word_conf) < f->spec.min_confidence)
+			continue;
+		ok = places_of_read(o, pages, fs, label, want, &v);
+		verify_keep(fs, &v, "second_engine_chars", label);
+		if (!ok)
+			return false;
+		n++;
 	}
-	if (fs->line_read) {
-		ocr_validate_field(&f->spec, fs->line_raw, o->payload, o->today,
-		    &vr);
-		if (other_name(f, o->payload, &vr) &&
-		    fs->line_conf >= f->spec.min_confidence) {
-			if (!verify_places(o, pages, fs->h.page, fs->label_box,
-			    fs->line_sym, fs->line_nsym, want, &v))
-				return refute_failed(fs, &v, "label_line",
-				    fs->line_raw);
-			read = "label_line", raw = fs->line_raw, n++;
-		}
-	}
-	if (n == 0)
-		return false;
-	fs->verify_tried = true;
-	fs->verify = v;
-	fs->verify_rule = "second_engine_chars";
-	fs->verify_read = read;
-	snprintf(fs->verify_raw, sizeof(fs->verify_raw), "%s", raw);
-	return true;
+	return n > 0;
 }
 
 /*

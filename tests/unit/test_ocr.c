@@ -339,19 +339,34 @@ test_template_divisions(void **state)
 	    "divisions is for a field of type \"text\"");
 }
 
+/* The shipped template of that name. */
+static struct ocr_template *
+shipped(const char *name)
+{
+	struct err e = { 0 };
+	struct ocr_template *t = ocr_template_find(name, SRCDIR
+	    "/playbooks/templates", &e);
+
+	if (t == NULL)
+		fail_msg("%s: %s", name, e.msg);
+	return t;
+}
+
+static struct ocr_template *
+id_card(void)
+{
+	return shipped("id-card-front");
+}
+
 /* The shipped ID card checks its address against the shipped table. */
 static void
 test_shipped_id_card_address(void **state)
 {
-	struct err e = { 0 };
-	struct ocr_template *t = ocr_template_find("id-card-front", SRCDIR
-	    "/playbooks/templates", &e);
+	struct ocr_template *t = id_card();
 	const struct ocr_field_spec *a = NULL;
 	struct ocr_vresult r;
 
 	(void)state;
-	if (t == NULL)
-		fail_msg("id-card-front: %s", e.msg);
 	for (size_t i = 0; i < t->nfields; i++)
 		if (strcmp(t->fields[i].spec.name, "address") == 0)
 			a = &t->fields[i].spec;
@@ -369,13 +384,9 @@ test_shipped_id_card_address(void **state)
 static void
 test_pages_only_template(void **state)
 {
-	struct err e = { 0 };
-	struct ocr_template *t = ocr_template_find("upload", SRCDIR
-	    "/playbooks/templates", &e);
+	struct ocr_template *t = shipped("upload");
 
 	(void)state;
-	if (t == NULL)
-		fail_msg("upload: %s", e.msg);
 	assert_int_equal(t->nfields, 0);
 	assert_int_equal(t->n_identify, 0);
 	assert_int_equal(t->max_pages, 10);
@@ -386,14 +397,10 @@ test_pages_only_template(void **state)
 static void
 test_shipped_id_card_follows_id(void **state)
 {
-	struct err e = { 0 };
-	struct ocr_template *t = ocr_template_find("id-card-front", SRCDIR
-	    "/playbooks/templates", &e);
+	struct ocr_template *t = id_card();
 	int birth = 0, sex = 0;
 
 	(void)state;
-	if (t == NULL)
-		fail_msg("id-card-front: %s", e.msg);
 	for (size_t i = 0; i < t->nfields; i++) {
 		if (strcmp(t->fields[i].spec.name, "birth") == 0)
 			birth = t->fields[i].from_id;
@@ -569,18 +576,6 @@ test_verify_rule(void **state)
 	s[1] = sym("静", 96, NULL, 0);
 	assert_int_equal(ocr_verify_expected("杨静磊", s, 2, &r, &v), -1);
 	assert_int_equal(ocr_verify_expected("杨静", s, 3, &r, &v), -1);
-}
-
-static struct ocr_template *
-id_card(void)
-{
-	struct err e = { 0 };
-	struct ocr_template *t = ocr_template_find("id-card-front", SRCDIR
-	    "/playbooks/templates", &e);
-
-	if (t == NULL)
-		fail_msg("id-card-front: %s", e.msg);
-	return t;
 }
 
 #define GAO SRCDIR "/tests/fixtures/ocr/id-card-ukai-gaochaoping.png"
@@ -1109,14 +1104,10 @@ test_enum_value_read_alone(void **state)
 static void
 test_identifier_page_read_folded(void **state)
 {
-	struct err e = { 0 };
-	struct ocr_template *t = ocr_template_find("unemployment-claim",
-	    SRCDIR "/playbooks/templates", &e);
+	struct ocr_template *t = shipped("unemployment-claim");
 	json_t *r, *f;
 
 	(void)state;
-	if (t == NULL)
-		fail_msg("unemployment-claim: %s", e.msg);
 	r = check_with(t, CLAIM_USCC, json_pack("{s:{s:s,s:s}}", "case", "name",
 	    "朱强静", "id_no", "510107196505045501"), "uscc", &f);
 	assert_non_null(f);
@@ -1145,15 +1136,11 @@ test_identifier_page_read_folded(void **state)
 static void
 test_contradiction_read_by_place(void **state)
 {
-	struct err e = { 0 };
-	struct ocr_template *t = ocr_template_find("unemployment-claim",
-	    SRCDIR "/playbooks/templates", &e);
+	struct ocr_template *t = shipped("unemployment-claim");
 	json_t *r, *f, *v;
 	const char *why;
 
 	(void)state;
-	if (t == NULL)
-		fail_msg("unemployment-claim: %s", e.msg);
 	if (ocr_legacy_tessdata() == NULL)
 		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
 	r = check_with(t, CLAIM_ZHOU, json_pack("{s:{s:s,s:s}}", "case", "name",
