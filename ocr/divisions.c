@@ -342,3 +342,72 @@ ocr_divisions_match(const struct ocr_divisions *d, const char *s,
 		}
 	match_city(d, p, s + plen, m);
 }
+
+/* In how many characters the first characters of s differ from name's,
+ * s's bytes that stand against them in *slen; -1 when s is shorter. */
+static int
+chars_off(const char *s, const char *name, size_t *slen)
+{
+	const char *p = s, *q = name;
+	int off = 0;
+
+	while (*q != '\0') {
+		size_t lp = ocr_u8len((unsigned char)*p);
+		size_t lq = ocr_u8len((unsigned char)*q);
+
+		if (*p == '\0')
+			return -1;
+		lp = strnlen(p, lp);
+		if (lp != lq || memcmp(p, q, lq) != 0)
+			off++;
+		p += lp;
+		q += lq;
+	}
+	*slen = (size_t)(p - s);
+	return off;
+}
+
+int
+ocr_divisions_near(const struct ocr_divisions *d, const char *s, char *out,
+    size_t n)
+{
+	struct ocr_div_match m, again;
+	const char *found = NULL;
+	size_t flen = 0, at;
+
+	ocr_divisions_match(d, s, &m);
+	if (m.status != OCR_DIV_CITY && m.status != OCR_DIV_COUNTY)
+		return -1;
+	for (size_t i = 0; i < d->nprov; i++) {
+		const struct div_province *p = &d->prov[i];
+
+		if (m.province != p->name && m.status == OCR_DIV_CITY)
+			continue;
+		for (size_t j = 0; j < p->ncity; j++) {
+			const struct div_city *c = &p->city[j];
+			const char *const *name = m.status == OCR_DIV_CITY ?
+			    (const char *const *)&c->name :
+			    (const char *const *)c->county;
+			size_t nname = m.status == OCR_DIV_CITY ? 1 : c->ncounty;
+
+			if (m.status == OCR_DIV_COUNTY && m.city != c->name)
+				continue;
+			for (size_t k = 0; k < nname; k++) {
+				size_t sl;
+
+				if (chars_off(m.rest, name[k], &sl) != 1)
+					continue;
+				if (found != NULL)
+					return -1;
+				found = name[k];
+				flen = sl;
+			}
+		}
+	}
+	at = (size_t)(m.rest - s);
+	if (found == NULL || at + strlen(found) + strlen(m.rest + flen) + 1 > n)
+		return -1;
+	snprintf(out, n, "%.*s%s%s", (int)at, s, found, m.rest + flen);
+	ocr_divisions_match(d, out, &again);
+	return again.status == OCR_DIV_OK ? 0 : -1;
+}

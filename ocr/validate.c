@@ -31,9 +31,8 @@ local_today(void)
 	    tm.tm_mday;
 }
 
-/* Length of the UTF-8 sequence starting with byte c (1 for a stray byte). */
-static size_t
-u8len(unsigned char c)
+size_t
+ocr_u8len(unsigned char c)
 {
 	if (c >= 0xF0 && c <= 0xF4)
 		return 4;
@@ -53,7 +52,7 @@ copy_utf8(char *dst, size_t n, const char *src)
 	if (n == 0)
 		return;
 	while (*src != '\0') {
-		size_t l = u8len((unsigned char)*src);
+		size_t l = ocr_u8len((unsigned char)*src);
 
 		if (strnlen(src, l) < l)
 			l = 1;
@@ -517,7 +516,7 @@ ocr_fold_confusables(const char *in, char *out, size_t n)
 	}
 	for (p = f; *p != '\0'; ) {
 		const char *rep = NULL;
-		size_t l = u8len((unsigned char)*p);
+		size_t l = ocr_u8len((unsigned char)*p);
 		char c[2] = { *p, '\0' };
 
 		if (strnlen(p, l) < l)
@@ -827,7 +826,7 @@ name_normalise(const char *in, char *out, size_t n)
 		space = false;
 		prev = (unsigned char)*p;
 		/* copy the whole character; prev is its lead byte */
-		size_t l = u8len((unsigned char)*p);
+		size_t l = ocr_u8len((unsigned char)*p);
 		if (strnlen(p, l) < l)
 			l = 1;
 		memmove(w, p, l);
@@ -1286,7 +1285,7 @@ static unsigned
 u8next(const char **p)
 {
 	const unsigned char *s = (const unsigned char *)*p;
-	size_t l = u8len(s[0]);
+	size_t l = ocr_u8len(s[0]);
 	unsigned c = l == 1 ? s[0] : s[0] & (0x3F >> (l - 1));
 
 	for (size_t i = 1; i < l; i++) {
@@ -1348,7 +1347,7 @@ snippet(const char *s, char *buf, size_t n)
 	const char *p = s;
 
 	for (int i = 0; i < 3 && *p != '\0'; i++)
-		p += strnlen(p, u8len((unsigned char)*p));
+		p += strnlen(p, ocr_u8len((unsigned char)*p));
 	snprintf(buf, n, "%.*s%s", (int)(p - s), s, *p != '\0' ? "…" : "");
 }
 

@@ -182,7 +182,23 @@ struct ocr_div_match {
 void ocr_divisions_match(const struct ocr_divisions *d, const char *s,
     struct ocr_div_match *m);
 
+/*
+ * An address (s, its spaces taken out) whose chain breaks at a city or a
+ * county (OCR_DIV_CITY, OCR_DIV_COUNTY) one character off a real one:
+ * 成都市武候区 for 武侯区. The division that follows there must be the
+ * only one of its parent as long as what was read and differing from it
+ * in one character, and s with that character the table's must then be
+ * a whole chain. 0 with that text in out[n]; -1 otherwise. A guess until
+ * the document is read again at that place (check.c, address_verify).
+ */
+int ocr_divisions_near(const struct ocr_divisions *d, const char *s,
+    char *out, size_t n);
+
 /* building blocks, also used elsewhere */
+
+/* The length of the UTF-8 sequence starting with byte c (1 for a stray
+ * byte). */
+size_t ocr_u8len(unsigned char c);
 
 /* YYYY年M月D日, YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD, YYYYMMDD, full-width
  * digits and spaces tolerated; a real Gregorian date 1000..9999. 0/-1. */

@@ -10,21 +10,7 @@
 #include <string.h>
 
 #include "ocr_page.h"
-
-/* The length in bytes of the UTF-8 sequence starting with c. */
-static size_t
-u8len(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0)
-		return 2;
-	if ((c & 0xF0) == 0xE0)
-		return 3;
-	if ((c & 0xF8) == 0xF0)
-		return 4;
-	return 1;
-}
+#include "validate.h"
 
 /* Whether s is a character of a value: a line read keeps the colon
  * after a label, and its spaces. */
@@ -53,7 +39,7 @@ ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
 
 	memset(out, 0, sizeof(*out));
 	for (const char *p = want; *p != '\0'; ) {
-		size_t l = u8len((unsigned char)*p);
+		size_t l = ocr_u8len((unsigned char)*p);
 
 		if (*p == ' ') {
 			p++;
@@ -151,7 +137,7 @@ chars_of(const char *s, char (*ch)[16], int cap)
 	int n = 0;
 
 	for (const char *p = s; *p != '\0'; ) {
-		size_t l = u8len((unsigned char)*p);
+		size_t l = ocr_u8len((unsigned char)*p);
 
 		if (*p == ' ' || *p == ':' || strncmp(p, "：", 3) == 0) {
 			p += *p == ' ' || *p == ':' ? 1 : 3;

@@ -746,6 +746,44 @@ test_address_divisions(void **state)
 	ocr_divisions_release(s.divisions);
 }
 
+/* ocr_divisions_near: a chain broken one character off a real
+ * division; the one such division of its parent, or nothing. */
+static void
+test_address_near(void **state)
+{
+	struct ocr_field_spec s = address_spec(CN_DIVISIONS);
+	char out[128], small[12];
+
+	(void)state;
+	assert_int_equal(ocr_divisions_near(s.divisions,
+	    "成都市武候区人民南路四段27号", out, sizeof(out)), 0);
+	assert_string_equal(out, "成都市武侯区人民南路四段27号");
+	assert_int_equal(ocr_divisions_near(s.divisions,
+	    "南京市亦武区中山路18号", out, sizeof(out)), 0);
+	assert_string_equal(out, "南京市玄武区中山路18号");
+	/* a city off by one under its province */
+	assert_int_equal(ocr_divisions_near(s.divisions,
+	    "四川省成部市武侯区", out, sizeof(out)), 0);
+	assert_string_equal(out, "四川省成都市武侯区");
+	/* one off 玄武区 and one off 鼓楼区: which it is, nobody knows */
+	assert_int_equal(ocr_divisions_near(s.divisions, "南京市鼓武区中山路",
+	    out, sizeof(out)), -1);
+	/* two characters off, or one off twice: not near */
+	assert_int_equal(ocr_divisions_near(s.divisions, "成都市文候区",
+	    out, sizeof(out)), -1);
+	assert_int_equal(ocr_divisions_near(s.divisions, "四川省成部市武候区",
+	    out, sizeof(out)), -1);
+	/* a real chain, and no province or city at all: nothing to mend */
+	assert_int_equal(ocr_divisions_near(s.divisions, "成都市武侯区",
+	    out, sizeof(out)), -1);
+	assert_int_equal(ocr_divisions_near(s.divisions, "RRR REPLI", out,
+	    sizeof(out)), -1);
+	/* what does not fit */
+	assert_int_equal(ocr_divisions_near(s.divisions,
+	    "成都市武候区人民南路", small, sizeof(small)), -1);
+	ocr_divisions_release(s.divisions);
+}
+
 static char *
 write_table(const char *text)
 {
@@ -1103,6 +1141,7 @@ main(void)
 		cmocka_unit_test(test_regex_bad_pattern),
 		cmocka_unit_test(test_text_and_name),
 		cmocka_unit_test(test_address_divisions),
+		cmocka_unit_test(test_address_near),
 		cmocka_unit_test(test_address_table_rules),
 		cmocka_unit_test(test_address_table_errors),
 		cmocka_unit_test(test_required_empty),
