@@ -8,6 +8,7 @@
  * validated is accepted.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -902,11 +903,10 @@ verifiable(const struct ocr_tfield *f, const json_t *payload)
 	    want[0] != '\0';
 }
 
-/* A read of a name field that is a name, not the case's, and as many
- * characters long: another person's name (a read that lost a character,
- * 朱兰 for 朱兰芳, is not). */
-static bool
-other_name(const struct ocr_tfield *f, const json_t *payload,
+/* How many characters more than the case's name a read of a name field
+ * has, when it is a name and not the case's; INT_MIN otherwise. */
+static int
+name_longer_by(const struct ocr_tfield *f, const json_t *payload,
     const struct ocr_vresult *vr)
 {
 	char want[256];
@@ -916,8 +916,19 @@ other_name(const struct ocr_tfield *f, const json_t *payload,
 	if (f->spec.type != OCR_F_NAME || vr->status != OCR_FS_MISMATCH ||
 	    f->spec.match == NULL ||
 	    !ocr_payload_string(payload, f->spec.match, want, sizeof(want)))
-		return false;
-	return utf8_split(vr->value, a, oa, 64) == utf8_split(want, b, ob, 64);
+		return INT_MIN;
+	return (int)utf8_split(vr->value, a, oa, 64) -
+	    (int)utf8_split(want, b, ob, 64);
+}
+
+/* A read of a name field that is a name, not the case's, and as many
+ * characters long: another person's name (a read that lost a character,
+ * 朱兰 for 朱兰芳, is not). */
+static bool
+other_name(const struct ocr_tfield *f, const json_t *payload,
+    const struct ocr_vresult *vr)
+{
+	return name_longer_by(f, payload, vr) == 0;
 }
 
 /* A line read's symbols (its first 128) joined without spaces into
@@ -1687,11 +1698,14 @@ field_third_read(void *api, const struct ocr_template *t,
 		return;
 	}
 	/* A name whose read so far is no name (FEA: the page read Latin
-	 * letters) and a third read that is a name of the case's length:
-	 * the third is the field's read, another name until field_verify
-	 * says the document holds the case's. */
+	 * letters) and a third read that is a name of the case's length,
+	 * or of one more character (刘和大敏 for 刘磊敏: two of its symbols
+	 * may be one character, which ocr_verify_places reads as one): the
+	 * third is the field's read, another name until field_verify says
+	 * the document holds the case's. */
 	if (f->spec.type == OCR_F_NAME && fs->vr.status == OCR_FS_INVALID &&
-	    other_name(f, o->payload, &vr3)) {
+	    (other_name(f, o->payload, &vr3) || name_longer_by(f, o->payload,
+	    &vr3) == 1)) {
 		fs->vr = vr3;
 		fs->conf = fs->line_conf;
 		snprintf(fs->h.raw, sizeof(fs->h.raw), "%s", fs->line_raw);
@@ -1840,52 +1854,58 @@ lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
 }
 
 /*
- * The second engine, a character at a time: where the LSTM's read of a
- * name (sym, on line of page pg) differs from the case's, the legacy
- * classifier reads that place alone (ocr_verify_places, PSM_SINGLE_CHAR).
- * On the whole line it cuts wide characters in two (郭 as 享_蘑, 胡 as
- * 苔更丿弓), so a name of them is never read as the case's; a place at a
- * time, it reads only the character in question. Verified when every
- * place reads the case's character, nothing else, at
- * OCR_VERIFY_SECOND_MIN_CONF or more. false (v->why says why) otherwise.
+ * The legacy classifier's read of places pl[0..np) of a line (line, on
+ * page pg), each alone (PSM_SINGLE_CHAR): true when every one reads its
+ * want, nothing else, at OCR_VERIFY_SECOND_MIN_CONF or more; v holds
+ * each read, and why. With binarise, each place is cut out and
+ * binarised first (ocr_crop_binarised) - only for places found from the
+ * ink (division_place), which hold whole characters: a place from the
+ * LSTM's drifting symbol boxes can hold part of one, and binarised the
+ * legacy engine read 寿 of 涛 so (a card of 赵平涛 accepted for 赵平寿,
+ * seed 43's look-alike defect).
  */
 static bool
-verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
-    const int line[4], const struct ocr_linesym *sym, int nsym,
-    const char *want, struct ocr_verify *v)
+read_places(struct ocr_check_opts *o, struct page *pages, int pg,
+    const int line[4], const struct ocr_verify_place *pl, int np,
+    bool binarise, struct ocr_verify *v)
 {
-	struct ocr_verify_place pl[2];
 	const char *dp = ocr_legacy_tessdata();
 	void *api;
 	struct err e;
-	int np;
 
-	memset(v, 0, sizeof(*v));
-	if (dp == NULL || pages[pg].pix == NULL || line[2] <= 0)
+	if (dp == NULL) {
+		snprintf(v->why, sizeof(v->why), "no legacy-engine model");
 		return false;
-	if ((np = ocr_verify_places(want, sym, nsym, line, pl, v->why,
-	    sizeof(v->why))) <= 0)
-		return false;
+	}
 	if ((api = ocr_engine_acquire_legacy(dp, "chi_sim", &e)) == NULL) {
 		snprintf(v->why, sizeof(v->why), "%.120s", e.msg);
 		return false;
 	}
 	for (int k = 0; k < np; k++) {
 		int box[4] = { pl[k].x0, line[1], pl[k].x1 - pl[k].x0, line[3] };
+		int whole[4] = { 0, 0, box[2], box[3] };
 		struct ocr_verify_diff *d = &v->diff[v->ndiff++];
 		struct ocr_lineread lr;
+		PIX *bin = binarise && box[2] >= 4 ?
+		    ocr_crop_binarised(pages[pg].pix, box) : NULL;
+		bool cut = !binarise || bin != NULL;
 		char got[16];
+		int rc;
 
 		d->pos = pl[k].pos;
 		snprintf(d->read, sizeof(d->read), "%s", pl[k].read);
 		snprintf(d->want, sizeof(d->want), "%s", pl[k].want);
 		d->read_conf = pl[k].read_conf;
 		d->want_conf = -1;
-		if (box[2] < 4 || ocr_box_read(api, pages[pg].pix,
-		    pages[pg].q.read_dpi, box, PSM_SINGLE_CHAR, "", "", false,
-		    5000, &lr, &o->recognise_ms, &e) < 0) {
+		rc = box[2] < 4 || !cut ? -1 : ocr_box_read(api, binarise ? bin :
+		    pages[pg].pix, pages[pg].q.read_dpi, binarise ? whole : box,
+		    PSM_SINGLE_CHAR, "", "", false, 5000, &lr, &o->recognise_ms,
+		    &e);
+		pixDestroy(&bin);
+		if (rc < 0) {
 			snprintf(v->why, sizeof(v->why), "%s: %.90s", pl[k].read,
-			    box[2] < 4 ? "no room to read it alone" : e.msg);
+			    box[2] < 4 ? "no room to read it alone" : !cut ?
+			    "its box is off the page" : e.msg);
 			return false;
 		}
 		compact_of(lr.text, got, sizeof(got));
@@ -1904,10 +1924,38 @@ verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
 		}
 	}
 	v->ok = true;
-	snprintf(v->why, sizeof(v->why), "the second engine read the case's "
-	    "character%s where the LSTM read %.12s%s%.12s", np == 1 ? "" : "s",
-	    pl[0].read, np > 1 ? " and " : "", np > 1 ? pl[1].read : "");
+	snprintf(v->why, sizeof(v->why), "the second engine read %s where the "
+	    "LSTM read %.12s%s%.12s", np == 1 ? pl[0].want : "the case's "
+	    "characters", pl[0].read, np > 1 ? " and " : "", np > 1 ?
+	    pl[1].read : "");
 	return true;
+}
+
+/*
+ * The second engine, a character at a time: where the LSTM's read of a
+ * name (sym, on line of page pg) differs from the case's, the legacy
+ * classifier reads that place alone (ocr_verify_places, read_places).
+ * On the whole line it cuts wide characters in two (郭 as 享_蘑, 胡 as
+ * 苔更丿弓), so a name of them is never read as the case's; a place at a
+ * time, it reads only the character in question. false (v->why says
+ * why) unless every place reads the case's character.
+ */
+static bool
+verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
+    const int line[4], const struct ocr_linesym *sym, int nsym,
+    const char *want, struct ocr_verify *v)
+{
+	struct ocr_verify_place pl[2];
+	int np;
+
+	memset(v, 0, sizeof(*v));
+	if (ocr_legacy_tessdata() == NULL || pages[pg].pix == NULL ||
+	    line[2] <= 0)
+		return false;
+	if ((np = ocr_verify_places(want, sym, nsym, line, pl, v->why,
+	    sizeof(v->why))) <= 0)
+		return false;
+	return read_places(o, pages, pg, line, pl, np, false, v);
 }
 
 /* verify_places on one of a name's line reads: the value's line, or
@@ -2158,6 +2206,183 @@ name_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	fs->reads.reread = true;
 }
 
+/*
+ * Where read (an address, spaces out) and want (it with one character
+ * the divisions' table's) differ, as a place of line (x, y, w, h) on
+ * pix, from the ink's character cells (ocr_char_cells): the LSTM's
+ * symbol boxes drift by a character and more along a line of fourteen,
+ * and the second engine then reads the character beside (亦 of 南京市亦
+ * 武区 read 武). On the label's line read (label) the label's characters
+ * come first. Every cell up to the one after the place must be one
+ * character wide, at one pitch (the label's apart from the value's): a
+ * cell split or joined by the ink puts the place elsewhere, and then
+ * nothing is read. false, why in v, when
+ * the cells do not say where it is.
+ */
+static bool
+division_place(const struct ocr_tfield *f, PIX *pix, int line[4],
+    bool label, const char *read, const char *want,
+    struct ocr_verify_place *pl, struct ocr_verify *v)
+{
+	int cell[96][2], band[2], n, h, pos = 0, skip = 0, at, last;
+	const char *r = read, *w = want;
+
+	memset(pl, 0, sizeof(*pl));
+	while (*r != '\0' && *w != '\0') {
+		size_t lr = ocr_u8len((unsigned char)*r);
+		size_t lw = ocr_u8len((unsigned char)*w);
+
+		if (lr != lw || memcmp(r, w, lr) != 0) {
+			snprintf(pl->read, sizeof(pl->read), "%.*s", (int)lr, r);
+			snprintf(pl->want, sizeof(pl->want), "%.*s", (int)lw, w);
+			break;
+		}
+		r += lr;
+		w += lw;
+		pos++;
+	}
+	pl->pos = pos;
+	if (label && f->spec.label != NULL)
+		for (const char *p = f->spec.label; *p != '\0';
+		    p += ocr_u8len((unsigned char)*p))
+			skip += *p != ' ';
+	at = skip + pos;
+	last = at + 1;
+	if (pix == NULL || (n = ocr_char_cells(pix, line, cell, 96, band)) <
+	    0) {
+		snprintf(v->why, sizeof(v->why), "no line of ink to find %s in",
+		    pl->read);
+		return false;
+	}
+	h = band[1];
+	if (last >= n) {
+		snprintf(v->why, sizeof(v->why), "%d character cells on the line,"
+		    " %s is the %dth", n, pl->read, at + 1);
+		return false;
+	}
+	/* the label's cells too: one of them split would put the place on
+	 * the character before it */
+	for (int k = 0; k <= last; k++) {
+		int cw = cell[k][1] - cell[k][0];
+		int pitch = k > 0 && k != skip ? cell[k][0] - cell[k - 1][0] : h;
+
+		if (cw * 20 < h * 9 || pitch * 4 < h * 3 || pitch > h * 2) {
+			snprintf(v->why, sizeof(v->why), "the character cells up "
+			    "to %s are not one character each", pl->read);
+			return false;
+		}
+	}
+	pl->x0 = at > 0 ? (cell[at - 1][1] + cell[at][0]) / 2 : cell[at][0] - 1;
+	pl->x1 = (cell[at][1] + cell[at + 1][0] + 1) / 2;
+	/* the ink's rows and a sixth of them around: the line read's box
+	 * takes in the lines above and below, which a character read alone
+	 * makes part of it */
+	line[1] = band[0] - h / 6 > line[1] ? band[0] - h / 6 : line[1];
+	line[3] = h + h / 3;
+	return true;
+}
+
+/* The least confidence of a line read's characters (sym, its spaces
+ * and colons aside) but the pos'th; whole, the read's own, when the
+ * symbols are not one per character of read. */
+static double
+conf_but(const struct ocr_linesym *sym, int nsym, const char *read,
+    int pos, double whole)
+{
+	double c = 100;
+	int nch = 0, i = 0;
+
+	for (const char *p = read; *p != '\0'; p += ocr_u8len(
+	    (unsigned char)*p))
+		nch++;
+
+	for (int k = 0; k < nsym; k++) {
+		if (strcmp(sym[k].t, " ") == 0 || strcmp(sym[k].t, ":") == 0 ||
+		    strcmp(sym[k].t, "：") == 0)
+			continue;
+		if (ocr_u8len((unsigned char)sym[k].t[0]) != strlen(sym[k].t))
+			return whole;
+		if (i++ != pos && sym[k].conf < c)
+			c = sym[k].conf;
+	}
+	return i == nch && pos < nch ? c : whole;
+}
+
+/*
+ * An address whose chain of divisions breaks one character off a real
+ * one (ocr_divisions_near): chi_sim reads AR PL UKai's 侯 as 候 in
+ * every read, and never lists 侯 among its alternatives there, so 成都市
+ * 武侯区 is read 成都市武候区 at 92. The second engine reads that place
+ * alone, found from the ink (division_place) and binarised
+ * (read_places), on a line read whose other characters reach the
+ * field's min_confidence - the label with the value, then the value's
+ * line. Verified when it reads the table's character there at
+ * OCR_VERIFY_SECOND_MIN_CONF or more; the field is then that read with
+ * the table's character ("address.verified"), and its raw what the LSTM
+ * read. Never the nearest name alone: unverified,
+ * the address escalates as read, with the second engine's read in its
+ * verify evidence.
+ */
+static void
+address_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, struct fstate *fs)
+{
+	if (f->spec.divisions == NULL || fs->vr.status != OCR_FS_INVALID ||
+	    strcmp(fs->vr.code, "address.division") != 0 ||
+	    ocr_legacy_tessdata() == NULL)
+		return;
+	for (int k = 0; k < 2; k++) {
+		bool label = k == 0;
+		const char *raw = label ? fs->line_raw : fs->line.text;
+		const struct ocr_linesym *sym = label ? fs->line_sym :
+		    fs->line.sym;
+		int nsym = label ? fs->line_nsym : fs->line.nsym < 128 ?
+		    fs->line.nsym : 128;
+		int line[4], pg = label ? fs->h.page : fs->line_page;
+		char read[512], want[512];
+		struct ocr_verify v = { 0 };
+		struct ocr_verify_place pl;
+		struct ocr_vresult vr;
+		double conf;
+		bool ok;
+
+		memcpy(line, label ? fs->label_box : fs->line_box, sizeof(line));
+		if (!(label ? fs->line_read : fs->reads.reread) || line[2] <= 0)
+			continue;
+		compact_of(raw, read, sizeof(read));
+		if (ocr_divisions_near(f->spec.divisions, read, want,
+		    sizeof(want)) < 0)
+			continue;
+		ok = division_place(f, pages[pg].pix, line, label, read, want,
+		    &pl, &v);
+		/* the place is the second engine's to read; the rest the
+		 * LSTM's, at the field's confidence */
+		conf = conf_but(sym, nsym, read, pl.pos, label ? fs->line_conf :
+		    fs->line.word_conf);
+		pl.read_conf = (float)conf;
+		if (conf < f->spec.min_confidence)
+			continue;
+		if (!ok || !read_places(o, pages, pg, line, &pl, 1, true, &v)) {
+			verify_keep(fs, &v, "second_engine_chars", label);
+			continue;
+		}
+		ocr_validate_field(&f->spec, want, o->payload, o->today, &vr);
+		if (vr.status != OCR_FS_OK)
+			continue;
+		verify_keep(fs, &v, "second_engine_chars", label);
+		fs->vr = vr;
+		snprintf(fs->vr.code, sizeof(fs->vr.code), "address.verified");
+		snprintf(fs->vr.message, sizeof(fs->vr.message),
+		    "住址经第二识别引擎核对 / the second engine read %s where "
+		    "the LSTM read %s, which makes the divisions real",
+		    pl.want, pl.read);
+		snprintf(fs->h.raw, sizeof(fs->h.raw), "%s", raw);
+		fs->conf = conf;
+		fs->low = false;
+		return;
+	}
+}
+
 static json_t *
 verify_json(const struct fstate *fs)
 {
@@ -2294,6 +2519,7 @@ check_fields(void *api, const struct ocr_template *t, struct page *pages,
 		field_third_read(api, t, f, pages, o, &fs[i]);
 		field_verify(f, o, pages, &fs[i]);
 		name_contradicted(f, o, pages, &fs[i]);
+		address_verify(f, o, pages, &fs[i]);
 	}
 	/* 大写金额 against the figures on the same document: agreement of
 	 * two readings is surer than either's confidence; disagreement is a

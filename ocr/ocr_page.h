@@ -201,4 +201,28 @@ struct ocr_verify_place {
 int ocr_verify_places(const char *want, const struct ocr_linesym *sym,
     int nsym, const int line[4], struct ocr_verify_place *pl, char *why,
     size_t whylen);
+
+/*
+ * Box (x, y, w, h) of pix cut out and binarised (Otsu over the box, a
+ * fixed threshold when it is smaller than 16 pixels either way), for a
+ * character read alone: framed in white as ocr_box_read frames it, a
+ * photo's grey background around the glyph reads as "." to the legacy
+ * classifier. NULL when the box is off the page.
+ */
+PIX *ocr_crop_binarised(PIX *pix, const int box[4]);
+
+/*
+ * The character cells of a line of Chinese print in box (x, y, w, h) of
+ * pix, left to right, from its ink rather than from the LSTM's symbol
+ * boxes (on a line of fourteen characters those drift by a character
+ * and more): the Otsu-binarised columns with ink, specks dropped, joined
+ * while a cell stays narrower than the line's ink is high and the gap
+ * to the next run is small (亻 and 侯's right part are one cell, two
+ * characters are never one). Digits may share a cell. cell[k] is
+ * { x0, x1 } in page coordinates, at most cap; band_y the ink's rows
+ * (y, height).
+ * The number of cells, or -1 when the box holds no line of ink.
+ */
+int ocr_char_cells(PIX *pix, const int box[4], int (*cell)[2], int cap,
+    int band_y[2]);
 #endif

@@ -677,3 +677,112 @@ ocr_box_read(void *engine, PIX *pix, int dpi, const int box[4], int psm,
 		out->sym_conf = out->word_conf = 0;
 	return 0;
 }
+
+PIX *
+ocr_crop_binarised(PIX *pix, const int box[4])
+{
+	BOX *b = boxCreate(box[0], box[1], box[2], box[3]);
+	PIX *crop = b != NULL ? pixClipRectangle(pix, b, NULL) : NULL;
+	PIX *bin = NULL, *g;
+
+	boxDestroy(&b);
+	if (crop == NULL)
+		return NULL;
+	if (pixGetDepth(crop) == 1)
+		bin = pixClone(crop);
+	else if ((g = pixConvertTo8(crop, 0)) != NULL) {
+		if (pixGetWidth(g) < 16 || pixGetHeight(g) < 16 ||
+		    pixOtsuAdaptiveThreshold(g, (int)pixGetWidth(g),
+		    (int)pixGetHeight(g), 0, 0, 0.1f, NULL, &bin) != 0)
+			bin = pixConvertTo1(g, 128);
+		pixDestroy(&g);
+	}
+	pixDestroy(&crop);
+	return bin;
+}
+
+/* The longest run of rows (gaps of up to two rows bridged) with two or
+ * more ink pixels of bin; its first row in *top. */
+static int
+ink_band(PIX *bin, int *top)
+{
+	NUMA *rows = pixCountPixelsByRow(bin, NULL);
+	int n = rows != NULL ? numaGetCount(rows) : 0, best = 0, start = -1,
+	    last = -1;
+
+	*top = 0;
+	for (int y = 0; y <= n; y++) {
+		int v = 0;
+
+		if (y < n)
+			numaGetIValue(rows, y, &v);
+		if (y < n && v >= 2) {
+			if (start < 0 || y - last > 3)
+				start = y;
+			last = y;
+			if (last - start + 1 > best) {
+				best = last - start + 1;
+				*top = start;
+			}
+		}
+	}
+	numaDestroy(&rows);
+	return best;
+}
+
+int
+ocr_char_cells(PIX *pix, const int box[4], int (*cell)[2], int cap,
+    int band_y[2])
+{
+	PIX *bin = ocr_crop_binarised(pix, box), *clean = NULL, *band = NULL;
+	NUMA *cols = NULL;
+	BOX *b;
+	int n = -1, h, top, w, run0 = -1;
+
+	/* specks of noise: nothing of a character is 3 pixels or less
+	 * both ways at the 150 DPI a page is read at */
+	if (bin == NULL || (clean = pixSelectBySize(bin, 3, 3, 8,
+	    L_SELECT_IF_EITHER, L_SELECT_IF_GT, NULL)) == NULL)
+		goto done;
+	if ((h = ink_band(clean, &top)) < 6)
+		goto done;
+	band_y[0] = box[1] + top;
+	band_y[1] = h;
+	w = (int)pixGetWidth(clean);
+	if ((b = boxCreate(0, top, w, h)) != NULL)
+		band = pixClipRectangle(clean, b, NULL);
+	boxDestroy(&b);
+	if (band == NULL || (cols = pixCountPixelsByColumn(band)) == NULL)
+		goto done;
+	n = 0;
+	for (int x = 0; x <= w; x++) {
+		int v = 0;
+
+		if (x < w)
+			numaGetIValue(cols, x, &v);
+		if (x < w && v > 0) {
+			if (run0 < 0)
+				run0 = x;
+			continue;
+		}
+		if (run0 < 0)
+			continue;
+		/* a run joins the cell before it while the two fit in a
+		 * square of the ink's height with a narrow gap between */
+		if (n > 0 && x - cell[n - 1][0] + box[0] <= h * 23 / 20 &&
+		    run0 + box[0] - cell[n - 1][1] <= h * 3 / 10)
+			cell[n - 1][1] = x + box[0];
+		else if (n < cap) {
+			cell[n][0] = run0 + box[0];
+			cell[n][1] = x + box[0];
+			n++;
+		}
+		run0 = -1;
+	}
+done:
+	numaDestroy(&cols);
+	pixDestroy(&band);
+	pixDestroy(&clean);
+	pixDestroy(&bin);
+	return n;
+}
