@@ -1166,6 +1166,40 @@ test_contradiction_read_by_place(void **state)
 	ocr_engine_thread_done();
 }
 
+#define LIU_SPLIT SRCDIR "/tests/fixtures/ocr/claim-ukai-150dpi-liuleimin.png"
+
+/* A claim form in AR PL UKai at 150 DPI (seed 43) for 刘磊敏: the page
+ * reads the name as Latin letters, no name; label and value as one line
+ * read 刘和大敏, 磊 as two symbols. That read, a character longer than
+ * the case's name, is the field's read (field_third_read), and the
+ * second engine is asked about 和大 as one place (ocr_verify_places). */
+static void
+test_split_name_takes_third(void **state)
+{
+	struct ocr_template *t = shipped("unemployment-claim");
+	json_t *r, *f, *v;
+	const char *why;
+
+	(void)state;
+	if (ocr_legacy_tessdata() == NULL)
+		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	r = check_with(t, LIU_SPLIT, json_pack("{s:{s:s,s:s}}", "case", "name",
+	    "刘磊敏", "id_no", "330106199902263047"), "name", &f);
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(f, "value")),
+	    "刘和大敏");
+	assert_string_equal(json_string_value(json_object_get(f, "status")),
+	    "mismatch");
+	v = json_object_get(json_object_get(f, "verify"), "second_engine");
+	assert_non_null(v);
+	why = json_string_value(json_object_get(v, "why"));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "by character: the second engine read 和大"));
+	json_decref(r);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 #define WUHOU_PHOTO SRCDIR "/tests/fixtures/ocr/id-card-ukai-photo-wuhou.jpg"
 
 /* A phone photo of an AR PL UKai card (seed 41, scaled to 187 DPI):
@@ -1274,6 +1308,7 @@ main(void)
 		cmocka_unit_test(test_contradiction_read_by_place),
 		cmocka_unit_test(test_latin_page_read_takes_third),
 		cmocka_unit_test(test_address_read_by_place),
+		cmocka_unit_test(test_split_name_takes_third),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
