@@ -1347,7 +1347,8 @@ digit_groups(const char *in, long *g, int cap)
  * What one read of a from_id field says against want (the ID number's
  * "YYYY-MM-DD" or 男/女): the same, another value, or nothing of its
  * kind. A date whose 年, 月 or 日 was misread (1999年4月17晶) still says
- * its three numbers; a 1月17日 is not an 11月7日.
+ * its three numbers, when they can be a year, a month and a day; a
+ * 1月17日 is not an 11月7日.
  */
 static enum id_agree
 id_agree_of(enum ocr_from_id kind, const char *raw, const char *want)
@@ -1366,7 +1367,11 @@ id_agree_of(enum ocr_from_id kind, const char *raw, const char *want)
 			    ymd / 100 % 100, ymd % 100);
 			return strcmp(v, want) == 0 ? ID_SAME : ID_OTHER;
 		}
-		if ((n = digit_groups(c, g, 4)) != 3 || g[0] < 1000)
+		/* no year, month or day (19895年12月18日: a 5 read into the
+		 * year) says nothing of another date */
+		if ((n = digit_groups(c, g, 4)) != 3 || g[0] < 1000 ||
+		    g[0] > 9999 || g[1] < 1 || g[1] > 12 || g[2] < 1 ||
+		    g[2] > 31)
 			return ID_JUNK;
 		return g[0] == atol(want) && g[1] == atol(want + 5) &&
 		    g[2] == atol(want + 8) ? ID_SAME : ID_OTHER;
