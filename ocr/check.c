@@ -2229,7 +2229,7 @@ division_place(const struct ocr_tfield *f, PIX *pix, int line[4],
     bool label, const char *read, const char *want,
     struct ocr_verify_place *pl, struct ocr_verify *v)
 {
-	int cell[96][2], band[2], n, h, pos = 0, skip = 0, at, last;
+	int cell[96][2], band[2], n, h, pos = 0, skip = 0, at, last, pitch;
 	const char *r = read, *w = want;
 
 	memset(pl, 0, sizeof(*pl));
@@ -2265,13 +2265,28 @@ division_place(const struct ocr_tfield *f, PIX *pix, int line[4],
 		    " %s is the %dth", n, pl->read, at + 1);
 		return false;
 	}
+	/* the pitch: the median from the value's first cell to the one
+	 * after the place (the ink's height takes in a noisy page's specks) */
+	{
+		int p[96], np = 0;
+
+		for (int k = skip + 1; k <= last; k++) {
+			int x = cell[k][0] - cell[k - 1][0], j = np++;
+
+			for (; j > 0 && p[j - 1] > x; j--)
+				p[j] = p[j - 1];
+			p[j] = x;
+		}
+		pitch = np > 0 ? p[np / 2] : 0;
+	}
 	/* the label's cells too: one of them split would put the place on
 	 * the character before it */
 	for (int k = 0; k <= last; k++) {
 		int cw = cell[k][1] - cell[k][0];
-		int pitch = k > 0 && k != skip ? cell[k][0] - cell[k - 1][0] : h;
+		int pk = k > 0 && k != skip ? cell[k][0] - cell[k - 1][0] : pitch;
 
-		if (cw * 20 < h * 9 || pitch * 4 < h * 3 || pitch > h * 2) {
+		if (pitch <= 0 || cw * 20 < pitch * 9 || pk * 4 < pitch * 3 ||
+		    pk * 20 > pitch * 27) {
 			snprintf(v->why, sizeof(v->why), "the character cells up "
 			    "to %s are not one character each", pl->read);
 			return false;
