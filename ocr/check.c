@@ -1991,6 +1991,38 @@ verify_keep(struct fstate *fs, const struct ocr_verify *v, const char *rule,
 	    fs->line_raw : fs->line.text);
 }
 
+/* Whether the second engine's read of the whole value line, as many
+ * characters as want, has at a place of v the LSTM's character, not the
+ * case's: read alone, a place cut from drifting symbol boxes can hold
+ * part of a character (寿 of 涛: a card of 林兰涛 was accepted for a
+ * case of 林兰寿, seed 47's look-alike defect), and the engine's own
+ * read of the line says otherwise. */
+static bool
+whole_line_says_read(const struct fstate *fs, const char *want,
+    const struct ocr_verify *v)
+{
+	char ch[64][8];
+	int n = 0, nw = 0;
+
+	for (const char *p = fs->verify_second_raw; *p != '\0'; ) {
+		size_t l = ocr_u8len((unsigned char)*p);
+
+		if (*p != ' ' && n < 64)
+			snprintf(ch[n++], sizeof(ch[0]), "%.*s", (int)l, p);
+		p += strnlen(p, l);
+	}
+	for (const char *p = want; *p != '\0'; p += strnlen(p,
+	    ocr_u8len((unsigned char)*p)))
+		nw += *p != ' ';
+	if (n == 0 || n != nw)
+		return false;
+	for (int k = 0; k < v->ndiff; k++)
+		if (v->diff[k].pos < n && strcmp(ch[v->diff[k].pos],
+		    v->diff[k].read) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The whole line did not verify the name (or was not read): the second
  * engine a character at a time (verify_places), on the value's line,
@@ -2010,6 +2042,12 @@ verify_by_place(struct ocr_check_opts *o, struct page *pages,
 	if (!ok && fs->line_read) {
 		label = true;
 		ok = places_of_read(o, pages, fs, true, want, &v);
+	}
+	if (ok && whole_line_says_read(fs, want, &v)) {
+		ok = false;
+		snprintf(v.why, sizeof(v.why), "read alone as the case's, but "
+		    "the second engine's whole line (%.24s) has the LSTM's "
+		    "character there", fs->verify_second_raw);
 	}
 	if (v.why[0] == '\0')
 		return;
