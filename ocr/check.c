@@ -1936,6 +1936,22 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 	return true;
 }
 
+/* The characters of f's label, its spaces aside. */
+static int
+label_chars(const struct ocr_tfield *f)
+{
+	int n = 0;
+
+	if (f->spec.label != NULL)
+		for (const char *p = f->spec.label; *p != '\0';
+		    p += strnlen(p, ocr_u8len((unsigned char)*p)))
+			n += *p != ' ';
+	return n;
+}
+
+static bool cells_place(PIX *pix, int line[4], int skip, int at, int nvalue,
+    struct ocr_verify_place *pl, struct ocr_verify *v);
+
 /*
  * The second engine, a character at a time: where the LSTM's read of a
  * name (sym, on line of page pg) differs from the case's, the legacy
@@ -1948,10 +1964,10 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 static bool
 verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
     const int line[4], const struct ocr_linesym *sym, int nsym,
-    const char *want, struct ocr_verify *v)
+    const char *want, int skip, struct ocr_verify *v)
 {
 	struct ocr_verify_place pl[2];
-	int np;
+	int np, nw = 0, box[4];
 
 	memset(v, 0, sizeof(*v));
 	if (ocr_legacy_tessdata() == NULL || pages[pg].pix == NULL ||
@@ -1960,21 +1976,33 @@ verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
 	if ((np = ocr_verify_places(want, sym, nsym, line, pl, v->why,
 	    sizeof(v->why))) <= 0)
 		return false;
-	return read_places(o, pages, pg, line, pl, np, false, v);
+	for (const char *p = want; *p != '\0'; p += strnlen(p,
+	    ocr_u8len((unsigned char)*p)))
+		nw += *p != ' ';
+	/* each place a whole character of the ink, the name as many */
+	memcpy(box, line, sizeof(box));
+	for (int k = 0; k < np; k++) {
+		memcpy(box, line, sizeof(box));
+		if (!cells_place(pages[pg].pix, box, skip, skip + pl[k].pos, nw,
+		    &pl[k], v))
+			return false;
+	}
+	return read_places(o, pages, pg, box, pl, np, false, v);
 }
 
 /* verify_places on one of a name's line reads: the value's line, or
  * (label) the label and value read as one. */
 static bool
-places_of_read(struct ocr_check_opts *o, struct page *pages,
-    const struct fstate *fs, bool label, const char *want,
-    struct ocr_verify *v)
+places_of_read(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, const struct fstate *fs, bool label,
+    const char *want, struct ocr_verify *v)
 {
 	if (label)
 		return verify_places(o, pages, fs->h.page, fs->label_box,
-		    fs->line_sym, fs->line_nsym, want, v);
+		    fs->line_sym, fs->line_nsym, want, label_chars(f), v);
 	return verify_places(o, pages, fs->line_page, fs->line_box,
-	    fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym : 128, want, v);
+	    fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym : 128, want, 0,
+	    v);
 }
 
 /* v, by rule, on the value's line or (label) the label's: the field's
@@ -2030,18 +2058,18 @@ whole_line_says_read(const struct fstate *fs, const char *want,
  * verify_second_why, after the whole line's.
  */
 static void
-verify_by_place(struct ocr_check_opts *o, struct page *pages,
-    struct fstate *fs, const char *want)
+verify_by_place(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, struct fstate *fs, const char *want)
 {
 	struct ocr_verify v = { 0 };
 	bool ok = false, label = false;
 	size_t l;
 
 	if (fs->reads.reread)
-		ok = places_of_read(o, pages, fs, false, want, &v);
+		ok = places_of_read(f, o, pages, fs, false, want, &v);
 	if (!ok && fs->line_read) {
 		label = true;
-		ok = places_of_read(o, pages, fs, true, want, &v);
+		ok = places_of_read(f, o, pages, fs, true, want, &v);
 	}
 	if (ok && whole_line_says_read(fs, want, &v)) {
 		ok = false;
@@ -2084,7 +2112,7 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	}
 	if (second_engine_read(o, pages, fs) < 0) {
 		if (fs->verify_second_why[0] == '\0')
-			verify_by_place(o, pages, fs, want);
+			verify_by_place(f, o, pages, fs, want);
 		return;
 	}
 	/* the LSTM's characters and their confidences, as the rule counts
@@ -2110,7 +2138,7 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		verify_keep(fs, &v, "second_engine", false);
 		return;
 	}
-	verify_by_place(o, pages, fs, want);
+	verify_by_place(f, o, pages, fs, want);
 }
 
 /*
@@ -2213,7 +2241,7 @@ contradiction_refuted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		if (!other_name(f, o->payload, &vr) || (label ? fs->line_conf :
 		    fs->line.word_conf) < f->spec.min_confidence)
 			continue;
-		ok = places_of_read(o, pages, fs, label, want, &v);
+		ok = places_of_read(f, o, pages, fs, label, want, &v);
 		verify_keep(fs, &v, "second_engine_chars", label);
 		if (!ok)
 			return false;
@@ -2250,6 +2278,73 @@ name_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 }
 
 /*
+ * Place pl - the at'th character cell of line (x, y, w, h) on pix, the
+ * first skip of them a label's - from the ink's character cells
+ * (ocr_char_cells) rather than from the LSTM's symbol boxes, which
+ * drift by a character and more along a line of fourteen (亦 of 南京市
+ * 亦武区 was cut out as 武) and can cut a character in two (寿 of 涛).
+ * With nvalue > 0 the line holds that many characters after the label,
+ * no more; otherwise at least the one after the place. Every cell up to
+ * the value's last (or the one after the place) must be one character
+ * wide, at the value's median pitch (the ink's height takes in a noisy
+ * page's specks): a cell split or joined by the ink puts the place
+ * elsewhere, and then nothing is read. line's rows become the ink's and
+ * a sixth of them around. false, why in v, when the cells do not say.
+ */
+static bool
+cells_place(PIX *pix, int line[4], int skip, int at, int nvalue,
+    struct ocr_verify_place *pl, struct ocr_verify *v)
+{
+	int cell[96][2], band[2], n, h, last, pitch, p[96], np = 0;
+
+	last = nvalue > 0 ? skip + nvalue - 1 : at + 1;
+	if (pix == NULL || (n = ocr_char_cells(pix, line, cell, 96, band)) <
+	    0) {
+		snprintf(v->why, sizeof(v->why), "no line of ink to find %s in",
+		    pl->read);
+		return false;
+	}
+	h = band[1];
+	if (last >= n || (nvalue > 0 && n != skip + nvalue) || at > last) {
+		snprintf(v->why, sizeof(v->why), "%d character cells on the line,"
+		    " %s is the %dth of %d", n, pl->read, at + 1, last + 1);
+		return false;
+	}
+	for (int k = skip + 1; k <= last; k++) {
+		int x = cell[k][0] - cell[k - 1][0], j = np++;
+
+		for (; j > 0 && p[j - 1] > x; j--)
+			p[j] = p[j - 1];
+		p[j] = x;
+	}
+	pitch = np > 0 ? p[np / 2] : cell[skip][1] - cell[skip][0];
+	/* the label's cells too: one of them split would put the place on
+	 * the character before it */
+	for (int k = 0; k <= last; k++) {
+		int cw = cell[k][1] - cell[k][0];
+		int pk = k > 0 && k != skip ? cell[k][0] - cell[k - 1][0] : pitch;
+
+		if (pitch <= 0 || cw * 20 < pitch * 9 || pk * 4 < pitch * 3 ||
+		    pk * 20 > pitch * 27) {
+			snprintf(v->why, sizeof(v->why), "the character cells up "
+			    "to %s are not one character each", pl->read);
+			return false;
+		}
+	}
+	pl->x0 = at > 0 ? (cell[at - 1][1] + cell[at][0]) / 2 : cell[at][0] - 1;
+	if (at + 1 < n)
+		pl->x1 = (cell[at][1] + cell[at + 1][0] + 1) / 2;
+	else
+		pl->x1 = cell[at][1] + pitch / 5 < line[0] + line[2] ?
+		    cell[at][1] + pitch / 5 : line[0] + line[2];
+	if (at == skip && at > 0 && pl->x0 < cell[at][0] - pitch / 5)
+		pl->x0 = cell[at][0] - pitch / 5;
+	line[1] = band[0] - h / 6 > line[1] ? band[0] - h / 6 : line[1];
+	line[3] = h + h / 3;
+	return true;
+}
+
+/*
  * Where read (an address, spaces out) and want (it with one character
  * the divisions' table's) differ, as a place of line (x, y, w, h) on
  * pix, from the ink's character cells (ocr_char_cells): the LSTM's
@@ -2267,7 +2362,7 @@ division_place(const struct ocr_tfield *f, PIX *pix, int line[4],
     bool label, const char *read, const char *want,
     struct ocr_verify_place *pl, struct ocr_verify *v)
 {
-	int cell[96][2], band[2], n, h, pos = 0, skip = 0, at, last, pitch;
+	int pos = 0, skip = 0, at;
 	const char *r = read, *w = want;
 
 	memset(pl, 0, sizeof(*pl));
@@ -2285,59 +2380,10 @@ division_place(const struct ocr_tfield *f, PIX *pix, int line[4],
 		pos++;
 	}
 	pl->pos = pos;
-	if (label && f->spec.label != NULL)
-		for (const char *p = f->spec.label; *p != '\0';
-		    p += ocr_u8len((unsigned char)*p))
-			skip += *p != ' ';
+	if (label)
+		skip = label_chars(f);
 	at = skip + pos;
-	last = at + 1;
-	if (pix == NULL || (n = ocr_char_cells(pix, line, cell, 96, band)) <
-	    0) {
-		snprintf(v->why, sizeof(v->why), "no line of ink to find %s in",
-		    pl->read);
-		return false;
-	}
-	h = band[1];
-	if (last >= n) {
-		snprintf(v->why, sizeof(v->why), "%d character cells on the line,"
-		    " %s is the %dth", n, pl->read, at + 1);
-		return false;
-	}
-	/* the pitch: the median from the value's first cell to the one
-	 * after the place (the ink's height takes in a noisy page's specks) */
-	{
-		int p[96], np = 0;
-
-		for (int k = skip + 1; k <= last; k++) {
-			int x = cell[k][0] - cell[k - 1][0], j = np++;
-
-			for (; j > 0 && p[j - 1] > x; j--)
-				p[j] = p[j - 1];
-			p[j] = x;
-		}
-		pitch = np > 0 ? p[np / 2] : 0;
-	}
-	/* the label's cells too: one of them split would put the place on
-	 * the character before it */
-	for (int k = 0; k <= last; k++) {
-		int cw = cell[k][1] - cell[k][0];
-		int pk = k > 0 && k != skip ? cell[k][0] - cell[k - 1][0] : pitch;
-
-		if (pitch <= 0 || cw * 20 < pitch * 9 || pk * 4 < pitch * 3 ||
-		    pk * 20 > pitch * 27) {
-			snprintf(v->why, sizeof(v->why), "the character cells up "
-			    "to %s are not one character each", pl->read);
-			return false;
-		}
-	}
-	pl->x0 = at > 0 ? (cell[at - 1][1] + cell[at][0]) / 2 : cell[at][0] - 1;
-	pl->x1 = (cell[at][1] + cell[at + 1][0] + 1) / 2;
-	/* the ink's rows and a sixth of them around: the line read's box
-	 * takes in the lines above and below, which a character read alone
-	 * makes part of it */
-	line[1] = band[0] - h / 6 > line[1] ? band[0] - h / 6 : line[1];
-	line[3] = h + h / 3;
-	return true;
+	return cells_place(pix, line, skip, at, -1, pl, v);
 }
 
 /* The least confidence of a line read's characters (sym, its spaces
