@@ -1867,12 +1867,15 @@ lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
  * ink (division_place), which hold whole characters: a place from the
  * LSTM's drifting symbol boxes can hold part of one, and binarised the
  * legacy engine read 寿 of 涛 so (a card of 赵平涛 accepted for 赵平寿,
- * seed 43's look-alike defect).
+ * seed 43's look-alike defect). With margin (names), the engine made to
+ * read the LSTM's character at the place must fit it clearly worse
+ * (OCR_VERIFY_SECOND_MARGIN): a look-alike name is another person. An
+ * address has no such other: 侯 and 候 fit UKai's glyph at 79 and 74.
  */
 static bool
 read_places(struct ocr_check_opts *o, struct page *pages, int pg,
     const int line[4], const struct ocr_verify_place *pl, int np,
-    bool binarise, struct ocr_verify *v)
+    bool binarise, bool margin, struct ocr_verify *v)
 {
 	const char *dp = ocr_legacy_tessdata();
 	void *api;
@@ -1890,7 +1893,7 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 		int box[4] = { pl[k].x0, line[1], pl[k].x1 - pl[k].x0, line[3] };
 		int whole[4] = { 0, 0, box[2], box[3] };
 		struct ocr_verify_diff *d = &v->diff[v->ndiff++];
-		struct ocr_lineread lr;
+		struct ocr_lineread lr, lr2;
 		PIX *bin = binarise && box[2] >= 4 ?
 		    ocr_crop_binarised(pages[pg].pix, box) : NULL;
 		bool cut = !binarise || bin != NULL;
@@ -1906,11 +1909,11 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 		    pages[pg].pix, pages[pg].q.read_dpi, binarise ? whole : box,
 		    PSM_SINGLE_CHAR, "", "", false, 5000, &lr, &o->recognise_ms,
 		    &e);
-		pixDestroy(&bin);
 		if (rc < 0) {
 			snprintf(v->why, sizeof(v->why), "%s: %.90s", pl[k].read,
 			    box[2] < 4 ? "no room to read it alone" : !cut ?
 			    "its box is off the page" : e.msg);
+			pixDestroy(&bin);
 			return false;
 		}
 		compact_of(lr.text, got, sizeof(got));
@@ -1918,6 +1921,7 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 			snprintf(v->why, sizeof(v->why), "the second engine read "
 			    "%s alone as %s, not %s", pl[k].read, got[0] != '\0' ?
 			    got : "nothing", pl[k].want);
+			pixDestroy(&bin);
 			return false;
 		}
 		d->want_conf = lr.word_conf;
@@ -1925,8 +1929,30 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 			snprintf(v->why, sizeof(v->why), "the second engine read "
 			    "%s alone as %s at %.0f < %.0f", pl[k].read, got,
 			    lr.word_conf, OCR_VERIFY_SECOND_MIN_CONF);
+			pixDestroy(&bin);
 			return false;
 		}
+		/* made to read the LSTM's character there, the engine must
+		 * find it a clearly worse fit: 吴 and 昊 both fit either
+		 * glyph (Noto Sans, a card of 吴洋磊 was accepted for 昊洋磊,
+		 * seed 47), 舌 for 磊 does not */
+		if (margin && ocr_u8len((unsigned char)pl[k].read[0]) ==
+		    strlen(pl[k].read) && ocr_box_read(api, binarise ? bin :
+		    pages[pg].pix, pages[pg].q.read_dpi, binarise ? whole : box,
+		    PSM_SINGLE_CHAR, pl[k].read, "", false, 5000, &lr2,
+		    &o->recognise_ms, &e) == 0) {
+			compact_of(lr2.text, got, sizeof(got));
+			if (strcmp(got, pl[k].read) == 0 && lr2.word_conf >
+			    lr.word_conf - OCR_VERIFY_SECOND_MARGIN) {
+				snprintf(v->why, sizeof(v->why), "the second engine "
+				    "read %s alone as %s at %.0f, and as %s at %.0f",
+				    pl[k].read, pl[k].want, lr.word_conf, got,
+				    lr2.word_conf);
+				pixDestroy(&bin);
+				return false;
+			}
+		}
+		pixDestroy(&bin);
 	}
 	v->ok = true;
 	snprintf(v->why, sizeof(v->why), "the second engine read %s where the "
@@ -1987,7 +2013,7 @@ verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
 		    &pl[k], v))
 			return false;
 	}
-	return read_places(o, pages, pg, box, pl, np, false, v);
+	return read_places(o, pages, pg, box, pl, np, false, true, v);
 }
 
 /* verify_places on one of a name's line reads: the value's line, or
@@ -2466,7 +2492,8 @@ address_verify(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		pl.read_conf = (float)conf;
 		if (conf < f->spec.min_confidence)
 			continue;
-		if (!ok || !read_places(o, pages, pg, line, &pl, 1, true, &v)) {
+		if (!ok || !read_places(o, pages, pg, line, &pl, 1, true, false,
+		    &v)) {
 			verify_keep(fs, &v, "second_engine_chars", label);
 			continue;
 		}

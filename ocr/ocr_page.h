@@ -174,6 +174,9 @@ int ocr_verify_expected(const char *want, const struct ocr_linesym *sym,
  * says why either way.
  */
 #define OCR_VERIFY_SECOND_MIN_CONF 70.0
+/* ... and made to read the LSTM's character there instead, it must fit
+ * it by this much less (a glyph both fit is no evidence) */
+#define OCR_VERIFY_SECOND_MARGIN 10.0
 /* Two of the LSTM's reads of the same other name, each at this or more:
  * the LSTM is sure, and the second engine does not overrule it (the
  * legacy engine read a card of 吴勇芳 as 昊勇芳, a look-alike case's name,
