@@ -1962,17 +1962,23 @@ read_places(struct ocr_check_opts *o, struct page *pages, int pg,
 	return true;
 }
 
+/* The characters of s, its spaces aside. */
+static int
+chars_in(const char *s)
+{
+	int n = 0;
+
+	for (const char *p = s; *p != '\0'; p += strnlen(p,
+	    ocr_u8len((unsigned char)*p)))
+		n += *p != ' ';
+	return n;
+}
+
 /* The characters of f's label, its spaces aside. */
 static int
 label_chars(const struct ocr_tfield *f)
 {
-	int n = 0;
-
-	if (f->spec.label != NULL)
-		for (const char *p = f->spec.label; *p != '\0';
-		    p += strnlen(p, ocr_u8len((unsigned char)*p)))
-			n += *p != ' ';
-	return n;
+	return f->spec.label != NULL ? chars_in(f->spec.label) : 0;
 }
 
 static bool cells_place(PIX *pix, int line[4], int skip, int at, int nvalue,
@@ -1993,7 +1999,7 @@ verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
     const char *want, int skip, struct ocr_verify *v)
 {
 	struct ocr_verify_place pl[2];
-	int np, nw = 0, box[4];
+	int np, nw, box[4];
 
 	memset(v, 0, sizeof(*v));
 	if (ocr_legacy_tessdata() == NULL || pages[pg].pix == NULL ||
@@ -2002,11 +2008,8 @@ verify_places(struct ocr_check_opts *o, struct page *pages, int pg,
 	if ((np = ocr_verify_places(want, sym, nsym, line, pl, v->why,
 	    sizeof(v->why))) <= 0)
 		return false;
-	for (const char *p = want; *p != '\0'; p += strnlen(p,
-	    ocr_u8len((unsigned char)*p)))
-		nw += *p != ' ';
+	nw = chars_in(want);
 	/* each place a whole character of the ink, the name as many */
-	memcpy(box, line, sizeof(box));
 	for (int k = 0; k < np; k++) {
 		memcpy(box, line, sizeof(box));
 		if (!cells_place(pages[pg].pix, box, skip, skip + pl[k].pos, nw,
@@ -2056,7 +2059,7 @@ whole_line_says_read(const struct fstate *fs, const char *want,
     const struct ocr_verify *v)
 {
 	char ch[64][8];
-	int n = 0, nw = 0;
+	int n = 0;
 
 	for (const char *p = fs->verify_second_raw; *p != '\0'; ) {
 		size_t l = ocr_u8len((unsigned char)*p);
@@ -2065,10 +2068,7 @@ whole_line_says_read(const struct fstate *fs, const char *want,
 			snprintf(ch[n++], sizeof(ch[0]), "%.*s", (int)l, p);
 		p += strnlen(p, l);
 	}
-	for (const char *p = want; *p != '\0'; p += strnlen(p,
-	    ocr_u8len((unsigned char)*p)))
-		nw += *p != ' ';
-	if (n == 0 || n != nw)
+	if (n == 0 || n != chars_in(want))
 		return false;
 	for (int k = 0; k < v->ndiff; k++)
 		if (v->diff[k].pos < n && strcmp(ch[v->diff[k].pos],
@@ -2420,11 +2420,7 @@ conf_but(const struct ocr_linesym *sym, int nsym, const char *read,
     int pos, double whole)
 {
 	double c = 100;
-	int nch = 0, i = 0;
-
-	for (const char *p = read; *p != '\0'; p += ocr_u8len(
-	    (unsigned char)*p))
-		nch++;
+	int nch = chars_in(read), i = 0;
 
 	for (int k = 0; k < nsym; k++) {
 		if (strcmp(sym[k].t, " ") == 0 || strcmp(sym[k].t, ":") == 0 ||
