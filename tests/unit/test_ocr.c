@@ -1124,6 +1124,26 @@ test_identifier_page_read_folded(void **state)
 	ocr_engine_thread_done();
 }
 
+/* Asserts field f was verified by the second engine a place at a time
+ * (verify.rule second_engine_chars), on the line read raw, and (why not
+ * NULL) that its why says so. */
+static void
+verified_by_place(json_t *f, const char *raw, const char *why)
+{
+	json_t *v = json_object_get(f, "verify");
+
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(v, "rule")),
+	    "second_engine_chars");
+	assert_true(json_is_true(json_object_get(v, "verified")));
+	if (raw != NULL)
+		assert_string_equal(json_string_value(json_object_get(v, "raw")),
+		    raw);
+	if (why != NULL)
+		assert_non_null(strstr(json_string_value(json_object_get(v,
+		    "why")), why));
+}
+
 #define CLAIM_ZHOU SRCDIR "/tests/fixtures/ocr/claim-ukai-150dpi-zhouqianglei.png"
 
 /* A claim form in AR PL UKai at 150 DPI (seed 43) for 周强磊: the value's
@@ -1139,8 +1159,7 @@ static void
 test_contradiction_read_by_place(void **state)
 {
 	struct ocr_template *t = shipped("unemployment-claim");
-	json_t *r, *f, *v;
-	const char *why;
+	json_t *r, *f;
 
 	(void)state;
 	if (ocr_legacy_tessdata() == NULL)
@@ -1152,16 +1171,8 @@ test_contradiction_read_by_place(void **state)
 	    "accept");
 	assert_string_equal(json_string_value(json_object_get(f, "value")),
 	    "周强磊");
-	v = json_object_get(f, "verify");
-	assert_non_null(v);
-	assert_string_equal(json_string_value(json_object_get(v, "rule")),
-	    "second_engine_chars");
-	assert_true(json_is_true(json_object_get(v, "verified")));
-	assert_string_equal(json_string_value(json_object_get(v, "raw")),
-	    "周强兢");
-	why = json_string_value(json_object_get(v, "why"));
-	assert_non_null(strstr(why, "the second engine read 磊 where the LSTM "
-	    "read 兢"));
+	verified_by_place(f, "周强兢", "the second engine read 磊 where the "
+	    "LSTM read 兢");
 	json_decref(r);
 	ocr_template_free(t);
 	ocr_engine_thread_done();
@@ -1179,8 +1190,7 @@ static void
 test_split_name_takes_third(void **state)
 {
 	struct ocr_template *t = shipped("unemployment-claim");
-	json_t *r, *f, *v;
-	const char *why;
+	json_t *r, *f;
 
 	(void)state;
 	if (ocr_legacy_tessdata() == NULL)
@@ -1192,14 +1202,8 @@ test_split_name_takes_third(void **state)
 	    "刘磊敏");
 	assert_string_equal(json_string_value(json_object_get(f, "code")),
 	    "match.verified");
-	v = json_object_get(f, "verify");
-	assert_non_null(v);
-	assert_string_equal(json_string_value(json_object_get(v, "raw")),
-	    "刘和大敏");
-	why = json_string_value(json_object_get(v, "why"));
-	assert_non_null(why);
-	assert_non_null(strstr(why, "the second engine read 磊 where the LSTM "
-	    "read 和大"));
+	verified_by_place(f, "刘和大敏", "the second engine read 磊 where the "
+	    "LSTM read 和大");
 	json_decref(r);
 	ocr_template_free(t);
 	ocr_engine_thread_done();
@@ -1217,7 +1221,7 @@ static void
 test_address_read_by_place(void **state)
 {
 	struct ocr_template *t = id_card();
-	json_t *r, *f, *v;
+	json_t *r, *f;
 
 	(void)state;
 	if (ocr_legacy_tessdata() == NULL)
@@ -1233,11 +1237,7 @@ test_address_read_by_place(void **state)
 	    "address.verified");
 	assert_non_null(strstr(json_string_value(json_object_get(f, "raw")),
 	    "武候区"));
-	v = json_object_get(f, "verify");
-	assert_non_null(v);
-	assert_string_equal(json_string_value(json_object_get(v, "rule")),
-	    "second_engine_chars");
-	assert_true(json_is_true(json_object_get(v, "verified")));
+	verified_by_place(f, NULL, NULL);
 	json_decref(r);
 	setenv("CLERK_LEGACY_TESSDATA", "none", 1);
 	r = check_card(t, WUHOU_PHOTO, "何华兰", "510107196512252445", "address",
@@ -1265,7 +1265,7 @@ static void
 test_latin_page_read_takes_third(void **state)
 {
 	struct ocr_template *t = id_card();
-	json_t *r, *f, *v;
+	json_t *r, *f;
 
 	(void)state;
 	if (ocr_legacy_tessdata() == NULL)
@@ -1276,10 +1276,7 @@ test_latin_page_read_takes_third(void **state)
 	    "accept");
 	assert_string_equal(json_string_value(json_object_get(f, "code")),
 	    "match.verified");
-	v = json_object_get(f, "verify");
-	assert_non_null(v);
-	assert_string_equal(json_string_value(json_object_get(v, "raw")),
-	    "郭杰舌");
+	verified_by_place(f, "郭杰舌", NULL);
 	json_decref(r);
 	ocr_template_free(t);
 	ocr_engine_thread_done();
