@@ -1819,16 +1819,12 @@ second_engine_read(struct ocr_check_opts *o, struct page *pages,
 	return 0;
 }
 
-/* Whether two of the LSTM's reads (the page's, the value's line, label
- * and value as one line) are the same name, not want, each read at
- * OCR_VERIFY_SECOND_SETTLED or more. */
-static bool
-lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
-    const struct ocr_tfield *f, const char *want)
+/* The LSTM's reads of a name field that were not the case's name: the
+ * page's, the value's line, label and value as one line, as many as
+ * were made; their texts and confidences. */
+static int
+lstm_reads(const struct fstate *fs, const char *txt[3], double conf[3])
 {
-	struct ocr_vresult vr;
-	const char *txt[3];
-	double conf[3];
 	int n = 0;
 
 	if (fs->first_found && fs->first_vr.status == OCR_FS_MISMATCH) {
@@ -1843,6 +1839,20 @@ lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
 		txt[n] = fs->line_raw;
 		conf[n++] = fs->line_conf;
 	}
+	return n;
+}
+
+/* Whether two of the LSTM's reads (lstm_reads) are the same name, not
+ * want, each read at OCR_VERIFY_SECOND_SETTLED or more. */
+static bool
+lstm_settled(const struct fstate *fs, const struct ocr_check_opts *o,
+    const struct ocr_tfield *f, const char *want)
+{
+	struct ocr_vresult vr;
+	const char *txt[3];
+	double conf[3];
+	int n = lstm_reads(fs, txt, conf);
+
 	for (int i = 0; i < n; i++)
 		for (int j = i + 1; j < n; j++) {
 			if (conf[i] < OCR_VERIFY_SECOND_SETTLED ||
@@ -2276,6 +2286,112 @@ contradiction_refuted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 	return n > 0;
 }
 
+/* The confidence of the symbol of sym that is character pos of a value
+ * (spaces and colons are none); -1 if the symbols have no such. */
+static double
+sym_conf_at(const struct ocr_linesym *sym, int nsym, int pos)
+{
+	for (int k = 0; k < nsym; k++) {
+		const char *c = sym[k].t;
+
+		if (strcmp(c, " ") == 0 || strcmp(c, ":") == 0 ||
+		    strcmp(c, "：") == 0)
+			continue;
+		if (pos-- == 0)
+			return ocr_u8len((unsigned char)c[0]) == strlen(c) ?
+			    sym[k].conf : -1;
+	}
+	return -1;
+}
+
+/*
+ * A name verified at some places (field_verify) is the case's only if
+ * no sure read says otherwise at the others. In AR PL UKai a card
+ * printed 赵磊刚 met a case of 起磊刚: the label's line read 起盐刚 (赵
+ * read as the case's 起 at 92), the legacy engine read 磊 where it read
+ * 盐, and the value's line, 赵大刚 with 赵 at 99, went unweighed (seed
+ * 43's look-alike defect, bench/ocr_fonts.sh). So each of the LSTM's
+ * reads (lstm_reads) that is another name as long as the case's and
+ * differs from it at a place the verification did not read, that
+ * character read at the field's min_confidence or more (the page's read,
+ * which has no symbols here: the read's), contradicts the verification -
+ * unless it is a line read and the second engine, reading each place
+ * where it differs alone, reads the case's characters (places_of_read,
+ * as contradiction_refuted does): then it is the read's misreading, not
+ * the document's other name. Returns the confidence of the surest read
+ * that stands, -1 if none; why gets what was weighed.
+ */
+static double
+verified_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
+    struct page *pages, const struct fstate *fs, const char *want,
+    char *why, size_t nwhy)
+{
+	const char *raw[3];
+	double conf[3], best = -1;
+	int n = lstm_reads(fs, raw, conf);
+	uint32_t w[64], r[64];
+	size_t ow[65], orr[65];
+	size_t nw = utf8_split(want, w, ow, 64), l, len;
+
+	for (int k = 0; k < n; k++) {
+		bool page = raw[k] == fs->first_raw, label = raw[k] ==
+		    fs->line_raw, differs = false;
+		double sure = -1;
+		char rest[256];
+		struct ocr_vresult vr;
+		struct ocr_verify v = { 0 };
+
+		ocr_validate_field(&f->spec, raw[k], o->payload, o->today, &vr);
+		if (!other_name(f, o->payload, &vr) ||
+		    utf8_split(vr.value, r, orr, 64) != nw)
+			continue;
+		/* the places the verification read are taken as this read
+		 * has them: only the others are asked about */
+		len = 0;
+		for (size_t i = 0; i < nw; i++) {
+			bool read = false;
+			double c = page ? conf[k] : label ? sym_conf_at(
+			    fs->line_sym, fs->line_nsym, (int)i) : sym_conf_at(
+			    fs->line.sym, fs->line.nsym < 128 ? fs->line.nsym :
+			    128, (int)i);
+			const char *from = want + ow[i];
+			size_t cl = ow[i + 1] - ow[i];
+
+			for (int d = 0; d < fs->verify.ndiff; d++)
+				read |= fs->verify.diff[d].pos == (int)i;
+			if (c < 0)
+				c = conf[k];
+			if (r[i] != w[i] && !read && c >= f->spec.min_confidence) {
+				differs = true;
+				sure = c > sure ? c : sure;
+			}
+			if (read)
+				from = vr.value + orr[i], cl = orr[i + 1] - orr[i];
+			if (len + cl < sizeof(rest)) {
+				memcpy(rest + len, from, cl);
+				len += cl;
+			}
+		}
+		rest[len] = '\0';
+		if (!differs)
+			continue;
+		if (!page && places_of_read(f, o, pages, fs, label, rest, &v)) {
+			l = strlen(why);
+			snprintf(why + l, nwhy - l, "%s%.40s refuted: %s",
+			    l > 0 ? "; " : "", vr.value, v.why);
+			continue;
+		}
+		l = strlen(why);
+		snprintf(why + l, nwhy - l, "%s%.40s (%s) stands: %s",
+		    l > 0 ? "; " : "", vr.value, page ? "page" : label ?
+		    "label_line" : "value_line", page ? "a page read has no "
+		    "character boxes" : v.why);
+		if (sure > best)
+			best = sure;
+	}
+	return best;
+}
+
 /*
  * A read that is exactly the case's name is sure (ocr_field_unsure) -
  * unless another read of the same line was another name, read surely:
@@ -2289,13 +2405,31 @@ static void
 name_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
     struct page *pages, struct fstate *fs)
 {
+	char want[256], why[256] = "";
+	double c;
+
 	fs->contradicted = false;
 	if (f->spec.type != OCR_F_NAME || f->spec.match == NULL ||
-	    fs->vr.status != OCR_FS_OK || !fs->vr.matched ||
-	    strcmp(fs->vr.code, "match.verified") == 0 ||
-	    fs->other_conf < f->spec.min_confidence)
+	    fs->vr.status != OCR_FS_OK || !fs->vr.matched)
 		return;
-	if (contradiction_refuted(f, o, pages, fs))
+	if (strcmp(fs->vr.code, "match.verified") == 0) {
+		if (!ocr_payload_string(o->payload, f->spec.match, want,
+		    sizeof(want)))
+			return;
+		c = verified_contradicted(f, o, pages, fs, want, why,
+		    sizeof(why));
+		if (why[0] != '\0') {
+			size_t l = strlen(fs->verify_second_why);
+
+			snprintf(fs->verify_second_why + l,
+			    sizeof(fs->verify_second_why) - l, "%sother reads: "
+			    "%s", l > 0 ? "; " : "", why);
+		}
+		if (c < 0)
+			return;
+		fs->other_conf = c;
+	} else if (fs->other_conf < f->spec.min_confidence ||
+	    contradiction_refuted(f, o, pages, fs))
 		return;
 	fs->contradicted = true;
 	fs->low = true;

@@ -1209,6 +1209,56 @@ test_split_name_takes_third(void **state)
 	ocr_engine_thread_done();
 }
 
+#define ZHAO_LOOKALIKE SRCDIR "/tests/fixtures/ocr/claim-ukai-150dpi-zhaoleigang.png"
+
+/* A claim form in AR PL UKai at 150 DPI (seed 43) printed 赵磊刚: the
+ * value's line reads 赵大刚 (赵 at 99), label and value as one line 起盐刚
+ * (赵 read 起 at 92). For the case's own name the value's line is
+ * verified at 大 (the legacy engine reads 磊 there, alone), and the
+ * label's line, which differs at 赵 too, is refuted: read alone, that
+ * place is 赵 (verified_contradicted). For a case of 起磊刚 - another
+ * person, one look-alike character off - the label's line was verified
+ * at 盐 and the card accepted; now the value's line stands against it,
+ * the legacy engine reading 赵 where the case has 起. */
+static void
+test_verified_name_weighed(void **state)
+{
+	struct ocr_template *t = shipped("unemployment-claim");
+	json_t *r, *f;
+
+	(void)state;
+	if (ocr_legacy_tessdata() == NULL)
+		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	r = check_with(t, ZHAO_LOOKALIKE, json_pack("{s:{s:s,s:s}}", "case",
+	    "name", "赵磊刚", "id_no", "310104196702019496"), "name", &f);
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "accept");
+	assert_string_equal(json_string_value(json_object_get(f, "code")),
+	    "match.verified");
+	verified_by_place(f, "赵大刚", "read 磊 where the LSTM read 大");
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_object_get(json_object_get(f, "verify"), "second_engine"),
+	    "why")), "起盐刚 refuted: the second engine read 赵 where the "
+	    "LSTM read 起"));
+	json_decref(r);
+	r = check_with(t, ZHAO_LOOKALIKE, json_pack("{s:{s:s,s:s}}", "case",
+	    "name", "起磊刚", "id_no", "310104196702019496"), "name", &f);
+	assert_non_null(f);
+	verified_by_place(f, "起盐刚", "read 磊 where the LSTM read 盐");
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+	    "escalate");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(f, "evidence"), "rule")), "other_name_read");
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_object_get(json_object_get(f, "verify"), "second_engine"),
+	    "why")), "赵大刚 (value_line) stands: the second engine read 赵 "
+	    "alone as 赵, not 起"));
+	json_decref(r);
+	ocr_template_free(t);
+	ocr_engine_thread_done();
+}
+
 #define WUHOU_PHOTO SRCDIR "/tests/fixtures/ocr/id-card-ukai-photo-wuhou.jpg"
 
 /* A phone photo of an AR PL UKai card (seed 41, scaled to 187 DPI):
@@ -1313,6 +1363,7 @@ main(void)
 		cmocka_unit_test(test_latin_page_read_takes_third),
 		cmocka_unit_test(test_address_read_by_place),
 		cmocka_unit_test(test_split_name_takes_third),
+		cmocka_unit_test(test_verified_name_weighed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
