@@ -2361,12 +2361,15 @@ verified_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 				read |= fs->verify.diff[d].pos == (int)i;
 			if (c < 0)
 				c = conf[k];
-			if (r[i] != w[i] && !read && c >= f->spec.min_confidence) {
+			if (r[i] != w[i] && !read &&
+			    c >= f->spec.min_confidence) {
 				differs = true;
 				sure = c > sure ? c : sure;
 			}
-			if (read)
-				from = vr.value + orr[i], cl = orr[i + 1] - orr[i];
+			if (read) {
+				from = vr.value + orr[i];
+				cl = orr[i + 1] - orr[i];
+			}
 			if (len + cl < sizeof(rest)) {
 				memcpy(rest + len, from, cl);
 				len += cl;
