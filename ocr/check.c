@@ -2402,7 +2402,8 @@ verified_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
  * read 起 by the value's line alone, so a case naming 高起平 met a card
  * printed 高超平 (page read 高超平 at 92) and was accepted
  * (bench/ocr_fonts.sh, look-alike defect). Sure from the field's own
- * min_confidence on.
+ * min_confidence on. A name verified against the case's
+ * (match.verified) is weighed by verified_contradicted instead.
  */
 static void
 name_contradicted(const struct ocr_tfield *f, struct ocr_check_opts *o,
