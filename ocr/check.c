@@ -93,6 +93,15 @@ is_separator(const char *t)
 	    0 || strcmp(t, ".") == 0;
 }
 
+/* A line read's symbol that is no character of its value, as the name
+ * and address rules count them: a space or a colon. */
+static bool
+no_char(const char *t)
+{
+	return strcmp(t, " ") == 0 || strcmp(t, ":") == 0 ||
+	    strcmp(t, "：") == 0;
+}
+
 static void
 compact_of(const char *in, char *out, size_t n)
 {
@@ -2158,8 +2167,7 @@ field_verify_second(const struct ocr_tfield *f, struct ocr_check_opts *o,
 		const char *c = fs->line.sym[k].t;
 		size_t cl = strlen(c);
 
-		if (strcmp(c, " ") == 0 || strcmp(c, ":") == 0 ||
-		    strcmp(c, "：") == 0 || len + cl + 1 > sizeof(first))
+		if (no_char(c) || len + cl + 1 > sizeof(first))
 			continue;
 		memcpy(first + len, c, cl);
 		len += cl;
@@ -2287,15 +2295,14 @@ contradiction_refuted(const struct ocr_tfield *f, struct ocr_check_opts *o,
 }
 
 /* The confidence of the symbol of sym that is character pos of a value
- * (spaces and colons are none); -1 if the symbols have no such. */
+ * (no_char symbols are none); -1 if the symbols have no such. */
 static double
 sym_conf_at(const struct ocr_linesym *sym, int nsym, int pos)
 {
 	for (int k = 0; k < nsym; k++) {
 		const char *c = sym[k].t;
 
-		if (strcmp(c, " ") == 0 || strcmp(c, ":") == 0 ||
-		    strcmp(c, "：") == 0)
+		if (no_char(c))
 			continue;
 		if (pos-- == 0)
 			return ocr_u8len((unsigned char)c[0]) == strlen(c) ?
@@ -2550,8 +2557,8 @@ division_place(const struct ocr_tfield *f, PIX *pix, int line[4],
 	return cells_place(pix, line, skip, at, -1, pl, v);
 }
 
-/* The least confidence of a line read's characters (sym, its spaces
- * and colons aside) but the pos'th; whole, the read's own, when the
+/* The least confidence of a line read's characters (sym, no_char
+ * symbols aside) but the pos'th; whole, the read's own, when the
  * symbols are not one per character of read. */
 static double
 conf_but(const struct ocr_linesym *sym, int nsym, const char *read,
@@ -2561,8 +2568,7 @@ conf_but(const struct ocr_linesym *sym, int nsym, const char *read,
 	int nch = chars_in(read), i = 0;
 
 	for (int k = 0; k < nsym; k++) {
-		if (strcmp(sym[k].t, " ") == 0 || strcmp(sym[k].t, ":") == 0 ||
-		    strcmp(sym[k].t, "：") == 0)
+		if (no_char(sym[k].t))
 			continue;
 		if (ocr_u8len((unsigned char)sym[k].t[0]) != strlen(sym[k].t))
 			return whole;
