@@ -667,6 +667,24 @@ check_card(const struct ocr_template *t, const char *path, const char *name,
 	    "id_no", id_no), which, field);
 }
 
+/* check_with on a claim form, the case {"case": {name, id_no}}. */
+static json_t *
+check_claim(const struct ocr_template *t, const char *path, const char *name,
+    const char *id_no, const char *which, json_t **field)
+{
+	return check_with(t, path, json_pack("{s:{s:s,s:s}}", "case", "name",
+	    name, "id_no", id_no), which, field);
+}
+
+/* The tests of the second engine need its model: a missing one fails
+ * them, saying how to install it. */
+static void
+need_legacy(void)
+{
+	if (ocr_legacy_tessdata() == NULL)
+		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+}
+
 static json_t *
 check_gao(const struct ocr_template *t, const char *name, const char **rule,
     const char **value)
@@ -781,8 +799,7 @@ test_second_engine_verifies_name(void **state)
 	json_t *r, *f, *v;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	need_legacy();
 	r = check_yang(t, "杨静磊", &f);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
 	    "accept");
@@ -975,8 +992,7 @@ test_second_engine_reads_the_place(void **state)
 	json_t *r, *f, *v, *d;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	need_legacy();
 	r = check_card(t, GUO, "郭磊勇", "440106197303159906", "name", &f);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
 	    "accept");
@@ -1108,8 +1124,8 @@ test_identifier_page_read_folded(void **state)
 	json_t *r, *f;
 
 	(void)state;
-	r = check_with(t, CLAIM_USCC, json_pack("{s:{s:s,s:s}}", "case", "name",
-	    "朱强静", "id_no", "510107196505045501"), "uscc", &f);
+	r = check_claim(t, CLAIM_USCC, "朱强静", "510107196505045501",
+	    "uscc", &f);
 	assert_non_null(f);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
 	    "accept");
@@ -1162,10 +1178,9 @@ test_contradiction_read_by_place(void **state)
 	json_t *r, *f;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
-	r = check_with(t, CLAIM_ZHOU, json_pack("{s:{s:s,s:s}}", "case", "name",
-	    "周强磊", "id_no", "510107199305080250"), "name", &f);
+	need_legacy();
+	r = check_claim(t, CLAIM_ZHOU, "周强磊", "510107199305080250",
+	    "name", &f);
 	assert_non_null(f);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
 	    "accept");
@@ -1193,10 +1208,9 @@ test_split_name_takes_third(void **state)
 	json_t *r, *f;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
-	r = check_with(t, LIU_SPLIT, json_pack("{s:{s:s,s:s}}", "case", "name",
-	    "刘磊敏", "id_no", "330106199902263047"), "name", &f);
+	need_legacy();
+	r = check_claim(t, LIU_SPLIT, "刘磊敏", "330106199902263047",
+	    "name", &f);
 	assert_non_null(f);
 	assert_string_equal(json_string_value(json_object_get(f, "value")),
 	    "刘磊敏");
@@ -1227,10 +1241,9 @@ test_verified_name_weighed(void **state)
 	json_t *r, *f;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
-	r = check_with(t, ZHAO_LOOKALIKE, json_pack("{s:{s:s,s:s}}", "case",
-	    "name", "赵磊刚", "id_no", "310104196702019496"), "name", &f);
+	need_legacy();
+	r = check_claim(t, ZHAO_LOOKALIKE, "赵磊刚", "310104196702019496",
+	    "name", &f);
 	assert_non_null(f);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
 	    "accept");
@@ -1242,8 +1255,8 @@ test_verified_name_weighed(void **state)
 	    "why")), "起盐刚 refuted: the second engine read 赵 where the "
 	    "LSTM read 起"));
 	json_decref(r);
-	r = check_with(t, ZHAO_LOOKALIKE, json_pack("{s:{s:s,s:s}}", "case",
-	    "name", "起磊刚", "id_no", "310104196702019496"), "name", &f);
+	r = check_claim(t, ZHAO_LOOKALIKE, "起磊刚", "310104196702019496",
+	    "name", &f);
 	assert_non_null(f);
 	verified_by_place(f, "起盐刚", "read 磊 where the LSTM read 盐");
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
@@ -1274,8 +1287,7 @@ test_address_read_by_place(void **state)
 	json_t *r, *f;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	need_legacy();
 	r = check_card(t, WUHOU_PHOTO, "何华兰", "510107196512252445", "address",
 	    &f);
 	assert_non_null(f);
@@ -1318,8 +1330,7 @@ test_latin_page_read_takes_third(void **state)
 	json_t *r, *f;
 
 	(void)state;
-	if (ocr_legacy_tessdata() == NULL)
-		fail_msg("no legacy-engine chi_sim model: run scripts/deps.sh");
+	need_legacy();
 	r = check_card(t, GUO_LATIN, "郭杰磊", "32010219671120107X", "name", &f);
 	assert_non_null(f);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
